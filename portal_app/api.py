@@ -1,0 +1,115 @@
+"""Plain HTTP routes beside the Reflex app: portal link exchange, downloads, logos, health.
+
+Mounted in front of Reflex (rx.App(api_transformer=...)), so in production, where one port
+serves everything, GET /portal/<token> is answered here before the single-page app loads:
+the token leaves the address bar at once and never reaches Reflex state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from portal_app import routes
+from portal_app.billing import portal_links
+from portal_app.db import get_engine, session_scope
+from portal_app.models import Merchant
+from portal_app.ratelimit import RateLimiter
+from portal_app.settings import get_settings
+from sqlmodel import select
+
+# Invalid tokens per client IP: enough for typos, too few to guess 256-bit tokens anyway.
+invalid_token_limiter = RateLimiter("invalid-token", limit=20, window_seconds=600)
+
+_NO_STORE_PREFIXES = (routes.PORTAL, routes.PORTAL_INVALID, f"{routes.API_PREFIX}/portal", routes.CONSOLE)
+
+
+class SecurityHeadersMiddleware(BaseHTTPMiddleware):
+    """No referrers anywhere (links carry bearer tokens); portal and console pages never cached."""
+
+    async def dispatch(self, request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.url.path.startswith(_NO_STORE_PREFIXES):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _cookie_secure() -> bool:
+    return get_settings().public_url.startswith("https://")
+
+
+def exchange_portal_token(request: Request) -> Response:
+    """GET /portal/<token>: open a portal session and redirect to /portal without the token."""
+    ip = client_ip(request)
+    invalid = RedirectResponse(routes.PORTAL_INVALID, status_code=303)
+    if invalid_token_limiter.blocked(ip):
+        return invalid
+    token = request.path_params["token"]
+    with session_scope() as session:
+        link = portal_links.resolve_portal_token(session, token)
+        if link is None:
+            invalid_token_limiter.hit(ip)
+            return invalid
+        secret = portal_links.open_portal_session(session, link)
+        portal_links.record_portal_visit(session, link, ip=ip)
+    response = RedirectResponse(routes.PORTAL, status_code=303)
+    response.set_cookie(
+        routes.PORTAL_SESSION_COOKIE,
+        secret,
+        max_age=int(portal_links.PORTAL_SESSION_MAX_AGE.total_seconds()),
+        httponly=True,
+        secure=_cookie_secure(),
+        samesite="lax",
+        path="/",
+    )
+    return response
+
+
+def merchant_logo(request: Request) -> Response:
+    """A merchant's logo (public: it is shown on every portal page and email)."""
+    slug = request.path_params["slug"]
+    with session_scope() as session:
+        merchant = session.exec(select(Merchant).where(Merchant.slug == slug)).first()
+        if merchant is None or not merchant.logo_png:
+            return Response(status_code=404)
+        data, content_type = merchant.logo_png, merchant.logo_content_type or "image/png"
+    return Response(
+        data,
+        media_type=content_type,
+        headers={"Cache-Control": "public, max-age=3600", "ETag": hashlib.sha256(data).hexdigest()[:32]},
+    )
+
+
+def health(_request: Request) -> Response:
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        db_ok = True
+    except Exception:  # noqa: BLE001 - health reports, it does not raise
+        db_ok = False
+    return JSONResponse({"status": "ok" if db_ok else "degraded", "db": db_ok}, status_code=200 if db_ok else 503)
+
+
+def build_api() -> Starlette:
+    api = Starlette(
+        routes=[
+            Route(routes.HEALTH, health, methods=["GET"]),
+            Route(f"{routes.API_PREFIX}/merchants/{{slug}}/logo", merchant_logo, methods=["GET"]),
+            Route(routes.portal_exchange_path(), exchange_portal_token, methods=["GET"]),
+        ]
+    )
+    api.add_middleware(SecurityHeadersMiddleware)
+    return api

@@ -1,0 +1,206 @@
+"""Portal links: long-lived bearer links that open one subscriber's portal.
+
+token = base64url(HMAC-SHA256(SECRET_KEY, "portal-link:" + nonce)), 256 bits.
+The database keeps the random nonce and SHA-256(token): a database leak alone reveals no
+working link, while the console can still show a subscriber's current link again.
+Rotating SECRET_KEY invalidates every link.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from portal_app.models import AuditEvent, PortalLink, PortalSession, Subscriber, Subscription, utcnow
+from portal_app.routes import portal_url
+from portal_app.settings import get_settings
+
+# 32 bytes of HMAC output -> 43 base64url characters, no padding.
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def _derive_token(nonce: str, secret_key: str | None = None) -> str:
+    key = (secret_key or get_settings().secret_key).encode()
+    digest = hmac.new(key, f"portal-link:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_well_formed(token: str) -> bool:
+    return bool(_TOKEN_RE.fullmatch(token or ""))
+
+
+def issue_portal_link(session: Session, subscriber: Subscriber, *, now: datetime | None = None) -> str:
+    """Revoke the subscriber's current links and issue a new one; returns the raw token."""
+    now = now or utcnow()
+    for link in session.exec(
+        select(PortalLink).where(
+            PortalLink.subscriber_id == subscriber.id,
+            PortalLink.merchant_id == subscriber.merchant_id,
+            PortalLink.revoked_at.is_(None),
+        )
+    ):
+        link.revoked_at = now
+        session.add(link)
+    nonce = secrets.token_urlsafe(32)
+    token = _derive_token(nonce)
+    session.add(
+        PortalLink(
+            merchant_id=subscriber.merchant_id,
+            subscriber_id=subscriber.id,
+            nonce=nonce,
+            token_hash=_hash_token(token),
+            created_at=now,
+        )
+    )
+    session.flush()
+    return token
+
+
+def revoke_portal_links(session: Session, *, merchant_id: int, subscriber_id: int, now: datetime | None = None) -> int:
+    """Revoke every live link of a subscriber (regenerate, delete). Returns how many."""
+    now = now or utcnow()
+    links = session.exec(
+        select(PortalLink).where(
+            PortalLink.subscriber_id == subscriber_id,
+            PortalLink.merchant_id == merchant_id,
+            PortalLink.revoked_at.is_(None),
+        )
+    ).all()
+    for link in links:
+        link.revoked_at = now
+        session.add(link)
+    return len(links)
+
+
+def current_portal_token(session: Session, subscriber: Subscriber) -> str | None:
+    """The live token of a subscriber (re-derived), or None if every link is revoked."""
+    link = session.exec(
+        select(PortalLink)
+        .where(
+            PortalLink.subscriber_id == subscriber.id,
+            PortalLink.merchant_id == subscriber.merchant_id,
+            PortalLink.revoked_at.is_(None),
+        )
+        .order_by(PortalLink.id.desc())
+    ).first()
+    return _derive_token(link.nonce) if link else None
+
+
+def current_portal_url(session: Session, subscriber: Subscriber) -> str:
+    """The subscriber's live portal URL, issuing a link if there is none."""
+    token = current_portal_token(session, subscriber) or issue_portal_link(session, subscriber)
+    return portal_url(token)
+
+
+def _subscriber_deleted(session: Session, merchant_id: int, subscriber_id: int) -> bool:
+    """True when every subscription of the subscriber was deleted (canceled ones keep access)."""
+    subs = session.exec(
+        select(Subscription.deleted_at).where(
+            Subscription.subscriber_id == subscriber_id, Subscription.merchant_id == merchant_id
+        )
+    ).all()
+    return bool(subs) and all(deleted_at is not None for deleted_at in subs)
+
+
+def resolve_portal_token(session: Session, token: str, *, now: datetime | None = None) -> PortalLink | None:
+    """The live link for a token, or None for malformed, unknown, revoked or deleted ones.
+
+    A subscriber whose every subscription was deleted has no portal; a canceled one keeps it.
+    """
+    if not is_well_formed(token):
+        return None
+    token_hash = _hash_token(token)
+    link = session.exec(select(PortalLink).where(PortalLink.token_hash == token_hash)).first()
+    if link is None or link.revoked_at is not None:
+        return None
+    # Constant-time re-check against the derivation (guards a forged row or a rotated key).
+    if not hmac.compare_digest(_derive_token(link.nonce), token):
+        return None
+    if _subscriber_deleted(session, link.merchant_id, link.subscriber_id):
+        return None
+    link.last_used_at = now or utcnow()
+    session.add(link)
+    return link
+
+
+# --- Browser sessions opened from a link -------------------------------------------------
+
+PORTAL_SESSION_IDLE = timedelta(days=7)
+PORTAL_SESSION_MAX_AGE = timedelta(days=30)
+
+
+def open_portal_session(session: Session, link: PortalLink, *, now: datetime | None = None) -> str:
+    """Exchange a resolved link for a browser session; returns the secret for the cookie."""
+    now = now or utcnow()
+    secret = secrets.token_urlsafe(32)
+    session.add(
+        PortalSession(
+            merchant_id=link.merchant_id,
+            subscriber_id=link.subscriber_id,
+            link_id=link.id,
+            secret_hash=_hash_token(secret),
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
+    session.flush()
+    return secret
+
+
+def resolve_portal_session(session: Session, secret: str, *, now: datetime | None = None) -> PortalSession | None:
+    """The live session for a cookie secret, or None (unknown, revoked, link revoked, expired)."""
+    if not secret or len(secret) > 100:
+        return None
+    now = now or utcnow()
+    row = session.exec(
+        select(PortalSession, PortalLink)
+        .join(PortalLink, PortalLink.id == PortalSession.link_id)
+        .where(PortalSession.secret_hash == _hash_token(secret))
+    ).first()
+    if row is None:
+        return None
+    portal_session, link = row
+    if (
+        portal_session.revoked_at is not None
+        or link.revoked_at is not None
+        or now - portal_session.last_seen_at > PORTAL_SESSION_IDLE
+        or now - portal_session.created_at > PORTAL_SESSION_MAX_AGE
+    ):
+        return None
+    if _subscriber_deleted(session, link.merchant_id, link.subscriber_id):
+        return None
+    if now - portal_session.last_seen_at > timedelta(minutes=5):
+        portal_session.last_seen_at = now
+        session.add(portal_session)
+    return portal_session
+
+
+def close_portal_session(session: Session, secret: str, *, now: datetime | None = None) -> None:
+    row = session.exec(select(PortalSession).where(PortalSession.secret_hash == _hash_token(secret))).first()
+    if row and row.revoked_at is None:
+        row.revoked_at = now or utcnow()
+        session.add(row)
+
+
+def record_portal_visit(session: Session, link: PortalLink, *, ip: str) -> None:
+    """Timeline entry for the merchant: the subscriber opened the portal."""
+    session.add(
+        AuditEvent(
+            merchant_id=link.merchant_id,
+            subscriber_id=link.subscriber_id,
+            actor="subscriber",
+            kind="portal_visit",
+            detail=json.dumps({"ip": ip}),
+        )
+    )

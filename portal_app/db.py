@@ -1,0 +1,59 @@
+"""Engine and session helpers for the billing engine (no Reflex here)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, create_engine
+
+from portal_app.settings import get_settings
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine tuned for concurrent writers: SQLite waits on locks instead of failing."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            # Let SQLAlchemy emit BEGIN itself so that BEGIN IMMEDIATE below takes the write lock.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@functools.cache
+def get_engine() -> sa.Engine:
+    return make_engine(get_settings().database_url)
+
+
+@contextlib.contextmanager
+def session_scope(engine: sa.Engine | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def create_all(engine: sa.Engine | None = None) -> None:
+    """Create every table directly (tests); deployments use the alembic migrations."""
+    import portal_app.models  # noqa: F401  (registers the tables)
+
+    SQLModel.metadata.create_all(engine or get_engine())

@@ -1,0 +1,304 @@
+"""All database tables (plain SQLModel).
+
+Rules: every row belongs to a merchant; money is integer minor units + ISO 4217 currency;
+timestamps are timezone-aware UTC; no column can hold a card number or CVV; statuses change
+only through billing.statuses.transition().
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Stores UTC, always returns aware datetimes (SQLite keeps no offset of its own)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def ts(*, nullable: bool = False, index: bool = False, default: bool = False):
+    """A timezone-aware UTC timestamp column."""
+    kwargs = {"default_factory": utcnow} if default else {"default": None}
+    return Field(sa_type=UTCDateTime(), nullable=nullable, index=index, **kwargs)
+
+
+class Merchant(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    slug: str = Field(max_length=60, unique=True, index=True)
+    invoice_prefix: str = Field(max_length=12)
+    support_email: str = Field(default="", max_length=254)
+    logo_png: Optional[bytes] = Field(default=None, sa_type=sa.LargeBinary)
+    logo_content_type: str = Field(default="", max_length=40)
+    default_language: str = Field(default="en", max_length=5)
+    dunning_schedule_days: str = Field(default="1,3,5,7", max_length=60)
+    # Subscription state after the last failed retry: "unpaid" or "canceled".
+    dunning_end_state: str = Field(default="unpaid", max_length=12)
+    created_at: datetime = ts(default=True)
+
+
+class MerchantUser(SQLModel, table=True):
+    __tablename__ = "merchant_user"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    name: str = Field(default="", max_length=120)
+    password_hash: str = Field(max_length=255)
+    created_at: datetime = ts(default=True)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """Server-side merchant session: only a hash of the session secret is stored."""
+
+    __tablename__ = "console_session"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    user_id: int = Field(foreign_key="merchant_user.id", index=True)
+    secret_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = ts(default=True)
+    last_seen_at: datetime = ts(default=True)
+    revoked_at: Optional[datetime] = ts(nullable=True)
+
+
+class Plan(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    name: str = Field(max_length=120)
+    amount_minor: int
+    currency: str = Field(max_length=3)
+    interval: str = Field(max_length=8)  # day | week | month | year
+    interval_count: int = Field(default=1)
+    # not_allowed | at_period_end | immediately
+    cancellation_policy: str = Field(default="at_period_end", max_length=16)
+    active: bool = Field(default=True)
+    created_at: datetime = ts(default=True)
+
+
+class Subscriber(SQLModel, table=True):
+    """A merchant's customer. Billing details are copied onto each invoice at finalization."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    name: str = Field(max_length=120, index=True)
+    email: str = Field(max_length=254, index=True)
+    language: str = Field(default="en", max_length=5)
+    billing_name: str = Field(default="", max_length=120)
+    billing_address: str = Field(default="", max_length=500)
+    tax_id: str = Field(default="", max_length=40)
+    gateway_customer_id: str = Field(default="", max_length=64)
+    created_at: datetime = ts(default=True)
+
+
+class Subscription(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_subscription_due", "status", "current_period_end"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True)
+    status: str = Field(max_length=16, index=True)
+    # The billing anchor: periods are computed from it (Jan 31 -> Feb 28/29 -> Mar 31).
+    anchor_at: datetime = ts()
+    # Number of whole periods since the anchor that the current period starts at.
+    period_index: int = Field(default=0)
+    current_period_start: datetime = ts()
+    current_period_end: datetime = ts()
+    cancel_at_period_end: bool = Field(default=False)
+    cancellation_reason: str = Field(default="", max_length=500)
+    canceled_at: Optional[datetime] = ts(nullable=True)
+    ended_at: Optional[datetime] = ts(nullable=True)
+    deleted_at: Optional[datetime] = ts(nullable=True)
+    created_at: datetime = ts(default=True)
+
+
+class PaymentMethod(SQLModel, table=True):
+    """A saved card: brand, last 4 digits, expiry and the gateway's reference. Never the number."""
+
+    __tablename__ = "payment_method"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    gateway: str = Field(max_length=16)
+    gateway_ref: str = Field(max_length=64)
+    brand: str = Field(max_length=20)
+    last4: str = Field(max_length=4)
+    exp_month: int
+    exp_year: int
+    is_default: bool = Field(default=True)
+    created_at: datetime = ts(default=True)
+    detached_at: Optional[datetime] = ts(nullable=True)
+
+
+class InvoiceCounter(SQLModel, table=True):
+    """Last invoice number used per merchant and year; incremented under a row lock."""
+
+    __tablename__ = "invoice_counter"
+    merchant_id: int = Field(foreign_key="merchant.id", primary_key=True)
+    year: int = Field(primary_key=True)
+    last_value: int = Field(default=0)
+
+
+class Invoice(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("merchant_id", "number", name="uq_invoice_merchant_number"),
+        sa.Index("ix_invoice_retry", "status", "next_retry_at"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    subscription_id: Optional[int] = Field(default=None, foreign_key="subscription.id", index=True)
+    number: Optional[str] = Field(default=None, max_length=40)  # assigned at finalization
+    status: str = Field(max_length=16, index=True)
+    currency: str = Field(max_length=3)
+    subtotal_minor: int = Field(default=0)
+    tax_minor: int = Field(default=0)
+    total_minor: int = Field(default=0)
+    tax_rate_bp: int = Field(default=0)  # basis points: 2100 = 21 %
+    period_start: Optional[datetime] = ts(nullable=True)
+    period_end: Optional[datetime] = ts(nullable=True)
+    # Snapshot taken at finalization so later edits never change an issued invoice.
+    language: str = Field(default="en", max_length=5)
+    merchant_name: str = Field(default="", max_length=120)
+    billing_name: str = Field(default="", max_length=120)
+    billing_email: str = Field(default="", max_length=254)
+    billing_address: str = Field(default="", max_length=500)
+    tax_id: str = Field(default="", max_length=40)
+    created_at: datetime = ts(default=True)
+    finalized_at: Optional[datetime] = ts(nullable=True, index=True)
+    due_at: Optional[datetime] = ts(nullable=True)
+    paid_at: Optional[datetime] = ts(nullable=True)
+    voided_at: Optional[datetime] = ts(nullable=True)
+    # Dunning: failed attempts so far and when the next automatic retry is due.
+    attempt_count: int = Field(default=0)
+    next_retry_at: Optional[datetime] = ts(nullable=True)
+    # Claim for charging: the attempt currently in flight (set by a conditional UPDATE).
+    charging_attempt_id: Optional[int] = Field(default=None)
+    pdf_bytes: Optional[bytes] = Field(default=None, sa_type=sa.LargeBinary)
+
+
+class InvoiceLine(SQLModel, table=True):
+    __tablename__ = "invoice_line"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    description: str = Field(max_length=300)
+    quantity: int = Field(default=1)
+    unit_amount_minor: int
+    amount_minor: int
+    currency: str = Field(max_length=3)
+
+
+class PaymentAttempt(SQLModel, table=True):
+    """One charge try. Written before the gateway call; its id is the idempotency key."""
+
+    __tablename__ = "payment_attempt"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    payment_method_id: Optional[int] = Field(default=None, foreign_key="payment_method.id")
+    amount_minor: int
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=16, index=True)
+    trigger: str = Field(default="renewal", max_length=16)  # renewal | retry | card_update | manual
+    gateway: str = Field(default="", max_length=16)
+    gateway_ref: str = Field(default="", max_length=64)
+    decline_code: str = Field(default="", max_length=40)
+    failure_message: str = Field(default="", max_length=300)
+    hard_decline: bool = Field(default=False)
+    created_at: datetime = ts(default=True)
+    settled_at: Optional[datetime] = ts(nullable=True)
+
+
+class PortalLink(SQLModel, table=True):
+    """A subscriber's portal link. The token is never stored: it is HMAC(SECRET_KEY, nonce),
+    so the console can show it again, and token_hash (SHA-256 of the token) finds the row."""
+
+    __tablename__ = "portal_link"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    nonce: str = Field(max_length=64)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = ts(default=True)
+    revoked_at: Optional[datetime] = ts(nullable=True)
+    last_used_at: Optional[datetime] = ts(nullable=True)
+
+
+class EmailMessage(SQLModel, table=True):
+    """Every email we send; the outbox when no SMTP server is configured."""
+
+    __tablename__ = "email_message"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: Optional[int] = Field(default=None, foreign_key="subscriber.id", index=True)
+    kind: str = Field(max_length=32)
+    to_address: str = Field(max_length=254)
+    subject: str = Field(max_length=300)
+    body_text: str = Field(sa_type=sa.Text)
+    body_html: str = Field(default="", sa_type=sa.Text)
+    status: str = Field(default="outbox", max_length=12)  # outbox | sent | failed
+    error: str = Field(default="", max_length=500)
+    created_at: datetime = ts(default=True)
+    sent_at: Optional[datetime] = ts(nullable=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Timeline of what happened to a subscriber: who (actor), what (kind), details (JSON text)."""
+
+    __tablename__ = "audit_event"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: Optional[int] = Field(default=None, foreign_key="subscriber.id", index=True)
+    actor: str = Field(max_length=60)  # system | subscriber | user:<id>
+    kind: str = Field(max_length=40)
+    detail: str = Field(default="{}", sa_type=sa.Text)
+    created_at: datetime = ts(default=True, index=True)
+
+
+class WebhookEvent(SQLModel, table=True):
+    """Gateway webhook events already processed (deduplicated by event id)."""
+
+    __tablename__ = "webhook_event"
+    id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=80)
+    received_at: datetime = ts(default=True)
+
+
+class PortalSession(SQLModel, table=True):
+    """A subscriber's browser session, opened by exchanging a portal link.
+
+    The browser holds the secret in an HttpOnly cookie; we store only its SHA-256. The session
+    dies with its link (regenerate, delete) and after an idle or absolute timeout.
+    """
+
+    __tablename__ = "portal_session"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    link_id: int = Field(foreign_key="portal_link.id", index=True)
+    secret_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = ts(default=True)
+    last_seen_at: datetime = ts(default=True)
+    revoked_at: Optional[datetime] = ts(nullable=True)

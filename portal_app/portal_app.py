@@ -1,0 +1,21 @@
+"""The Reflex app: pages, HTTP routes and the in-app billing tick. Nothing else."""
+
+from __future__ import annotations
+
+import reflex as rx
+from sqlmodel import SQLModel
+
+from portal_app import models  # noqa: F401  (registers every table for migrations)
+from portal_app import routes
+from portal_app.api import build_api
+from portal_app.pages.console.login import login_page
+from portal_app.pages.portal.invalid import invalid_link_page
+from portal_app.pages.portal.overview import PortalOverviewState, overview_page
+
+# Plain SQLModel tables (rx.Model is deprecated): let `reflex db` see their metadata.
+rx.ModelRegistry.register(SQLModel)
+
+app = rx.App(api_transformer=build_api(), html_lang="en")
+app.add_page(login_page, route=routes.CONSOLE, title="Merchant console")
+app.add_page(overview_page, route=routes.PORTAL, title="Your subscription", on_load=PortalOverviewState.load)
+app.add_page(invalid_link_page, route=routes.PORTAL_INVALID, title="Link not valid")

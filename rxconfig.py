@@ -1,0 +1,24 @@
+"""Reflex configuration: everything comes from portal_app.settings (env vars / .env)."""
+
+import os
+
+import reflex as rx
+
+# No calls home: these must be set before Reflex reads its environment.
+os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
+
+from portal_app.settings import get_settings  # noqa: E402
+
+settings = get_settings()
+
+config = rx.Config(
+    app_name="portal_app",
+    db_url=settings.database_url,
+    redis_url=settings.reflex_redis_url or None,
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    cors_allowed_origins=[settings.public_url],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", gray_color="slate", radius="large", appearance="light"))],
+    disable_plugins=[rx.plugins.SitemapPlugin],
+)

@@ -1,0 +1,75 @@
+"""Shared fixtures: a fresh database per test, on SQLite and (when TEST_DATABASE_URL is set) on
+PostgreSQL, and settings isolated from the developer's .env."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
+os.environ.setdefault("ENVIRONMENT", "test")
+os.environ.setdefault("BILLING_TICK_SECONDS", "0")
+
+from sqlmodel import Session, SQLModel  # noqa: E402
+
+from portal_app import db  # noqa: E402
+from portal_app import models  # noqa: E402,F401
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def _postgres_engine() -> tuple[sa.Engine, str]:
+    """An engine on a schema of its own, so tests never see each other's rows."""
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(TEST_DATABASE_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    admin.dispose()
+    engine = sa.create_engine(
+        TEST_DATABASE_URL,
+        connect_args={"options": f"-csearch_path={schema}"},
+        pool_size=60,
+        max_overflow=20,
+    )
+    return engine, schema
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_engine(request, tmp_path):
+    """The same test on SQLite and on PostgreSQL (skipped without TEST_DATABASE_URL)."""
+    if request.param == "postgres":
+        if not TEST_DATABASE_URL:
+            pytest.skip("TEST_DATABASE_URL not set")
+        engine, schema = _postgres_engine()
+        SQLModel.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+        admin = sa.create_engine(TEST_DATABASE_URL)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+    else:
+        engine = db.make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+        SQLModel.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(tmp_path):
+    """A fresh SQLite database."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
