@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import reflex as rx
-from sqlmodel import SQLModel
-
-from portal_app import models  # noqa: F401  (registers every table for migrations)
+from portal_app import models  # noqa: F401  (tables share SQLModel.metadata, which `reflex db` reads)
 from portal_app import routes
 from portal_app.api import build_api
 from portal_app.pages.console.login import login_page
 from portal_app.pages.portal.invalid import invalid_link_page
 from portal_app.pages.portal.overview import PortalOverviewState, overview_page
-
-# Plain SQLModel tables (rx.Model is deprecated): let `reflex db` see their metadata.
-rx.ModelRegistry.register(SQLModel)
 
 app = rx.App(api_transformer=build_api(), html_lang="en")
 app.add_page(login_page, route=routes.CONSOLE, title="Merchant console")

@@ -1,0 +1,77 @@
+# The two commands of the README. Both work on a fresh Debian machine whose only network is
+# PyPI, Debian's packages and the npm registry.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := tools
+BUN_VERSION := 1.4.4
+BUN := $(TOOLS)/node_modules/.bin/bun
+PORT ?= 3000
+
+# No calls home, and every package manager on the configured registry.
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
+export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(PATH)
+
+.PHONY: help run test deps dev-deps bun migrate seed browser clean
+
+help:
+	@echo "make run   - install, migrate, seed demo data and serve on http://localhost:$(PORT)"
+	@echo "make test  - install test tools and run the whole test suite (browser tests included)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.deps: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: requirements-dev.txt requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.deps
+
+deps: $(VENV)/.deps
+dev-deps: $(VENV)/.dev-deps
+
+# Reflex would download bun from the web; the npm registry has it.
+$(BUN):
+	mkdir -p $(TOOLS)
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION)
+	$(BUN) --version
+
+bun: $(BUN)
+
+migrate: deps
+	$(VENV)/bin/reflex db migrate
+
+seed: migrate
+	$(PY) -m portal_app.billing seed
+
+run: deps bun seed
+	@$(PY) -m portal_app.billing links --base-url http://localhost:$(PORT)
+	$(VENV)/bin/reflex run --env prod --frontend-port $(PORT)
+
+# Debian's chromium for the browser tests (never `playwright install`), pdftotext for PDFs.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; \
+	fi
+
+test: dev-deps bun browser
+	@if [ -z "$$TEST_DATABASE_URL" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
+	  export TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test; \
+	  echo "PostgreSQL reachable: TEST_DATABASE_URL=$$TEST_DATABASE_URL"; \
+	fi; \
+	if [ -z "$$TEST_REDIS_URL" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1)" 2>/dev/null; then \
+	  export TEST_REDIS_URL=redis://127.0.0.1:6379/0; \
+	  echo "Redis reachable: TEST_REDIS_URL=$$TEST_REDIS_URL"; \
+	fi; \
+	$(PY) -m pytest
+
+clean:
+	rm -rf .web .states data test-artifacts

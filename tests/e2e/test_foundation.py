@@ -1,0 +1,95 @@
+"""The wiring a user touches first: console sign-in page, demo portal links, invalid links."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import pytest
+
+from portal_app.billing import demo
+
+from .conftest import assert_no_horizontal_scroll, screenshot
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def demo_links(server):
+    """(name, plan, status, token) for every demo subscriber, freshly issued."""
+    return demo.demo_portal_links(server["engine"])
+
+
+def test_console_login_page_renders(server, page):
+    page.goto(f"{server['base_url']}/console")
+    page.get_by_role("heading", name="Merchant console").wait_for()
+    assert page.get_by_label("Email").is_visible()
+    assert page.get_by_label("Password").is_visible()
+    assert page.get_by_role("button", name="Sign in").is_visible()
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "console-login")
+
+
+def test_each_demo_link_opens_its_subscribers_portal(server, page, demo_links):
+    assert len(demo_links) >= 4
+    for name, plan, status, token in demo_links:
+        page.goto(f"{server['base_url']}/portal/{token}")
+        page.get_by_test_id("plan-name").wait_for()
+        # The token is swapped for a session cookie before the page loads.
+        assert token not in page.url
+        assert page.url.rstrip("/").endswith("/portal")
+        assert page.get_by_test_id("subscriber-name").inner_text() == f"Hello, {name}"
+        assert page.get_by_test_id("plan-name").inner_text() == plan
+        assert page.get_by_test_id("subscription-status").inner_text().lower().replace(" ", "_") == status
+        assert page.get_by_text("Test mode").is_visible()
+        assert_no_horizontal_scroll(page)
+        cookie = next(c for c in page.context.cookies() if c["name"] == "portal_session")
+        assert cookie["httpOnly"] and cookie["value"] != token
+    screenshot(page, "portal-overview")
+
+
+@pytest.mark.parametrize("bad", ["nope", "A" * 43, "%00%27%22<script>", "x" * 5000])
+def test_invalid_tokens_show_the_generic_page(server, page, bad):
+    page.goto(f"{server['base_url']}/portal/{bad}")
+    page.get_by_role("heading", name="This link is no longer valid").wait_for()
+    assert "/invalid-link" in page.url
+    screenshot(page, "invalid-link")
+
+
+def test_portal_without_a_session_shows_the_generic_page(server, page):
+    page.goto(f"{server['base_url']}/portal")
+    page.get_by_role("heading", name="This link is no longer valid").wait_for()
+
+
+def test_regenerated_link_stops_working(server, page):
+    links = demo.demo_portal_links(server["engine"])  # issuing new links revokes the old ones
+    old_token = links[0][3]
+    demo.demo_portal_links(server["engine"])
+    page.goto(f"{server['base_url']}/portal/{old_token}")
+    page.get_by_role("heading", name="This link is no longer valid").wait_for()
+
+
+def _head(url: str):
+    req = urllib.request.Request(url, method="GET")
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        return opener.open(req, timeout=10)
+    except urllib.error.HTTPError as err:
+        return err
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_portal_responses_carry_privacy_headers(server):
+    token = demo.demo_portal_links(server["engine"])[0][3]
+    resp = _head(f"{server['base_url']}/portal/{token}")
+    assert resp.status == 303 and resp.headers["Location"] == "/portal"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert "HttpOnly" in resp.headers["Set-Cookie"]
+    page_resp = _head(f"{server['base_url']}/portal/")
+    assert page_resp.headers["Referrer-Policy"] == "no-referrer"
+    assert page_resp.headers["Cache-Control"] == "no-store"

@@ -1,0 +1,123 @@
+"""Portal links and the HTTP exchange of a link for a session cookie."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlmodel import select
+from starlette.testclient import TestClient
+
+from portal_app import api, db
+from portal_app.billing import portal_links
+from portal_app.billing.statuses import transition
+from portal_app.models import Merchant, Plan, PortalLink, PortalSession, Subscriber, Subscription
+
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def subscriber(session):
+    merchant = Merchant(name="Acme", slug="acme", invoice_prefix="ACME")
+    session.add(merchant)
+    session.flush()
+    plan = Plan(merchant_id=merchant.id, name="Basic", amount_minor=2900, currency="USD", interval="month")
+    sub = Subscriber(merchant_id=merchant.id, name="Zoë", email="zoe@example.com")
+    session.add_all([plan, sub])
+    session.flush()
+    session.add(
+        Subscription(merchant_id=merchant.id, subscriber_id=sub.id, plan_id=plan.id, status="active",
+                     anchor_at=NOW, current_period_start=NOW, current_period_end=NOW + timedelta(days=31))
+    )
+    session.commit()
+    return sub
+
+
+def test_token_is_256_bits_and_never_stored(session, subscriber):
+    token = portal_links.issue_portal_link(session, subscriber)
+    session.commit()
+    assert portal_links.is_well_formed(token) and len(token) == 43
+    link = session.exec(select(PortalLink)).one()
+    stored = " ".join(str(v) for v in link.model_dump().values())
+    assert token not in stored
+    assert portal_links.resolve_portal_token(session, token).id == link.id
+
+
+def test_regenerate_revokes_the_old_link(session, subscriber):
+    old = portal_links.issue_portal_link(session, subscriber)
+    new = portal_links.issue_portal_link(session, subscriber)
+    session.commit()
+    assert old != new
+    assert portal_links.resolve_portal_token(session, old) is None
+    assert portal_links.resolve_portal_token(session, new) is not None
+    assert portal_links.current_portal_token(session, subscriber) == new
+
+
+def test_token_from_another_secret_key_is_refused(session, subscriber, monkeypatch):
+    token = portal_links.issue_portal_link(session, subscriber)
+    session.commit()
+    link = session.exec(select(PortalLink)).one()
+    monkeypatch.setattr(portal_links, "_derive_token", lambda nonce, secret_key=None: "x" * 43)
+    assert portal_links.resolve_portal_token(session, token) is None
+    assert link.revoked_at is None
+
+
+def test_deleted_subscription_invalidates_link_but_canceled_keeps_it(session, subscriber):
+    token = portal_links.issue_portal_link(session, subscriber)
+    sub = session.exec(select(Subscription)).one()
+    transition(sub, "canceled")
+    session.commit()
+    assert portal_links.resolve_portal_token(session, token) is not None
+    sub.deleted_at = NOW
+    session.commit()
+    assert portal_links.resolve_portal_token(session, token) is None
+
+
+def test_session_dies_with_its_link_and_after_idle_timeout(session, subscriber):
+    token = portal_links.issue_portal_link(session, subscriber, now=NOW)
+    link = portal_links.resolve_portal_token(session, token, now=NOW)
+    secret = portal_links.open_portal_session(session, link, now=NOW)
+    session.commit()
+    assert portal_links.resolve_portal_session(session, secret, now=NOW + timedelta(hours=1)) is not None
+    assert portal_links.resolve_portal_session(session, secret, now=NOW + timedelta(days=8)) is None
+    portal_links.issue_portal_link(session, subscriber, now=NOW)  # regenerate
+    session.commit()
+    assert portal_links.resolve_portal_session(session, secret, now=NOW + timedelta(hours=1)) is None
+
+
+@pytest.fixture
+def client(engine, monkeypatch):
+    monkeypatch.setattr(db, "get_engine", lambda: engine)
+    monkeypatch.setattr(api, "get_engine", lambda: engine)
+    monkeypatch.setattr(api, "invalid_token_limiter", api.RateLimiter("t", limit=3, window_seconds=600))
+    return TestClient(api.build_api(), follow_redirects=False)
+
+
+def test_exchange_sets_httponly_cookie_and_drops_token(client, session, subscriber):
+    token = portal_links.issue_portal_link(session, subscriber)
+    session.commit()
+    resp = client.get(f"/portal/{token}")
+    assert resp.status_code == 303 and resp.headers["location"] == "/portal"
+    assert resp.headers["referrer-policy"] == "no-referrer"
+    assert resp.headers["cache-control"] == "no-store"
+    cookie = resp.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower() and token not in cookie
+    secret = resp.cookies["portal_session"]
+    row = session.exec(select(PortalSession)).one()
+    assert row.secret_hash != secret and row.subscriber_id == subscriber.id
+
+
+def test_invalid_tokens_get_one_generic_answer_and_are_rate_limited(client, session, subscriber):
+    token = portal_links.issue_portal_link(session, subscriber)
+    session.commit()
+    for bad in ["nope", "A" * 43, "A" * 43]:
+        resp = client.get(f"/portal/{bad}")
+        assert resp.status_code == 303 and resp.headers["location"] == "/invalid-link"
+    # Over the limit, even a valid token gets the generic answer from this client.
+    resp = client.get(f"/portal/{token}")
+    assert resp.headers["location"] == "/invalid-link"
+    assert session.exec(select(PortalSession)).first() is None
+
+
+def test_health(client):
+    assert client.get("/api/health").json() == {"status": "ok", "db": True}
