@@ -8,6 +8,7 @@ the token leaves the address bar at once and never reaches Reflex state.
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from portal_app import routes
+from portal_app import accounts, routes
 from portal_app.billing import portal_links
 from portal_app.db import get_engine, session_scope
 from portal_app.models import Merchant
@@ -24,8 +25,13 @@ from portal_app.ratelimit import RateLimiter
 from portal_app.settings import get_settings
 from sqlmodel import select
 
+# Failed console logins: per client IP and per account, whichever trips first.
+login_ip_limiter = RateLimiter("login-ip", limit=30, window_seconds=900)
+login_account_limiter = RateLimiter("login-account", limit=10, window_seconds=900)
+
 # Invalid tokens per client IP: enough for typos, too few to guess 256-bit tokens anyway.
 invalid_token_limiter = RateLimiter("invalid-token", limit=20, window_seconds=600)
+signup_ip_limiter = RateLimiter("signup-ip", limit=10, window_seconds=3600)
 
 _NO_STORE_PREFIXES = (routes.PORTAL, routes.PORTAL_INVALID, f"{routes.API_PREFIX}/portal", routes.CONSOLE)
 
@@ -66,15 +72,89 @@ def exchange_portal_token(request: Request) -> Response:
         secret = portal_links.open_portal_session(session, link)
         portal_links.record_portal_visit(session, link, ip=ip)
     response = RedirectResponse(routes.PORTAL, status_code=303)
-    response.set_cookie(
-        routes.PORTAL_SESSION_COOKIE,
-        secret,
-        max_age=int(portal_links.PORTAL_SESSION_MAX_AGE.total_seconds()),
-        httponly=True,
-        secure=_cookie_secure(),
-        samesite="lax",
-        path="/",
+    _set_session_cookie(
+        response, routes.PORTAL_SESSION_COOKIE, secret, int(portal_links.PORTAL_SESSION_MAX_AGE.total_seconds())
     )
+    return response
+
+
+def _same_origin(request: Request) -> bool:
+    """Refuse cross-site form posts (login CSRF); browsers always send Origin on POST."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+def _set_session_cookie(response: Response, name: str, secret: str, max_age: int) -> None:
+    response.set_cookie(
+        name, secret, max_age=max_age, httponly=True, secure=_cookie_secure(), samesite="lax", path="/"
+    )
+
+
+async def console_login(request: Request) -> Response:
+    """POST /api/console/login (form): password check, throttling, a fresh session cookie."""
+    if not _same_origin(request):
+        return Response("cross-site request refused", status_code=403)
+    form = await request.form()
+    email = str(form.get("email", ""))[:254].strip().lower()
+    password = str(form.get("password", ""))
+    ip = client_ip(request)
+    failed = RedirectResponse(f"{routes.CONSOLE}?error=invalid", status_code=303)
+    if login_ip_limiter.blocked(ip) or login_account_limiter.blocked(email):
+        return RedirectResponse(f"{routes.CONSOLE}?error=throttled", status_code=303)
+    with session_scope() as session:
+        user = accounts.authenticate(session, email=email, password=password)
+        if user is None:
+            login_ip_limiter.hit(ip)
+            login_account_limiter.hit(email)
+            return failed
+        # Rotate: whatever session this browser had ends here.
+        accounts.close_console_session(session, request.cookies.get(routes.CONSOLE_SESSION_COOKIE, ""))
+        secret = accounts.open_console_session(session, user)
+    response = RedirectResponse(routes.CONSOLE_HOME, status_code=303)
+    _set_session_cookie(
+        response, routes.CONSOLE_SESSION_COOKIE, secret, int(accounts.CONSOLE_SESSION_MAX_AGE.total_seconds())
+    )
+    return response
+
+
+async def console_signup(request: Request) -> Response:
+    """POST /api/console/signup (form): a new merchant and its owner, signed in."""
+    if not _same_origin(request):
+        return Response("cross-site request refused", status_code=403)
+    form = await request.form()
+    ip = client_ip(request)
+    if not signup_ip_limiter.hit(ip):
+        return RedirectResponse(f"{routes.CONSOLE_SIGNUP}?error=throttled", status_code=303)
+    try:
+        with session_scope() as session:
+            user = accounts.sign_up(
+                session,
+                company_name=str(form.get("company_name", ""))[:200],
+                email=str(form.get("email", ""))[:300],
+                password=str(form.get("password", ""))[:1000],
+            )
+            secret = accounts.open_console_session(session, user)
+    except accounts.AccountError as err:
+        return RedirectResponse(
+            f"{routes.CONSOLE_SIGNUP}?error={quote(str(err))}", status_code=303
+        )
+    response = RedirectResponse(routes.CONSOLE_HOME, status_code=303)
+    _set_session_cookie(
+        response, routes.CONSOLE_SESSION_COOKIE, secret, int(accounts.CONSOLE_SESSION_MAX_AGE.total_seconds())
+    )
+    return response
+
+
+async def console_logout(request: Request) -> Response:
+    if not _same_origin(request):
+        return Response("cross-site request refused", status_code=403)
+    with session_scope() as session:
+        accounts.close_console_session(session, request.cookies.get(routes.CONSOLE_SESSION_COOKIE, ""))
+    response = RedirectResponse(routes.CONSOLE, status_code=303)
+    response.delete_cookie(routes.CONSOLE_SESSION_COOKIE, path="/")
     return response
 
 
@@ -109,6 +189,9 @@ def build_api() -> Starlette:
             Route(routes.HEALTH, health, methods=["GET"]),
             Route(f"{routes.API_PREFIX}/merchants/{{slug}}/logo", merchant_logo, methods=["GET"]),
             Route(routes.portal_exchange_path(), exchange_portal_token, methods=["GET"]),
+            Route(f"{routes.API_PREFIX}/console/login", console_login, methods=["POST"]),
+            Route(f"{routes.API_PREFIX}/console/signup", console_signup, methods=["POST"]),
+            Route(f"{routes.API_PREFIX}/console/logout", console_logout, methods=["POST"]),
         ]
     )
     api.add_middleware(SecurityHeadersMiddleware)

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import reflex as rx
+
 from portal_app import models  # noqa: F401  (tables share SQLModel.metadata, which `reflex db` reads)
 from portal_app import routes
 from portal_app.api import build_api
-from portal_app.pages.console.login import login_page
+from portal_app.pages.console.dashboard import ConsoleDashboardState, dashboard_page
+from portal_app.pages.console.login import ConsoleLoginState, login_page, signup_page
 from portal_app.pages.portal.invalid import invalid_link_page
 from portal_app.pages.portal.overview import PortalOverviewState, overview_page
 
 app = rx.App(api_transformer=build_api(), html_lang="en")
-app.add_page(login_page, route=routes.CONSOLE, title="Merchant console")
+
+# Merchant console
+app.add_page(login_page, route=routes.CONSOLE, title="Sign in · Merchant console", on_load=ConsoleLoginState.load_login)
+app.add_page(signup_page, route=routes.CONSOLE_SIGNUP, title="Create account", on_load=ConsoleLoginState.load_signup)
+app.add_page(dashboard_page, route=routes.CONSOLE_HOME, title="Dashboard", on_load=ConsoleDashboardState.load)
+
+# Subscriber portal
 app.add_page(overview_page, route=routes.PORTAL, title="Your subscription", on_load=PortalOverviewState.load)
 app.add_page(invalid_link_page, route=routes.PORTAL_INVALID, title="Link not valid")

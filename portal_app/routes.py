@@ -5,6 +5,12 @@ from __future__ import annotations
 from urllib.parse import quote
 
 CONSOLE = "/console"
+CONSOLE_SIGNUP = "/console/signup"
+CONSOLE_HOME = "/console/dashboard"
+CONSOLE_PLANS = "/console/plans"
+CONSOLE_SUBSCRIBERS = "/console/subscribers"
+CONSOLE_OUTBOX = "/console/outbox"
+CONSOLE_SETTINGS = "/console/settings"
 PORTAL = "/portal"  # the portal after the token has been exchanged for a session
 PORTAL_TOKEN = "/portal/[token]"
 PORTAL_INVALID = "/invalid-link"  # outside /portal/*, which the token route owns
@@ -23,6 +29,7 @@ def portal_url(token: str) -> str:
     return f"{_public_url()}{PORTAL}/{quote(token, safe='')}"
 
 PORTAL_SESSION_COOKIE = "portal_session"
+CONSOLE_SESSION_COOKIE = "console_session"
 
 
 def portal_exchange_path() -> str:

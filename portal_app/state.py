@@ -10,7 +10,7 @@ from http.cookies import SimpleCookie
 
 import reflex as rx
 
-from portal_app import routes
+from portal_app import accounts, routes
 from portal_app.billing import portal_links
 from portal_app.db import session_scope
 
@@ -36,3 +36,14 @@ class PortalSessionState(rx.State):
         with session_scope() as session:
             found = portal_links.resolve_portal_session(session, secret)
             return (found.merchant_id, found.subscriber_id) if found else None
+
+
+class ConsoleAuthState(rx.State):
+    """The merchant user behind this browser; console handlers call _require_console() first."""
+
+    def _console_identity(self) -> accounts.ConsoleIdentity | None:
+        secret = _cookie(self.router.headers.cookie, routes.CONSOLE_SESSION_COOKIE)
+        if not secret:
+            return None
+        with session_scope() as session:
+            return accounts.resolve_console_session(session, secret)

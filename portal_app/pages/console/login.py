@@ -1,30 +1,95 @@
-"""/console: merchant sign-in."""
+"""/console (sign in) and /console/signup. The forms post to plain HTTP routes (api.py), which
+set the HttpOnly session cookie; these pages only render them and the error they report."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from portal_app import routes
 from portal_app.components.layout import centered_card
+from portal_app.state import ConsoleAuthState
+
+_ERRORS = {
+    "invalid": "Email or password is not right.",
+    "throttled": "Too many attempts. Wait a few minutes and try again.",
+}
+
+
+class ConsoleLoginState(ConsoleAuthState):
+    error: str = ""
+
+    @rx.event
+    def load_login(self):
+        """Signed-in users go straight to the dashboard; errors come back as ?error=<code>."""
+        if self._console_identity() is not None:
+            return rx.redirect(routes.CONSOLE_HOME, replace=True)
+        code = self.router.url.query_parameters.get("error", "")
+        self.error = _ERRORS.get(code, "")
+
+    @rx.event
+    def load_signup(self):
+        if self._console_identity() is not None:
+            return rx.redirect(routes.CONSOLE_HOME, replace=True)
+        code = self.router.url.query_parameters.get("error", "")
+        # Sign-up errors are AccountError messages we wrote; cap the length of what is echoed.
+        self.error = _ERRORS.get(code, code[:200])
+
+
+def _field(label: str, name: str, kind: str, autocomplete: str) -> rx.Component:
+    field_id = f"console-{name}"
+    return rx.vstack(
+        rx.el.label(label, html_for=field_id, font_weight="500"),
+        rx.input(id=field_id, name=name, type=kind, required=True, auto_complete=autocomplete, width="100%",
+                 size="3"),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _error_callout() -> rx.Component:
+    return rx.cond(
+        ConsoleLoginState.error != "",
+        rx.callout(ConsoleLoginState.error, icon="triangle_alert", color_scheme="red", role="alert", width="100%"),
+    )
 
 
 def login_page() -> rx.Component:
     return centered_card(
         rx.heading("Merchant console", size="6", as_="h1"),
         rx.text("Sign in to manage plans, subscribers and payments.", color_scheme="gray"),
+        _error_callout(),
         rx.el.form(
             rx.vstack(
-                rx.el.label("Email", html_for="login-email"),
-                rx.input(id="login-email", name="email", type="email", required=True, auto_complete="username",
-                         width="100%", size="3"),
-                rx.el.label("Password", html_for="login-password"),
-                rx.input(id="login-password", name="password", type="password", required=True,
-                         auto_complete="current-password", width="100%", size="3"),
+                _field("Email", "email", "email", "username"),
+                _field("Password", "password", "password", "current-password"),
                 rx.button("Sign in", type="submit", size="3", width="100%"),
-                spacing="2",
+                spacing="3",
                 width="100%",
             ),
             method="post",
             action="/api/console/login",
             width="100%",
         ),
+        rx.text("New here? ", rx.link("Create an account", href=routes.CONSOLE_SIGNUP), size="2"),
+    )
+
+
+def signup_page() -> rx.Component:
+    return centered_card(
+        rx.heading("Create your account", size="6", as_="h1"),
+        _error_callout(),
+        rx.el.form(
+            rx.vstack(
+                _field("Company name", "company_name", "text", "organization"),
+                _field("Email", "email", "email", "username"),
+                _field("Password (at least 12 characters)", "password", "password", "new-password"),
+                rx.button("Create account", type="submit", size="3", width="100%"),
+                spacing="3",
+                width="100%",
+            ),
+            method="post",
+            action="/api/console/signup",
+            width="100%",
+        ),
+        rx.text("Already have an account? ", rx.link("Sign in", href=routes.CONSOLE), size="2"),
     )
