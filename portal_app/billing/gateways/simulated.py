@@ -1,0 +1,574 @@
+"""An offline gateway that behaves like Stripe test mode, for the demo and for tests.
+
+It accepts only Stripe's documented test card numbers and reproduces their behaviour (declines,
+3DS, charge failures). State lives in one process-wide store guarded by a lock, so every instance in
+a process sees the same customers, cards and charges, and idempotency holds across threads.
+The store never keeps a card number or CVC: only brand, last4, expiry and a behaviour tag.
+
+Test scripting (Kill Bill style), process-wide and consumed by the next charge() calls in order:
+    gateway.fail_next("insufficient_funds", times=2)   # decline the next two charges
+    gateway.timeout_next()                              # charge goes through, caller sees ERROR
+    gateway.timeout_next(reached_gateway=False)         # caller sees ERROR, nothing was charged
+    gateway.require_action_next()                       # next charge needs 3DS
+    gateway.reset()                                     # forget everything (between tests)
+Inspection: charges_for(customer_ref), succeeded_charge_count(), charge_request_count(),
+cards_for(customer_ref).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import string
+import threading
+from collections import deque
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from types import MappingProxyType
+
+from portal_app.billing.gateways.base import (
+    CardDetails,
+    ChargeOutcome,
+    ChargeResult,
+    SetupOutcome,
+    SetupResult,
+)
+from portal_app.billing.money import validate_currency
+
+
+# --------------------------------------------------------------------------- test cards
+
+
+@dataclasses.dataclass(frozen=True)
+class _Behaviour:
+    """What a test card does. Declines use Stripe's decline_code names."""
+
+    description: str
+    attach_decline: str = ""  # decline_code when saving the card; "" = the card saves
+    charge_decline: str = ""  # decline_code on every off-session charge
+    setup_needs_3ds: bool = False  # saving the card needs the customer's 3DS challenge
+    charge_needs_3ds: bool = False  # every off-session charge needs 3DS (authentication_required)
+
+
+# Keyed by a tag, not by number: stored cards keep the tag, so no number survives attach_card().
+_BEHAVIOURS: dict[str, _Behaviour] = {
+    "succeeds": _Behaviour("succeeds"),
+    "generic_decline": _Behaviour("declined (generic decline)", attach_decline="generic_decline"),
+    "insufficient_funds": _Behaviour("declined (insufficient funds)", attach_decline="insufficient_funds"),
+    "expired_card": _Behaviour("declined (expired card)", attach_decline="expired_card"),
+    "incorrect_cvc": _Behaviour("declined (incorrect CVC)", attach_decline="incorrect_cvc"),
+    "lost_card": _Behaviour(
+        "declined (lost card, hard decline)", attach_decline="lost_card", charge_decline="lost_card"
+    ),
+    "stolen_card": _Behaviour(
+        "declined (stolen card, hard decline)", attach_decline="stolen_card", charge_decline="stolen_card"
+    ),
+    "charge_declines": _Behaviour("saves, but every charge is declined", charge_decline="generic_decline"),
+    "3ds_once": _Behaviour("asks for 3D Secure when saved; later charges succeed", setup_needs_3ds=True),
+    "3ds_always": _Behaviour(
+        "asks for 3D Secure when saved and on every charge", setup_needs_3ds=True, charge_needs_3ds=True
+    ),
+}
+
+_TEST_CARD_TAGS: dict[str, str] = {
+    "4242424242424242": "succeeds",
+    "4000056655665556": "succeeds",
+    "5555555555554444": "succeeds",
+    "378282246310005": "succeeds",
+    "4000000000000002": "generic_decline",
+    "4000000000009995": "insufficient_funds",
+    "4000000000000069": "expired_card",
+    "4000000000000127": "incorrect_cvc",
+    "4000000000009987": "lost_card",
+    "4000000000009979": "stolen_card",
+    "4000000000000341": "charge_declines",
+    "4000002500003155": "3ds_once",
+    "4000002760003184": "3ds_always",
+}
+
+_BRAND_LABELS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express"}
+_DEBIT = {"4000056655665556"}
+
+
+def _describe(number: str) -> str:
+    brand = _BRAND_LABELS.get(_brand_of(number), "Card")
+    if number in _DEBIT:
+        brand += " debit"
+    return f"{brand}: {_BEHAVIOURS[_TEST_CARD_TAGS[number]].description}"
+
+
+def format_test_card(number: str) -> str:
+    """Digits grouped as embossed, for help text: 4242 4242 4242 4242, or 4-6-5 for American Express."""
+    if _brand_of(number) == "amex" and len(number) == 15:
+        return f"{number[:4]} {number[4:10]} {number[10:]}"
+    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+# --------------------------------------------------------------------------- messages
+
+GENERIC_DECLINE = "generic_decline"
+# Stripe advises never retrying these: the bank will not change its mind.
+HARD_DECLINE_CODES: frozenset[str] = frozenset(
+    {
+        "lost_card",
+        "stolen_card",
+        "pickup_card",
+        "restricted_card",
+        "do_not_try_again",
+        "fraudulent",
+        "revocation_of_all_authorizations",
+        "revocation_of_authorization",
+        "security_violation",
+        "stop_payment_order",
+    }
+)
+
+# Stripe's customer-facing messages; lost/stolen are masked as a plain decline, as Stripe does.
+_MESSAGES: dict[str, str] = {
+    "generic_decline": "Your card was declined.",
+    "insufficient_funds": "Your card has insufficient funds.",
+    "expired_card": "Your card has expired.",
+    "incorrect_cvc": "Your card's security code is incorrect.",
+    "lost_card": "Your card was declined.",
+    "stolen_card": "Your card was declined.",
+    "do_not_honor": "Your card was declined.",
+    "processing_error": "An error occurred while processing your card. Try again in a little bit.",
+    "authentication_required": "Your card was declined. This transaction requires authentication.",
+    "authentication_failed": (
+        "We are unable to authenticate your payment method. "
+        "Please choose a different payment method and try again."
+    ),
+    "incorrect_number": "Your card number is incorrect.",
+    "invalid_cvc": "Your card's security code is invalid.",
+    "test_mode_live_card": (
+        "Your card was declined. This is test mode: use a test card such as 4242 4242 4242 4242."
+    ),
+}
+_TIMEOUT_MESSAGE = "The payment gateway did not answer in time; the outcome of this charge is unknown."
+
+
+def _message(decline_code: str) -> str:
+    return _MESSAGES.get(decline_code, _MESSAGES[GENERIC_DECLINE])
+
+
+# --------------------------------------------------------------------------- card checks
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _brand_of(number: str) -> str:
+    """The card network from the number's prefix (IIN ranges)."""
+    if number.startswith("4"):
+        return "visa"
+    if number[:2] in {"34", "37"}:
+        return "amex"
+    if "51" <= number[:2] <= "55" or "2221" <= number[:4] <= "2720":
+        return "mastercard"
+    if number.startswith(("6011", "65")) or "644" <= number[:3] <= "649":
+        return "discover"
+    return "unknown"
+
+
+def _parse_expiry(month_text: str, year_text: str) -> tuple[int, int] | str:
+    """(month, 4-digit year), or the message to show when the expiry is malformed or past."""
+    if not (month_text.isdigit() and 1 <= int(month_text) <= 12):
+        return "Your card's expiration month is invalid."
+    if not (year_text.isdigit() and len(year_text) in (2, 4)):
+        return "Your card's expiration year is invalid."
+    month, year = int(month_text), int(year_text)
+    if len(year_text) == 2:
+        year += 2000
+    today = datetime.now(timezone.utc)
+    # A card is good through the last day of its expiry month.
+    if (year, month) < (today.year, today.month):
+        return "Your card's expiration date is in the past."
+    if year > today.year + 50:
+        return "Your card's expiration year is invalid."
+    return month, year
+
+
+@dataclasses.dataclass(frozen=True)
+class _CheckedCard:
+    """A card that passed validation: everything we may keep, plus its behaviour tag."""
+
+    behaviour: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+def _check_card(card_input: Mapping[str, str]) -> _CheckedCard | SetupResult:
+    """Validate like Stripe does (number, expiry, CVC, then test-mode) without keeping the number."""
+    if not isinstance(card_input, Mapping):
+        raise TypeError("card_input must be a mapping with number, exp_month, exp_year, cvc")
+    number = str(card_input.get("number", "")).replace(" ", "").replace("-", "").strip()
+    if not (number.isdigit() and number.isascii() and 13 <= len(number) <= 19 and _luhn_ok(number)):
+        return _setup_declined("incorrect_number")
+    expiry = _parse_expiry(
+        str(card_input.get("exp_month", "")).strip(), str(card_input.get("exp_year", "")).strip()
+    )
+    if isinstance(expiry, str):
+        return SetupResult(SetupOutcome.DECLINED, decline_code="invalid_expiry", message=expiry)
+    brand = _brand_of(number)
+    cvc = str(card_input.get("cvc", "")).strip()
+    if not (cvc.isdigit() and cvc.isascii() and len(cvc) == (4 if brand == "amex" else 3)):
+        return _setup_declined("invalid_cvc")
+    tag = _TEST_CARD_TAGS.get(number)
+    if tag is None:
+        return _setup_declined("test_mode_live_card")
+    return _CheckedCard(tag, brand, number[-4:], expiry[0], expiry[1])
+
+
+def _setup_declined(decline_code: str, message: str = "") -> SetupResult:
+    return SetupResult(
+        SetupOutcome.DECLINED, decline_code=decline_code, message=message or _message(decline_code)
+    )
+
+
+# --------------------------------------------------------------------------- the store
+
+
+_REF_ALPHABET = string.ascii_letters + string.digits
+
+
+def _new_ref(prefix: str) -> str:
+    """Stripe-looking ids: cus_sim_..., pm_sim_..., seti_sim_..., ch_sim_..."""
+    return f"{prefix}_sim_" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(16))
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulatedCharge:
+    """A charge that moved money at the simulated gateway (what tests count)."""
+
+    gateway_ref: str
+    customer_ref: str
+    payment_method_ref: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str
+    description: str
+    created_at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class _StoredCard:
+    customer_ref: str
+    behaviour: str
+    details: CardDetails
+
+
+@dataclasses.dataclass(frozen=True)
+class _ChargeRecord:
+    """The gateway's memory of one idempotency key: the request it answered and its result."""
+
+    request: tuple[str, str, int, str]  # customer_ref, payment_method_ref, amount_minor, currency
+    result: ChargeResult
+
+
+@dataclasses.dataclass(frozen=True)
+class _Script:
+    """One scripted answer for the next charge (see the module docstring)."""
+
+    kind: str  # "decline" | "timeout_after" | "timeout_before" | "requires_action"
+    decline_code: str = ""
+    message: str = ""
+    hard: bool = False
+
+
+@dataclasses.dataclass
+class _Store:
+    """Plain data only (picklable), so tests can inspect all of it for leaked card numbers."""
+
+    customers: dict[str, dict] = dataclasses.field(default_factory=dict)
+    cards: dict[str, _StoredCard] = dataclasses.field(default_factory=dict)
+    pending_setups: dict[str, _StoredCard] = dataclasses.field(default_factory=dict)
+    finished_setups: dict[str, SetupResult] = dataclasses.field(default_factory=dict)
+    charges_by_key: dict[str, _ChargeRecord] = dataclasses.field(default_factory=dict)
+    succeeded: list[SimulatedCharge] = dataclasses.field(default_factory=list)
+    script: deque[_Script] = dataclasses.field(default_factory=deque)
+    charge_requests: int = 0
+
+
+_LOCK = threading.Lock()
+_STORE = _Store()
+
+
+class IdempotencyKeyReused(ValueError):
+    """The same idempotency key was sent with different charge parameters (a bug in the caller)."""
+
+
+# --------------------------------------------------------------------------- the gateway
+
+TEST_CARDS: Mapping[str, str] = MappingProxyType({number: _describe(number) for number in _TEST_CARD_TAGS})
+"""Stripe's test card numbers this gateway accepts -> one-line description, for the UI help text."""
+
+
+class SimulatedGateway:
+    """Stripe test mode without the network. Implements portal_app.billing.gateways.base.PaymentGateway."""
+
+    name = "simulated"
+    test_mode = True
+
+    def __init__(self, stripe_secret_key: str = "") -> None:
+        # A live key beside a fake gateway means someone believes real money is moving: stop loudly.
+        if (stripe_secret_key or "").strip().startswith(("sk_live_", "rk_live_")):
+            raise RuntimeError(
+                "The simulated gateway refuses to run while a live Stripe key is configured; "
+                "use the Stripe gateway or remove the live key"
+            )
+
+    # ----------------------------------------------------------------- PaymentGateway
+
+    def create_customer(self, *, email: str, name: str, metadata: dict[str, str]) -> str:
+        ref = _new_ref("cus")
+        with _LOCK:
+            _STORE.customers[ref] = {"email": email, "name": name, "metadata": dict(metadata or {})}
+        return ref
+
+    def attach_card(self, *, customer_ref: str, card_input: dict[str, str]) -> SetupResult:
+        """Validate and save a card. 3DS test cards answer REQUIRES_ACTION with a setup_ref."""
+        checked = _check_card(card_input)
+        if isinstance(checked, SetupResult):
+            return checked
+        behaviour = _BEHAVIOURS[checked.behaviour]
+        if behaviour.attach_decline:
+            return _setup_declined(behaviour.attach_decline)
+        stored = _StoredCard(
+            customer_ref=customer_ref,
+            behaviour=checked.behaviour,
+            details=CardDetails(
+                _new_ref("pm"), checked.brand, checked.last4, checked.exp_month, checked.exp_year
+            ),
+        )
+        with _LOCK:
+            if customer_ref not in _STORE.customers:
+                return _setup_declined("resource_missing", f"No such customer: '{customer_ref}'")
+            if behaviour.setup_needs_3ds:
+                setup_ref = _new_ref("seti")
+                _STORE.pending_setups[setup_ref] = stored
+                return SetupResult(
+                    SetupOutcome.REQUIRES_ACTION,
+                    setup_ref=setup_ref,
+                    message="Your bank asks you to confirm this card (3D Secure).",
+                )
+            _STORE.cards[stored.details.gateway_ref] = stored
+        return SetupResult(SetupOutcome.SUCCEEDED, card=stored.details)
+
+    def confirm_setup(self, *, setup_ref: str, approved: bool) -> SetupResult:
+        """Finish a 3DS card setup. Confirming the same setup again returns the first answer."""
+        with _LOCK:
+            if setup_ref in _STORE.finished_setups:
+                return _STORE.finished_setups[setup_ref]
+            pending = _STORE.pending_setups.pop(setup_ref, None)
+            if pending is None:
+                return _setup_declined(
+                    "resource_missing", "This card confirmation has expired. Please enter your card again."
+                )
+            if approved:
+                _STORE.cards[pending.details.gateway_ref] = pending
+                result = SetupResult(SetupOutcome.SUCCEEDED, card=pending.details, setup_ref=setup_ref)
+            else:
+                result = SetupResult(
+                    SetupOutcome.DECLINED,
+                    setup_ref=setup_ref,
+                    decline_code="authentication_failed",
+                    message=_message("authentication_failed"),
+                )
+            _STORE.finished_setups[setup_ref] = result
+            return result
+
+    def charge(
+        self,
+        *,
+        customer_ref: str,
+        payment_method_ref: str,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+        description: str = "",
+    ) -> ChargeResult:
+        """Charge off-session. A key seen before returns its first result and charges nothing.
+
+        Raises ValueError for caller bugs (amount <= 0, unknown currency, empty key, a key reused
+        with different parameters); card problems come back as DECLINED / REQUIRES_ACTION.
+        """
+        if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
+            raise TypeError("amount_minor must be an int (minor units)")
+        if amount_minor <= 0:
+            raise ValueError("amount_minor must be > 0")
+        currency = validate_currency(currency)
+        if not idempotency_key:
+            raise ValueError("an idempotency_key is required")
+        request = (customer_ref, payment_method_ref, amount_minor, currency)
+
+        # One lock around the whole charge: concurrent calls with one key cannot both charge.
+        with _LOCK:
+            _STORE.charge_requests += 1
+            known = _STORE.charges_by_key.get(idempotency_key)
+            if known is not None:
+                if known.request != request:
+                    raise IdempotencyKeyReused(
+                        f"idempotency key {idempotency_key!r} was used for a different charge"
+                    )
+                return known.result
+
+            if _STORE.script and _STORE.script[0].kind == "timeout_before":
+                # Lost on the way to the gateway: nothing recorded, lookup_charge() answers None.
+                _STORE.script.popleft()
+                return ChargeResult(ChargeOutcome.ERROR, message=_TIMEOUT_MESSAGE)
+
+            card = _STORE.cards.get(payment_method_ref)
+            if card is None or card.customer_ref != customer_ref or customer_ref not in _STORE.customers:
+                # Stripe's resource_missing: retrying cannot help, so it is hard. Scripts stay queued.
+                return ChargeResult(
+                    ChargeOutcome.DECLINED,
+                    decline_code="resource_missing",
+                    message=f"No such payment method '{payment_method_ref}' for customer '{customer_ref}'.",
+                    hard=True,
+                )
+
+            script = _STORE.script.popleft() if _STORE.script else None
+            result = self._decide(card, script)
+            _STORE.charges_by_key[idempotency_key] = _ChargeRecord(request, result)
+            if result.succeeded:
+                _STORE.succeeded.append(
+                    SimulatedCharge(
+                        gateway_ref=result.gateway_ref,
+                        customer_ref=customer_ref,
+                        payment_method_ref=payment_method_ref,
+                        amount_minor=amount_minor,
+                        currency=currency,
+                        idempotency_key=idempotency_key,
+                        description=description,
+                        created_at=datetime.now(timezone.utc),
+                    )
+                )
+            if script is not None and script.kind == "timeout_after":
+                # The gateway did the work; only the answer was lost on the way back.
+                return ChargeResult(ChargeOutcome.ERROR, message=_TIMEOUT_MESSAGE)
+            return result
+
+    def lookup_charge(self, *, idempotency_key: str) -> ChargeResult | None:
+        """What the gateway answered for this key, or None if no charge ever reached it."""
+        with _LOCK:
+            known = _STORE.charges_by_key.get(idempotency_key)
+            return known.result if known is not None else None
+
+    @staticmethod
+    def _decide(card: _StoredCard, script: _Script | None) -> ChargeResult:
+        """The real outcome of a charge that reached the gateway: a script, else the card's behaviour."""
+        ref = _new_ref("ch")
+        if script is not None and script.kind == "decline":
+            return ChargeResult(
+                ChargeOutcome.DECLINED,
+                gateway_ref=ref,
+                decline_code=script.decline_code,
+                message=script.message,
+                hard=script.hard,
+            )
+        behaviour = _BEHAVIOURS[card.behaviour]
+        if behaviour.charge_needs_3ds or (script is not None and script.kind == "requires_action"):
+            return ChargeResult(
+                ChargeOutcome.REQUIRES_ACTION,
+                gateway_ref=ref,
+                decline_code="authentication_required",
+                message=_message("authentication_required"),
+            )
+        # attach_decline too: a lost/stolen card that somehow got saved still never pays.
+        code = behaviour.charge_decline or behaviour.attach_decline
+        if code:
+            return ChargeResult(
+                ChargeOutcome.DECLINED,
+                gateway_ref=ref,
+                decline_code=code,
+                message=_message(code),
+                hard=code in HARD_DECLINE_CODES,
+            )
+        return ChargeResult(ChargeOutcome.SUCCEEDED, gateway_ref=ref)
+
+    # ----------------------------------------------------------------- test scripting
+
+    def fail_next(
+        self,
+        code: str = "card_declined",
+        *,
+        hard: bool | None = None,
+        message: str = "",
+        times: int = 1,
+    ) -> None:
+        """Decline the next `times` charges with this decline_code, whatever the card.
+
+        "card_declined" is Stripe's error code for a generic decline, so it yields decline_code
+        "generic_decline". hard=None follows Stripe: lost/stolen/pickup/fraudulent... are hard.
+        """
+        decline_code = GENERIC_DECLINE if code in ("", "card_declined") else code
+        script = _Script(
+            "decline",
+            decline_code=decline_code,
+            message=message or _message(decline_code),
+            hard=(decline_code in HARD_DECLINE_CODES) if hard is None else hard,
+        )
+        self._push(script, times)
+
+    def timeout_next(self, *, reached_gateway: bool = True, times: int = 1) -> None:
+        """The next charge answers ERROR (outcome unknown to the caller).
+
+        reached_gateway=True: the charge was processed and recorded (a good card is charged), so
+        lookup_charge() reveals the real result. False: it never arrived; lookup_charge() is None.
+        """
+        self._push(_Script("timeout_after" if reached_gateway else "timeout_before"), times)
+
+    def require_action_next(self, *, times: int = 1) -> None:
+        """The next charge answers REQUIRES_ACTION (authentication_required), whatever the card."""
+        self._push(_Script("requires_action"), times)
+
+    def reset(self) -> None:
+        """Forget all customers, cards, charges and scripts in this process."""
+        fresh = _Store()
+        with _LOCK:
+            # Clear in place: anything holding the store object sees the reset too.
+            for field in dataclasses.fields(_Store):
+                setattr(_STORE, field.name, getattr(fresh, field.name))
+
+    @staticmethod
+    def _push(script: _Script, times: int) -> None:
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise ValueError("times must be an int >= 1")
+        with _LOCK:
+            _STORE.script.extend([script] * times)
+
+    # ----------------------------------------------------------------- inspection for tests
+
+    def charges_for(self, customer_ref: str) -> list[SimulatedCharge]:
+        """Succeeded charges of one customer, oldest first (declines and 3DS moved no money)."""
+        with _LOCK:
+            return [c for c in _STORE.succeeded if c.customer_ref == customer_ref]
+
+    def succeeded_charge_count(self) -> int:
+        """Succeeded charges across all customers in this process."""
+        with _LOCK:
+            return len(_STORE.succeeded)
+
+    def charge_request_count(self) -> int:
+        """Every charge() call that passed argument checks, idempotent replays and timeouts included."""
+        with _LOCK:
+            return _STORE.charge_requests
+
+    def cards_for(self, customer_ref: str) -> list[CardDetails]:
+        """Saved (usable) cards of one customer."""
+        with _LOCK:
+            return [c.details for c in _STORE.cards.values() if c.customer_ref == customer_ref]
+
+    def pending_script_count(self) -> int:
+        """Scripted answers not yet consumed (a test can assert it used them all)."""
+        with _LOCK:
+            return len(_STORE.script)
