@@ -1,0 +1,112 @@
+"""Invoice PDF throughput on one core: median invoices/s over several rounds vs the 25/s target.
+
+Each invoice has a PNG logo, 5 lines and a Unicode customer name (accents, Greek, Cyrillic, Polish).
+--extra-script adds an Armenian letter to every name: one more font page in each cut.
+Prints numbers, never asserts wall time.
+
+    .venv/bin/python bench/pdf.py [--invoices 200] [--rounds 5] [--extra-script]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PIL import Image, ImageDraw  # noqa: E402
+
+from portal_app.billing.pdf import InvoiceRenderer, year_zip  # noqa: E402
+from portal_app.models import Invoice, InvoiceLine, Merchant  # noqa: E402
+
+TARGET_PER_SECOND = 25.0
+# One customer name per invoice, rotating through the font cuts (Latin-1, Greek, Cyrillic, Latin Ext.).
+NAMES = ["Zoë Ñúñez", "Ελένη Παπαδοπούλου", "Дмитрий Иванов", "François Lefèvre", "Łukasz Żółć"]
+
+
+def _logo_png() -> bytes:
+    image = Image.new("RGBA", (480, 140), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((0, 0, 140, 140), 30, fill=(37, 99, 235, 255))
+    draw.rectangle((170, 40, 470, 100), fill=(30, 41, 59, 255))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def build_invoices(count: int, extra_name: str = "") -> list[tuple[Invoice, list[InvoiceLine], Merchant]]:
+    merchant = Merchant(
+        id=1, name="Acme Cloud S.L.", slug="acme", invoice_prefix="ACME",
+        support_email="billing@acme.example", logo_png=_logo_png(),
+    )
+    start = datetime(2026, 1, 31, 9, 0, tzinfo=timezone.utc)
+    invoices = []
+    for n in range(count):
+        finalized = start + timedelta(days=n)
+        lines = [
+            InvoiceLine(
+                id=n * 10 + i, invoice_id=n + 1, description=f"Pro plan — seat {i + 1}, monthly",
+                quantity=i + 1, unit_amount_minor=2900, amount_minor=2900 * (i + 1), currency="EUR",
+            )
+            for i in range(5)
+        ]
+        subtotal = sum(line.amount_minor for line in lines)
+        tax = (subtotal * 2100 + 5000) // 10000
+        invoice = Invoice(
+            id=n + 1, merchant_id=1, subscriber_id=1, number=f"ACME-2026-{n + 1:06d}",
+            status="paid" if n % 2 else "open", currency="EUR", subtotal_minor=subtotal,
+            tax_minor=tax, total_minor=subtotal + tax, tax_rate_bp=2100,
+            period_start=finalized, period_end=finalized + timedelta(days=30),
+            language="es" if n % 3 == 0 else "en", merchant_name=merchant.name,
+            billing_name=NAMES[n % len(NAMES)] + extra_name, billing_email="customer@example.com",
+            billing_address="Calle Mayor 1\n28013 Madrid\nEspaña", tax_id="ESB12345678",
+            finalized_at=finalized, due_at=finalized + timedelta(days=14),
+            paid_at=finalized + timedelta(minutes=1) if n % 2 else None,
+        )
+        invoices.append((invoice, lines, merchant))
+    return invoices
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invoices", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--extra-script", action="store_true",
+        help="put an Armenian letter in every name (one more 128-code-point font page)",
+    )
+    args = parser.parse_args()
+
+    renderer = InvoiceRenderer()
+    invoices = build_invoices(args.invoices, " Հ" if args.extra_script else "")
+    started = time.perf_counter()
+    for invoice in invoices[: len(NAMES)]:  # parse each font cut once per process
+        renderer.render(*invoice)
+    print(f"warm-up (font cuts parsed once per process): {time.perf_counter() - started:.2f} s")
+
+    rates = []
+    for round_no in range(1, args.rounds + 1):
+        started = time.perf_counter()
+        files = [(f"{inv.number}.pdf", renderer.render(inv, lines, m)) for inv, lines, m in invoices]
+        elapsed = time.perf_counter() - started
+        rates.append(len(invoices) / elapsed)
+        print(f"round {round_no}: {len(invoices)} invoices in {elapsed:.2f} s = {rates[-1]:.1f}/s")
+
+    started = time.perf_counter()
+    archive = year_zip(files)
+    zip_seconds = time.perf_counter() - started
+    median = statistics.median(rates)
+    mean_kb = sum(len(data) for _, data in files) / len(files) / 1024
+    print(f"year_zip of {len(files)} PDFs: {len(archive) / 1024:.0f} KiB in {zip_seconds:.3f} s")
+    print(f"mean PDF size: {mean_kb:.1f} KiB")
+    print(f"median: {median:.1f} invoices/s; ratio to the {TARGET_PER_SECOND:.0f}/s target: "
+          f"{median / TARGET_PER_SECOND:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
