@@ -1,0 +1,98 @@
+"""`python -m portal_app.billing ...`: billing runs, demo data and demo portal links.
+
+    run [--now ISO]   renew due subscriptions, retry failed payments, settle unknown ones
+    seed [--now ISO]  create the Acme Fitness demo (does nothing if it exists)
+    links             print fresh portal links for the demo subscribers (old ones are revoked)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+
+from portal_app import db
+from portal_app.models import utcnow
+
+
+def _parse_now(text: str | None) -> datetime:
+    if not text:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date/time: {text!r}") from None
+    # A bare date or time means UTC: billing instants are always UTC.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _engine():
+    engine = db.get_engine()
+    db.create_all(engine)  # no-op when the tables exist (migrations own real deployments)
+    return engine
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from portal_app.billing.gateways import get_gateway
+    from portal_app.billing.runs import run_billing
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        bar = bars.get(phase)
+        if bar is None:
+            bar = bars[phase] = tqdm(total=total, desc=phase, unit="row", file=sys.stderr, leave=True)
+        bar.total = max(bar.total or 0, total)
+        bar.update(done - bar.n)
+
+    try:
+        summary = run_billing(_engine(), now=args.now, gateway=get_gateway(), progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(f"Billing run at {args.now.isoformat()}: {summary.as_text()}")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from portal_app.billing.demo import seed_demo
+
+    created = seed_demo(_engine(), now=args.now)
+    print("Demo data created (Acme Fitness)." if created else "Demo data already present; nothing changed.")
+    return 0
+
+
+def cmd_links(args: argparse.Namespace) -> int:
+    from portal_app.billing.demo import OWNER_EMAIL, DEMO_PASSWORD, demo_portal_links
+    from portal_app.routes import portal_url
+
+    links = demo_portal_links(_engine())
+    if not links:
+        print("No demo data: run `python -m portal_app.billing seed` first.")
+        return 1
+    print("Subscriber portal links (each start issues new ones and revokes the old):")
+    width = max(len(link.name) for link in links)
+    for link in links:
+        print(f"  {link.name:<{width}}  {link.plan:<13} {link.status:<9} {portal_url(link.token)}")
+    print(f"Merchant console: {OWNER_EMAIL} / {DEMO_PASSWORD}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m portal_app.billing", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run billing (renewals, retries, settlement)")
+    run.add_argument("--now", type=_parse_now, default=None, help="the run's instant (ISO 8601, default: now)")
+    run.set_defaults(func=cmd_run)
+    seed = commands.add_parser("seed", help="create the demo data")
+    seed.add_argument("--now", type=_parse_now, default=None, help="the demo's 'today' (default: now)")
+    seed.set_defaults(func=cmd_seed)
+    links = commands.add_parser("links", help="print fresh demo portal links")
+    links.set_defaults(func=cmd_links)
+    args = parser.parse_args(argv)
+    if hasattr(args, "now") and args.now is None:
+        args.now = utcnow()
+    return args.func(args)

@@ -1,0 +1,336 @@
+"""The billing run: settle unknown payments, renew due subscriptions, retry failed invoices, warn
+about expiring cards. `python -m portal_app.billing run` and the in-app ticker call run_billing.
+
+Safe to repeat and to run twice at once: renewals pick subscriptions whose period has ended and
+advance them in the same transaction that issues the invoice (a second run with the same `now`
+finds nothing due; a concurrent one skips the locked rows), and every charge goes through the
+claim protocol in payments.py. Work is done in batches of a few statements each, so 100k due
+subscriptions cost a few hundred transactions, not a few hundred thousand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from portal_app.billing.gateways.base import PaymentGateway
+from portal_app.billing.invoices import RenewalInvoice, issue_renewal_invoices
+from portal_app.billing.payments import (
+    ChargeInvoiceResult,
+    PaymentOutcome,
+    charge_claims,
+    charge_invoices,
+    claim_invoices,
+    expiry_instant,
+    settle_unknown_attempts,
+)
+from portal_app.billing.periods import period_bounds
+from portal_app.billing.services import audit_rows, is_postgres, new_session, send_subscriber_email
+from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, check_transition
+from portal_app.models import (
+    AuditEvent,
+    EmailMessage,
+    Invoice,
+    Merchant,
+    PaymentMethod,
+    Plan,
+    Subscriber,
+    Subscription,
+)
+
+S, I = SubscriptionStatus, InvoiceStatus
+
+BATCH_SIZE = 1000
+CARD_EXPIRY_NOTICE = timedelta(days=30)
+# Subscriptions the run renews: service continues while dunning works on an open invoice.
+RENEWABLE = (S.ACTIVE, S.PAST_DUE)
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclasses.dataclass
+class RunSummary:
+    now: datetime
+    settled: int = 0
+    renewed: int = 0
+    ended: int = 0
+    invoices_created: int = 0
+    retries: int = 0
+    charges_attempted: int = 0
+    charges_succeeded: int = 0
+    charges_declined: int = 0
+    charges_requires_action: int = 0
+    charges_unknown: int = 0
+    card_expiring_emails: int = 0
+    elapsed_seconds: float = 0.0
+
+    def count(self, results: list[ChargeInvoiceResult]) -> None:
+        for result in results:
+            if result.attempt_id is None:
+                continue  # not ours to charge (paid meanwhile, or another worker has it)
+            self.charges_attempted += 1
+            if result.outcome is PaymentOutcome.SUCCEEDED:
+                self.charges_succeeded += 1
+            elif result.outcome is PaymentOutcome.REQUIRES_ACTION:
+                self.charges_requires_action += 1
+            elif result.outcome is PaymentOutcome.UNKNOWN:
+                self.charges_unknown += 1
+            else:
+                self.charges_declined += 1
+
+    def as_text(self) -> str:
+        return (
+            f"renewed {self.renewed}, ended {self.ended}, invoices {self.invoices_created}, "
+            f"retries {self.retries}, charges {self.charges_attempted} "
+            f"(succeeded {self.charges_succeeded}, declined {self.charges_declined}, "
+            f"3DS {self.charges_requires_action}, unknown {self.charges_unknown}), "
+            f"settled {self.settled}, card-expiry emails {self.card_expiring_emails} "
+            f"in {self.elapsed_seconds:.2f}s"
+        )
+
+
+def run_billing(engine: sa.Engine, *, now: datetime, gateway: PaymentGateway, progress: Progress | None = None,
+                batch_size: int = BATCH_SIZE) -> RunSummary:
+    """One billing run at `now`; returns what it did. Repeating it with the same `now` does nothing new."""
+    started = time.perf_counter()
+    summary = RunSummary(now=now)
+    settled = settle_unknown_attempts(engine, gateway=gateway, now=now)
+    summary.settled = settled.succeeded + settled.failed
+    _renew_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size)
+    _retry_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size)
+    summary.card_expiring_emails = send_card_expiring_emails(engine, now=now)
+    summary.elapsed_seconds = time.perf_counter() - started
+    return summary
+
+
+# --- renewals --------------------------------------------------------------------------------
+
+
+def _due_filter(now: datetime):
+    return (
+        Subscription.status.in_([s.value for s in RENEWABLE]),
+        Subscription.deleted_at.is_(None),
+        Subscription.current_period_end <= now,
+    )
+
+
+def count_due_renewals(engine: sa.Engine, *, now: datetime) -> int:
+    with new_session(engine) as session:
+        return session.execute(sa.select(sa.func.count()).select_from(Subscription).where(*_due_filter(now))).scalar_one()
+
+
+def _renew_due(engine: sa.Engine, summary: RunSummary, *, gateway: PaymentGateway, progress: Progress | None,
+               batch_size: int) -> None:
+    total = count_due_renewals(engine, now=summary.now) if progress else 0
+    plans: dict[int, Plan] = {}
+    merchants: dict[int, Merchant] = {}
+    after_id, done = 0, 0
+    while True:
+        with new_session(engine) as session, session.begin():
+            due = _lock_due(session, now=summary.now, after_id=after_id, limit=batch_size)
+            if not due:
+                break
+            after_id = due[-1].id
+            _load_missing(session, Plan, plans, {row.plan_id for row in due})
+            _load_missing(session, Merchant, merchants, {row.merchant_id for row in due})
+            ending = [row for row in due if row.cancel_at_period_end]
+            renewing = [row for row in due if not row.cancel_at_period_end]
+            _end_at_period_end(session, ending, now=summary.now)
+            invoice_ids = _advance_and_invoice(session, renewing, plans, merchants, now=summary.now)
+            claims, _ = claim_invoices(session, invoice_ids, merchant_id=None, trigger="renewal",
+                                       gateway_name=gateway.name, now=summary.now)
+        # Committed: the periods, invoices and claims exist together. Now the gateway, then outcomes.
+        summary.ended += len(ending)
+        summary.renewed += len(renewing)
+        summary.invoices_created += len(invoice_ids)
+        summary.count(charge_claims(engine, claims, gateway=gateway, now=summary.now))
+        done += len(due)
+        if progress:
+            progress("renewals", done, max(total, done))
+
+
+def _load_missing(session: Session, model, cache: dict, ids: set[int]) -> None:
+    missing = ids - cache.keys()
+    if missing:
+        for row in session.exec(select(model).where(model.id.in_(missing))):
+            session.expunge(row)
+            cache[row.id] = row
+
+
+def _lock_due(session: Session, *, now: datetime, after_id: int, limit: int) -> list:
+    """The next batch of due subscriptions by id, locked (PostgreSQL skips rows another run holds)."""
+    stmt = (
+        sa.select(Subscription.id, Subscription.merchant_id, Subscription.subscriber_id, Subscription.plan_id,
+                  Subscription.status, Subscription.anchor_at, Subscription.period_index,
+                  Subscription.current_period_end, Subscription.cancel_at_period_end)
+        .where(*_due_filter(now), Subscription.id > after_id)
+        .order_by(Subscription.id)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.execute(stmt).all())
+
+
+def _end_at_period_end(session: Session, rows: list, *, now: datetime) -> None:
+    """Cancellations scheduled for the period end take effect: canceled, ended at the period end."""
+    if not rows:
+        return
+    table = Subscription.__table__
+    for status in {row.status for row in rows}:
+        check_transition(SubscriptionStatus, status, S.CANCELED)
+    ended = session.execute(
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"), table.c.status == sa.bindparam("b_status"))
+        .values(status=S.CANCELED.value, ended_at=sa.bindparam("b_end")),
+        [{"b_id": row.id, "b_status": row.status, "b_end": row.current_period_end} for row in rows],
+    ).rowcount
+    if ended != len(rows):
+        raise RuntimeError(f"ended {ended} of {len(rows)} locked subscriptions")
+    inv = Invoice.__table__
+    # An ended subscription is not dunned any more; its open invoices stay payable in the portal.
+    session.execute(
+        sa.update(inv).where(inv.c.subscription_id.in_([row.id for row in rows]), inv.c.status == I.OPEN.value)
+        .values(next_retry_at=None)
+    )
+    session.execute(sa.insert(AuditEvent.__table__), audit_rows([
+        {"merchant_id": row.merchant_id, "subscriber_id": row.subscriber_id, "actor": "system",
+         "kind": "subscription_ended", "detail": {"subscription_id": row.id, "ended_at": row.current_period_end},
+         "created_at": now}
+        for row in rows
+    ]))
+
+
+def _advance_and_invoice(session: Session, rows: list, plans: dict[int, Plan], merchants: dict[int, Merchant], *,
+                         now: datetime) -> list[int]:
+    """Move each subscription to its next period (computed from the anchor) and invoice that period."""
+    if not rows:
+        return []
+    table = Subscription.__table__
+    updates, periods = [], []
+    for row in rows:
+        plan = plans[row.plan_id]
+        start, end = period_bounds(row.anchor_at, plan.interval, plan.interval_count, row.period_index + 1)
+        updates.append({"b_id": row.id, "b_old": row.period_index, "b_index": row.period_index + 1,
+                        "b_start": start, "b_end": end})
+        periods.append((start, end))
+    # The WHERE on the old index makes the advance happen once even if two runs raced past the lock.
+    advanced = session.execute(
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"), table.c.period_index == sa.bindparam("b_old"))
+        .values(period_index=sa.bindparam("b_index"), current_period_start=sa.bindparam("b_start"),
+                current_period_end=sa.bindparam("b_end")),
+        updates,
+    ).rowcount
+    if advanced != len(rows):
+        raise RuntimeError(f"advanced {advanced} of {len(rows)} locked subscriptions")
+    sub_cols = (Subscriber.id, Subscriber.name, Subscriber.email, Subscriber.language, Subscriber.billing_name,
+                Subscriber.billing_address, Subscriber.tax_id)
+    subscribers = {
+        row.id: row
+        for row in session.execute(sa.select(*sub_cols).where(Subscriber.id.in_({r.subscriber_id for r in rows})))
+    }
+    items = [
+        RenewalInvoice(
+            subscription_id=row.id,
+            subscriber=subscribers[row.subscriber_id],
+            merchant=merchants[row.merchant_id],
+            plan=plans[row.plan_id],
+            period_start=start,
+            period_end=end,
+        )
+        for row, (start, end) in zip(rows, periods)
+    ]
+    return issue_renewal_invoices(session, items, now=now)
+
+
+# --- retries ---------------------------------------------------------------------------------
+
+
+def _retry_due(engine: sa.Engine, summary: RunSummary, *, gateway: PaymentGateway, progress: Progress | None,
+               batch_size: int) -> None:
+    """Charge open invoices whose dunning retry is due (nobody else charging them)."""
+    due = (
+        Invoice.status == I.OPEN,
+        Invoice.next_retry_at.is_not(None),
+        Invoice.next_retry_at <= summary.now,
+        Invoice.charging_attempt_id.is_(None),
+    )
+    with new_session(engine) as session:
+        total = session.execute(sa.select(sa.func.count()).select_from(Invoice).where(*due)).scalar_one() if progress else 0
+    after_id, done = 0, 0
+    while True:
+        with new_session(engine) as session:
+            ids = list(session.execute(
+                sa.select(Invoice.id).where(*due, Invoice.id > after_id).order_by(Invoice.id).limit(batch_size)
+            ).scalars())
+        if not ids:
+            break
+        after_id = ids[-1]
+        results = charge_invoices(engine, ids, merchant_id=None, trigger="retry", gateway=gateway, now=summary.now)
+        summary.retries += sum(1 for r in results if r.attempt_id is not None)
+        summary.count(results)
+        done += len(ids)
+        if progress:
+            progress("retries", done, max(total, done))
+
+
+# --- expiring cards --------------------------------------------------------------------------
+
+
+def _months_expiring_within(now: datetime, window: timedelta) -> list[tuple[int, int]]:
+    """(year, month) expiry values whose card stops working in (now, now + window]."""
+    months = []
+    year, month = now.year, now.month
+    for _ in range(window.days // 28 + 2):
+        if now < expiry_instant(month, year) <= now + window:
+            months.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def send_card_expiring_emails(engine: sa.Engine, *, now: datetime, window: timedelta = CARD_EXPIRY_NOTICE) -> int:
+    """Warn once per card, `window` ahead, subscribers whose renewing subscription uses a card about
+    to expire. "Once" = no card_expiring email to them since the card was saved."""
+    months = _months_expiring_within(now, window)
+    if not months:
+        return 0
+    live_subscription = (
+        sa.select(Subscription.id)
+        .where(Subscription.subscriber_id == PaymentMethod.subscriber_id,
+               Subscription.status.in_([s.value for s in (S.TRIALING, S.ACTIVE, S.PAST_DUE)]),
+               Subscription.deleted_at.is_(None), Subscription.cancel_at_period_end.is_(False))
+        .exists()
+    )
+    already_told = (
+        sa.select(EmailMessage.id)
+        .where(EmailMessage.subscriber_id == PaymentMethod.subscriber_id, EmailMessage.kind == "card_expiring",
+               EmailMessage.created_at >= PaymentMethod.created_at)
+        .exists()
+    )
+    sent = 0
+    with new_session(engine) as session, session.begin():
+        cards = session.exec(
+            select(PaymentMethod)
+            .where(PaymentMethod.is_default.is_(True), PaymentMethod.detached_at.is_(None),
+                   sa.or_(*[sa.and_(PaymentMethod.exp_year == y, PaymentMethod.exp_month == m) for y, m in months]),
+                   live_subscription, ~already_told)
+            .order_by(PaymentMethod.id)
+        ).all()
+        merchants: dict[int, Merchant] = {}
+        for card in cards:
+            merchant = merchants.get(card.merchant_id) or session.get(Merchant, card.merchant_id)
+            merchants[card.merchant_id] = merchant
+            subscriber = session.get(Subscriber, card.subscriber_id)
+            send_subscriber_email(
+                session, merchant=merchant, subscriber=subscriber, kind="card_expiring", now=now,
+                context={"brand": card.brand, "last4": card.last4,
+                         "exp": f"{card.exp_month:02d}/{card.exp_year}"},
+            )
+            sent += 1
+    return sent

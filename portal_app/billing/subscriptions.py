@@ -1,0 +1,416 @@
+"""Subscriptions: start, cancel (per plan policy), undo, delete, and the predicates the UI shows.
+
+Statuses follow Stripe: a new subscription is `incomplete` until its first invoice is paid, then
+`active`; dunning moves it to `past_due` and finally `unpaid` or `canceled`. The UI asks the
+predicates here (`can_self_cancel`, `on_grace_period`, ...) instead of comparing status strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from portal_app.billing.invoices import create_draft_invoice, finalize_invoice
+from portal_app.billing.money import Money
+from portal_app.billing.periods import period_bounds
+from portal_app.billing.plans import CancellationPolicy
+from portal_app.billing.services import (
+    BillingError,
+    NotAllowed,
+    audit,
+    get_scoped,
+    new_session,
+    row_id,
+    send_subscriber_email,
+)
+from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, transition
+from portal_app.models import Invoice, Merchant, PaymentMethod, Plan, Subscriber, Subscription
+
+if TYPE_CHECKING:
+    from portal_app.billing.payments import ChargeInvoiceResult
+
+S, I = SubscriptionStatus, InvoiceStatus
+
+# Statuses in which the subscription renews and the customer has service.
+RENEWING = (S.TRIALING, S.ACTIVE, S.PAST_DUE)
+MAX_REASON_LENGTH = 500
+
+
+class SubscriptionError(BillingError):
+    code = "subscription_error"
+
+
+# --- predicates (pure: computed from rows, no queries unless named so) ------------------------
+
+
+def is_ended(sub: Subscription) -> bool:
+    return sub.status == S.CANCELED or sub.deleted_at is not None
+
+
+def next_renewal_at(sub: Subscription) -> datetime | None:
+    """When the next invoice is issued, or None if the subscription will not renew."""
+    if sub.deleted_at is not None or sub.status not in RENEWING or sub.cancel_at_period_end:
+        return None
+    return sub.current_period_end
+
+
+def next_amount(sub: Subscription, plan: Plan) -> Money | None:
+    """What the next renewal will charge (the plan's current price), or None if it won't renew."""
+    return Money(plan.amount_minor, plan.currency) if next_renewal_at(sub) else None
+
+
+def on_grace_period(sub: Subscription, now: datetime) -> bool:
+    """Canceled at period end, and the paid period is still running (undo is possible)."""
+    return (
+        sub.cancel_at_period_end
+        and sub.deleted_at is None
+        and sub.status != S.CANCELED
+        and now < sub.current_period_end
+    )
+
+
+def can_undo_cancellation(sub: Subscription, now: datetime) -> bool:
+    return on_grace_period(sub, now)
+
+
+def can_self_cancel(sub: Subscription, plan: Plan) -> bool:
+    """Whether the portal offers "Cancel subscription" (the plan allows it and it is not ending yet)."""
+    return (
+        plan.cancellation_policy != CancellationPolicy.NOT_ALLOWED
+        and not is_ended(sub)
+        and not sub.cancel_at_period_end
+    )
+
+
+def access_ends_at(sub: Subscription) -> datetime | None:
+    """When service stops: the period end for a scheduled cancellation, the end for an ended one."""
+    if sub.status == S.CANCELED or sub.deleted_at is not None:
+        return sub.ended_at
+    if sub.cancel_at_period_end:
+        return sub.current_period_end
+    return None
+
+
+def has_open_invoice(session: Session, sub: Subscription) -> bool:
+    """Query: does the subscription have an invoice waiting for payment?"""
+    return session.execute(
+        sa.select(sa.func.count()).select_from(Invoice)
+        .where(Invoice.subscription_id == sub.id, Invoice.status == I.OPEN)
+    ).scalar_one() > 0
+
+
+@dataclasses.dataclass(frozen=True)
+class SubscriptionOverview:
+    """Everything the portal and console show about one subscription, computed once."""
+
+    subscription_id: int
+    subscriber_id: int
+    status: str
+    plan_id: int
+    plan_name: str
+    price: Money
+    interval: str
+    interval_count: int
+    cancellation_policy: str
+    current_period_start: datetime
+    current_period_end: datetime
+    next_renewal_at: datetime | None
+    next_amount: Money | None
+    can_self_cancel: bool
+    on_grace_period: bool
+    access_ends_at: datetime | None
+    cancellation_reason: str
+    has_open_invoice: bool
+    amount_due: Money | None  # sum of open invoices
+    is_deleted: bool
+
+
+def subscription_overview(session: Session, subscription_id: int, *, merchant_id: int, now: datetime) -> SubscriptionOverview:
+    sub = get_scoped(session, Subscription, row_id(subscription_id), merchant_id)
+    return _overview(session, sub, now)
+
+
+def _overview(session: Session, sub: Subscription, now: datetime) -> SubscriptionOverview:
+    plan = session.get(Plan, sub.plan_id)
+    due = session.execute(
+        sa.select(Invoice.currency, sa.func.sum(Invoice.total_minor))
+        .where(Invoice.subscription_id == sub.id, Invoice.status == I.OPEN)
+        .group_by(Invoice.currency)
+    ).first()
+    return SubscriptionOverview(
+        subscription_id=sub.id,
+        subscriber_id=sub.subscriber_id,
+        status=sub.status,
+        plan_id=plan.id,
+        plan_name=plan.name,
+        price=Money(plan.amount_minor, plan.currency),
+        interval=plan.interval,
+        interval_count=plan.interval_count,
+        cancellation_policy=plan.cancellation_policy,
+        current_period_start=sub.current_period_start,
+        current_period_end=sub.current_period_end,
+        next_renewal_at=next_renewal_at(sub),
+        next_amount=next_amount(sub, plan),
+        can_self_cancel=can_self_cancel(sub, plan),
+        on_grace_period=on_grace_period(sub, now),
+        access_ends_at=access_ends_at(sub),
+        cancellation_reason=sub.cancellation_reason,
+        has_open_invoice=due is not None,
+        amount_due=Money(int(due[1]), due[0]) if due is not None else None,
+        is_deleted=sub.deleted_at is not None,
+    )
+
+
+def subscriber_subscriptions(session: Session, *, merchant_id: int, subscriber_id: int, now: datetime,
+                             include_deleted: bool = False) -> list[SubscriptionOverview]:
+    """The subscriber's subscriptions, newest first."""
+    get_scoped(session, Subscriber, subscriber_id, merchant_id)
+    stmt = select(Subscription).where(Subscription.merchant_id == merchant_id,
+                                      Subscription.subscriber_id == subscriber_id)
+    if not include_deleted:
+        stmt = stmt.where(Subscription.deleted_at.is_(None))
+    return [_overview(session, sub, now) for sub in session.exec(stmt.order_by(Subscription.id.desc()))]
+
+
+# --- start -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StartedSubscription:
+    subscription: Subscription
+    invoice: Invoice  # the first period's invoice, finalized (open) and not charged yet
+
+
+def start_subscription(
+    session: Session,
+    *,
+    merchant_id: int,
+    subscriber: Subscriber | int,
+    plan: Plan | int,
+    start_at: datetime,
+    payment_method: PaymentMethod | int | None = None,
+    actor: str = "system",
+) -> StartedSubscription:
+    """Create the subscription (period 0 anchored on start_at) and finalize its first invoice.
+
+    The charge is the caller's next step, after committing (a gateway call never runs inside a
+    transaction): `subscribe()` does both. The subscription stays `incomplete` until that first
+    invoice is paid.
+    """
+    subscriber = get_scoped(session, Subscriber, row_id(subscriber), merchant_id)
+    plan = get_scoped(session, Plan, row_id(plan), merchant_id)
+    if not plan.active:
+        raise SubscriptionError("This plan is no longer offered.")
+    if start_at.tzinfo is None:
+        raise SubscriptionError("start_at must be timezone-aware (UTC).")
+    if payment_method is not None:
+        pm = get_scoped(session, PaymentMethod, row_id(payment_method), merchant_id)
+        if pm.subscriber_id != subscriber.id or pm.detached_at is not None:
+            raise SubscriptionError("This card does not belong to the subscriber.")
+        _make_default(session, pm)
+    start, end = period_bounds(start_at, plan.interval, plan.interval_count, 0)
+    sub = Subscription(
+        merchant_id=merchant_id,
+        subscriber_id=subscriber.id,
+        plan_id=plan.id,
+        status=S.INCOMPLETE,
+        anchor_at=start_at,
+        period_index=0,
+        current_period_start=start,
+        current_period_end=end,
+        created_at=start_at,
+    )
+    session.add(sub)
+    session.flush()
+    invoice = create_draft_invoice(session, sub.id, merchant_id=merchant_id, now=start_at)
+    finalize_invoice(session, invoice.id, merchant_id=merchant_id, now=start_at)
+    audit(session, merchant_id=merchant_id, subscriber_id=subscriber.id, actor=actor, kind="subscription_started",
+          detail={"subscription_id": sub.id, "plan_id": plan.id, "plan": plan.name, "invoice": invoice.number},
+          now=start_at)
+    return StartedSubscription(sub, invoice)
+
+
+def _make_default(session: Session, pm: PaymentMethod) -> None:
+    table = PaymentMethod.__table__
+    session.execute(
+        sa.update(table).where(table.c.subscriber_id == pm.subscriber_id, table.c.id != pm.id)
+        .values(is_default=False)
+    )
+    pm.is_default = True
+    session.add(pm)
+
+
+@dataclasses.dataclass(frozen=True)
+class SubscribeResult:
+    subscription_id: int
+    invoice_id: int
+    charge: ChargeInvoiceResult
+
+    @property
+    def active(self) -> bool:
+        return self.charge.paid
+
+
+def subscribe(engine: sa.Engine, *, merchant_id: int, subscriber_id: int, plan_id: int, start_at: datetime,
+              gateway, now: datetime | None = None, actor: str = "system") -> SubscribeResult:
+    """Start a subscription and charge its first invoice with the subscriber's default card."""
+    from portal_app.billing.payments import charge_invoice
+
+    with new_session(engine) as session, session.begin():
+        started = start_subscription(session, merchant_id=merchant_id, subscriber=subscriber_id, plan=plan_id,
+                                     start_at=start_at, actor=actor)
+        sub_id, invoice_id = started.subscription.id, started.invoice.id
+    charge = charge_invoice(engine, invoice_id, merchant_id=merchant_id, trigger="renewal", gateway=gateway,
+                            now=now or start_at)
+    return SubscribeResult(sub_id, invoice_id, charge)
+
+
+# --- cancel / undo / delete ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CancelResult:
+    subscription: Subscription
+    immediate: bool
+    access_ends_at: datetime | None
+
+
+def _stop_retries(session: Session, sub: Subscription) -> None:
+    """An ended subscription is not dunned any more (its open invoices stay payable in the portal)."""
+    table = Invoice.__table__
+    session.execute(
+        sa.update(table).where(table.c.subscription_id == sub.id, table.c.status == I.OPEN.value)
+        .values(next_retry_at=None)
+    )
+
+
+def _end_now(session: Session, sub: Subscription, now: datetime) -> None:
+    transition(sub, S.CANCELED)
+    sub.canceled_at = sub.canceled_at or now
+    sub.ended_at = now
+    sub.cancel_at_period_end = False
+    _stop_retries(session, sub)
+
+
+def cancel_subscription(
+    session: Session,
+    subscription_id: Subscription | int,
+    *,
+    merchant_id: int,
+    actor: str,
+    reason: str = "",
+    now: datetime,
+    mode: str = "policy",
+) -> CancelResult:
+    """Cancel per the plan's policy (mode="policy", the portal) or as the merchant forces it
+    (mode="at_period_end" | "immediately", the console).
+
+    at_period_end keeps the status and service until the period ends (undo possible until then);
+    immediately ends it now. unpaid/incomplete subscriptions have no paid period left, so they
+    always end at once.
+    """
+    sub = get_scoped(session, Subscription, row_id(subscription_id), merchant_id, for_update=True)
+    plan = session.get(Plan, sub.plan_id)
+    if is_ended(sub):
+        raise NotAllowed("This subscription has already ended.")
+    if sub.cancel_at_period_end:
+        raise NotAllowed("This subscription is already set to end at the end of the period.")
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON_LENGTH:
+        raise SubscriptionError(f"Please keep the reason under {MAX_REASON_LENGTH} characters.", field="reason")
+    if mode == "policy":
+        policy = plan.cancellation_policy
+        if policy == CancellationPolicy.NOT_ALLOWED:
+            merchant = session.get(Merchant, merchant_id)
+            contact = f" at {merchant.support_email}" if merchant.support_email else ""
+            raise NotAllowed(f"This plan can't be canceled online. Please contact {merchant.name}{contact}.")
+    elif mode in (CancellationPolicy.AT_PERIOD_END, CancellationPolicy.IMMEDIATELY):
+        policy = mode
+    else:
+        raise SubscriptionError(f"Unknown cancellation mode {mode!r}.")
+    immediate = policy == CancellationPolicy.IMMEDIATELY or sub.status in (S.UNPAID, S.INCOMPLETE)
+
+    sub.cancellation_reason = reason
+    if immediate:
+        _end_now(session, sub, now)
+    else:
+        # Status stays active/past_due: the customer keeps what they paid for until the period ends.
+        sub.cancel_at_period_end = True
+        sub.canceled_at = now
+    session.add(sub)
+    session.flush()
+    ends = access_ends_at(sub)
+    audit(session, merchant_id=merchant_id, subscriber_id=sub.subscriber_id, actor=actor,
+          kind="subscription_canceled",
+          detail={"subscription_id": sub.id, "immediate": immediate, "reason": reason, "access_ends_at": ends},
+          now=now)
+    merchant = session.get(Merchant, merchant_id)
+    subscriber = session.get(Subscriber, sub.subscriber_id)
+    send_subscriber_email(session, merchant=merchant, subscriber=subscriber, kind="cancellation", now=now,
+                          context={"plan_name": plan.name, "access_ends": ends, "reason": reason,
+                                   "immediate": immediate})
+    return CancelResult(sub, immediate, ends)
+
+
+def undo_cancellation(session: Session, subscription_id: Subscription | int, *, merchant_id: int, actor: str,
+                      now: datetime) -> Subscription:
+    """Take back a cancellation scheduled for the period end; possible until the period ends."""
+    sub = get_scoped(session, Subscription, row_id(subscription_id), merchant_id, for_update=True)
+    if not can_undo_cancellation(sub, now):
+        raise NotAllowed("There is no cancellation to undo: the subscription is not set to end, "
+                         "or it has already ended.")
+    sub.cancel_at_period_end = False
+    sub.canceled_at = None
+    previous_reason, sub.cancellation_reason = sub.cancellation_reason, ""
+    session.add(sub)
+    session.flush()
+    audit(session, merchant_id=merchant_id, subscriber_id=sub.subscriber_id, actor=actor,
+          kind="cancellation_undone", detail={"subscription_id": sub.id, "reason_was": previous_reason}, now=now)
+    return sub
+
+
+def delete_subscription(session: Session, subscription_id: Subscription | int, *, merchant_id: int, actor: str,
+                        now: datetime, reason: str = "") -> Subscription:
+    """Remove a subscription (merchant only): it ends now, its unpaid invoices are voided, and the
+    subscriber's portal links are revoked once no other live subscription needs them."""
+    from portal_app.billing.portal_links import revoke_portal_links
+
+    sub = get_scoped(session, Subscription, row_id(subscription_id), merchant_id, for_update=True)
+    if sub.deleted_at is not None:
+        raise NotAllowed("This subscription is already deleted.")
+    if sub.status != S.CANCELED:
+        _end_now(session, sub, now)
+    sub.deleted_at = now
+    session.add(sub)
+    session.flush()
+    # A deleted subscription is not owed: void what is unpaid, except an invoice being charged right
+    # now (its outcome settles it; voiding under a live claim could lose a payment).
+    voided = []
+    for invoice in session.exec(
+        select(Invoice).where(Invoice.subscription_id == sub.id,
+                              Invoice.status.in_([I.OPEN.value, I.UNCOLLECTIBLE.value]),
+                              Invoice.charging_attempt_id.is_(None)).with_for_update()
+    ):
+        transition(invoice, I.VOID)
+        invoice.voided_at = now
+        invoice.next_retry_at = None
+        invoice.pdf_bytes = None
+        session.add(invoice)
+        voided.append(invoice.number)
+    others_live = session.execute(
+        sa.select(sa.func.count()).select_from(Subscription)
+        .where(Subscription.subscriber_id == sub.subscriber_id, Subscription.id != sub.id,
+               Subscription.deleted_at.is_(None))
+    ).scalar_one()
+    revoked = 0 if others_live else revoke_portal_links(
+        session, merchant_id=merchant_id, subscriber_id=sub.subscriber_id, now=now)
+    session.flush()
+    audit(session, merchant_id=merchant_id, subscriber_id=sub.subscriber_id, actor=actor,
+          kind="subscription_deleted",
+          detail={"subscription_id": sub.id, "reason": reason, "voided_invoices": voided, "links_revoked": revoked},
+          now=now)
+    return sub

@@ -1,0 +1,174 @@
+"""Invoices: gapless numbering under concurrency, immutability, settling moves, PDFs and ZIPs."""
+
+from __future__ import annotations
+
+import io
+import threading
+import zipfile
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from portal_app.billing import invoices as inv
+from portal_app.billing.runs import run_billing
+from portal_app.billing.services import NotAllowed, NotFound, new_session
+from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
+from portal_app.billing.subscriptions import start_subscription
+from portal_app.models import Invoice, InvoiceCounter
+from tests.integration.test_billing_support import (  # noqa: F401  (fixtures)
+    JAN31,
+    UTC,
+    gateway,
+    invoices_of,
+    make_world,
+    rows,
+    subscribed_world,
+    subscription_of,
+)
+
+
+def _drafts(world, count: int) -> list[int]:
+    with new_session(world.engine) as session, session.begin():
+        started = start_subscription(session, merchant_id=world.merchant_id, subscriber=world.subscriber_id,
+                                     plan=world.plan_id, start_at=JAN31)
+        return [inv.create_draft_invoice(session, started.subscription.id, merchant_id=world.merchant_id,
+                                         now=JAN31).id for _ in range(count)]
+
+
+def test_numbers_are_gapless_under_200_concurrent_finalizations(any_engine):
+    world = make_world(any_engine)
+    drafts = _drafts(world, 200)  # + the subscription's own first invoice: number 1
+    barrier = threading.Barrier(len(drafts))
+    errors: list[BaseException] = []
+
+    def finalize(i: int, invoice_id: int) -> None:
+        try:
+            barrier.wait()
+            with new_session(any_engine) as session, session.begin():
+                inv.finalize_invoice(session, invoice_id, merchant_id=world.merchant_id, now=JAN31)
+                if i % 10 == 0:
+                    raise _Abort()  # roll back after taking a number: it must be given back
+        except _Abort:
+            pass
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=finalize, args=(i, d)) for i, d in enumerate(drafts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    numbers = sorted(i.number for i in rows(any_engine, Invoice, Invoice.number.is_not(None)))
+    assert numbers == [f"FIT-2026-{n:06d}" for n in range(1, 182)]  # 1 + 200 - 20 rolled back
+    (counter,) = rows(any_engine, InvoiceCounter)
+    assert counter.last_value == 181
+    assert len([i for i in rows(any_engine, Invoice) if i.status == InvoiceStatus.DRAFT]) == 20
+
+
+class _Abort(Exception):
+    pass
+
+
+def test_each_merchant_and_year_has_its_own_sequence(engine, gateway):
+    world, _ = subscribed_world(engine, gateway, start_at=datetime(2025, 12, 15, tzinfo=UTC))
+    other, _ = subscribed_world(engine, gateway, slug="other", prefix="OTH", start_at=datetime(2025, 12, 20, tzinfo=UTC))
+    run_billing(engine, now=datetime(2026, 1, 21, tzinfo=UTC), gateway=gateway)
+    assert [i.number for i in invoices_of(world)] == ["FIT-2025-000001", "FIT-2026-000001"]
+    assert [i.number for i in invoices_of(other)] == ["OTH-2025-000001", "OTH-2026-000001"]
+
+
+def test_finalized_invoices_are_immutable(engine):
+    world = make_world(engine)
+    (draft_id,) = _drafts(world, 1)
+    with new_session(engine) as session, session.begin():
+        inv.add_invoice_line(session, draft_id, merchant_id=world.merchant_id, description="Setup fee",
+                             unit_amount_minor=1000, quantity=2)
+        draft = inv.set_invoice_tax_rate(session, draft_id, merchant_id=world.merchant_id, tax_rate_bp=2100)
+        # Money: tax is rounded half-up once, on the subtotal.
+        assert (draft.subtotal_minor, draft.tax_minor, draft.total_minor) == (4900, 1029, 5929)
+        finalized = inv.finalize_invoice(session, draft_id, merchant_id=world.merchant_id, now=JAN31)
+        assert finalized.merchant_name == "Fit Inc." and finalized.billing_email == "ada.lovelace@example.com"
+    with new_session(engine) as session, session.begin():
+        for change in (
+            lambda: inv.add_invoice_line(session, draft_id, merchant_id=world.merchant_id, description="More",
+                                         unit_amount_minor=1),
+            lambda: inv.set_invoice_tax_rate(session, draft_id, merchant_id=world.merchant_id, tax_rate_bp=0),
+            lambda: inv.finalize_invoice(session, draft_id, merchant_id=world.merchant_id, now=JAN31),
+        ):
+            with pytest.raises(inv.InvoiceImmutable):
+                change()
+
+
+def test_settling_moves_follow_the_status_table(engine, gateway):
+    world, _ = subscribed_world(engine, gateway)
+    gateway.fail_next("insufficient_funds")
+    run_billing(engine, now=JAN31.replace(month=2, day=28), gateway=gateway)
+    paid, open_ = invoices_of(world)
+    with new_session(engine) as session, session.begin():
+        with pytest.raises(NotAllowed):
+            inv.void_invoice(session, paid.id, merchant_id=world.merchant_id, actor="user:1", now=JAN31)
+        inv.mark_uncollectible(session, open_.id, merchant_id=world.merchant_id, actor="user:1", now=JAN31)
+    assert invoices_of(world)[1].next_retry_at is None
+    with new_session(engine) as session, session.begin():
+        inv.mark_paid(session, open_.id, merchant_id=world.merchant_id, actor="user:1", now=JAN31, note="cheque")
+    assert invoices_of(world)[1].status == InvoiceStatus.PAID
+    assert subscription_of(world).status == SubscriptionStatus.ACTIVE
+
+
+def test_invoice_under_a_live_charge_cannot_be_settled_by_hand(engine, gateway):
+    world, _ = subscribed_world(engine, gateway)
+    gateway.fail_next("insufficient_funds")
+    run_billing(engine, now=JAN31.replace(month=2, day=28), gateway=gateway)
+    open_ = invoices_of(world)[1]
+    with new_session(engine) as session, session.begin():
+        session.execute(sa.update(Invoice).where(Invoice.id == open_.id).values(charging_attempt_id=999))
+    with new_session(engine) as session, session.begin(), pytest.raises(NotAllowed):
+        inv.void_invoice(session, open_.id, merchant_id=world.merchant_id, actor="user:1", now=JAN31)
+
+
+def test_pdf_is_rendered_once_and_stored(engine, gateway, monkeypatch):
+    world, _ = subscribed_world(engine, gateway)
+    (invoice,) = invoices_of(world)
+    import portal_app.billing.pdf as pdf
+
+    calls = []
+    real = pdf.render_invoice_pdf
+    monkeypatch.setattr(pdf, "render_invoice_pdf", lambda *a: calls.append(1) or real(*a))
+    with new_session(engine) as session, session.begin():
+        first = inv.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id)
+    with new_session(engine) as session, session.begin():
+        second = inv.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id,
+                                        subscriber_id=world.subscriber_id)
+    assert first == second and first.startswith(b"%PDF") and len(calls) == 1
+    assert invoices_of(world)[0].pdf_bytes == first
+    with new_session(engine) as session, pytest.raises(NotFound):
+        inv.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id, subscriber_id=12345)
+    with new_session(engine) as session, pytest.raises(NotFound):
+        inv.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id + 1)
+
+
+def test_drafts_have_no_pdf(engine):
+    world = make_world(engine)
+    (draft_id,) = _drafts(world, 1)
+    with new_session(engine) as session, pytest.raises(inv.InvoiceError):
+        inv.ensure_invoice_pdf(session, draft_id, merchant_id=world.merchant_id)
+
+
+def test_year_zip_holds_that_years_invoices(engine, gateway):
+    world, _ = subscribed_world(engine, gateway, start_at=datetime(2025, 10, 5, tzinfo=UTC))
+    for month in (11, 12):
+        run_billing(engine, now=datetime(2025, month, 5, 1, tzinfo=UTC), gateway=gateway)
+    run_billing(engine, now=datetime(2026, 1, 5, 1, tzinfo=UTC), gateway=gateway)
+    with new_session(engine) as session, session.begin():
+        assert inv.invoice_years(session, merchant_id=world.merchant_id, subscriber_id=world.subscriber_id) == {
+            2026: 1, 2025: 3}
+        name, data, count = inv.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id, 2025)
+    assert (name, count) == ("fit-invoices-2025.zip", 3)
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert names == ["FIT-2025-000001.pdf", "FIT-2025-000002.pdf", "FIT-2025-000003.pdf"]
+    with new_session(engine) as session, pytest.raises(inv.InvoiceError):
+        inv.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id, 2024)
+    with new_session(engine) as session, pytest.raises(NotFound):
+        inv.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id + 1, 2025)
