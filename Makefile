@@ -46,6 +46,11 @@ $(BUN):
 
 bun: $(BUN)
 
+# axe-core for the accessibility checks of the browser tests (injected by Playwright).
+AXE := $(TOOLS)/node_modules/axe-core/axe.min.js
+$(AXE): | $(BUN)
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION) axe-core@4.14.1
+
 migrate: deps
 	$(VENV)/bin/reflex db migrate
 
@@ -54,7 +59,7 @@ seed: migrate
 
 run: deps bun seed
 	@$(PY) -m portal_app.billing links --base-url http://localhost:$(PORT)
-	$(VENV)/bin/reflex run --env prod --frontend-port $(PORT)
+	$(VENV)/bin/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 # Debian's chromium for the browser tests (never `playwright install`), pdftotext for PDFs.
 browser:
@@ -62,7 +67,7 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; \
 	fi
 
-test: dev-deps bun browser
+test: dev-deps bun $(AXE) browser
 	@if [ -z "$$TEST_DATABASE_URL" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 	  export TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test; \
 	  echo "PostgreSQL reachable: TEST_DATABASE_URL=$$TEST_DATABASE_URL"; \

@@ -18,7 +18,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from portal_app import accounts, routes
-from portal_app.billing import portal_links
+from portal_app.billing import invoices, portal_links
+from portal_app.billing.pdf import invoice_pdf_filename
+from portal_app.billing.services import BillingError, NotFound
 from portal_app.db import get_engine, session_scope
 from portal_app.models import Merchant
 from portal_app.ratelimit import RateLimiter
@@ -158,6 +160,59 @@ async def console_logout(request: Request) -> Response:
     return response
 
 
+def _portal_identity(request: Request) -> tuple[int, int] | None:
+    secret = request.cookies.get(routes.PORTAL_SESSION_COOKIE, "")
+    if not secret:
+        return None
+    with session_scope() as session:
+        found = portal_links.resolve_portal_session(session, secret)
+        return (found.merchant_id, found.subscriber_id) if found else None
+
+
+def _attachment(data: bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        data,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+def portal_invoice_pdf(request: Request) -> Response:
+    """GET /api/portal/invoices/<id>.pdf: one of the session's own invoices, whatever id is asked."""
+    identity = _portal_identity(request)
+    if identity is None:
+        return Response("Not signed in", status_code=401)
+    merchant_id, subscriber_id = identity
+    try:
+        with session_scope() as session:
+            invoice = invoices.get_invoice(session, request.path_params["invoice_id"], merchant_id=merchant_id,
+                                           subscriber_id=subscriber_id)
+            if invoice.status not in invoices.DOWNLOADABLE_STATUSES:
+                raise NotFound("Invoice not found")
+            data = invoices.ensure_invoice_pdf(session, invoice.id, merchant_id=merchant_id,
+                                               subscriber_id=subscriber_id)
+            filename = invoice_pdf_filename(invoice)
+    except BillingError:
+        return Response("Not found", status_code=404)
+    return _attachment(data, "application/pdf", filename)
+
+
+def portal_year_zip(request: Request) -> Response:
+    """GET /api/portal/invoices/<year>.zip: every invoice of that year, one PDF each."""
+    identity = _portal_identity(request)
+    if identity is None:
+        return Response("Not signed in", status_code=401)
+    year = request.path_params["year"]
+    if not 2000 <= year <= 2100:
+        return Response("Not found", status_code=404)
+    merchant_id, subscriber_id = identity
+    with session_scope() as session:
+        filename, data, count = invoices.year_zip_for_subscriber(session, subscriber_id, merchant_id, year)
+    if count == 0:
+        return Response("Not found", status_code=404)
+    return _attachment(data, "application/zip", filename)
+
+
 def merchant_logo(request: Request) -> Response:
     """A merchant's logo (public: it is shown on every portal page and email)."""
     slug = request.path_params["slug"]
@@ -189,6 +244,8 @@ def build_api() -> Starlette:
             Route(routes.HEALTH, health, methods=["GET"]),
             Route(f"{routes.API_PREFIX}/merchants/{{slug}}/logo", merchant_logo, methods=["GET"]),
             Route(routes.portal_exchange_path(), exchange_portal_token, methods=["GET"]),
+            Route(f"{routes.API_PREFIX}/portal/invoices/{{invoice_id:int}}.pdf", portal_invoice_pdf, methods=["GET"]),
+            Route(f"{routes.API_PREFIX}/portal/invoices/{{year:int}}.zip", portal_year_zip, methods=["GET"]),
             Route(f"{routes.API_PREFIX}/console/login", console_login, methods=["POST"]),
             Route(f"{routes.API_PREFIX}/console/signup", console_signup, methods=["POST"]),
             Route(f"{routes.API_PREFIX}/console/logout", console_logout, methods=["POST"]),

@@ -10,7 +10,8 @@ from portal_app.api import build_api
 from portal_app.pages.console.dashboard import ConsoleDashboardState, dashboard_page
 from portal_app.pages.console.login import ConsoleLoginState, login_page, signup_page
 from portal_app.pages.portal.invalid import invalid_link_page
-from portal_app.pages.portal.overview import PortalOverviewState, overview_page
+from portal_app.pages.portal.overview import PortalState
+from portal_app.pages.portal.page import portal_page
 
 app = rx.App(api_transformer=build_api(), html_lang="en")
 
@@ -20,5 +21,5 @@ app.add_page(signup_page, route=routes.CONSOLE_SIGNUP, title="Create account", o
 app.add_page(dashboard_page, route=routes.CONSOLE_HOME, title="Dashboard", on_load=ConsoleDashboardState.load)
 
 # Subscriber portal
-app.add_page(overview_page, route=routes.PORTAL, title="Your subscription", on_load=PortalOverviewState.load)
+app.add_page(portal_page, route=routes.PORTAL, title="Your subscription", on_load=PortalState.load)
 app.add_page(invalid_link_page, route=routes.PORTAL_INVALID, title="Link not valid")

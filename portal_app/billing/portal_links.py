@@ -11,14 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 import secrets
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from portal_app.models import AuditEvent, PortalLink, PortalSession, Subscriber, Subscription, utcnow
+from portal_app.models import PortalLink, PortalSession, Subscriber, Subscription, utcnow
 from portal_app.routes import portal_url
 from portal_app.settings import get_settings
 
@@ -195,12 +194,7 @@ def close_portal_session(session: Session, secret: str, *, now: datetime | None 
 
 def record_portal_visit(session: Session, link: PortalLink, *, ip: str) -> None:
     """Timeline entry for the merchant: the subscriber opened the portal."""
-    session.add(
-        AuditEvent(
-            merchant_id=link.merchant_id,
-            subscriber_id=link.subscriber_id,
-            actor="subscriber",
-            kind="portal_visit",
-            detail=json.dumps({"ip": ip}),
-        )
-    )
+    from portal_app.billing.services import audit
+
+    audit(session, merchant_id=link.merchant_id, subscriber_id=link.subscriber_id, actor="subscriber",
+          kind="portal_visit", detail={"ip": ip})

@@ -5,11 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 
-def test_mode_ribbon(show) -> rx.Component:
+def test_mode_ribbon(show, text="Test mode — no real money moves") -> rx.Component:
     return rx.cond(
         show,
         rx.box(
-            rx.text("Test mode — no real money moves", size="2", weight="medium"),
+            rx.text(text, size="2", weight="medium"),
             background="var(--amber-4)",
             color="var(--amber-12)",
             text_align="center",
@@ -33,10 +33,10 @@ def brand_header(merchant_name, logo_url) -> rx.Component:
     )
 
 
-def portal_frame(*children, merchant_name, logo_url, test_mode) -> rx.Component:
+def portal_frame(*children, merchant_name, logo_url, test_mode, test_mode_text="Test mode — no real money moves"):
     """Branded portal page: test-mode ribbon, merchant header, centered content column."""
     return rx.box(
-        test_mode_ribbon(test_mode),
+        test_mode_ribbon(test_mode, test_mode_text),
         rx.box(
             brand_header(merchant_name, logo_url),
             rx.el.main(*children, width="100%"),

@@ -81,7 +81,7 @@ def server(tmp_path_factory):
     log = ARTIFACTS / "e2e-server.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(_free_port())],
+            [reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -92,12 +92,19 @@ def server(tmp_path_factory):
         _wait_healthy(f"{base_url}/api/health", proc, log)
         yield {"base_url": base_url, "engine": engine, "database_url": database_url}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop(proc)
         engine.dispose()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server and everything it started (its own process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
@@ -130,3 +137,94 @@ def screenshot(page, name: str) -> Path:
 def assert_no_horizontal_scroll(page) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"page scrolls horizontally by {overflow}px at {page.viewport_name}"
+
+
+# --- fresh subscribers in a chosen state, written through the billing engine -----------------
+
+_counter = iter(range(1, 10_000))
+
+
+def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly", name: str | None = None):
+    """A new Acme subscriber in `state` (active | past_due), built like production builds it:
+    card saved through the gateway, subscription started and charged, renewal run by billing.
+    Returns (subscriber_id, portal token)."""
+    from datetime import timedelta
+
+    from sqlmodel import Session, select
+
+    from portal_app.billing.demo import MERCHANT_SLUG
+    from portal_app.billing.gateways.simulated import SimulatedGateway
+    from portal_app.billing.payments import update_payment_method
+    from portal_app.billing.periods import add_interval
+    from portal_app.billing.portal_links import issue_portal_link
+    from portal_app.billing.runs import run_billing
+    from portal_app.billing.subscriptions import subscribe
+    from portal_app.models import Merchant, Plan, Subscriber, utcnow
+
+    gateway = SimulatedGateway()
+    now = utcnow()
+    n = next(_counter)
+    with Session(engine, expire_on_commit=False) as session:
+        merchant = session.exec(select(Merchant).where(Merchant.slug == MERCHANT_SLUG)).one()
+        plan_row = session.exec(select(Plan).where(Plan.merchant_id == merchant.id, Plan.name == plan)).one()
+        subscriber = Subscriber(merchant_id=merchant.id, name=name or f"Test Person {n}",
+                                email=f"test{n}-{now.timestamp():.0f}@example.com")
+        session.add(subscriber)
+        session.commit()
+        merchant_id, plan_id, subscriber_id = merchant.id, plan_row.id, subscriber.id
+    card = {"number": "4242424242424242", "exp_month": "12", "exp_year": str(now.year + 3), "cvc": "123"}
+    if state == "active":
+        start = now - timedelta(days=3)
+    elif state == "past_due":
+        # Due for renewal two hours ago; the card on file now declines every charge.
+        start = add_interval(now - timedelta(hours=2), plan_row.interval, plan_row.interval_count, -1)
+    else:
+        raise ValueError(state)
+    update_payment_method(engine, merchant_id=merchant_id, subscriber_id=subscriber_id, card_input=card,
+                          gateway=gateway, now=start)
+    assert subscribe(engine, merchant_id=merchant_id, subscriber_id=subscriber_id, plan_id=plan_id, start_at=start,
+                     gateway=gateway).active
+    if state == "past_due":
+        failing = {**card, "number": "4000000000000341"}
+        update_payment_method(engine, merchant_id=merchant_id, subscriber_id=subscriber_id, card_input=failing,
+                              gateway=gateway, now=now - timedelta(hours=3))
+        run_billing(engine, now=now, gateway=gateway)
+    with Session(engine, expire_on_commit=False) as session:
+        token = issue_portal_link(session, session.get(Subscriber, subscriber_id))
+        session.commit()
+    return subscriber_id, token
+
+
+def open_portal(page, server, token: str) -> None:
+    page.goto(f"{server['base_url']}/portal/{token}")
+    page.get_by_test_id("plan-name").wait_for()
+
+
+AXE_JS = ROOT / "tools" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def assert_accessible(page) -> None:
+    """axe-core on the current page: no serious or critical violations."""
+    page.add_script_tag(path=str(AXE_JS))
+    violations = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {resultTypes: ['violations']});
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                           nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+        }"""
+    )
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not bad, bad
+
+
+def assert_tap_targets(page, minimum: int = 44) -> None:
+    """Every visible button and link is at least `minimum` px tall (phone usability)."""
+    small = page.evaluate(
+        """(min) => [...document.querySelectorAll('main button, main a, main [role=combobox]')]
+            .filter(e => e.offsetParent !== null)
+            .map(e => ({text: (e.innerText || e.getAttribute('aria-label') || '').slice(0, 40),
+                        h: e.getBoundingClientRect().height}))
+            .filter(e => e.h < min)""",
+        minimum,
+    )
+    assert not small, small

@@ -570,3 +570,23 @@ def test_no_card_number_or_cvc_is_ever_stored(gw, customer):
             "gateway_ref", "brand", "last4", "exp_month", "exp_year"
         }  # fmt: skip
         assert len(details.last4) == 4
+
+
+# --------------------------------------------------------------------------- across processes
+
+
+@pytest.mark.parametrize(
+    ("number", "outcome"),
+    [("4242424242424242", ChargeOutcome.SUCCEEDED), ("4000000000000341", ChargeOutcome.DECLINED),
+     ("4000002760003184", ChargeOutcome.REQUIRES_ACTION)],
+)  # fmt: skip
+def test_saved_card_still_charges_as_itself_in_a_process_that_never_saw_it(gw, customer, number, outcome):
+    """The seeding CLI, the web server and a cron run are different processes (reset = a new one)."""
+    pm = saved(gw, customer, number)
+    gw.reset()
+    assert charge(gw, customer, pm.gateway_ref, "k-fresh").outcome is outcome
+    other = gw.create_customer(email="bob@example.com", name="Bob", metadata={})
+    gw.reset()
+    refused = charge(gw, other, pm.gateway_ref, "k-other")
+    assert (refused.outcome, refused.decline_code) == (ChargeOutcome.DECLINED, "resource_missing")
+    assert charge(gw, customer, "pm_sim_" + "x" * 21, "k-junk").decline_code == "resource_missing"

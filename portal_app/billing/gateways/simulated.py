@@ -5,6 +5,12 @@ It accepts only Stripe's documented test card numbers and reproduces their behav
 a process sees the same customers, cards and charges, and idempotency holds across threads.
 The store never keeps a card number or CVC: only brand, last4, expiry and a behaviour tag.
 
+Like Stripe, the gateway outlives our processes: the CLI that seeds the demo, the web server and a
+cron billing run each have their own memory. So a card reference carries its behaviour and a
+fingerprint of its customer (pm_sim_<code><random><customer hash>), and customer references have a
+fixed shape: a process that never saw them still charges them correctly, and still refuses a card
+used with another customer.
+
 Test scripting (Kill Bill style), process-wide and consumed by the next charge() calls in order:
     gateway.fail_next("insufficient_funds", times=2)   # decline the next two charges
     gateway.timeout_next()                              # charge goes through, caller sees ERROR
@@ -18,6 +24,8 @@ cards_for(customer_ref).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 import secrets
 import string
 import threading
@@ -245,6 +253,45 @@ def _new_ref(prefix: str) -> str:
     return f"{prefix}_sim_" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(16))
 
 
+_BEHAVIOUR_CODES = {
+    "succeeds": "S", "generic_decline": "G", "insufficient_funds": "I", "expired_card": "E",
+    "incorrect_cvc": "C", "lost_card": "L", "stolen_card": "T", "charge_declines": "D",
+    "3ds_once": "O", "3ds_always": "A",
+}
+_CODE_BEHAVIOURS = {code: tag for tag, code in _BEHAVIOUR_CODES.items()}
+_CUSTOMER_REF = re.compile(r"^cus_sim_[A-Za-z0-9]{16}$")
+_CARD_REF = re.compile(r"^pm_sim_([A-Z])[A-Za-z0-9]{12}([0-9a-f]{8})$")
+
+
+def _customer_fingerprint(customer_ref: str) -> str:
+    return hashlib.sha256(customer_ref.encode()).hexdigest()[:8]
+
+
+def _new_card_ref(behaviour: str, customer_ref: str) -> str:
+    """pm_sim_<behaviour code><12 random><customer fingerprint>: chargeable from any process."""
+    random_part = "".join(secrets.choice(_REF_ALPHABET) for _ in range(12))
+    return f"pm_sim_{_BEHAVIOUR_CODES[behaviour]}{random_part}{_customer_fingerprint(customer_ref)}"
+
+
+def _is_customer(customer_ref: str) -> bool:
+    """Known here, or shaped like one this gateway issued (in another process)."""
+    return customer_ref in _STORE.customers or bool(_CUSTOMER_REF.fullmatch(customer_ref or ""))
+
+
+def _card_for(payment_method_ref: str, customer_ref: str) -> "_StoredCard | None":
+    """The saved card, from this process's memory or decoded from its reference."""
+    card = _STORE.cards.get(payment_method_ref)
+    if card is not None:
+        return card if card.customer_ref == customer_ref else None
+    match = _CARD_REF.fullmatch(payment_method_ref or "")
+    if match is None or match.group(2) != _customer_fingerprint(customer_ref or ""):
+        return None
+    behaviour = _CODE_BEHAVIOURS.get(match.group(1))
+    if behaviour is None:
+        return None
+    return _StoredCard(customer_ref, behaviour, CardDetails(payment_method_ref, "", "", 0, 0))
+
+
 @dataclasses.dataclass(frozen=True)
 class SimulatedCharge:
     """A charge that moved money at the simulated gateway (what tests count)."""
@@ -346,11 +393,12 @@ class SimulatedGateway:
             customer_ref=customer_ref,
             behaviour=checked.behaviour,
             details=CardDetails(
-                _new_ref("pm"), checked.brand, checked.last4, checked.exp_month, checked.exp_year
+                _new_card_ref(checked.behaviour, customer_ref), checked.brand, checked.last4, checked.exp_month,
+                checked.exp_year,
             ),
         )
         with _LOCK:
-            if customer_ref not in _STORE.customers:
+            if not _is_customer(customer_ref):
                 return _setup_declined("resource_missing", f"No such customer: '{customer_ref}'")
             if behaviour.setup_needs_3ds:
                 setup_ref = _new_ref("seti")
@@ -426,8 +474,8 @@ class SimulatedGateway:
                 _STORE.script.popleft()
                 return ChargeResult(ChargeOutcome.ERROR, message=_TIMEOUT_MESSAGE)
 
-            card = _STORE.cards.get(payment_method_ref)
-            if card is None or card.customer_ref != customer_ref or customer_ref not in _STORE.customers:
+            card = _card_for(payment_method_ref, customer_ref) if _is_customer(customer_ref) else None
+            if card is None:
                 # Stripe's resource_missing: retrying cannot help, so it is hard. Scripts stay queued.
                 return ChargeResult(
                     ChargeOutcome.DECLINED,

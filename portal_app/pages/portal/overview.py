@@ -1,85 +1,167 @@
-"""/portal: the subscriber's overview (plan, status), behind the portal session cookie."""
+"""/portal: the subscriber's page. PortalState loads everything the page shows; the sections
+(payment method, cancel, invoices, billing details) live in their own modules with their own
+substates. Every handler re-checks the portal session first."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from portal_app import routes
-from portal_app.billing import portal_view
-from portal_app.components.badges import status_badge
-from portal_app.components.layout import portal_frame
+from portal_app import i18n, routes
+from portal_app.billing import portal_actions, portal_view
+from portal_app.billing.services import BillingError
 from portal_app.db import session_scope
+from portal_app.models import utcnow
 from portal_app.settings import get_settings
 from portal_app.state import PortalSessionState
 
-_STATUS_LABELS = {
-    "active": "Active",
-    "trialing": "Trial",
-    "past_due": "Past due",
-    "unpaid": "Unpaid",
-    "canceled": "Canceled",
-    "incomplete": "Incomplete",
-}
+
+def _exp(month: int, year: int) -> str:
+    return f"{month:02d}/{year % 100:02d}"
 
 
-class PortalOverviewState(PortalSessionState):
+class PortalState(PortalSessionState):
     loaded: bool = False
+    lang: str = "en"
+    tx: dict[str, str] = i18n.all_text("en")
     merchant_name: str = ""
     logo_url: str = ""
+    test_mode: bool = False
     subscriber_name: str = ""
+    greeting: str = ""
+
+    has_subscription: bool = False
     plan_name: str = ""
     status: str = ""
     status_label: str = ""
-    test_mode: bool = False
+    next_date: str = ""
+    next_amount: str = ""
+    amount_due: str = ""
+    next_line: str = ""
 
-    @rx.event
-    def load(self):
-        """on_load: authorize the session, then read the overview; no session -> generic page."""
+    has_card: bool = False
+    card_label: str = ""
+    card_expiry: str = ""
+    card_expired: bool = False
+
+    can_cancel: bool = False
+    cancel_note: str = ""
+    not_allowed_note: str = ""
+    can_undo: bool = False
+
+    invoices: list[dict[str, str]] = []
+    years: list[dict[str, str]] = []
+
+    billing_name: str = ""
+    billing_address: str = ""
+    tax_id: str = ""
+
+    def _identity_or_redirect(self):
+        """(merchant_id, subscriber_id), or an event sending the browser to the generic page."""
         identity = self._portal_identity()
         if identity is None:
             self.loaded = False
-            return rx.redirect(routes.PORTAL_INVALID, replace=True)
-        merchant_id, subscriber_id = identity
+            return None, rx.redirect(routes.PORTAL_INVALID, replace=True)
+        return identity, None
+
+    def _refresh(self, merchant_id: int, subscriber_id: int) -> bool:
+        now = utcnow()
         with session_scope() as session:
-            summary = portal_view.portal_summary(session, merchant_id=merchant_id, subscriber_id=subscriber_id)
+            summary = portal_view.portal_summary(session, merchant_id=merchant_id, subscriber_id=subscriber_id, now=now)
         if summary is None:
-            return rx.redirect(routes.PORTAL_INVALID, replace=True)
+            return False
+        lang = i18n.language(summary.language)
+        self.lang, self.tx = lang, i18n.all_text(lang)
         self.merchant_name = summary.merchant_name
-        self.logo_url = (
-            routes.merchant_logo_url(summary.merchant_slug, summary.logo_version) if summary.logo_version else ""
-        )
-        self.subscriber_name = summary.subscriber_name
-        self.plan_name = summary.plan_name
-        self.status = summary.subscription_status
-        self.status_label = _STATUS_LABELS.get(summary.subscription_status, summary.subscription_status)
+        self.logo_url = routes.merchant_logo_url(summary.merchant_slug, summary.logo_version) if summary.logo_version else ""
         self.test_mode = get_settings().gateway == "simulated"
+        self.subscriber_name = summary.subscriber_name
+        self.greeting = i18n.t(lang, "hello", name=summary.subscriber_name)
+        self._fill_subscription(summary, lang, now)
+        card = summary.card
+        self.has_card = card is not None
+        self.card_label = i18n.t(lang, "card_ending", brand=card.brand.title(), last4=card.last4) if card else ""
+        self.card_expired = summary.card_expired
+        if card:
+            self.card_expiry = i18n.t(lang, "expired" if summary.card_expired else "expires",
+                                      exp=_exp(card.exp_month, card.exp_year))
+        else:
+            self.card_expiry = ""
+        self.invoices = [
+            {
+                "id": str(row.invoice_id),
+                "date": i18n.fmt_short_date(row.finalized_at, lang),
+                "number": row.number,
+                "amount": i18n.fmt_money(row.total, lang),
+                "status": row.status,
+                "status_label": i18n.t(lang, f"s_{row.status}"),
+                "url": routes.invoice_pdf_url(row.invoice_id),
+                "aria": i18n.t(lang, "download_pdf", number=row.number),
+            }
+            for row in summary.invoices
+            if row.status != "void"
+        ]
+        self.years = [
+            {"label": i18n.t(lang, "download_year", year=year, count=count), "url": routes.invoice_year_zip_url(year),
+             "year": str(year)}
+            for year, count in summary.invoice_years.items()
+        ]
+        self.billing_name = summary.billing_name
+        self.billing_address = summary.billing_address
+        self.tax_id = summary.tax_id
         self.loaded = True
+        return True
 
+    def _fill_subscription(self, summary: portal_view.PortalSummary, lang: str, now) -> None:
+        sub = summary.subscription
+        self.has_subscription = sub is not None
+        if sub is None:
+            self.plan_name = self.status = self.status_label = self.next_date = self.next_amount = ""
+            self.next_line = self.amount_due = self.cancel_note = self.not_allowed_note = ""
+            self.can_cancel = self.can_undo = False
+            return
+        self.plan_name = sub.plan_name
+        self.status = "canceling" if sub.on_grace_period else sub.status
+        self.status_label = i18n.t(lang, f"s_{self.status}")
+        self.next_date = i18n.fmt_date(sub.next_renewal_at, lang)
+        self.next_amount = i18n.fmt_money(sub.next_amount, lang)
+        self.amount_due = i18n.fmt_money(sub.amount_due, lang)
+        if sub.status in ("past_due", "unpaid") and sub.amount_due:
+            self.next_line = i18n.t(lang, sub.status, amount=self.amount_due)
+        elif sub.on_grace_period and sub.access_ends_at:
+            self.next_line = i18n.t(lang, "access_ends", date=i18n.fmt_date(sub.access_ends_at, lang))
+        elif sub.status == "canceled":
+            self.next_line = i18n.t(lang, "ended")
+        elif sub.next_renewal_at and sub.next_amount:
+            self.next_line = i18n.t(lang, "will_charge", amount=self.next_amount, date=self.next_date)
+        else:
+            self.next_line = ""
+        self.can_cancel = sub.can_self_cancel
+        self.can_undo = sub.on_grace_period
+        self.cancel_note = (
+            i18n.t(lang, "cancel_immediately") if sub.cancellation_policy == "immediately"
+            else i18n.t(lang, "cancel_at_period_end", date=i18n.fmt_date(sub.current_period_end, lang))
+        )
+        self.not_allowed_note = (
+            i18n.t(lang, "cancel_not_allowed", merchant=summary.merchant_name)
+            if sub.cancellation_policy == "not_allowed" and sub.status != "canceled" else ""
+        )
 
-def overview_page() -> rx.Component:
-    return rx.cond(
-        PortalOverviewState.loaded,
-        portal_frame(
-            rx.card(
-                rx.vstack(
-                    rx.text("Hello, ", rx.text.strong(PortalOverviewState.subscriber_name), size="4",
-                            data_testid="subscriber-name"),
-                    rx.hstack(
-                        rx.heading(PortalOverviewState.plan_name, size="6", as_="h2", data_testid="plan-name"),
-                        rx.box(status_badge(PortalOverviewState.status, PortalOverviewState.status_label),
-                               data_testid="subscription-status"),
-                        align="center",
-                        spacing="3",
-                        wrap="wrap",
-                    ),
-                    spacing="3",
-                ),
-                size="3",
-                width="100%",
-            ),
-            merchant_name=PortalOverviewState.merchant_name,
-            logo_url=PortalOverviewState.logo_url,
-            test_mode=PortalOverviewState.test_mode,
-        ),
-        rx.center(rx.spinner(size="3"), min_height="100vh", aria_label="Loading"),
-    )
+    @rx.event
+    def load(self):
+        """on_load: authorize the session, then read the page; no session -> the generic page."""
+        identity, redirect = self._identity_or_redirect()
+        if identity is None:
+            return redirect
+        if not self._refresh(*identity):
+            return rx.redirect(routes.PORTAL_INVALID, replace=True)
+
+    @rx.event
+    def set_language(self, language: str):
+        identity, redirect = self._identity_or_redirect()
+        if identity is None:
+            return redirect
+        try:
+            portal_actions.change_language(merchant_id=identity[0], subscriber_id=identity[1], language=language)
+        except BillingError as err:
+            return rx.toast.error(err.message)
+        self._refresh(*identity)

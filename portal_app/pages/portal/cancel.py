@@ -1,0 +1,130 @@
+"""Portal section: cancel (when the plan allows it) with an optional reason, and undo until the
+period ends."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from portal_app.billing import portal_actions
+from portal_app.billing.services import BillingError
+from portal_app.pages.portal.overview import PortalState
+
+TAP = "44px"
+REASON_KEYS = [(code, f"reason_{code}") for code in portal_actions.CANCEL_REASONS]
+
+
+class PortalCancelState(PortalState):
+    dialog_open: bool = False
+    error: str = ""
+
+    @rx.event
+    def set_dialog_open(self, value: bool):
+        if self._portal_identity() is None:
+            return
+        self.dialog_open = value is True and self.can_cancel
+        self.error = ""
+
+    @rx.event
+    def confirm_cancel(self, form_data: dict):
+        identity = self._portal_identity()
+        if identity is None:
+            return rx.redirect("/invalid-link", replace=True)
+        if not isinstance(form_data, dict):
+            self.error = "Invalid request."
+            return
+        try:
+            portal_actions.cancel(
+                merchant_id=identity[0], subscriber_id=identity[1],
+                reason_code=form_data.get("reason", ""), reason_text=form_data.get("details", ""),
+            )
+        except BillingError as err:
+            self.error = err.message
+            return
+        self.dialog_open = False
+        self._refresh(*identity)
+
+    @rx.event
+    def undo_cancel(self):
+        identity = self._portal_identity()
+        if identity is None:
+            return rx.redirect("/invalid-link", replace=True)
+        try:
+            portal_actions.undo_cancel(merchant_id=identity[0], subscriber_id=identity[1])
+        except BillingError as err:
+            return rx.toast.error(err.message)
+        self._refresh(*identity)
+
+
+def cancel_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(PortalCancelState.tx["cancel_title"]),
+            rx.dialog.description(PortalCancelState.cancel_note),
+            rx.form(
+                rx.vstack(
+                    rx.el.fieldset(
+                        rx.el.legend(PortalCancelState.tx["cancel_reason"], font_weight="500", margin_bottom="8px"),
+                        rx.radio_group.root(
+                            rx.vstack(
+                                *[
+                                    rx.el.label(
+                                        rx.flex(rx.radio_group.item(value=code), rx.text(PortalCancelState.tx[key]),
+                                                spacing="2", align="center", min_height=TAP),
+                                    )
+                                    for code, key in REASON_KEYS
+                                ],
+                                spacing="0",
+                            ),
+                            name="reason",
+                        ),
+                        border="none",
+                        padding="0",
+                        margin="0",
+                    ),
+                    rx.el.label(PortalCancelState.tx["reason_details"], html_for="cancel-details", font_weight="500"),
+                    rx.text_area(id="cancel-details", name="details", max_length=500, width="100%"),
+                    rx.cond(PortalCancelState.error != "",
+                            rx.callout(PortalCancelState.error, color_scheme="red", role="alert", width="100%")),
+                    rx.flex(
+                        rx.button(PortalCancelState.tx["confirm_cancel"], type="submit", color_scheme="red", size="3",
+                                  min_height=TAP, high_contrast=True),
+                        rx.dialog.close(
+                            rx.button(PortalCancelState.tx["keep_subscription"], type="button", variant="soft",
+                                      color_scheme="gray", size="3", min_height=TAP),
+                        ),
+                        spacing="3",
+                        wrap="wrap",
+                    ),
+                    spacing="3",
+                    width="100%",
+                    margin_top="12px",
+                ),
+                on_submit=PortalCancelState.confirm_cancel,
+            ),
+            max_width="480px",
+        ),
+        open=PortalCancelState.dialog_open,
+        on_open_change=PortalCancelState.set_dialog_open,
+    )
+
+
+def cancel_section() -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            PortalCancelState.can_undo,
+            rx.button(PortalCancelState.tx["undo_cancel"], size="3", min_height=TAP,
+                      on_click=PortalCancelState.undo_cancel),
+        ),
+        rx.cond(
+            PortalCancelState.can_cancel,
+            rx.fragment(
+                rx.button(PortalCancelState.tx["cancel_subscription"], size="3", min_height=TAP, variant="soft",
+                          color_scheme="red", on_click=PortalCancelState.set_dialog_open(True)),
+                cancel_dialog(),
+            ),
+        ),
+        rx.cond(
+            PortalCancelState.not_allowed_note != "",
+            rx.text(PortalCancelState.not_allowed_note, size="2", color_scheme="gray", data_testid="cancel-not-allowed"),
+        ),
+    )
