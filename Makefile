@@ -16,6 +16,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
 export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(PATH)
+export PUBLIC_URL ?= http://localhost:$(PORT)
 
 .PHONY: help run test deps dev-deps bun migrate seed browser clean
 
@@ -58,7 +59,7 @@ seed: migrate
 	$(PY) -m portal_app.billing seed
 
 run: deps bun seed
-	@$(PY) -m portal_app.billing links --base-url http://localhost:$(PORT)
+	@$(PY) -m portal_app.billing links
 	$(VENV)/bin/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 # Debian's chromium for the browser tests (never `playwright install`), pdftotext for PDFs.

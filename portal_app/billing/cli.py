@@ -65,18 +65,19 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_links(args: argparse.Namespace) -> int:
-    from portal_app.billing.demo import OWNER_EMAIL, DEMO_PASSWORD, demo_portal_links
-    from portal_app.routes import portal_url
+    """What `make run` prints: where to sign in, and one fresh portal link per demo subscriber."""
+    from portal_app.billing.demo import DEMO_PASSWORD, OWNER_EMAIL, demo_portal_links
+    from portal_app.routes import CONSOLE, portal_url
+    from portal_app.settings import get_settings
 
     links = demo_portal_links(_engine())
     if not links:
         print("No demo data: run `python -m portal_app.billing seed` first.")
         return 1
-    print("Subscriber portal links (each start issues new ones and revokes the old):")
-    width = max(len(link.name) for link in links)
+    base = get_settings().public_url.rstrip("/")
+    print(f"Console: {base}{CONSOLE}  login: {OWNER_EMAIL} / {DEMO_PASSWORD}")
     for link in links:
-        print(f"  {link.name:<{width}}  {link.plan:<13} {link.status:<9} {portal_url(link.token)}")
-    print(f"Merchant console: {OWNER_EMAIL} / {DEMO_PASSWORD}")
+        print(f"Portal: {portal_url(link.token)}  ({link.name}, {link.plan}, {link.status})")
     return 0
 
 

@@ -26,7 +26,8 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_skeleton
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, select
 
 from portal_app.billing.money import Money
 from portal_app.models import EmailMessage, Merchant, utcnow
@@ -605,10 +606,10 @@ def send_email(
     subscriber_id: int | None = None,
     settings: Settings | None = None,
 ) -> EmailMessage:
-    """Record one email (flushed, not committed) and send it when SMTP is configured.
+    """Record one email (flushed, not committed): "queued" when SMTP is configured, else "outbox".
 
-    Without SMTP the row stays "outbox". With SMTP it becomes "sent" (sent_at set) or "failed"
-    (error text); delivery problems are logged, never raised. Rendering problems (unknown kind,
+    Delivery happens after the caller commits, in deliver_queued_emails(): an SMTP server never
+    holds a billing transaction (or SQLite's write lock) open. Rendering problems (unknown kind,
     missing context) raise, because they are bugs in the caller.
     """
     to_address = (to_address or "").strip()
@@ -625,21 +626,43 @@ def send_email(
         subject=subject,
         body_text=text,
         body_html=body_html,
-        status="outbox",
+        status="queued" if settings.smtp_host else "outbox",
     )
     session.add(row)
     session.flush()
-    if not settings.smtp_host:
-        return row
-    try:
-        _deliver(_mime(row, merchant, settings), settings)
-    except Exception as exc:  # any delivery failure is recorded on the row, never raised into billing
-        log.warning("email %s (%s) could not be sent: %s", row.id, kind, exc)
-        row.status = "failed"
-        row.error = f"{type(exc).__name__}: {exc}"[:500]
-    else:
-        row.status = "sent"
-        row.sent_at = utcnow()
-    session.add(row)
-    session.flush()
     return row
+
+
+def deliver_queued_emails(engine, *, settings: Settings | None = None, limit: int = 200) -> int:
+    """Send queued emails over SMTP, each claimed by a conditional UPDATE (queued -> sending) so
+    two workers never send one twice. Marks each sent or failed; never raises. Returns how many
+    were sent."""
+    settings = settings or get_settings()
+    if not settings.smtp_host:
+        return 0
+    table = EmailMessage.__table__
+    with Session(engine) as session:
+        ids = list(session.exec(select(EmailMessage.id).where(EmailMessage.status == "queued")
+                                .order_by(EmailMessage.id).limit(limit)))
+    sent = 0
+    for email_id in ids:
+        with Session(engine) as session, session.begin():
+            claimed = session.execute(
+                sa.update(table).where(table.c.id == email_id, table.c.status == "queued").values(status="sending")
+            ).rowcount
+            row = session.get(EmailMessage, email_id) if claimed else None
+            merchant = session.get(Merchant, row.merchant_id) if row else None
+            message = _mime(row, merchant, settings) if row else None
+        if message is None:
+            continue
+        try:
+            _deliver(message, settings)
+        except Exception as exc:  # recorded on the row, never raised into billing
+            log.warning("email %s could not be sent: %s", email_id, exc)
+            values = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+        else:
+            values = {"status": "sent", "sent_at": utcnow(), "error": ""}
+            sent += 1
+        with Session(engine) as session, session.begin():
+            session.execute(sa.update(table).where(table.c.id == email_id).values(**values))
+    return sent

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from portal_app.billing.gateways.base import PaymentGateway
 from portal_app.billing.invoices import RenewalInvoice, issue_renewal_invoices
+from portal_app.billing.emails import deliver_queued_emails
 from portal_app.billing.payments import (
     ChargeInvoiceResult,
     PaymentOutcome,
@@ -67,6 +68,7 @@ class RunSummary:
     charges_requires_action: int = 0
     charges_unknown: int = 0
     card_expiring_emails: int = 0
+    emails_sent: int = 0
     elapsed_seconds: float = 0.0
 
     def count(self, results: list[ChargeInvoiceResult]) -> None:
@@ -89,7 +91,8 @@ class RunSummary:
             f"retries {self.retries}, charges {self.charges_attempted} "
             f"(succeeded {self.charges_succeeded}, declined {self.charges_declined}, "
             f"3DS {self.charges_requires_action}, unknown {self.charges_unknown}), "
-            f"settled {self.settled}, card-expiry emails {self.card_expiring_emails} "
+            f"settled {self.settled}, card-expiry emails {self.card_expiring_emails}, "
+            f"emails sent {self.emails_sent} "
             f"in {self.elapsed_seconds:.2f}s"
         )
 
@@ -104,6 +107,8 @@ def run_billing(engine: sa.Engine, *, now: datetime, gateway: PaymentGateway, pr
     _renew_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size)
     _retry_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size)
     summary.card_expiring_emails = send_card_expiring_emails(engine, now=now)
+    # Receipts and notices were queued inside the run's transactions; SMTP happens after them.
+    summary.emails_sent = deliver_queued_emails(engine, limit=100_000)
     summary.elapsed_seconds = time.perf_counter() - started
     return summary
 

@@ -18,6 +18,7 @@ from portal_app.billing.emails import (
     decline_reason,
     mask_card_numbers,
     render_email,
+    deliver_queued_emails,
     send_email,
 )
 from portal_app.billing.money import Money
@@ -190,12 +191,16 @@ def test_receipt_without_portal_link_has_no_button():
 def test_smtp_delivery_sends_both_parts(engine, session, merchant_and_subscriber, smtp_server):
     handler, port = smtp_server
     merchant, subscriber = merchant_and_subscriber
+    settings = smtp_settings(port)
     row = send_email(session, merchant=merchant, to_address=subscriber.email, kind="receipt", language="es",
-                     context=CONTEXT, subscriber_id=subscriber.id, settings=smtp_settings(port))
+                     context=CONTEXT, subscriber_id=subscriber.id, settings=settings)
+    assert row.status == "queued" and handler.messages == []  # nothing leaves inside the transaction
     session.commit()
+    assert deliver_queued_emails(engine, settings=settings) == 1
+    assert deliver_queued_emails(engine, settings=settings) == 0  # sent once only
 
-    assert row.status == "sent" and row.sent_at is not None and row.error == ""
-    assert [r.status for r in stored_rows(engine)] == ["sent"]
+    (stored,) = stored_rows(engine)
+    assert stored.status == "sent" and stored.sent_at is not None and stored.error == ""
     (mail_from, recipients, message) = handler.messages[0]
     assert len(handler.messages) == 1
     assert mail_from == "billing@portal.example"
@@ -213,7 +218,7 @@ def test_smtp_delivery_sends_both_parts(engine, session, merchant_and_subscriber
     assert "<!DOCTYPE html>" in html_part and "Zoë Ñúñez" in html_part
 
 
-def test_smtp_login_when_a_username_is_configured(session, merchant_and_subscriber):
+def test_smtp_login_when_a_username_is_configured(engine, session, merchant_and_subscriber):
     merchant, subscriber = merchant_and_subscriber
     logins: list[tuple[bytes, bytes]] = []
 
@@ -227,40 +232,47 @@ def test_smtp_login_when_a_username_is_configured(session, merchant_and_subscrib
     controller = Controller(handler, hostname="127.0.0.1", port=port, authenticator=authenticator,
                             auth_require_tls=False)
     controller.start()
+    settings = smtp_settings(port, smtp_username="portal", smtp_password="s3cret")
     try:
-        row = send_email(session, merchant=merchant, to_address=subscriber.email, kind="new_link",
-                         language="en", context={"portal_url": PORTAL_URL},
-                         settings=smtp_settings(port, smtp_username="portal", smtp_password="s3cret"))
+        send_email(session, merchant=merchant, to_address=subscriber.email, kind="new_link",
+                   language="en", context={"portal_url": PORTAL_URL}, settings=settings)
+        session.commit()
+        assert deliver_queued_emails(engine, settings=settings) == 1
     finally:
         controller.stop()
     assert logins == [(b"portal", b"s3cret")]
-    assert row.status == "sent" and len(handler.messages) == 1
+    assert stored_rows(engine)[0].status == "sent" and len(handler.messages) == 1
 
 
 def test_smtp_server_down_marks_the_row_failed_without_raising(engine, session, merchant_and_subscriber, caplog):
     merchant, subscriber = merchant_and_subscriber
     port = free_port()  # nothing listens there
-    row = send_email(session, merchant=merchant, to_address=subscriber.email, kind="payment_failed",
-                     language="en", context=CONTEXT, subscriber_id=subscriber.id, settings=smtp_settings(port))
+    settings = smtp_settings(port)
+    send_email(session, merchant=merchant, to_address=subscriber.email, kind="payment_failed",
+               language="en", context=CONTEXT, subscriber_id=subscriber.id, settings=settings)
     session.commit()
-    assert row.status == "failed" and row.sent_at is None
-    assert "ConnectionRefusedError" in row.error
+    assert deliver_queued_emails(engine, settings=settings) == 0
     (stored,) = stored_rows(engine)
-    assert stored.status == "failed" and stored.body_text  # the content is kept for a later resend
+    assert stored.status == "failed" and stored.sent_at is None and "ConnectionRefusedError" in stored.error
+    assert stored.body_text  # the content is kept for a later resend
     assert "could not be sent" in caplog.text
 
 
-def test_recipient_refused_marks_the_row_failed(session, merchant_and_subscriber):
+def test_recipient_refused_marks_the_row_failed(engine, session, merchant_and_subscriber):
     merchant, subscriber = merchant_and_subscriber
     port = free_port()
     controller = Controller(RefusingHandler(), hostname="127.0.0.1", port=port)
     controller.start()
+    settings = smtp_settings(port)
     try:
-        row = send_email(session, merchant=merchant, to_address="nobody@example.com", kind="new_link",
-                         language="en", context={"portal_url": PORTAL_URL}, settings=smtp_settings(port))
+        send_email(session, merchant=merchant, to_address="nobody@example.com", kind="new_link",
+                   language="en", context={"portal_url": PORTAL_URL}, settings=settings)
+        session.commit()
+        deliver_queued_emails(engine, settings=settings)
     finally:
         controller.stop()
-    assert row.status == "failed" and "SMTPRecipientsRefused" in row.error
+    (stored,) = stored_rows(engine)
+    assert stored.status == "failed" and "SMTPRecipientsRefused" in stored.error
 
 
 def test_hostile_names_are_escaped_in_html(session, merchant_and_subscriber):
