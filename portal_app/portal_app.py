@@ -7,6 +7,7 @@ import reflex as rx
 from portal_app import models  # noqa: F401  (tables share SQLModel.metadata, which `reflex db` reads)
 from portal_app import routes
 from portal_app.api import build_api
+from portal_app.background import billing_loop
 from portal_app.pages.console.dashboard import ConsoleDashboardState, dashboard_page
 from portal_app.pages.console.login import ConsoleLoginState, login_page, signup_page
 from portal_app.pages.portal.invalid import invalid_link_page
@@ -23,3 +24,6 @@ app.add_page(dashboard_page, route=routes.CONSOLE_HOME, title="Dashboard", on_lo
 # Subscriber portal
 app.add_page(portal_page, route=routes.PORTAL, title="Your subscription", on_load=PortalState.load)
 app.add_page(invalid_link_page, route=routes.PORTAL_INVALID, title="Link not valid")
+
+# Billing runs and email delivery inside the app process (BILLING_TICK_SECONDS=0 turns runs off).
+app.register_lifespan_task(billing_loop)
