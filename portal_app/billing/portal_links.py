@@ -15,6 +15,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app.models import PortalLink, PortalSession, Subscriber, Subscription, utcnow
@@ -198,3 +199,26 @@ def record_portal_visit(session: Session, link: PortalLink, *, ip: str) -> None:
 
     audit(session, merchant_id=link.merchant_id, subscriber_id=link.subscriber_id, actor="subscriber",
           kind="portal_visit", detail={"ip": ip})
+
+
+def send_new_link(session: Session, *, email: str, now: datetime | None = None) -> int:
+    """Email each subscriber with this address their current portal link (a new one if every
+    link was revoked). The caller answers the same whether or not anything was sent; returns how
+    many emails were queued (for tests and logs only)."""
+    from portal_app.billing.services import send_subscriber_email
+    from portal_app.models import Merchant
+
+    email = (email or "").strip().lower()
+    if not email or len(email) > 254 or "@" not in email:
+        return 0
+    now = now or utcnow()
+    sent = 0
+    for subscriber in session.exec(select(Subscriber).where(sa.func.lower(Subscriber.email) == email).limit(20)):
+        if _subscriber_deleted(session, subscriber.merchant_id, subscriber.id):
+            continue
+        send_subscriber_email(
+            session, merchant=session.get(Merchant, subscriber.merchant_id), subscriber=subscriber, kind="new_link",
+            context={"portal_url": current_portal_url(session, subscriber)}, now=now,
+        )
+        sent += 1
+    return sent

@@ -95,3 +95,22 @@ def test_portal_responses_carry_privacy_headers(server):
     page_resp = _head(f"{server['base_url']}/portal/")
     assert page_resp.headers["Referrer-Policy"] == "no-referrer"
     assert page_resp.headers["Cache-Control"] == "no-store"
+
+
+def test_invalid_link_page_sends_a_new_link_with_one_answer_for_all(server, page):
+    from sqlmodel import Session, select
+
+    from portal_app.models import EmailMessage
+
+    page.goto(f"{server['base_url']}/portal/expired-or-unknown")
+    answers = []
+    for email in ("marcus.chen@example.com", "stranger@example.com"):
+        page.get_by_label("Email").fill(email)
+        page.get_by_role("button", name="Send me a new link").click()
+        answer = page.get_by_test_id("new-link-answer")
+        answer.wait_for()
+        answers.append(answer.inner_text())
+    assert answers[0] == answers[1] and "new link" in answers[0]
+    with Session(server["engine"]) as session:
+        kinds = session.exec(select(EmailMessage.to_address).where(EmailMessage.kind == "new_link")).all()
+    assert "marcus.chen@example.com" in kinds and "stranger@example.com" not in kinds

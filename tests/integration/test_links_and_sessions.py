@@ -121,3 +121,25 @@ def test_invalid_tokens_get_one_generic_answer_and_are_rate_limited(client, sess
 
 def test_health(client):
     assert client.get("/api/health").json() == {"status": "ok", "db": True}
+
+
+def test_send_new_link_mails_the_current_link_to_known_addresses_only(session, subscriber):
+    from portal_app.models import EmailMessage
+
+    token = portal_links.issue_portal_link(session, subscriber)
+    session.commit()
+    assert portal_links.send_new_link(session, email="  ZOE@example.com ") == 1
+    assert portal_links.send_new_link(session, email="nobody@example.com") == 0
+    assert portal_links.send_new_link(session, email="x" * 300) == 0
+    session.commit()
+    (mail,) = session.exec(select(EmailMessage)).all()
+    assert mail.kind == "new_link" and mail.to_address == "zoe@example.com"
+    assert f"/portal/{token}" in mail.body_text  # the live link is re-sent, not revoked
+    assert portal_links.resolve_portal_token(session, token) is not None
+
+
+def test_send_new_link_skips_deleted_subscriptions(session, subscriber):
+    sub = session.exec(select(Subscription)).one()
+    sub.deleted_at = NOW
+    session.commit()
+    assert portal_links.send_new_link(session, email="zoe@example.com") == 0
