@@ -31,8 +31,9 @@ from sqlmodel import select
 login_ip_limiter = RateLimiter("login-ip", limit=30, window_seconds=900)
 login_account_limiter = RateLimiter("login-account", limit=10, window_seconds=900)
 
-# Invalid tokens per client IP: enough for typos, too few to guess 256-bit tokens anyway.
-invalid_token_limiter = RateLimiter("invalid-token", limit=20, window_seconds=600)
+# Invalid tokens per client IP: room for an office behind one NAT re-opening old emails, and
+# nothing like the rate that enumerating 256-bit tokens would need.
+invalid_token_limiter = RateLimiter("invalid-token", limit=60, window_seconds=600)
 signup_ip_limiter = RateLimiter("signup-ip", limit=10, window_seconds=3600)
 
 _NO_STORE_PREFIXES = (routes.PORTAL, routes.PORTAL_INVALID, f"{routes.API_PREFIX}/portal", routes.CONSOLE)

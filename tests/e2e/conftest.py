@@ -4,16 +4,19 @@ Chromium at a desktop and a phone viewport."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
 import urllib.request
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from portal_app import db
 
@@ -54,46 +57,86 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise RuntimeError(f"server not healthy after {timeout}s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """Migrate a fresh database with the committed alembic revisions, seed it, serve it."""
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+
+
+@contextlib.contextmanager
+def _database(kind: str, work: Path):
+    """A fresh database: a SQLite file, or a PostgreSQL database created for this run."""
+    if kind == "sqlite":
+        yield f"sqlite:///{work / 'e2e.db'}"
+        return
+    name = "portal_e2e_" + uuid.uuid4().hex[:10]
+    admin = sa.create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield sa.engine.make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "scale-out"])
+def server(request, tmp_path_factory):
+    """The production server on a fresh, migrated, seeded database: the embedded default
+    (SQLite, disk state), then the scale-out configuration (PostgreSQL + Redis state manager)
+    when both are reachable (TEST_DATABASE_URL, TEST_REDIS_URL)."""
     from portal_app.billing import demo
 
+    kind = request.param
+    if kind == "scale-out" and not (TEST_DATABASE_URL and TEST_REDIS_URL):
+        pytest.skip("scale-out needs TEST_DATABASE_URL and TEST_REDIS_URL")
     work = tmp_path_factory.mktemp("e2e")
     port = _free_port()
     base_url = f"http://localhost:{port}"
-    database_url = f"sqlite:///{work / 'e2e.db'}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "PUBLIC_URL": base_url,
-        "BILLING_TICK_SECONDS": "0",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "PATH": f"{ROOT / 'tools/node_modules/.bin'}:{os.environ['PATH']}",
-    }
-    env.pop("REFLEX_REDIS_URL", None)
-    reflex = str(ROOT / ".venv/bin/reflex")
-    subprocess.run([reflex, "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
-    engine = db.make_engine(database_url)
-    demo.seed_demo(engine, now=datetime.now(timezone.utc))
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS / "e2e-server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_healthy(f"{base_url}/api/health", proc, log)
-        yield {"base_url": base_url, "engine": engine, "database_url": database_url}
-    finally:
-        _stop(proc)
-        engine.dispose()
+    with _database("sqlite" if kind == "sqlite" else "postgres", work) as database_url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "PUBLIC_URL": base_url,
+            "BILLING_TICK_SECONDS": "0",
+            "REFLEX_TELEMETRY_ENABLED": "false",
+            "REFLEX_CHECK_LATEST_VERSION": "false",
+            "PATH": f"{ROOT / 'tools/node_modules/.bin'}:{os.environ['PATH']}",
+        }
+        env.pop("REFLEX_REDIS_URL", None)
+        if kind == "scale-out":
+            env["REFLEX_REDIS_URL"] = TEST_REDIS_URL
+            _forget_rate_limits(TEST_REDIS_URL)
+        reflex = str(ROOT / ".venv/bin/reflex")
+        subprocess.run([reflex, "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+        engine = db.make_engine(database_url)
+        demo.seed_demo(engine, now=datetime.now(timezone.utc))
+        ARTIFACTS.mkdir(exist_ok=True)
+        log = ARTIFACTS / f"e2e-server-{kind}.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            _wait_healthy(f"{base_url}/api/health", proc, log)
+            yield {"base_url": base_url, "engine": engine, "database_url": database_url, "kind": kind}
+        finally:
+            _stop(proc)
+            engine.dispose()
+
+
+def _forget_rate_limits(redis_url: str) -> None:
+    """Rate-limit counters outlive a server in Redis; an earlier run must not throttle this one."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter("portal:rl:*"))
+    if keys:
+        client.delete(*keys)
 
 
 def _stop(proc: subprocess.Popen) -> None:

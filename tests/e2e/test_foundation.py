@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from playwright.sync_api import expect
 
 from portal_app.billing import demo
 
@@ -39,7 +40,8 @@ def test_each_demo_link_opens_its_subscribers_portal(server, page, demo_links):
         # The token is swapped for a session cookie before the page loads.
         assert token not in page.url
         assert page.url.rstrip("/").endswith("/portal")
-        assert page.get_by_test_id("subscriber-name").inner_text() in (f"Hello, {name}", f"Hola, {name}")
+        # The same tab keeps its Reflex state between links: wait until this link's data is in.
+        expect(page.get_by_test_id("subscriber-name")).to_have_text(re.compile(f"^(Hello|Hola), {re.escape(name)}$"))
         assert page.get_by_test_id("plan-name").inner_text() == plan
         shown = page.get_by_test_id("subscription-status").get_attribute("data-status")
         assert shown == status or (shown == "canceling" and status == "active")
@@ -114,3 +116,25 @@ def test_invalid_link_page_sends_a_new_link_with_one_answer_for_all(server, page
     with Session(server["engine"]) as session:
         kinds = session.exec(select(EmailMessage.to_address).where(EmailMessage.kind == "new_link")).all()
     assert "marcus.chen@example.com" in kinds and "stranger@example.com" not in kinds
+
+
+def test_scale_out_configuration_uses_postgres_and_redis(server, page):
+    """Only for the scale-out server: its rows are in PostgreSQL, its Reflex state and rate limits
+    in Redis (shared by every worker)."""
+    if server["kind"] != "scale-out":
+        pytest.skip("scale-out configuration only")
+    import os
+
+    import redis
+
+    client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+    assert server["database_url"].startswith("postgresql")
+    before_keys = client.dbsize()
+    limit_keys = len(client.keys("portal:rl:invalid-token:*"))
+    page.goto(f"{server['base_url']}/portal/{'B' * 43}")
+    page.get_by_role("heading", name="This link is no longer valid").wait_for()
+    assert len(client.keys("portal:rl:invalid-token:*")) >= max(1, limit_keys)
+    token = demo.demo_portal_links(server["engine"])[0][3]
+    page.goto(f"{server['base_url']}/portal/{token}")
+    page.get_by_test_id("plan-name").wait_for()
+    assert client.dbsize() > before_keys  # the portal session's Reflex state lives in Redis
