@@ -633,6 +633,27 @@ def send_email(
     return row
 
 
+def queue_emails(session: Session, emails: list[dict[str, Any]], *, settings: Settings | None = None) -> int:
+    """Record many emails in one INSERT (a billing run's receipts). Each dict has merchant,
+    to_address, kind, language, context, and optionally subscriber_id and created_at."""
+    settings = settings or get_settings()
+    status = "queued" if settings.smtp_host else "outbox"
+    rows = []
+    for email in emails:
+        merchant = email["merchant"]
+        context = {"merchant_name": merchant.name, "support_email": merchant.support_email, **email["context"]}
+        subject, text, body_html = render_email(email["kind"], email["language"], context)
+        rows.append({
+            "merchant_id": merchant.id, "subscriber_id": email.get("subscriber_id"), "kind": email["kind"],
+            "to_address": email["to_address"].strip(), "subject": subject, "body_text": text,
+            "body_html": body_html, "status": status, "error": "",
+            "created_at": email.get("created_at") or utcnow(),
+        })
+    if rows:
+        session.execute(sa.insert(EmailMessage), rows)
+    return len(rows)
+
+
 def deliver_queued_emails(engine, *, settings: Settings | None = None, limit: int = 200) -> int:
     """Send queued emails over SMTP, each claimed by a conditional UPDATE (queued -> sending) so
     two workers never send one twice. Marks each sent or failed; never raises. Returns how many

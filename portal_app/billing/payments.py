@@ -384,6 +384,9 @@ def _record_successes(session: Session, paid: list[tuple[ChargeClaim, ChargeResu
 
 
 def _send_receipts(session: Session, paid: list[ChargeClaim], *, now: datetime) -> None:
+    """One receipt per paid invoice, recorded in one bulk INSERT (a run pays thousands)."""
+    from portal_app.billing.emails import queue_emails
+
     merchants = {m.id: m for m in session.exec(select(Merchant).where(Merchant.id.in_({c.merchant_id for c in paid})))}
     subscriber_ids = sorted({c.subscriber_id for c in paid})
     subscribers = {}
@@ -392,16 +395,20 @@ def _send_receipts(session: Session, paid: list[ChargeClaim], *, now: datetime) 
             sa.select(Subscriber.id, Subscriber.name, Subscriber.email, Subscriber.language)
             .where(Subscriber.id.in_(subscriber_ids[start:start + 1000])))})
     formatted: dict[tuple[Money, str], str] = {}  # babel formatting dominates a receipt: once per price
+    emails = []
     for claim in paid:
         subscriber = subscribers[claim.subscriber_id]
         language = subscriber.language or "en"
         if (claim.amount, language) not in formatted:
             formatted[claim.amount, language] = claim.amount.format(language)
-        send_subscriber_email(
-            session, merchant=merchants[claim.merchant_id], subscriber=subscriber, kind="receipt", now=now,
-            context={"amount": formatted[claim.amount, language], "invoice_number": claim.number},
-            with_portal_link=False,
-        )
+        merchant = merchants[claim.merchant_id]
+        emails.append({
+            "merchant": merchant, "to_address": subscriber.email, "kind": "receipt", "language": language,
+            "subscriber_id": subscriber.id, "created_at": now,
+            "context": {"merchant_name": merchant.name, "subscriber_name": subscriber.name,
+                        "amount": formatted[claim.amount, language], "invoice_number": claim.number},
+        })
+    queue_emails(session, emails)
 
 
 def _record_other(session: Session, claim: ChargeClaim, answer: ChargeResult | None, *,
