@@ -25,6 +25,7 @@ from portal_app.db import get_engine, session_scope
 from portal_app.models import Merchant
 from portal_app.ratelimit import RateLimiter
 from portal_app.settings import get_settings
+from portal_app.stripe_api import stripe_routes
 from sqlmodel import select
 
 # Failed console logins: per client IP and per account, whichever trips first.
@@ -84,8 +85,12 @@ def exchange_portal_token(request: Request) -> Response:
 def _same_origin(request: Request) -> bool:
     """Refuse cross-site form posts (login CSRF); browsers always send Origin on POST."""
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
+    if origin == "null":
+        # Our Referrer-Policy: no-referrer makes browsers send "Origin: null" on form posts; they
+        # still say where the request came from in Sec-Fetch-Site (not settable by scripts).
+        return request.headers.get("sec-fetch-site") == "same-origin"
+    if origin is None:
+        return True
     host = request.headers.get("host", "")
     return origin.split("://", 1)[-1] == host
 
@@ -250,6 +255,7 @@ def build_api() -> Starlette:
             Route(f"{routes.API_PREFIX}/console/login", console_login, methods=["POST"]),
             Route(f"{routes.API_PREFIX}/console/signup", console_signup, methods=["POST"]),
             Route(f"{routes.API_PREFIX}/console/logout", console_logout, methods=["POST"]),
+            *stripe_routes(),
         ]
     )
     api.add_middleware(SecurityHeadersMiddleware)

@@ -719,10 +719,36 @@ def _ensure_customer(engine: sa.Engine, subscriber: Subscriber, gateway: Payment
     return ref
 
 
+def _make_default_card(session: Session, pm: PaymentMethod) -> None:
+    """pm becomes the subscriber's only default card."""
+    table = PaymentMethod.__table__
+    session.execute(
+        sa.update(table)
+        .where(table.c.subscriber_id == pm.subscriber_id, table.c.id != pm.id, table.c.is_default.is_(True))
+        .values(is_default=False)
+    )
+    if not pm.is_default:
+        pm.is_default = True
+        session.add(pm)
+
+
 def _save_card(engine: sa.Engine, subscriber: Subscriber, card: CardDetails, gateway: PaymentGateway, *,
                actor: str, now: datetime) -> PaymentMethod:
-    """Store brand/last4/expiry/reference and make it the default card."""
+    """Store brand/last4/expiry/reference and make it the default card.
+
+    Idempotent per gateway reference: the browser and a setup_intent.succeeded webhook may both
+    save the same card at once; the subscriber row lock makes the second one reuse the first row.
+    """
     with new_session(engine) as session, session.begin():
+        get_scoped(session, Subscriber, subscriber.id, subscriber.merchant_id, for_update=True)
+        existing = session.exec(
+            select(PaymentMethod).where(PaymentMethod.subscriber_id == subscriber.id,
+                                        PaymentMethod.gateway_ref == card.gateway_ref,
+                                        PaymentMethod.detached_at.is_(None))
+        ).first()
+        if existing is not None:
+            _make_default_card(session, existing)
+            return existing
         pm = PaymentMethod(
             merchant_id=subscriber.merchant_id, subscriber_id=subscriber.id, gateway=gateway.name,
             gateway_ref=card.gateway_ref, brand=card.brand, last4=card.last4, exp_month=card.exp_month,
@@ -730,12 +756,7 @@ def _save_card(engine: sa.Engine, subscriber: Subscriber, card: CardDetails, gat
         )
         session.add(pm)
         session.flush()
-        table = PaymentMethod.__table__
-        session.execute(
-            sa.update(table)
-            .where(table.c.subscriber_id == subscriber.id, table.c.id != pm.id, table.c.is_default.is_(True))
-            .values(is_default=False)
-        )
+        _make_default_card(session, pm)
         audit(session, merchant_id=subscriber.merchant_id, subscriber_id=subscriber.id, actor=actor,
               kind="payment_method_updated",
               detail={"brand": card.brand, "last4": card.last4, "exp": f"{card.exp_month:02d}/{card.exp_year}"},

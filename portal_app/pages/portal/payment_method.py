@@ -1,8 +1,11 @@
 """Portal section: the card on file, "Edit payment method" with inline errors, the bank's 3DS
 challenge, and the outcome of retrying open invoices with the new card.
 
-The card number goes from the form straight to the billing call: it is never assigned to a
-state var (state is persisted and synced to the browser) and never logged.
+Simulated gateway: our own form; the card number goes from the form straight to the billing call,
+never into a state var (state is persisted and synced to the browser) and never into logs.
+Stripe gateway: Stripe Elements; the browser confirms a SetupIntent with Stripe (3DS included) and
+sends us only its seti_ id. An open invoice whose off-session charge needs 3DS gets an "approve"
+button that runs the bank's challenge with Stripe.js.
 """
 
 from __future__ import annotations
@@ -10,13 +13,15 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import i18n
-from portal_app.billing import portal_actions
+from portal_app.billing import portal_actions, stripe_events
 from portal_app.billing.payments import CardUpdateOutcome, CardUpdateResult, PaymentOutcome
 from portal_app.billing.services import BillingError
+from portal_app.components.stripe_elements import stripe_card_setup, stripe_payment_authentication
 from portal_app.pages.portal.overview import PortalState
 
 TAP = "44px"
 _ERROR_VARS = {"number": "number_error", "expiry": "expiry_error", "cvc": "cvc_error"}
+_UNAVAILABLE = "We couldn't reach the payment processor. Please try again."
 
 
 class PortalCardState(PortalState):
@@ -31,21 +36,49 @@ class PortalCardState(PortalState):
     result_ok: bool = False
     # The gateway's pending 3DS setup for this browser: never sent to the client.
     _pending_setup_ref: str = ""
+    # Stripe mode. The publishable key and the client secrets are designed for the browser (they
+    # only let Stripe.js confirm that one intent); they are cleared once used. Never the secret key.
+    stripe_mode: bool = False
+    stripe_publishable_key: str = ""
+    setup_client_secret: str = ""
+    payment_client_secret: str = ""
+    payment_method_ref: str = ""
+    payment_prompt: str = ""
+    payment_button_label: str = ""
+    _payment_amount: str = ""
 
     def _clear_errors(self) -> None:
         self.number_error = self.expiry_error = self.cvc_error = self.form_error = ""
 
     @rx.event
     def open_form(self):
-        if self._portal_identity() is None:
+        """Simulated: show our form. Stripe: create a SetupIntent first and show Elements for it."""
+        identity = self._portal_identity()
+        if identity is None:
             return
         self._clear_errors()
         self.result_message = ""
+        self.stripe_mode = stripe_events.stripe_mode()
         self.form_open = True
+        if not self.stripe_mode:
+            return
+        self.saving = True
+        yield
+        try:
+            self.stripe_publishable_key = stripe_events.publishable_key()
+            self.setup_client_secret = stripe_events.start_card_setup(merchant_id=identity[0],
+                                                                      subscriber_id=identity[1])
+        except BillingError as err:
+            self.form_error = err.message
+        except Exception:  # Stripe unreachable or refusing: nothing was saved, the customer may retry
+            self.form_error = _UNAVAILABLE
+        finally:
+            self.saving = False
 
     @rx.event
     def close_form(self):
         self.form_open = False
+        self.setup_client_secret = ""
         self._clear_errors()
 
     def _show_result(self, result: CardUpdateResult) -> None:
@@ -95,6 +128,76 @@ class PortalCardState(PortalState):
         self._refresh(*identity)
 
     @rx.event
+    def stripe_setup_confirmed(self, setup_intent_id: str):
+        """Stripe.js confirmed the SetupIntent: save that card (re-read from Stripe, scoped to this
+        subscriber's customer) and retry open invoices. The browser sends nothing but the seti_ id."""
+        identity = self._portal_identity()
+        if identity is None:
+            yield rx.redirect("/invalid-link", replace=True)
+            return
+        self._clear_errors()
+        self.saving = True
+        yield
+        try:
+            result = portal_actions.save_card(merchant_id=identity[0], subscriber_id=identity[1],
+                                              form={"stripe_id": setup_intent_id})
+        except BillingError as err:
+            self.form_error = err.message
+            return
+        finally:
+            self.saving = False
+        if result.outcome is CardUpdateOutcome.UPDATED:
+            self.setup_client_secret = ""
+        self._show_result(result)
+        self._refresh(*identity)
+        self._load_payment_to_authenticate(*identity)
+
+    def _load_payment_to_authenticate(self, merchant_id: int, subscriber_id: int) -> None:
+        self.payment_client_secret = self.payment_method_ref = self.payment_prompt = self._payment_amount = ""
+        try:
+            pending = stripe_events.payment_to_authenticate(merchant_id=merchant_id, subscriber_id=subscriber_id)
+        except Exception:  # Stripe unreachable: the customer can still update the card
+            return
+        if pending is None:
+            return
+        self.stripe_mode = True
+        self.stripe_publishable_key = stripe_events.publishable_key()
+        self.payment_client_secret = pending.client_secret
+        self.payment_method_ref = pending.payment_method_ref
+        self._payment_amount = i18n.fmt_money(pending.amount, self.lang)
+        self.payment_prompt = i18n.t(self.lang, "approve_payment_body", amount=self._payment_amount,
+                                    number=pending.invoice_number)
+        self.payment_button_label = i18n.t(self.lang, "approve_payment")
+
+    @rx.event
+    def check_payment_to_authenticate(self):
+        """Stripe mode: offer the bank's challenge for an open invoice whose charge asked for 3DS."""
+        identity = self._portal_identity()
+        if identity is not None and stripe_events.stripe_mode():
+            self._load_payment_to_authenticate(*identity)
+
+    @rx.event
+    def stripe_payment_authenticated(self, payment_intent_id: str):
+        """Stripe.js reports the payment approved; the server asks Stripe before settling the invoice."""
+        identity = self._portal_identity()
+        if identity is None:
+            return
+        try:
+            paid = stripe_events.finish_payment_authentication(
+                merchant_id=identity[0], subscriber_id=identity[1], payment_intent_id=payment_intent_id)
+        except BillingError as err:
+            self.result_ok, self.result_message = False, err.message
+            return
+        except Exception:
+            self.result_ok, self.result_message = False, _UNAVAILABLE
+            return
+        self.result_ok = paid
+        self.result_message = (i18n.t(self.lang, "card_saved_paid", amount=self._payment_amount) if paid
+                               else i18n.t(self.lang, "payment_not_completed"))
+        self._refresh(*identity)
+        self._load_payment_to_authenticate(*identity)
+
+    @rx.event
     def finish_challenge(self, approved: bool):
         """The simulated bank page's answer; the setup it confirms is the one this session started."""
         identity = self._portal_identity()
@@ -126,6 +229,53 @@ def _field(label_key: str, name: str, error, *, autocomplete: str, placeholder: 
         rx.cond(error != "", rx.text(error, id=f"{field_id}-error", color_scheme="red", size="2", role="alert")),
         spacing="1",
         width="100%",
+    )
+
+
+def stripe_card_form() -> rx.Component:
+    """Stripe Elements for the SetupIntent open_form created (card fields live in Stripe's iframe)."""
+    return rx.vstack(
+        rx.cond(
+            PortalCardState.setup_client_secret != "",
+            stripe_card_setup(
+                publishable_key=PortalCardState.stripe_publishable_key,
+                client_secret=PortalCardState.setup_client_secret,
+                locale=PortalCardState.lang,
+                submit_label=PortalCardState.tx["save_card"],
+                on_success=PortalCardState.stripe_setup_confirmed,
+            ),
+            rx.cond(PortalCardState.saving, rx.spinner(size="3")),
+        ),
+        rx.cond(PortalCardState.form_error != "",
+                rx.callout(PortalCardState.form_error, icon="triangle_alert", color_scheme="red", role="alert",
+                           width="100%", data_testid="card-error")),
+        rx.button(PortalCardState.tx["cancel"], type="button", variant="soft", color_scheme="gray", size="3",
+                  min_height=TAP, on_click=PortalCardState.close_form),
+        spacing="3",
+        width="100%",
+        aria_label=PortalCardState.tx["edit_payment_method"],
+        data_testid="stripe-card-section",
+    )
+
+
+def payment_authentication() -> rx.Component:
+    """Stripe mode: approve (3DS) an open invoice's charge that the bank held back."""
+    return rx.cond(
+        PortalCardState.payment_client_secret != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("shield_check")),
+            rx.callout.text(PortalCardState.payment_prompt),
+            stripe_payment_authentication(
+                publishable_key=PortalCardState.stripe_publishable_key,
+                client_secret=PortalCardState.payment_client_secret,
+                payment_method=PortalCardState.payment_method_ref,
+                label=PortalCardState.payment_button_label,
+                on_success=PortalCardState.stripe_payment_authenticated,
+            ),
+            color_scheme="amber",
+            width="100%",
+            data_testid="payment-authentication",
+        ),
     )
 
 
@@ -211,9 +361,10 @@ def payment_method_section() -> rx.Component:
                            color_scheme=rx.cond(PortalCardState.result_ok, "green", "red"), role="status",
                            width="100%", data_testid="card-result"),
             ),
+            payment_authentication(),
             rx.cond(
                 PortalCardState.form_open,
-                card_form(),
+                rx.cond(PortalCardState.stripe_mode, stripe_card_form(), card_form()),
                 rx.button(PortalCardState.tx["edit_payment_method"], size="3", min_height=TAP, variant="outline",
                           on_click=PortalCardState.open_form),
             ),
@@ -223,4 +374,5 @@ def payment_method_section() -> rx.Component:
         ),
         size="3",
         width="100%",
+        on_mount=PortalCardState.check_payment_to_authenticate,
     )

@@ -1,0 +1,353 @@
+"""What the engine does with Stripe's facts (webhooks, the browser's 3DS), and the portal's Stripe facade.
+
+EngineCallbacks implements webhooks.BillingCallbacks on our tables. Every callback is idempotent and
+forward-only, and settles through payments.py's own recording path (_record_outcomes), so a charge
+settled by a webhook, by its worker or by settle_unknown_attempts ends in exactly the same rows:
+one paid invoice, one receipt, whoever comes first. Rows are found by what Stripe hands back (our
+idempotency key, the Stripe customer, the PaymentMethod id), so tenancy follows the rows found.
+
+The facade functions at the bottom let portal pages use Stripe Elements without importing a gateway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import select
+
+from portal_app.billing.gateways.base import CardDetails, ChargeOutcome, ChargeResult, PaymentGateway
+from portal_app.billing.invoices import reactivate_paid_up_subscriptions
+from portal_app.billing.money import Money
+from portal_app.billing.payments import (
+    ChargeClaim,
+    _ensure_customer,
+    _record_outcomes,
+    _record_successes,
+    _save_card,
+    _send_receipts,
+    retry_open_invoices,
+)
+from portal_app.billing.payments import idempotency_key as attempt_key  # callbacks take a kwarg of that name
+from portal_app.billing.services import NotFound, audit, get_scoped, new_session
+from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, transition
+from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber, utcnow
+
+log = logging.getLogger(__name__)
+
+A, I = AttemptStatus, InvoiceStatus
+
+# payments.idempotency_key(): m<merchant id>-<merchant created_at %Y%m%d%H%M%S%f>-attempt-<attempt id>
+_KEY = re.compile(r"^m(\d{1,18})-(\d{20})-attempt-(\d{1,18})$")
+_PI_ID = re.compile(r"^pi_[A-Za-z0-9]{1,100}$")
+
+
+def _gateway() -> PaymentGateway:
+    from portal_app.billing.gateways import get_gateway
+
+    return get_gateway()
+
+
+class EngineCallbacks:
+    """webhooks.BillingCallbacks against the database (see its docstrings for the contract)."""
+
+    def __init__(self, engine: sa.Engine, *, gateway: PaymentGateway | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self._gateway_override = gateway
+        self.clock = clock
+
+    @property
+    def gateway(self) -> PaymentGateway:
+        return self._gateway_override or _gateway()
+
+    # ----------------------------------------------------------------- payments
+
+    def payment_succeeded(self, *, idempotency_key: str, gateway_ref: str) -> None:
+        claim = self._claim_for_key(idempotency_key)
+        if claim is None:
+            return
+        now = self.clock()
+        answer = ChargeResult(ChargeOutcome.SUCCEEDED, gateway_ref=gateway_ref)
+        status = self._attempt_status(claim.attempt_id)
+        if status in (A.PENDING, A.UNKNOWN):
+            # The very path settle_unknown_attempts takes: re-checks the status under lock.
+            _record_outcomes(self.engine, [(claim, answer)], now=now)
+            # Its worker may have recorded requires_action in between: then settle it as authenticated.
+            status = self._attempt_status(claim.attempt_id)
+        if status == A.REQUIRES_ACTION:
+            self._settle_authenticated(claim, answer, now=now)
+        elif status == A.FAILED:
+            self._flag_money_on_failed_attempt(claim, gateway_ref, now=now)
+        # SUCCEEDED: already settled, nothing to do.
+
+    def payment_failed(self, *, idempotency_key: str, result: ChargeResult) -> None:
+        if result.outcome not in (ChargeOutcome.DECLINED, ChargeOutcome.REQUIRES_ACTION):
+            raise ValueError("payment_failed takes a DECLINED or REQUIRES_ACTION result")
+        claim = self._claim_for_key(idempotency_key)
+        if claim is None:
+            return
+        now = self.clock()
+        status = self._attempt_status(claim.attempt_id)
+        if status in (A.PENDING, A.UNKNOWN):
+            _record_outcomes(self.engine, [(claim, result)], now=now)  # declines hand over to dunning
+        elif status == A.REQUIRES_ACTION and result.outcome is ChargeOutcome.DECLINED:
+            self._fail_authentication(claim, result, now=now)
+        # SUCCEEDED or FAILED: settled; a late failure never un-pays an invoice.
+
+    # ----------------------------------------------------------------- cards
+
+    def card_setup_succeeded(self, *, customer_ref: str, setup_ref: str, card: CardDetails) -> None:
+        """Save the card the browser confirmed when the portal did not (tab closed), then retry invoices."""
+        with new_session(self.engine) as session:
+            subscriber = session.exec(
+                select(Subscriber).where(Subscriber.gateway_customer_id == customer_ref)
+            ).first()
+            if subscriber is None:
+                log.info("setup %s: no subscriber with customer %s; ignored", setup_ref, customer_ref)
+                return
+            known = session.execute(
+                sa.select(PaymentMethod.id).where(
+                    PaymentMethod.subscriber_id == subscriber.id, PaymentMethod.gateway_ref == card.gateway_ref,
+                    PaymentMethod.detached_at.is_(None))
+            ).first()
+            session.expunge(subscriber)
+        if known is not None:  # the portal (or an earlier delivery) saved it already
+            return
+        gateway = self.gateway
+        now = self.clock()
+        _save_card(self.engine, subscriber, card, gateway, actor="stripe", now=now)
+        retry_open_invoices(self.engine, subscriber.id, subscriber.merchant_id, gateway, now)
+
+    def card_updated(self, *, card: CardDetails) -> None:
+        """The card network refreshed a card: new brand/last4/expiry on every row of that PaymentMethod."""
+        now = self.clock()
+        table = PaymentMethod.__table__
+        with new_session(self.engine) as session, session.begin():
+            changed = session.execute(
+                sa.update(table)
+                .where(table.c.gateway_ref == card.gateway_ref, table.c.gateway == "stripe",
+                       sa.or_(table.c.brand != card.brand, table.c.last4 != card.last4,
+                              table.c.exp_month != card.exp_month, table.c.exp_year != card.exp_year))
+                .values(brand=card.brand[:20], last4=card.last4[:4], exp_month=card.exp_month,
+                        exp_year=card.exp_year)
+                .returning(table.c.merchant_id, table.c.subscriber_id)
+            ).all()
+            for merchant_id, subscriber_id in changed:
+                audit(session, merchant_id=merchant_id, subscriber_id=subscriber_id, actor="stripe",
+                      kind="payment_method_refreshed",
+                      detail={"brand": card.brand, "last4": card.last4, "exp": f"{card.exp_month:02d}/{card.exp_year}"},
+                      now=now)
+
+    # ----------------------------------------------------------------- internals
+
+    def _claim_for_key(self, key: str) -> ChargeClaim | None:
+        """The attempt behind one of our idempotency keys, as settlement expects it; None if not ours
+        (another database sharing the Stripe account derives different keys: the merchant instant)."""
+        match = _KEY.match(key or "")
+        if match is None:
+            log.info("payment event with foreign idempotency key %r; ignored", key)
+            return None
+        merchant_id, attempt_id = int(match.group(1)), int(match.group(3))
+        with new_session(self.engine) as session:
+            merchant = session.get(Merchant, merchant_id)
+            row = session.execute(
+                sa.select(PaymentAttempt, Invoice.subscriber_id, Invoice.number)
+                .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
+                .where(PaymentAttempt.id == attempt_id, PaymentAttempt.merchant_id == merchant_id)
+            ).first()
+            if merchant is None or row is None or attempt_key(merchant, attempt_id) != key:
+                log.info("payment event for key %r matches no attempt here; ignored", key)
+                return None
+            attempt, subscriber_id, number = row
+            return ChargeClaim(
+                attempt_id=attempt.id, invoice_id=attempt.invoice_id, merchant_id=attempt.merchant_id,
+                subscriber_id=subscriber_id, number=number or "", amount=Money(attempt.amount_minor, attempt.currency),
+                customer_ref="", payment_method_ref="", idempotency_key=key, trigger=attempt.trigger,
+            )
+
+    def _attempt_status(self, attempt_id: int) -> str:
+        with new_session(self.engine) as session:
+            return session.execute(sa.select(PaymentAttempt.status).where(PaymentAttempt.id == attempt_id)).scalar_one()
+
+    def _settle_authenticated(self, claim: ChargeClaim, answer: ChargeResult, *, now: datetime) -> None:
+        """The customer passed 3DS for an attempt that had asked for it: the money moved.
+
+        Its claim was released when it asked, so the invoice is claimed for it again under lock and
+        settled by the ordinary success path. An invoice written off meanwhile is still paid (the
+        transition table allows uncollectible -> paid); a paid or void one is flagged for review.
+        """
+        with new_session(self.engine) as session, session.begin():
+            attempt = get_scoped(session, PaymentAttempt, claim.attempt_id, claim.merchant_id, for_update=True)
+            invoice = get_scoped(session, Invoice, claim.invoice_id, claim.merchant_id, for_update=True)
+            if attempt.status != A.REQUIRES_ACTION:
+                return  # settled meanwhile
+            if invoice.status == I.OPEN:
+                # Money moved on this attempt: it takes the claim even from a retry in flight, whose own
+                # outcome then records without paying the invoice a second time.
+                invoice.charging_attempt_id = attempt.id
+                session.add(invoice)
+                session.flush()
+                _record_successes(session, [(claim, answer, A.REQUIRES_ACTION)], now=now)
+                return
+            transition(attempt, A.SUCCEEDED)
+            attempt.gateway_ref = answer.gateway_ref[:64]
+            attempt.settled_at = now
+            attempt.decline_code = attempt.failure_message = ""
+            session.add(attempt)
+            if invoice.status == I.UNCOLLECTIBLE:
+                transition(invoice, I.PAID)
+                invoice.paid_at, invoice.next_retry_at, invoice.pdf_bytes = now, None, None
+                session.add(invoice)
+                session.flush()
+                reactivate_paid_up_subscriptions(session, [invoice.subscription_id], now=now)
+                _send_receipts(session, [claim], now=now)
+            else:
+                self._audit_review(session, claim, "payment_received_for_settled_invoice",
+                                   answer.gateway_ref, invoice.status, now=now)
+
+    def _fail_authentication(self, claim: ChargeClaim, result: ChargeResult, *, now: datetime) -> None:
+        """3DS failed or was abandoned: the attempt ends failed. Dunning already counted it when it asked."""
+        with new_session(self.engine) as session, session.begin():
+            attempt = get_scoped(session, PaymentAttempt, claim.attempt_id, claim.merchant_id, for_update=True)
+            if attempt.status != A.REQUIRES_ACTION:
+                return
+            transition(attempt, A.FAILED)
+            attempt.decline_code = (result.decline_code or "authentication_failed")[:40]
+            attempt.failure_message = (result.message or "")[:300]
+            attempt.hard_decline = bool(result.hard)
+            attempt.settled_at = now
+            session.add(attempt)
+
+    def _flag_money_on_failed_attempt(self, claim: ChargeClaim, gateway_ref: str, *, now: datetime) -> None:
+        """A PaymentIntent we recorded as failed succeeded later (an old 3DS challenge completed in a
+        stale tab). Statuses never move backwards, so a person decides: refund or settle by hand."""
+        with new_session(self.engine) as session, session.begin():
+            status = session.execute(sa.select(Invoice.status).where(Invoice.id == claim.invoice_id)).scalar_one()
+            self._audit_review(session, claim, "payment_received_for_failed_attempt", gateway_ref, status, now=now)
+
+    @staticmethod
+    def _audit_review(session, claim: ChargeClaim, kind: str, gateway_ref: str, invoice_status: str, *,
+                      now: datetime) -> None:
+        log.warning("%s: attempt %s (%s), invoice %s is %s; needs review", kind, claim.attempt_id, gateway_ref,
+                    claim.invoice_id, invoice_status)
+        audit(session, merchant_id=claim.merchant_id, subscriber_id=claim.subscriber_id, actor="stripe", kind=kind,
+              detail={"attempt_id": claim.attempt_id, "invoice": claim.number, "payment_intent": gateway_ref,
+                      "amount_minor": claim.amount.amount_minor, "currency": claim.amount.currency}, now=now)
+
+
+# --------------------------------------------------------------------------- portal facade (Stripe mode)
+
+
+def stripe_mode() -> bool:
+    return _gateway().name == "stripe"
+
+
+def publishable_key() -> str:
+    """The browser's Stripe key (designed to be public); never the secret key."""
+    gateway = _gateway()
+    if gateway.name != "stripe":
+        raise NotFound("Stripe is not the configured gateway.")
+    return gateway.publishable_key
+
+
+def start_card_setup(*, merchant_id: int, subscriber_id: int) -> str:
+    """A SetupIntent for this subscriber's Stripe customer (created on first use): its client secret,
+    for Stripe Elements. The card is saved when the browser reports the confirmed seti_ id."""
+    gateway = _gateway()
+    if gateway.name != "stripe":
+        raise NotFound("Stripe is not the configured gateway.")
+    engine = _engine()
+    with new_session(engine) as session:
+        subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
+        session.expunge(subscriber)
+    customer_ref = _ensure_customer(engine, subscriber, gateway)
+    _setup_id, client_secret = gateway.create_setup_intent(customer_ref=customer_ref)
+    return client_secret
+
+
+@dataclasses.dataclass(frozen=True)
+class PaymentToAuthenticate:
+    """An open invoice whose last off-session charge asked for 3DS: what Stripe.js needs to ask the bank."""
+
+    invoice_number: str
+    amount: Money
+    client_secret: str
+    payment_method_ref: str
+
+
+def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> PaymentToAuthenticate | None:
+    """The subscriber's oldest open invoice waiting for 3DS on its latest attempt, or None."""
+    gateway = _gateway()
+    if gateway.name != "stripe":
+        return None
+    later = aliased(PaymentAttempt)
+    with new_session(_engine()) as session:
+        get_scoped(session, Subscriber, subscriber_id, merchant_id)
+        row = session.execute(
+            sa.select(Invoice.number, Invoice.total_minor, Invoice.currency, PaymentAttempt.gateway_ref,
+                      PaymentMethod.gateway_ref)
+            .join(PaymentAttempt, PaymentAttempt.invoice_id == Invoice.id)
+            .outerjoin(PaymentMethod, PaymentMethod.id == PaymentAttempt.payment_method_id)
+            .where(Invoice.merchant_id == merchant_id, Invoice.subscriber_id == subscriber_id,
+                   Invoice.status == I.OPEN, Invoice.charging_attempt_id.is_(None),
+                   PaymentAttempt.status == A.REQUIRES_ACTION,
+                   # only when it is the invoice's latest attempt (a later retry supersedes it)
+                   ~sa.exists().where(later.invoice_id == Invoice.id, later.id > PaymentAttempt.id))
+            .order_by(Invoice.finalized_at, Invoice.id)
+            .limit(1)
+        ).first()
+    if row is None or not _PI_ID.match(row[3] or ""):
+        return None
+    number, total, currency, pi_id, pm_ref = row
+    return PaymentToAuthenticate(number or "", Money(total, currency), gateway.payment_client_secret(pi_id),
+                                 pm_ref or "")
+
+
+def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payment_intent_id: str) -> bool:
+    """The browser says the customer authenticated: ask Stripe (never trust the browser), then settle
+    like the webhook would. True when the invoice's payment succeeded. Scoped: the intent must be one
+    of this subscriber's attempts."""
+    gateway = _gateway()
+    if gateway.name != "stripe" or not _PI_ID.match(payment_intent_id or ""):
+        raise NotFound("No payment is waiting for confirmation.")
+    engine = _engine()
+    with new_session(engine) as session:
+        get_scoped(session, Subscriber, subscriber_id, merchant_id)
+        owned = session.execute(
+            sa.select(PaymentAttempt.id).join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
+            .where(PaymentAttempt.merchant_id == merchant_id, Invoice.subscriber_id == subscriber_id,
+                   PaymentAttempt.gateway_ref == payment_intent_id)
+        ).first()
+    if owned is None:
+        raise NotFound("No payment is waiting for confirmation.")
+    key, result = gateway.charge_status(payment_intent_id)
+    callbacks = EngineCallbacks(engine, gateway=gateway)
+    if result.outcome is ChargeOutcome.SUCCEEDED:
+        callbacks.payment_succeeded(idempotency_key=key, gateway_ref=payment_intent_id)
+        return True
+    if result.outcome is ChargeOutcome.DECLINED:
+        callbacks.payment_failed(idempotency_key=key, result=result)
+    return False
+
+
+def _engine() -> sa.Engine:
+    from portal_app.db import get_engine
+
+    return get_engine()
+
+
+__all__ = [
+    "EngineCallbacks",
+    "PaymentToAuthenticate",
+    "finish_payment_authentication",
+    "payment_to_authenticate",
+    "publishable_key",
+    "start_card_setup",
+    "stripe_mode",
+]
