@@ -101,6 +101,9 @@ class Plan(SQLModel, table=True):
 class Subscriber(SQLModel, table=True):
     """A merchant's customer. Billing details are copied onto each invoice at finalization."""
 
+    # Console search: one merchant's subscribers in name order, keyset-paginated on (name, id); email
+    # rides along so a "name or email contains" search scans only this index, never the table.
+    __table_args__ = (sa.Index("ix_subscriber_merchant_name", "merchant_id", "name", "id", "email"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     merchant_id: int = Field(foreign_key="merchant.id", index=True)
     name: str = Field(max_length=120, index=True)
@@ -114,7 +117,11 @@ class Subscriber(SQLModel, table=True):
 
 
 class Subscription(SQLModel, table=True):
-    __table_args__ = (sa.Index("ix_subscription_due", "status", "current_period_end"),)
+    __table_args__ = (
+        sa.Index("ix_subscription_due", "status", "current_period_end"),
+        # Console search: "has a live subscription on this plan / in this status" per subscriber.
+        sa.Index("ix_subscription_subscriber_plan_status", "subscriber_id", "plan_id", "status"),
+    )
     id: Optional[int] = Field(default=None, primary_key=True)
     merchant_id: int = Field(foreign_key="merchant.id", index=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True)

@@ -10,6 +10,11 @@ from portal_app.api import build_api
 from portal_app.background import billing_loop
 from portal_app.pages.console.dashboard import ConsoleDashboardState, dashboard_page
 from portal_app.pages.console.login import ConsoleLoginState, login_page, signup_page
+from portal_app.pages.console.outbox import ConsoleOutboxState, outbox_page
+from portal_app.pages.console.plans import ConsolePlansState, plans_page
+from portal_app.pages.console.profile import ConsoleProfileState, profile_page
+from portal_app.pages.console.settings import ConsoleSettingsState, settings_page
+from portal_app.pages.console.subscribers import ConsoleSubscribersState, plan_page, subscribers_page
 from portal_app.pages.portal.invalid import invalid_link_page
 from portal_app.pages.portal.overview import PortalState
 from portal_app.pages.portal.page import portal_page
@@ -20,6 +25,13 @@ app = rx.App(api_transformer=build_api(), html_lang="en")
 app.add_page(login_page, route=routes.CONSOLE, title="Sign in · Merchant console", on_load=ConsoleLoginState.load_login)
 app.add_page(signup_page, route=routes.CONSOLE_SIGNUP, title="Create account", on_load=ConsoleLoginState.load_signup)
 app.add_page(dashboard_page, route=routes.CONSOLE_HOME, title="Dashboard", on_load=ConsoleDashboardState.load)
+app.add_page(plans_page, route=routes.CONSOLE_PLANS, title="Plans", on_load=ConsolePlansState.load)
+app.add_page(plan_page, route=routes.CONSOLE_PLAN, title="Plan", on_load=ConsoleSubscribersState.load_plan)
+app.add_page(subscribers_page, route=routes.CONSOLE_SUBSCRIBERS, title="Subscribers",
+             on_load=ConsoleSubscribersState.load_all)
+app.add_page(profile_page, route=routes.CONSOLE_SUBSCRIBER, title="Subscriber", on_load=ConsoleProfileState.load)
+app.add_page(outbox_page, route=routes.CONSOLE_OUTBOX, title="Outbox", on_load=ConsoleOutboxState.load)
+app.add_page(settings_page, route=routes.CONSOLE_SETTINGS, title="Settings", on_load=ConsoleSettingsState.load)
 
 # Subscriber portal
 app.add_page(portal_page, route=routes.PORTAL, title="Your subscription", on_load=PortalState.load)

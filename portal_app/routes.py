@@ -47,3 +47,15 @@ def invoice_pdf_url(invoice_id: int) -> str:
 
 def invoice_year_zip_url(year: int) -> str:
     return f"{API_PREFIX}/portal/invoices/{int(year)}.zip"
+
+# Merchant console: one plan (its subscribers) and one subscriber's profile.
+CONSOLE_PLAN = "/console/plans/[plan_id]"
+CONSOLE_SUBSCRIBER = "/console/subscribers/[subscriber_id]"
+
+
+def console_plan_url(plan_id: int) -> str:
+    return f"{CONSOLE_PLANS}/{int(plan_id)}"
+
+
+def console_subscriber_url(subscriber_id: int) -> str:
+    return f"{CONSOLE_SUBSCRIBERS}/{int(subscriber_id)}"

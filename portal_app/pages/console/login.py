@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import routes
+from portal_app.components.console_layout import native_form
 from portal_app.components.layout import centered_card
 from portal_app.state import ConsoleAuthState
 
@@ -58,7 +59,7 @@ def login_page() -> rx.Component:
         rx.heading("Merchant console", size="6", as_="h1"),
         rx.text("Sign in to manage plans, subscribers and payments.", color_scheme="gray"),
         _error_callout(),
-        rx.el.form(
+        native_form(
             rx.vstack(
                 _field("Email", "email", "email", "username"),
                 _field("Password", "password", "password", "current-password"),
@@ -78,7 +79,7 @@ def signup_page() -> rx.Component:
     return centered_card(
         rx.heading("Create your account", size="6", as_="h1"),
         _error_callout(),
-        rx.el.form(
+        native_form(
             rx.vstack(
                 _field("Company name", "company_name", "text", "organization"),
                 _field("Email", "email", "email", "username"),

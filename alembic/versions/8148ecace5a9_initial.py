@@ -1,8 +1,8 @@
 """initial
 
-Revision ID: 51947a86104b
+Revision ID: 8148ecace5a9
 Revises: 
-Create Date: 2026-11-25 11:55:48.063383
+Create Date: 2026-11-25 13:40:17.712672
 
 """
 from typing import Sequence, Union
@@ -15,7 +15,7 @@ import portal_app.models  # noqa: F401  (UTCDateTime columns)
 import sqlmodel
 
 # revision identifiers, used by Alembic.
-revision: str = '51947a86104b'
+revision: str = '8148ecace5a9'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -102,6 +102,7 @@ def upgrade() -> None:
     with op.batch_alter_table('subscriber', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_subscriber_email'), ['email'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscriber_merchant_id'), ['merchant_id'], unique=False)
+        batch_op.create_index('ix_subscriber_merchant_name', ['merchant_id', 'name', 'id', 'email'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscriber_name'), ['name'], unique=False)
 
     op.create_table('audit_event',
@@ -225,6 +226,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_subscription_plan_id'), ['plan_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscription_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscription_subscriber_id'), ['subscriber_id'], unique=False)
+        batch_op.create_index('ix_subscription_subscriber_plan_status', ['subscriber_id', 'plan_id', 'status'], unique=False)
 
     op.create_table('invoice',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -362,6 +364,7 @@ def downgrade() -> None:
 
     op.drop_table('invoice')
     with op.batch_alter_table('subscription', schema=None) as batch_op:
+        batch_op.drop_index('ix_subscription_subscriber_plan_status')
         batch_op.drop_index(batch_op.f('ix_subscription_subscriber_id'))
         batch_op.drop_index(batch_op.f('ix_subscription_status'))
         batch_op.drop_index(batch_op.f('ix_subscription_plan_id'))
@@ -399,6 +402,7 @@ def downgrade() -> None:
     op.drop_table('audit_event')
     with op.batch_alter_table('subscriber', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscriber_name'))
+        batch_op.drop_index('ix_subscriber_merchant_name')
         batch_op.drop_index(batch_op.f('ix_subscriber_merchant_id'))
         batch_op.drop_index(batch_op.f('ix_subscriber_email'))
 

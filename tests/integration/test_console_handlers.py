@@ -1,0 +1,203 @@
+"""The console's Reflex handlers, called the way a hostile client can call them: every handler
+authorizes first (anonymous and portal-session callers are sent to sign-in and change nothing), and
+a merchant calling with another merchant's ids gets nothing of theirs and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+
+import pytest
+import reflex as rx
+from reflex.istate.data import RouterData
+from sqlmodel import Session, select
+
+from portal_app import accounts, db
+from portal_app.billing import console, portal_links
+from portal_app.billing.gateways.simulated import SimulatedGateway
+from portal_app.models import Invoice, Subscriber
+from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
+from portal_app.pages.console.dashboard import ConsoleDashboardState
+from portal_app.pages.console.outbox import ConsoleOutboxState
+from portal_app.pages.console.plans import ConsolePlansState
+from portal_app.pages.console.profile import ConsoleProfileState
+from portal_app.pages.console.settings import ConsoleSettingsState
+from portal_app.pages.console.subscribers import ConsoleSubscribersState
+
+from .test_console_facade import CARD, PLAN_FORM, _snapshot
+
+B_MARKERS = ("Bravo", "bravo.example", "Secret Plan", "Bob Secret")
+
+
+@pytest.fixture
+def world(engine, monkeypatch):
+    monkeypatch.setattr(db, "get_engine", lambda: engine)
+    gateway = SimulatedGateway()
+    import portal_app.billing.gateways as gateways
+
+    monkeypatch.setattr(gateways, "get_gateway", lambda: gateway)
+    ids = {}
+    for key, company, person in (("a", "Acme", "Ann Alpha"), ("b", "Bravo", "Bob Secret")):
+        with db.session_scope() as session:
+            user = accounts.sign_up(session, company_name=company, email=f"owner@{company.lower()}.example",
+                                    password="long enough password")
+            secret = accounts.open_console_session(session, user)
+        plan_id = console.save_plan(merchant_id=user.merchant_id, user_id=user.id,
+                                    form={**PLAN_FORM, "name": f"{company} Secret Plan" if key == "b" else "Basic"})
+        result = console.register_subscriber(
+            merchant_id=user.merchant_id, user_id=user.id, plan_id=plan_id,
+            form={"name": person, "email": f"{person.split()[0].lower()}@{company.lower()}.example",
+                  "send_invitation": "on", **CARD})
+        ids[key] = {"merchant": user.merchant_id, "user": user.id, "cookie": f"console_session={secret}",
+                    "plan": plan_id, "subscriber": result.subscriber_id}
+    with db.session_scope() as session:
+        ids["b"]["invoice"] = session.exec(select(Invoice.id).where(Invoice.merchant_id == ids["b"]["merchant"])).first()
+        subscriber = session.get(Subscriber, ids["b"]["subscriber"])
+        link = portal_links.resolve_portal_token(session, portal_links.current_portal_token(session, subscriber))
+        ids["b"]["portal_cookie"] = "portal_session=" + portal_links.open_portal_session(session, link)
+    return ids
+
+
+def _state(cls, cookie: str, params: dict | None = None):
+    root = rx.State(_reflex_internal_init=True)
+    root.router = RouterData.from_router_data(
+        {"headers": {"cookie": cookie}, "pathname": "/console", "query": params or {}})
+    return root.get_substate(cls.get_full_name().split(".")[1:])
+
+
+def _run(handler, state, *args):
+    """Call a handler like Reflex does (plain, generator or async); returns everything it emitted."""
+    result = handler.fn(state, *args)
+    if inspect.isasyncgen(result):
+        async def drain():
+            return [item async for item in result]
+        return asyncio.run(drain())
+    if inspect.iscoroutine(result):
+        return [asyncio.run(result)]
+    if inspect.isgenerator(result):
+        return list(result)
+    return [result]
+
+
+class _Upload:
+    def __init__(self, data: bytes):
+        self._data = data
+
+    async def read(self, size: int = -1) -> bytes:
+        return self._data if size < 0 else self._data[:size]
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _calls(b):
+    """(state class, route params, preset vars, handler, args) for every console handler, aimed at B."""
+    settings_form = {"name": "Hijacked", "invoice_prefix": "HJ", "support_email": "", "default_language": "en",
+                     "dunning_schedule_days": "1", "dunning_end_state": "unpaid"}
+    register_form = {"name": "Mallory", "email": "m@evil.example", **CARD}
+    return [
+        (ConsoleDashboardState, {}, {}, ConsoleDashboardState.load, ()),
+        (ConsolePlansState, {}, {}, ConsolePlansState.load, ()),
+        (ConsolePlansState, {}, {}, ConsolePlansState.open_new, ()),
+        (ConsolePlansState, {}, {}, ConsolePlansState.open_edit, (str(b["plan"]),)),
+        (ConsolePlansState, {}, {}, ConsolePlansState.set_dialog_open, (True,)),
+        (ConsolePlansState, {}, {"editing_id": b["plan"]}, ConsolePlansState.save, (PLAN_FORM,)),
+        (ConsoleSubscribersState, {}, {}, ConsoleSubscribersState.load_all, ()),
+        (ConsoleSubscribersState, {"plan_id": str(b["plan"])}, {}, ConsoleSubscribersState.load_plan, ()),
+        (ConsoleSubscribersState, {}, {"current_plan_id": b["plan"]}, ConsoleSubscribersState.search,
+         ({"query": "bob", "status": "all"},)),
+        (ConsoleSubscribersState, {}, {"current_plan_id": b["plan"], "has_next": True},
+         ConsoleSubscribersState.next_page, ()),
+        (ConsoleSubscribersState, {}, {"current_plan_id": b["plan"], "page_number": 2},
+         ConsoleSubscribersState.previous_page, ()),
+        (ConsoleSubscribersState, {}, {"current_plan_id": b["plan"]}, ConsoleSubscribersState.set_register_open,
+         (True,)),
+        (ConsoleSubscribersState, {}, {"current_plan_id": b["plan"]}, ConsoleSubscribersState.register,
+         (register_form,)),
+        (ConsoleProfileState, {"subscriber_id": str(b["subscriber"])}, {}, ConsoleProfileState.load, ()),
+        (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.copy_link, ()),
+        (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.set_confirm, ("delete",)),
+        (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.regenerate, ()),
+        (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.send_invitation, ()),
+        (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.delete_subscription, ()),
+        (ConsoleProfileState, {}, {}, ConsoleProfileState.download_invoice, (str(b["invoice"]),)),
+        (ConsoleOutboxState, {}, {}, ConsoleOutboxState.load, ()),
+        (ConsoleOutboxState, {}, {"has_next": True}, ConsoleOutboxState.change_page, (1,)),
+        (ConsoleSettingsState, {}, {}, ConsoleSettingsState.load, ()),
+        (ConsoleSettingsState, {}, {}, ConsoleSettingsState.save_settings, (settings_form,)),
+        (ConsoleSettingsState, {}, {}, ConsoleSettingsState.upload_logo, ([_Upload(_png())],)),
+        (ConsoleSettingsState, {}, {}, ConsoleSettingsState.remove_logo, ()),
+        (ConsoleSettingsState, {}, {}, ConsoleSettingsState.add_member,
+         ({"email": "intruder@evil.example", "password": "long enough password"},)),
+    ]
+
+
+def _public_vars(state) -> str:
+    return repr({name: getattr(state, name) for name in state.base_vars if not name.startswith("_")})
+
+
+def _is_sign_in_redirect(emitted) -> bool:
+    text = repr(emitted)
+    return "_redirect" in text and "/console" in text
+
+
+def test_every_handler_refuses_anonymous_and_portal_callers(world, engine):
+    b = world["b"]
+    before = _snapshot(engine)
+    for cookie in ("", "console_session=forged-secret", b["portal_cookie"]):
+        for cls, params, preset, handler, args in _calls(b):
+            state = _state(cls, cookie, params)
+            for name, value in preset.items():
+                setattr(state, name, value)
+            emitted = _run(handler, state, *args)
+            name = handler.fn.__name__
+            assert not state.signed_in, name
+            if name not in ("set_dialog_open", "set_register_open", "set_confirm"):
+                assert _is_sign_in_redirect(emitted), (name, emitted)
+            leaked = [m for m in B_MARKERS if m in _public_vars(state)]
+            assert not leaked, (name, leaked)
+    assert _snapshot(engine) == before
+
+
+def test_merchant_a_handlers_with_merchant_b_ids_change_and_show_nothing_of_b(world, engine):
+    a, b = world["a"], world["b"]
+    b_rows_before = {k: [r for r in v if f"('merchant_id', '{b['merchant']}')" in repr(r)]
+                     for k, v in _snapshot(engine).items()}
+    for cls, params, preset, handler, args in _calls(b):
+        state = _state(cls, a["cookie"], params)
+        for name, value in preset.items():
+            setattr(state, name, value)
+        emitted = _run(handler, state, *args)
+        name = handler.fn.__name__
+        leaked = [m for m in B_MARKERS if m in _public_vars(state) + repr(emitted)]
+        assert not leaked, (name, leaked)
+        if name == "download_invoice":
+            assert "download" not in repr(emitted).lower() or "not found" in repr(emitted).lower()
+    after = _snapshot(engine)
+    b_rows_after = {k: [r for r in v if f"('merchant_id', '{b['merchant']}')" in repr(r)] for k, v in after.items()}
+    assert b_rows_after == b_rows_before
+    # A's own calls did run (the test would pass vacuously otherwise): A's settings were saved.
+    assert console.merchant_settings(merchant_id=a["merchant"]).name == "Hijacked"
+    assert console.merchant_settings(merchant_id=b["merchant"]).name == "Bravo"
+
+
+def test_profile_handlers_work_for_the_owner(world, engine):
+    a = world["a"]
+    state = _state(ConsoleProfileState, a["cookie"], {"subscriber_id": str(a["subscriber"])})
+    _run(ConsoleProfileState.load, state)
+    assert state.signed_in and state.name == "Ann Alpha" and state.portal_url.startswith("http")
+    old = state.portal_url
+    (copied,) = _run(ConsoleProfileState.copy_link, state)
+    assert old in repr(copied)
+    _run(ConsoleProfileState.regenerate, state)
+    assert state.portal_url and state.portal_url != old
+    (download,) = _run(ConsoleProfileState.download_invoice, state, state.invoices[0]["id"])
+    assert "download" in repr(download).lower()
+    _run(ConsoleProfileState.delete_subscription, state)
+    assert state.deleted and state.portal_url == ""
