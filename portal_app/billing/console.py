@@ -47,7 +47,6 @@ from portal_app.models import (
     Merchant,
     MerchantUser,
     PaymentAttempt,
-    PaymentMethod,
     Plan,
     PortalLink,
     Subscriber,

@@ -24,18 +24,17 @@ from email.message import EmailMessage as MimeMessage
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_skeleton
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app.billing.money import Money
+from portal_app.billing.text import language_and_locale, luhn_valid
 from portal_app.models import EmailMessage, Merchant, utcnow
 from portal_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_LANGUAGES = ("en", "es")
 SMTP_TIMEOUT_SECONDS = 15
 
 # Keys each kind needs beyond merchant_name (send_email fills merchant_name and support_email from
@@ -310,35 +309,14 @@ class _Values:
 _CARD_NUMBER = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 
 
-def _luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch)
-        if i % 2:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
-
-
 def mask_card_numbers(text: str) -> str:
     """Replace anything that looks like a full card number with '•••• 1234'."""
 
     def mask(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group())
-        return f"•••• {digits[-4:]}" if _luhn_valid(digits) else match.group()
+        return f"•••• {digits[-4:]}" if luhn_valid(digits) else match.group()
 
     return _CARD_NUMBER.sub(mask, text)
-
-
-def _language_and_locale(language: str) -> tuple[str, str]:
-    """("es", "es_MX") for "es-MX": texts by language, dates and amounts by the full locale."""
-    lang = (language or "en").replace("-", "_").split("_")[0].lower()
-    if lang not in SUPPORTED_LANGUAGES:
-        return "en", "en"
-    try:
-        return lang, str(Locale.parse(language.replace("-", "_")))
-    except (ValueError, UnknownLocaleError):
-        return lang, lang
 
 
 def _portal_url(v: _Values) -> str:
@@ -355,7 +333,7 @@ def _brand(raw: str) -> str:
 
 def decline_reason(decline_code: str, language: str = "en") -> str:
     """A failed payment's reason in the customer's words (generic for unknown codes)."""
-    lang, _ = _language_and_locale(language)
+    lang, _ = language_and_locale(language)
     reasons = DECLINE_REASONS[lang]
     code = _DECLINE_ALIASES.get(decline_code or "", decline_code or "")
     return reasons.get(code, reasons[""])
@@ -538,7 +516,7 @@ def render_email(kind: str, language: str, context: dict[str, Any]) -> tuple[str
     missing = [k for k in ("merchant_name", *REQUIRED_CONTEXT[kind]) if context.get(k) in (None, "")]
     if missing:
         raise KeyError(f"{kind} email needs context keys: {', '.join(missing)}")
-    lang, locale = _language_and_locale(language)
+    lang, locale = language_and_locale(language)
     values = _Values(context, lang, locale)
     common = COMMON[lang]
     email = _BUILDERS[kind](TEXTS[kind][lang], common, values)

@@ -43,7 +43,6 @@ from portal_app.billing.services import (
     get_scoped,
     is_postgres,
     new_session,
-    send_subscriber_email,
 )
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, check_transition, transition
 from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber

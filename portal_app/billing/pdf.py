@@ -27,7 +27,6 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_interval
 from babel.numbers import format_decimal, format_percent
 from fontTools import subset as ft_subset
@@ -40,6 +39,7 @@ from fpdf.image_parsing import preload_image
 from PIL import Image
 
 from portal_app.billing.money import Money
+from portal_app.billing.text import language_and_locale
 from portal_app.billing.statuses import InvoiceStatus
 from portal_app.models import Invoice, InvoiceLine, Merchant
 
@@ -67,7 +67,6 @@ _CACHED_CUTS = 32
 # Tables fpdf2 drops when it embeds a subset anyway; removing them up front makes each subset cheaper.
 _UNUSED_TABLES = ["FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "kern"]
 
-SUPPORTED_LANGUAGES = ("en", "es")
 PAGE_MARGIN = 18.0  # mm
 LOGO_MAX_W, LOGO_MAX_H = 60.0, 20.0  # mm
 
@@ -373,17 +372,6 @@ class _InvoiceText:
         return texts
 
 
-def _language_and_locale(language: str) -> tuple[str, str]:
-    """("es", "es_MX") for "es-MX": labels by language, numbers and dates by the full locale."""
-    lang = (language or "en").replace("-", "_").split("_")[0].lower()
-    if lang not in SUPPORTED_LANGUAGES:
-        return "en", "en"
-    try:
-        return lang, str(Locale.parse(language.replace("-", "_")))
-    except (ValueError, UnknownLocaleError):
-        return lang, lang
-
-
 def _utc_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         raise ValueError("invoice timestamps must be timezone-aware")
@@ -407,7 +395,7 @@ def _check_renderable(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: 
 
 
 def _invoice_text(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: Merchant) -> _InvoiceText:
-    lang, locale = _language_and_locale(invoice.language)
+    lang, locale = language_and_locale(invoice.language)
     labels = LABELS[lang]
     status = InvoiceStatus(invoice.status)
 

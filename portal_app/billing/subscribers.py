@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from portal_app.billing.text import SUPPORTED_LANGUAGES
 from portal_app.billing.services import BillingError, audit, get_scoped
 from portal_app.models import Subscriber, utcnow
 
-SUPPORTED_LANGUAGES = ("en", "es")
 _LIMITS = {"billing_name": 120, "billing_address": 500, "tax_id": 40}
 
 

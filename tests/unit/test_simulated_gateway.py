@@ -102,7 +102,7 @@ def test_test_cards_help_text():
     assert "insufficient funds" in TEST_CARDS["4000000000009995"]
     assert "3D Secure" in TEST_CARDS["4000002760003184"]
     assert len(TEST_CARDS) == 13
-    assert all(simulated._luhn_ok(n) for n in TEST_CARDS)
+    assert all(simulated.luhn_valid(n) for n in TEST_CARDS)
     assert format_test_card("4242424242424242") == "4242 4242 4242 4242"
     assert format_test_card("378282246310005") == "3782 822463 10005"
     with pytest.raises(TypeError):

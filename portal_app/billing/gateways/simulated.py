@@ -42,6 +42,7 @@ from portal_app.billing.gateways.base import (
     SetupResult,
 )
 from portal_app.billing.money import validate_currency
+from portal_app.billing.text import luhn_valid
 
 
 # --------------------------------------------------------------------------- test cards
@@ -162,16 +163,6 @@ def _message(decline_code: str) -> str:
 # --------------------------------------------------------------------------- card checks
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def _brand_of(number: str) -> str:
     """The card network from the number's prefix (IIN ranges)."""
     if number.startswith("4"):
@@ -219,7 +210,7 @@ def _check_card(card_input: Mapping[str, str]) -> _CheckedCard | SetupResult:
     if not isinstance(card_input, Mapping):
         raise TypeError("card_input must be a mapping with number, exp_month, exp_year, cvc")
     number = str(card_input.get("number", "")).replace(" ", "").replace("-", "").strip()
-    if not (number.isdigit() and number.isascii() and 13 <= len(number) <= 19 and _luhn_ok(number)):
+    if not (number.isdigit() and number.isascii() and 13 <= len(number) <= 19 and luhn_valid(number)):
         return _setup_declined("incorrect_number")
     expiry = _parse_expiry(
         str(card_input.get("exp_month", "")).strip(), str(card_input.get("exp_year", "")).strip()
