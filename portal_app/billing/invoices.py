@@ -341,57 +341,48 @@ def reactivate_paid_up_subscriptions(session: Session, subscription_ids: list[in
     return restored
 
 
+def _settle(session: Session, invoice_id: int, new_status: I, *, merchant_id: int, actor: str, now: datetime,
+            kind: str, detail: dict[str, Any], reactivate: bool) -> Invoice:
+    """The one way a merchant closes an invoice: lock, check, transition, stop retries, drop the
+    stored PDF (it prints the payment status), optionally restore the subscription, audit."""
+    invoice = get_scoped(session, Invoice, row_id(invoice_id), merchant_id, for_update=True)
+    _require_settleable(invoice, new_status)
+    transition(invoice, new_status)
+    if new_status is I.PAID:
+        invoice.paid_at = now
+    elif new_status is I.VOID:
+        invoice.voided_at = now
+    invoice.next_retry_at = None
+    invoice.pdf_bytes = None
+    session.add(invoice)
+    session.flush()
+    if reactivate:
+        # Paid or no longer owed: a past-due subscription owes nothing more for it.
+        reactivate_paid_up_subscriptions(session, [invoice.subscription_id], now=now, actor=actor)
+    audit(session, merchant_id=merchant_id, subscriber_id=invoice.subscriber_id, actor=actor, kind=kind,
+          detail={"invoice_id": invoice.id, "number": invoice.number, **detail}, now=now)
+    return invoice
+
+
 def mark_paid(session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime,
               note: str = "") -> Invoice:
     """Record a payment made outside the gateway (bank transfer, cheque). Restores the subscription."""
-    invoice = get_scoped(session, Invoice, row_id(invoice_id), merchant_id, for_update=True)
-    _require_settleable(invoice, I.PAID)
-    transition(invoice, I.PAID)
-    invoice.paid_at = now
-    invoice.next_retry_at = None
-    invoice.pdf_bytes = None  # the stored PDF shows the payment status: render the paid one next time
-    session.add(invoice)
-    session.flush()
-    reactivate_paid_up_subscriptions(session, [invoice.subscription_id], now=now, actor=actor)
-    audit(session, merchant_id=merchant_id, subscriber_id=invoice.subscriber_id, actor=actor,
-          kind="invoice_marked_paid", detail={"invoice_id": invoice.id, "number": invoice.number, "note": note},
-          now=now)
-    return invoice
+    return _settle(session, invoice_id, I.PAID, merchant_id=merchant_id, actor=actor, now=now,
+                   kind="invoice_marked_paid", detail={"note": note}, reactivate=True)
 
 
 def void_invoice(session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime,
                  reason: str = "") -> Invoice:
     """Cancel an invoice that is not owed (corrections void and reissue; paid ones cannot be voided)."""
-    invoice = get_scoped(session, Invoice, row_id(invoice_id), merchant_id, for_update=True)
-    _require_settleable(invoice, I.VOID)
-    transition(invoice, I.VOID)
-    invoice.voided_at = now
-    invoice.next_retry_at = None
-    invoice.pdf_bytes = None
-    session.add(invoice)
-    session.flush()
-    # With the debt gone, a past-due subscription owes nothing more.
-    reactivate_paid_up_subscriptions(session, [invoice.subscription_id], now=now, actor=actor)
-    audit(session, merchant_id=merchant_id, subscriber_id=invoice.subscriber_id, actor=actor,
-          kind="invoice_voided", detail={"invoice_id": invoice.id, "number": invoice.number, "reason": reason},
-          now=now)
-    return invoice
+    return _settle(session, invoice_id, I.VOID, merchant_id=merchant_id, actor=actor, now=now,
+                   kind="invoice_voided", detail={"reason": reason}, reactivate=True)
 
 
 def mark_uncollectible(session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime,
                        reason: str = "") -> Invoice:
     """Write the debt off: no more automatic retries. A later payment still settles it."""
-    invoice = get_scoped(session, Invoice, row_id(invoice_id), merchant_id, for_update=True)
-    _require_settleable(invoice, I.UNCOLLECTIBLE)
-    transition(invoice, I.UNCOLLECTIBLE)
-    invoice.next_retry_at = None
-    invoice.pdf_bytes = None
-    session.add(invoice)
-    session.flush()
-    audit(session, merchant_id=merchant_id, subscriber_id=invoice.subscriber_id, actor=actor,
-          kind="invoice_uncollectible", detail={"invoice_id": invoice.id, "number": invoice.number,
-                                                "reason": reason}, now=now)
-    return invoice
+    return _settle(session, invoice_id, I.UNCOLLECTIBLE, merchant_id=merchant_id, actor=actor, now=now,
+                   kind="invoice_uncollectible", detail={"reason": reason}, reactivate=False)
 
 
 # --- reading, PDFs, ZIP ---------------------------------------------------------------------
