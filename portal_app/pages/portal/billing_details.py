@@ -6,7 +6,7 @@ import reflex as rx
 
 from portal_app.billing import portal_actions
 from portal_app.billing.services import BillingError
-from portal_app.pages.portal.overview import PortalState
+from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
 
 class PortalBillingState(PortalState):
@@ -17,7 +17,7 @@ class PortalBillingState(PortalState):
     def save_details(self, form_data: dict):
         identity = self._portal_identity()
         if identity is None:
-            return rx.redirect("/invalid-link", replace=True)
+            return to_invalid_page()
         self.saved = False
         try:
             portal_actions.save_billing_details(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)

@@ -7,7 +7,7 @@ import reflex as rx
 
 from portal_app.billing import portal_actions
 from portal_app.billing.services import BillingError
-from portal_app.pages.portal.overview import PortalState
+from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
 TAP = "44px"
 REASON_KEYS = [(code, f"reason_{code}") for code in portal_actions.CANCEL_REASONS]
@@ -28,7 +28,7 @@ class PortalCancelState(PortalState):
     def confirm_cancel(self, form_data: dict):
         identity = self._portal_identity()
         if identity is None:
-            return rx.redirect("/invalid-link", replace=True)
+            return to_invalid_page()
         if not isinstance(form_data, dict):
             self.error = "Invalid request."
             return
@@ -47,7 +47,7 @@ class PortalCancelState(PortalState):
     def undo_cancel(self):
         identity = self._portal_identity()
         if identity is None:
-            return rx.redirect("/invalid-link", replace=True)
+            return to_invalid_page()
         try:
             portal_actions.undo_cancel(merchant_id=identity[0], subscriber_id=identity[1])
         except BillingError as err:

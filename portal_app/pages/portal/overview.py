@@ -15,6 +15,11 @@ from portal_app.settings import get_settings
 from portal_app.state import PortalSessionState
 
 
+def to_invalid_page():
+    """Where every portal handler sends a browser without a live portal session."""
+    return rx.redirect(routes.PORTAL_INVALID, replace=True)
+
+
 def _exp(month: int, year: int) -> str:
     return f"{month:02d}/{year % 100:02d}"
 
@@ -60,7 +65,7 @@ class PortalState(PortalSessionState):
         identity = self._portal_identity()
         if identity is None:
             self.loaded = False
-            return None, rx.redirect(routes.PORTAL_INVALID, replace=True)
+            return None, to_invalid_page()
         return identity, None
 
     def _refresh(self, merchant_id: int, subscriber_id: int) -> bool:
@@ -153,7 +158,7 @@ class PortalState(PortalSessionState):
         if identity is None:
             return redirect
         if not self._refresh(*identity):
-            return rx.redirect(routes.PORTAL_INVALID, replace=True)
+            return to_invalid_page()
 
     @rx.event
     def set_language(self, language: str):

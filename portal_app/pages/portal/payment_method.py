@@ -17,7 +17,7 @@ from portal_app.billing import portal_actions, stripe_events
 from portal_app.billing.payments import CardUpdateOutcome, CardUpdateResult, PaymentOutcome
 from portal_app.billing.services import BillingError
 from portal_app.components.stripe_elements import stripe_card_setup, stripe_payment_authentication
-from portal_app.pages.portal.overview import PortalState
+from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
 TAP = "44px"
 _ERROR_VARS = {"number": "number_error", "expiry": "expiry_error", "cvc": "cvc_error"}
@@ -90,8 +90,8 @@ class PortalCardState(PortalState):
                 self.result_ok = False
                 self.result_message = f"{result.message} {failed[0].message}"
             elif paid:
-                total = sum(c.amount.amount_minor for c in paid if c.amount)
-                amount = i18n.fmt_money(paid[0].amount.__class__(total, paid[0].amount.currency), lang)
+                amounts = [c.amount for c in paid if c.amount]
+                amount = i18n.fmt_money(sum(amounts[1:], amounts[0]) if amounts else None, lang)
                 self.result_ok = True
                 self.result_message = i18n.t(lang, "card_saved_paid", amount=amount)
             else:
@@ -107,7 +107,7 @@ class PortalCardState(PortalState):
         """Validate, attach the card (3DS when asked), retry open invoices, show the outcome."""
         identity = self._portal_identity()
         if identity is None:
-            yield rx.redirect("/invalid-link", replace=True)
+            yield to_invalid_page()
             return
         self._clear_errors()
         self.result_message = ""
@@ -133,7 +133,7 @@ class PortalCardState(PortalState):
         subscriber's customer) and retry open invoices. The browser sends nothing but the seti_ id."""
         identity = self._portal_identity()
         if identity is None:
-            yield rx.redirect("/invalid-link", replace=True)
+            yield to_invalid_page()
             return
         self._clear_errors()
         self.saving = True
