@@ -18,11 +18,13 @@ export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || ech
 export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(PATH)
 export PUBLIC_URL ?= http://localhost:$(PORT)
 
-.PHONY: help run test deps dev-deps bun migrate seed browser clean
+.PHONY: help run test unit lint format deps dev-deps bun migrate seed browser clean
 
 help:
 	@echo "make run   - install, migrate, seed demo data and serve on http://localhost:$(PORT)"
-	@echo "make test  - install test tools and run the whole test suite (browser tests included)"
+	@echo "make test  - install test tools, lint, and run the whole test suite (browser tests included)"
+	@echo "make unit  - the unit tests only (under a minute)"
+	@echo "make lint  - ruff: lint and format check of the whole tree"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -68,7 +70,18 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; \
 	fi
 
-test: dev-deps bun $(AXE) browser
+lint: dev-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: dev-deps
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+unit: dev-deps
+	$(PY) -m pytest -m unit -q
+
+test: lint bun $(AXE) browser
 	@if [ -z "$$TEST_DATABASE_URL" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 	  export TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test; \
 	  echo "PostgreSQL reachable: TEST_DATABASE_URL=$$TEST_DATABASE_URL"; \

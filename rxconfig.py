@@ -8,7 +8,7 @@ import reflex as rx
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
 
-from portal_app.settings import get_settings  # noqa: E402
+from portal_app.settings import get_settings
 
 settings = get_settings()
 
@@ -19,6 +19,10 @@ config = rx.Config(
     telemetry_enabled=False,
     show_built_with_reflex=False,
     cors_allowed_origins=[settings.public_url],
-    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", gray_color="slate", radius="large", appearance="light"))],
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(accent_color="indigo", gray_color="slate", radius="large", appearance="light")
+        )
+    ],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -17,22 +17,22 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
 os.environ.setdefault("ENVIRONMENT", "test")
 
-import sqlalchemy as sa  # noqa: E402
-from sqlmodel import SQLModel  # noqa: E402
+import sqlalchemy as sa
+from sqlmodel import SQLModel
 
-from portal_app import db  # noqa: E402
-from portal_app.billing.gateways.simulated import SimulatedGateway  # noqa: E402
-from portal_app.billing.invoices import billing_snapshot  # noqa: E402
-from portal_app.billing.periods import add_interval  # noqa: E402
-from portal_app.billing.runs import run_billing  # noqa: E402
-from portal_app.models import (  # noqa: E402
+from portal_app import db
+from portal_app.billing.gateways.simulated import SimulatedGateway
+from portal_app.billing.invoices import billing_snapshot
+from portal_app.billing.periods import add_interval
+from portal_app.billing.runs import run_billing
+from portal_app.models import (
     Invoice,
     Merchant,
     PaymentMethod,
@@ -41,7 +41,7 @@ from portal_app.models import (  # noqa: E402
     Subscription,
 )
 
-UTC = timezone.utc
+UTC = UTC
 # A live run: `now` is the wall clock, and every subscription's first period ends right then.
 NOW = datetime.now(UTC).replace(microsecond=0)
 ANCHOR = add_interval(NOW, "month", 1, -1)
@@ -57,52 +57,125 @@ def _seed(engine: sa.Engine, n: int, gateway: SimulatedGateway) -> None:
     """N subscribers with a gateway customer and a saved Visa, each with a subscription due at NOW."""
     exp_year = str(datetime.now(UTC).year + 3)
     with engine.begin() as conn:
-        merchant_id = conn.execute(sa.insert(Merchant.__table__).values(
-            name="Bench Gym", slug="bench", invoice_prefix="BENCH", created_at=datetime.now(UTC))
-            .returning(Merchant.__table__.c.id)).scalar_one()
-        plan_id = conn.execute(sa.insert(Plan.__table__).values(
-            merchant_id=merchant_id, name="Monthly", amount_minor=2900, currency="USD", interval="month",
-            interval_count=1, cancellation_policy="at_period_end", active=True, created_at=NOW)
-            .returning(Plan.__table__.c.id)).scalar_one()
-        customers = [gateway.create_customer(email=f"m{i}@example.com", name=f"Member {i}", metadata={})
-                     for i in range(n)]
-        cards = [gateway.attach_card(customer_ref=c, card_input={
-            "number": "4242424242424242", "exp_month": "12", "exp_year": exp_year, "cvc": "123"}).card
-            for c in customers]
-        subscriber_ids = list(conn.execute(
-            sa.insert(Subscriber.__table__).returning(Subscriber.__table__.c.id, sort_by_parameter_order=True),
-            [{"merchant_id": merchant_id, "name": f"Member {i}", "email": f"m{i}@example.com", "language": "en",
-              "gateway_customer_id": customers[i], "created_at": ANCHOR} for i in range(n)],
-        ).scalars())
-        conn.execute(sa.insert(PaymentMethod.__table__), [
-            {"merchant_id": merchant_id, "subscriber_id": sid, "gateway": "simulated", "gateway_ref": card.gateway_ref,
-             "brand": card.brand, "last4": card.last4, "exp_month": card.exp_month, "exp_year": card.exp_year,
-             "is_default": True, "created_at": ANCHOR}
-            for sid, card in zip(subscriber_ids, cards)
-        ])
-        conn.execute(sa.insert(Subscription.__table__), [
-            {"merchant_id": merchant_id, "subscriber_id": sid, "plan_id": plan_id, "status": "active",
-             "anchor_at": ANCHOR, "period_index": 0, "current_period_start": ANCHOR, "current_period_end": NOW,
-             "cancel_at_period_end": False, "created_at": ANCHOR}
-            for sid in subscriber_ids
-        ])
+        merchant_id = conn.execute(
+            sa.insert(Merchant.__table__)
+            .values(name="Bench Gym", slug="bench", invoice_prefix="BENCH", created_at=datetime.now(UTC))
+            .returning(Merchant.__table__.c.id)
+        ).scalar_one()
+        plan_id = conn.execute(
+            sa.insert(Plan.__table__)
+            .values(
+                merchant_id=merchant_id,
+                name="Monthly",
+                amount_minor=2900,
+                currency="USD",
+                interval="month",
+                interval_count=1,
+                cancellation_policy="at_period_end",
+                active=True,
+                created_at=NOW,
+            )
+            .returning(Plan.__table__.c.id)
+        ).scalar_one()
+        customers = [
+            gateway.create_customer(email=f"m{i}@example.com", name=f"Member {i}", metadata={}) for i in range(n)
+        ]
+        cards = [
+            gateway.attach_card(
+                customer_ref=c,
+                card_input={"number": "4242424242424242", "exp_month": "12", "exp_year": exp_year, "cvc": "123"},
+            ).card
+            for c in customers
+        ]
+        subscriber_ids = list(
+            conn.execute(
+                sa.insert(Subscriber.__table__).returning(Subscriber.__table__.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "merchant_id": merchant_id,
+                        "name": f"Member {i}",
+                        "email": f"m{i}@example.com",
+                        "language": "en",
+                        "gateway_customer_id": customers[i],
+                        "created_at": ANCHOR,
+                    }
+                    for i in range(n)
+                ],
+            ).scalars()
+        )
+        conn.execute(
+            sa.insert(PaymentMethod.__table__),
+            [
+                {
+                    "merchant_id": merchant_id,
+                    "subscriber_id": sid,
+                    "gateway": "simulated",
+                    "gateway_ref": card.gateway_ref,
+                    "brand": card.brand,
+                    "last4": card.last4,
+                    "exp_month": card.exp_month,
+                    "exp_year": card.exp_year,
+                    "is_default": True,
+                    "created_at": ANCHOR,
+                }
+                for sid, card in zip(subscriber_ids, cards)
+            ],
+        )
+        conn.execute(
+            sa.insert(Subscription.__table__),
+            [
+                {
+                    "merchant_id": merchant_id,
+                    "subscriber_id": sid,
+                    "plan_id": plan_id,
+                    "status": "active",
+                    "anchor_at": ANCHOR,
+                    "period_index": 0,
+                    "current_period_start": ANCHOR,
+                    "current_period_end": NOW,
+                    "cancel_at_period_end": False,
+                    "created_at": ANCHOR,
+                }
+                for sid in subscriber_ids
+            ],
+        )
 
 
 def _raw_invoice_insert(engine: sa.Engine, n: int) -> float:
     """Seconds for one Core executemany INSERT of n invoice rows like the run's (same schema)."""
     with engine.begin() as conn:
-        merchant_id = conn.execute(sa.insert(Merchant.__table__).values(
-            name="Raw", slug="raw", invoice_prefix="RAW").returning(Merchant.__table__.c.id)).scalar_one()
-        subscriber_id = conn.execute(sa.insert(Subscriber.__table__).values(
-            merchant_id=merchant_id, name="Raw", email="raw@example.com").returning(Subscriber.__table__.c.id)).scalar_one()
+        merchant_id = conn.execute(
+            sa.insert(Merchant.__table__)
+            .values(name="Raw", slug="raw", invoice_prefix="RAW")
+            .returning(Merchant.__table__.c.id)
+        ).scalar_one()
+        subscriber_id = conn.execute(
+            sa.insert(Subscriber.__table__)
+            .values(merchant_id=merchant_id, name="Raw", email="raw@example.com")
+            .returning(Subscriber.__table__.c.id)
+        ).scalar_one()
     merchant = Merchant(id=merchant_id, name="Raw", slug="raw", invoice_prefix="RAW")
     subscriber = Subscriber(id=subscriber_id, merchant_id=merchant_id, name="Raw", email="raw@example.com")
     snapshot = billing_snapshot(merchant, subscriber)
     rows = [
-        {"merchant_id": merchant_id, "subscriber_id": subscriber_id, "subscription_id": None,
-         "number": f"RAW-2026-{i + 1:06d}", "status": "open", "currency": "USD", "subtotal_minor": 2900,
-         "tax_minor": 0, "total_minor": 2900, "tax_rate_bp": 0, "period_start": NOW,
-         "period_end": NOW + timedelta(days=30), **snapshot, "created_at": NOW, "finalized_at": NOW, "due_at": NOW}
+        {
+            "merchant_id": merchant_id,
+            "subscriber_id": subscriber_id,
+            "subscription_id": None,
+            "number": f"RAW-2026-{i + 1:06d}",
+            "status": "open",
+            "currency": "USD",
+            "subtotal_minor": 2900,
+            "tax_minor": 0,
+            "total_minor": 2900,
+            "tax_rate_bp": 0,
+            "period_start": NOW,
+            "period_end": NOW + timedelta(days=30),
+            **snapshot,
+            "created_at": NOW,
+            "finalized_at": NOW,
+            "due_at": NOW,
+        }
         for i in range(n)
     ]
     started = time.perf_counter()
@@ -133,8 +206,9 @@ def one_round(n: int) -> tuple[float, float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 10_000])
-    parser.add_argument("--rounds", type=int, nargs="*", default=None,
-                        help="rounds per size (default: 1 for >= 50k, else 3)")
+    parser.add_argument(
+        "--rounds", type=int, nargs="*", default=None, help="rounds per size (default: 1 for >= 50k, else 3)"
+    )
     args = parser.parse_args()
     rounds = args.rounds or [1 if n >= 50_000 else 3 for n in args.sizes]
     if len(rounds) == 1 and len(args.sizes) > 1:
@@ -145,11 +219,17 @@ def main() -> None:
             run_s, raw_s, text = one_round(n)
             runs.append(run_s)
             raws.append(raw_s)
-            print(f"  n={n:>7} round {r + 1}/{count}: run {run_s:7.2f}s  raw insert {raw_s:6.2f}s  "
-                  f"ratio {run_s / raw_s:5.2f}x   [{text}]", flush=True)
+            print(
+                f"  n={n:>7} round {r + 1}/{count}: run {run_s:7.2f}s  raw insert {raw_s:6.2f}s  "
+                f"ratio {run_s / raw_s:5.2f}x   [{text}]",
+                flush=True,
+            )
         run_m, raw_m = statistics.median(runs), statistics.median(raws)
-        print(f"n={n}: median run_billing {run_m:.2f}s ({n / run_m:,.0f} subscriptions/s), "
-              f"median raw invoice insert {raw_m:.2f}s, ratio {run_m / raw_m:.2f}x (target <= 3x)", flush=True)
+        print(
+            f"n={n}: median run_billing {run_m:.2f}s ({n / run_m:,.0f} subscriptions/s), "
+            f"median raw invoice insert {raw_m:.2f}s, ratio {run_m / raw_m:.2f}x (target <= 3x)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -18,41 +18,99 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
 os.environ.setdefault("ENVIRONMENT", "test")
 
-import sqlalchemy as sa  # noqa: E402
-from sqlmodel import SQLModel  # noqa: E402
+import sqlalchemy as sa
+from sqlmodel import SQLModel
 
-from portal_app import db  # noqa: E402
-from portal_app.billing import console  # noqa: E402
-from portal_app.models import Merchant, Plan, Subscriber, Subscription  # noqa: E402
+from portal_app import db
+from portal_app.billing import console
+from portal_app.models import Merchant, Plan, Subscriber, Subscription
 
-FIRST = ["Ana", "Ben", "Chloé", "Dmitri", "Eva", "Farid", "Grace", "Hiro", "Iris", "Jon", "Kofi", "Lena", "Mateo",
-         "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoë"]
-LAST = ["Smith", "García", "Müller", "Rossi", "Kim", "Nguyen", "Silva", "Cohen", "Okafor", "Tanaka", "Novak",
-        "Larsen", "Haddad", "Costa", "Ivanova", "Johansson", "Dubois", "Kowalski", "Patel", "Chen"]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dmitri",
+    "Eva",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Iris",
+    "Jon",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nora",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zoë",
+]
+LAST = [
+    "Smith",
+    "García",
+    "Müller",
+    "Rossi",
+    "Kim",
+    "Nguyen",
+    "Silva",
+    "Cohen",
+    "Okafor",
+    "Tanaka",
+    "Novak",
+    "Larsen",
+    "Haddad",
+    "Costa",
+    "Ivanova",
+    "Johansson",
+    "Dubois",
+    "Kowalski",
+    "Patel",
+    "Chen",
+]
 STATUSES = ["active"] * 90 + ["past_due"] * 3 + ["canceled"] * 5 + ["unpaid"] * 2
 
 
 def _seed(engine: sa.Engine, size: int) -> tuple[int, int, int]:
     rnd = random.Random(7)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     merchant_ids, plan_ids = [], []
     with engine.begin() as conn:
         for slug in ("bench-a", "bench-b"):
-            mid = conn.execute(sa.insert(Merchant.__table__).values(
-                name=slug, slug=slug, invoice_prefix="B", created_at=now)).inserted_primary_key[0]
+            mid = conn.execute(
+                sa.insert(Merchant.__table__).values(name=slug, slug=slug, invoice_prefix="B", created_at=now)
+            ).inserted_primary_key[0]
             merchant_ids.append(mid)
             for name in ("Big", "Small"):
-                plan_ids.append(conn.execute(sa.insert(Plan.__table__).values(
-                    merchant_id=mid, name=name, amount_minor=2900, currency="USD", interval="month",
-                    interval_count=1, cancellation_policy="at_period_end", active=True,
-                    created_at=now)).inserted_primary_key[0])
+                plan_ids.append(
+                    conn.execute(
+                        sa.insert(Plan.__table__).values(
+                            merchant_id=mid,
+                            name=name,
+                            amount_minor=2900,
+                            currency="USD",
+                            interval="month",
+                            interval_count=1,
+                            cancellation_policy="at_period_end",
+                            active=True,
+                            created_at=now,
+                        )
+                    ).inserted_primary_key[0]
+                )
         next_id = 1
         for m_index, mid in enumerate(merchant_ids):
             big, small = plan_ids[2 * m_index], plan_ids[2 * m_index + 1]
@@ -60,19 +118,40 @@ def _seed(engine: sa.Engine, size: int) -> tuple[int, int, int]:
             subscribers, subscriptions = [], []
             for i in range(total):
                 first, last = rnd.choice(FIRST), rnd.choice(LAST)
-                subscribers.append({"id": next_id, "merchant_id": mid, "name": f"{first} {last} {i}",
-                                    "email": f"{first.lower()}.{last.lower()}.{i}@example.com".encode("ascii", "ignore").decode(),
-                                    "language": "en", "billing_name": "", "billing_address": "", "tax_id": "",
-                                    "gateway_customer_id": "", "created_at": now})
+                subscribers.append(
+                    {
+                        "id": next_id,
+                        "merchant_id": mid,
+                        "name": f"{first} {last} {i}",
+                        "email": f"{first.lower()}.{last.lower()}.{i}@example.com".encode("ascii", "ignore").decode(),
+                        "language": "en",
+                        "billing_name": "",
+                        "billing_address": "",
+                        "tax_id": "",
+                        "gateway_customer_id": "",
+                        "created_at": now,
+                    }
+                )
                 start = now - timedelta(days=rnd.randint(1, 300))
-                subscriptions.append({"merchant_id": mid, "subscriber_id": next_id, "plan_id": big if i < size else small,
-                                      "status": rnd.choice(STATUSES), "anchor_at": start, "period_index": 0,
-                                      "current_period_start": start, "current_period_end": start + timedelta(days=30),
-                                      "cancel_at_period_end": False, "cancellation_reason": "", "created_at": start})
+                subscriptions.append(
+                    {
+                        "merchant_id": mid,
+                        "subscriber_id": next_id,
+                        "plan_id": big if i < size else small,
+                        "status": rnd.choice(STATUSES),
+                        "anchor_at": start,
+                        "period_index": 0,
+                        "current_period_start": start,
+                        "current_period_end": start + timedelta(days=30),
+                        "cancel_at_period_end": False,
+                        "cancellation_reason": "",
+                        "created_at": start,
+                    }
+                )
                 next_id += 1
             for chunk in range(0, total, 20000):
-                conn.execute(sa.insert(Subscriber.__table__), subscribers[chunk:chunk + 20000])
-                conn.execute(sa.insert(Subscription.__table__), subscriptions[chunk:chunk + 20000])
+                conn.execute(sa.insert(Subscriber.__table__), subscribers[chunk : chunk + 20000])
+                conn.execute(sa.insert(Subscription.__table__), subscriptions[chunk : chunk + 20000])
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE") if engine.dialect.name == "sqlite" else None
     return merchant_ids[0], plan_ids[0], size
@@ -80,8 +159,13 @@ def _seed(engine: sa.Engine, size: int) -> tuple[int, int, int]:
 
 def _cursor_at(engine: sa.Engine, merchant_id: int, position: int) -> tuple[str, int]:
     with engine.connect() as conn:
-        row = conn.execute(sa.select(Subscriber.name, Subscriber.id).where(Subscriber.merchant_id == merchant_id)
-                           .order_by(Subscriber.name, Subscriber.id).offset(position).limit(1)).one()
+        row = conn.execute(
+            sa.select(Subscriber.name, Subscriber.id)
+            .where(Subscriber.merchant_id == merchant_id)
+            .order_by(Subscriber.name, Subscriber.id)
+            .offset(position)
+            .limit(1)
+        ).one()
     return row[0], row[1]
 
 

@@ -14,15 +14,15 @@ import io
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PIL import Image, ImageDraw  # noqa: E402
+from PIL import Image, ImageDraw
 
-from portal_app.billing.pdf import InvoiceRenderer, year_zip  # noqa: E402
-from portal_app.models import Invoice, InvoiceLine, Merchant  # noqa: E402
+from portal_app.billing.pdf import InvoiceRenderer, year_zip
+from portal_app.models import Invoice, InvoiceLine, Merchant
 
 TARGET_PER_SECOND = 25.0
 # One customer name per invoice, rotating through the font cuts (Latin-1, Greek, Cyrillic, Latin Ext.).
@@ -41,31 +41,52 @@ def _logo_png() -> bytes:
 
 def build_invoices(count: int, extra_name: str = "") -> list[tuple[Invoice, list[InvoiceLine], Merchant]]:
     merchant = Merchant(
-        id=1, name="Acme Cloud S.L.", slug="acme", invoice_prefix="ACME",
-        support_email="billing@acme.example", logo_png=_logo_png(),
+        id=1,
+        name="Acme Cloud S.L.",
+        slug="acme",
+        invoice_prefix="ACME",
+        support_email="billing@acme.example",
+        logo_png=_logo_png(),
     )
-    start = datetime(2026, 1, 31, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
     invoices = []
     for n in range(count):
         finalized = start + timedelta(days=n)
         lines = [
             InvoiceLine(
-                id=n * 10 + i, invoice_id=n + 1, description=f"Pro plan — seat {i + 1}, monthly",
-                quantity=i + 1, unit_amount_minor=2900, amount_minor=2900 * (i + 1), currency="EUR",
+                id=n * 10 + i,
+                invoice_id=n + 1,
+                description=f"Pro plan — seat {i + 1}, monthly",
+                quantity=i + 1,
+                unit_amount_minor=2900,
+                amount_minor=2900 * (i + 1),
+                currency="EUR",
             )
             for i in range(5)
         ]
         subtotal = sum(line.amount_minor for line in lines)
         tax = (subtotal * 2100 + 5000) // 10000
         invoice = Invoice(
-            id=n + 1, merchant_id=1, subscriber_id=1, number=f"ACME-2026-{n + 1:06d}",
-            status="paid" if n % 2 else "open", currency="EUR", subtotal_minor=subtotal,
-            tax_minor=tax, total_minor=subtotal + tax, tax_rate_bp=2100,
-            period_start=finalized, period_end=finalized + timedelta(days=30),
-            language="es" if n % 3 == 0 else "en", merchant_name=merchant.name,
-            billing_name=NAMES[n % len(NAMES)] + extra_name, billing_email="customer@example.com",
-            billing_address="Calle Mayor 1\n28013 Madrid\nEspaña", tax_id="ESB12345678",
-            finalized_at=finalized, due_at=finalized + timedelta(days=14),
+            id=n + 1,
+            merchant_id=1,
+            subscriber_id=1,
+            number=f"ACME-2026-{n + 1:06d}",
+            status="paid" if n % 2 else "open",
+            currency="EUR",
+            subtotal_minor=subtotal,
+            tax_minor=tax,
+            total_minor=subtotal + tax,
+            tax_rate_bp=2100,
+            period_start=finalized,
+            period_end=finalized + timedelta(days=30),
+            language="es" if n % 3 == 0 else "en",
+            merchant_name=merchant.name,
+            billing_name=NAMES[n % len(NAMES)] + extra_name,
+            billing_email="customer@example.com",
+            billing_address="Calle Mayor 1\n28013 Madrid\nEspaña",
+            tax_id="ESB12345678",
+            finalized_at=finalized,
+            due_at=finalized + timedelta(days=14),
             paid_at=finalized + timedelta(minutes=1) if n % 2 else None,
         )
         invoices.append((invoice, lines, merchant))
@@ -77,7 +98,8 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
-        "--extra-script", action="store_true",
+        "--extra-script",
+        action="store_true",
         help="put an Armenian letter in every name (one more 128-code-point font page)",
     )
     args = parser.parse_args()
@@ -104,8 +126,10 @@ def main() -> None:
     mean_kb = sum(len(data) for _, data in files) / len(files) / 1024
     print(f"year_zip of {len(files)} PDFs: {len(archive) / 1024:.0f} KiB in {zip_seconds:.3f} s")
     print(f"mean PDF size: {mean_kb:.1f} KiB")
-    print(f"median: {median:.1f} invoices/s; ratio to the {TARGET_PER_SECOND:.0f}/s target: "
-          f"{median / TARGET_PER_SECOND:.2f}x")
+    print(
+        f"median: {median:.1f} invoices/s; ratio to the {TARGET_PER_SECOND:.0f}/s target: "
+        f"{median / TARGET_PER_SECOND:.2f}x"
+    )
 
 
 if __name__ == "__main__":

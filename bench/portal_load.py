@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,17 +34,27 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _stop, _wait
 def _start_server(work: Path):
     port = _free_port()
     database_url = f"sqlite:///{work / 'bench.db'}"
-    env = {**os.environ, "DATABASE_URL": database_url, "PUBLIC_URL": f"http://localhost:{port}",
-           "BILLING_TICK_SECONDS": "0", "PATH": f"{ROOT / 'tools/node_modules/.bin'}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PUBLIC_URL": f"http://localhost:{port}",
+        "BILLING_TICK_SECONDS": "0",
+        "PATH": f"{ROOT / 'tools/node_modules/.bin'}:{os.environ['PATH']}",
+    }
     env.pop("REFLEX_REDIS_URL", None)
     reflex = str(ROOT / ".venv/bin/reflex")
     subprocess.run([reflex, "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     engine = db.make_engine(database_url)
-    demo.seed_demo(engine, now=datetime.now(timezone.utc))
+    demo.seed_demo(engine, now=datetime.now(UTC))
     log = work / "server.log"
-    proc = subprocess.Popen([reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port",
-                             str(port)], cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     _wait_healthy(f"http://localhost:{port}/api/health", proc, log)
     return proc, engine, f"http://localhost:{port}"
 
@@ -78,9 +88,11 @@ def main() -> None:
             _stop(proc)
     timings.sort()
     p95 = timings[max(0, int(round(0.95 * len(timings))) - 1)]
-    print(f"portal overview, {len(timings)} fresh visits: median {statistics.median(timings) * 1000:.0f} ms, "
-          f"p95 {p95 * 1000:.0f} ms, max {timings[-1] * 1000:.0f} ms (target p95 <= 1000 ms; ratio "
-          f"{p95:.2f}x of target)")
+    print(
+        f"portal overview, {len(timings)} fresh visits: median {statistics.median(timings) * 1000:.0f} ms, "
+        f"p95 {p95 * 1000:.0f} ms, max {timings[-1] * 1000:.0f} ms (target p95 <= 1000 ms; ratio "
+        f"{p95:.2f}x of target)"
+    )
 
 
 if __name__ == "__main__":

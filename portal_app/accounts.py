@@ -59,7 +59,7 @@ def _slug_for(session: Session, company_name: str) -> str:
 
 def _invoice_prefix(company_name: str) -> str:
     letters = re.sub(r"[^A-Za-z0-9]", "", company_name).upper()
-    return (letters[:4] or "INV")
+    return letters[:4] or "INV"
 
 
 def sign_up(session: Session, *, company_name: str, email: str, password: str) -> MerchantUser:
@@ -72,7 +72,9 @@ def sign_up(session: Session, *, company_name: str, email: str, password: str) -
     if session.exec(select(MerchantUser.id).where(MerchantUser.email == email)).first() is not None:
         raise AccountError("An account with this email already exists. Sign in instead.")
     merchant = Merchant(
-        name=company_name, slug=_slug_for(session, company_name), invoice_prefix=_invoice_prefix(company_name),
+        name=company_name,
+        slug=_slug_for(session, company_name),
+        invoice_prefix=_invoice_prefix(company_name),
         support_email=email,
     )
     session.add(merchant)
@@ -125,8 +127,11 @@ def open_console_session(session: Session, user: MerchantUser, *, now: datetime 
     secret = secrets.token_urlsafe(32)
     session.add(
         ConsoleSession(
-            merchant_id=user.merchant_id, user_id=user.id, secret_hash=_hash_secret(secret),
-            created_at=now, last_seen_at=now,
+            merchant_id=user.merchant_id,
+            user_id=user.id,
+            secret_hash=_hash_secret(secret),
+            created_at=now,
+            last_seen_at=now,
         )
     )
     session.flush()

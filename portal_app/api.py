@@ -11,6 +11,7 @@ import hashlib
 from urllib.parse import quote
 
 import sqlalchemy as sa
+from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -19,14 +20,13 @@ from starlette.routing import Route
 
 from portal_app import accounts, routes
 from portal_app.billing import invoices, portal_links
+from portal_app.billing.errors import BillingError, NotFound
 from portal_app.billing.pdf import invoice_pdf_filename
-from portal_app.billing.services import BillingError, NotFound
 from portal_app.db import get_engine, session_scope
 from portal_app.models import Merchant
 from portal_app.ratelimit import RateLimiter
 from portal_app.settings import get_settings
 from portal_app.stripe_api import stripe_routes
-from sqlmodel import select
 
 # Failed console logins: per client IP and per account, whichever trips first.
 login_ip_limiter = RateLimiter("login-ip", limit=30, window_seconds=900)
@@ -96,9 +96,7 @@ def _same_origin(request: Request) -> bool:
 
 
 def _set_session_cookie(response: Response, name: str, secret: str, max_age: int) -> None:
-    response.set_cookie(
-        name, secret, max_age=max_age, httponly=True, secure=_cookie_secure(), samesite="lax", path="/"
-    )
+    response.set_cookie(name, secret, max_age=max_age, httponly=True, secure=_cookie_secure(), samesite="lax", path="/")
 
 
 async def console_login(request: Request) -> Response:
@@ -146,9 +144,7 @@ async def console_signup(request: Request) -> Response:
             )
             secret = accounts.open_console_session(session, user)
     except accounts.AccountError as err:
-        return RedirectResponse(
-            f"{routes.CONSOLE_SIGNUP}?error={quote(str(err))}", status_code=303
-        )
+        return RedirectResponse(f"{routes.CONSOLE_SIGNUP}?error={quote(str(err))}", status_code=303)
     response = RedirectResponse(routes.CONSOLE_HOME, status_code=303)
     _set_session_cookie(
         response, routes.CONSOLE_SESSION_COOKIE, secret, int(accounts.CONSOLE_SESSION_MAX_AGE.total_seconds())
@@ -191,12 +187,14 @@ def portal_invoice_pdf(request: Request) -> Response:
     merchant_id, subscriber_id = identity
     try:
         with session_scope() as session:
-            invoice = invoices.get_invoice(session, request.path_params["invoice_id"], merchant_id=merchant_id,
-                                           subscriber_id=subscriber_id)
+            invoice = invoices.get_invoice(
+                session, request.path_params["invoice_id"], merchant_id=merchant_id, subscriber_id=subscriber_id
+            )
             if invoice.status not in invoices.DOWNLOADABLE_STATUSES:
                 raise NotFound("Invoice not found")
-            data = invoices.ensure_invoice_pdf(session, invoice.id, merchant_id=merchant_id,
-                                               subscriber_id=subscriber_id)
+            data = invoices.ensure_invoice_pdf(
+                session, invoice.id, merchant_id=merchant_id, subscriber_id=subscriber_id
+            )
             filename = invoice_pdf_filename(invoice)
     except BillingError:
         return Response("Not found", status_code=404)

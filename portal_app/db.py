@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, create_engine
 
+from portal_app import models  # noqa: F401 - registers every table on SQLModel.metadata
 from portal_app.settings import get_settings
 
 
@@ -40,10 +41,20 @@ def get_engine() -> sa.Engine:
     return make_engine(get_settings().database_url)
 
 
+def is_postgres(session_or_engine: Session | sa.Engine) -> bool:
+    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
+    return bind.dialect.name == "postgresql"
+
+
+def new_session(engine: sa.Engine | None = None) -> Session:
+    """The one session factory: objects stay readable after commit (results outlive transactions)."""
+    return Session(engine or get_engine(), expire_on_commit=False)
+
+
 @contextlib.contextmanager
 def session_scope(engine: sa.Engine | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
-    with Session(engine or get_engine(), expire_on_commit=False) as session:
+    with new_session(engine) as session:
         try:
             yield session
             session.commit()
@@ -54,6 +65,4 @@ def session_scope(engine: sa.Engine | None = None) -> Iterator[Session]:
 
 def create_all(engine: sa.Engine | None = None) -> None:
     """Create every table directly (tests); deployments use the alembic migrations."""
-    import portal_app.models  # noqa: F401  (registers the tables)
-
     SQLModel.metadata.create_all(engine or get_engine())

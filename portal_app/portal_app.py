@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal_app import models  # noqa: F401  (tables share SQLModel.metadata, which `reflex db` reads)
-from portal_app import routes
+from portal_app import (
+    models,  # noqa: F401  (tables share SQLModel.metadata, which `reflex db` reads)
+    routes,
+)
 from portal_app.api import build_api
 from portal_app.background import billing_loop
 from portal_app.pages.console.dashboard import ConsoleDashboardState, dashboard_page
@@ -27,8 +29,9 @@ app.add_page(signup_page, route=routes.CONSOLE_SIGNUP, title="Create account", o
 app.add_page(dashboard_page, route=routes.CONSOLE_HOME, title="Dashboard", on_load=ConsoleDashboardState.load)
 app.add_page(plans_page, route=routes.CONSOLE_PLANS, title="Plans", on_load=ConsolePlansState.load)
 app.add_page(plan_page, route=routes.CONSOLE_PLAN, title="Plan", on_load=ConsoleSubscribersState.load_plan)
-app.add_page(subscribers_page, route=routes.CONSOLE_SUBSCRIBERS, title="Subscribers",
-             on_load=ConsoleSubscribersState.load_all)
+app.add_page(
+    subscribers_page, route=routes.CONSOLE_SUBSCRIBERS, title="Subscribers", on_load=ConsoleSubscribersState.load_all
+)
 app.add_page(profile_page, route=routes.CONSOLE_SUBSCRIBER, title="Subscriber", on_load=ConsoleProfileState.load)
 app.add_page(outbox_page, route=routes.CONSOLE_OUTBOX, title="Outbox", on_load=ConsoleOutboxState.load)
 app.add_page(settings_page, route=routes.CONSOLE_SETTINGS, title="Settings", on_load=ConsoleSettingsState.load)

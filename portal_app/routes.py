@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from portal_app.settings import get_settings
+
 CONSOLE = "/console"
 CONSOLE_SIGNUP = "/console/signup"
 CONSOLE_HOME = "/console/dashboard"
@@ -19,7 +21,6 @@ HEALTH = f"{API_PREFIX}/health"
 
 
 def _public_url() -> str:
-    from portal_app.settings import get_settings
 
     return get_settings().public_url.rstrip("/")
 
@@ -27,6 +28,7 @@ def _public_url() -> str:
 def portal_url(token: str) -> str:
     """The subscriber's long-lived link (absolute, for emails and the console)."""
     return f"{_public_url()}{PORTAL}/{quote(token, safe='')}"
+
 
 PORTAL_SESSION_COOKIE = "portal_session"
 CONSOLE_SESSION_COOKIE = "console_session"
@@ -47,6 +49,7 @@ def invoice_pdf_url(invoice_id: int) -> str:
 
 def invoice_year_zip_url(year: int) -> str:
     return f"{API_PREFIX}/portal/invoices/{int(year)}.zip"
+
 
 # Merchant console: one plan (its subscribers) and one subscriber's profile.
 CONSOLE_PLAN = "/console/plans/[plan_id]"

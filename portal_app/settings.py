@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     billing_tick_seconds: int = 300
 
     @model_validator(mode="after")
-    def _check_secrets(self) -> "Settings":
+    def _check_secrets(self) -> Settings:
         if self.secret_key.strip().lower() in _PLACEHOLDER_SECRETS:
             if self.environment == "production":
                 raise ValueError("SECRET_KEY must be set to a long random value in production")

@@ -18,7 +18,9 @@ from starlette.routing import Route
 
 from portal_app import routes
 from portal_app.billing import webhooks
+from portal_app.billing.gateways import get_gateway
 from portal_app.billing.stripe_events import EngineCallbacks
+from portal_app.db import get_engine
 from portal_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -59,14 +61,12 @@ def stripe_routes(
     def _gateway():
         if gateway is not None:
             return gateway()
-        from portal_app.billing.gateways import get_gateway
 
         return get_gateway()
 
     def _engine() -> sa.Engine:
         if engine is not None:
             return engine()
-        from portal_app.db import get_engine
 
         return get_engine()
 

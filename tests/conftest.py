@@ -15,10 +15,13 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("ENVIRONMENT", "test")
 os.environ.setdefault("BILLING_TICK_SECONDS", "0")
 
-from sqlmodel import Session, SQLModel  # noqa: E402
+from sqlmodel import Session, SQLModel
 
-from portal_app import db  # noqa: E402
-from portal_app import models  # noqa: E402,F401
+from portal_app import (
+    db,
+    models,  # noqa: F401
+)
+from portal_app.billing.gateways.simulated import SimulatedGateway
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -73,3 +76,25 @@ def engine(tmp_path):
 def session(engine):
     with Session(engine, expire_on_commit=False) as s:
         yield s
+
+
+@pytest.fixture
+def gateway():
+    """The simulated gateway, reset around each test (its store is process-wide)."""
+    gw = SimulatedGateway()
+    gw.reset()
+    yield gw
+    gw.reset()
+
+
+_LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items):
+    """Each test carries the marker of its layer (tests/unit, tests/integration, tests/e2e), so
+    `pytest -m unit` (make unit) and `-m "not e2e"` select by layer without per-file markers."""
+    for item in items:
+        parts = item.path.parts
+        for layer in _LAYERS:
+            if layer in parts:
+                item.add_marker(getattr(pytest.mark, layer))

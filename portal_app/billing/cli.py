@@ -1,18 +1,23 @@
 """`python -m portal_app.billing ...`: billing runs, demo data and demo portal links.
 
-    run [--now ISO]   renew due subscriptions, retry failed payments, settle unknown ones
-    seed [--now ISO]  create the Acme Fitness demo (does nothing if it exists)
-    links             print fresh portal links for the demo subscribers (old ones are revoked)
+run [--now ISO]   renew due subscriptions, retry failed payments, settle unknown ones
+seed [--now ISO]  create the Acme Fitness demo (does nothing if it exists)
+links             print fresh portal links for the demo subscribers (old ones are revoked)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from portal_app import db
+from portal_app.billing.demo import DEMO_PASSWORD, OWNER_EMAIL, demo_portal_links, seed_demo
+from portal_app.billing.gateways import get_gateway
+from portal_app.billing.runs import run_billing
 from portal_app.models import utcnow
+from portal_app.routes import CONSOLE, portal_url
+from portal_app.settings import get_settings
 
 
 def _parse_now(text: str | None) -> datetime:
@@ -23,7 +28,7 @@ def _parse_now(text: str | None) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date/time: {text!r}") from None
     # A bare date or time means UTC: billing instants are always UTC.
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _engine():
@@ -34,9 +39,6 @@ def _engine():
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
-
-    from portal_app.billing.gateways import get_gateway
-    from portal_app.billing.runs import run_billing
 
     bars: dict[str, tqdm] = {}
 
@@ -57,7 +59,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from portal_app.billing.demo import seed_demo
 
     created = seed_demo(_engine(), now=args.now)
     print("Demo data created (Acme Fitness)." if created else "Demo data already present; nothing changed.")
@@ -66,9 +67,6 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def cmd_links(args: argparse.Namespace) -> int:
     """What `make run` prints: where to sign in, and one fresh portal link per demo subscriber."""
-    from portal_app.billing.demo import DEMO_PASSWORD, OWNER_EMAIL, demo_portal_links
-    from portal_app.routes import CONSOLE, portal_url
-    from portal_app.settings import get_settings
 
     links = demo_portal_links(_engine())
     if not links:
@@ -82,8 +80,9 @@ def cmd_links(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m portal_app.billing", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m portal_app.billing", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run billing (renewals, retries, settlement)")
     run.add_argument("--now", type=_parse_now, default=None, help="the run's instant (ISO 8601, default: now)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
@@ -21,10 +21,15 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app import db
+from portal_app.accounts import AccountError, add_user, normalize_email
 from portal_app.billing import plans as plan_service
 from portal_app.billing import subscriptions as subscription_service
+from portal_app.billing.audit import audit
+from portal_app.billing.errors import BillingError, NotAllowed, NotFound
+from portal_app.billing.gateways import get_gateway
 from portal_app.billing.invoices import InvoiceError, ensure_invoice_pdf, get_invoice, invoice_total, list_invoices
 from portal_app.billing.money import Money, validate_currency
+from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments import (
     CardSummary,
     CardUpdateOutcome,
@@ -37,9 +42,9 @@ from portal_app.billing.pdf import invoice_pdf_filename
 from portal_app.billing.portal_actions import card_input_from_form
 from portal_app.billing.portal_links import current_portal_token, issue_portal_link, revoke_portal_links
 from portal_app.billing.portal_view import current_subscription
-from portal_app.billing.services import BillingError, NotAllowed, NotFound, audit, get_scoped, send_subscriber_email
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
-from portal_app.billing.subscriptions import SubscriptionOverview, subscription_overview
+from portal_app.billing.subscriptions import SubscriptionOverview, subscribe, subscription_overview
+from portal_app.billing.tenancy import get_scoped
 from portal_app.models import (
     AuditEvent,
     EmailMessage,
@@ -126,7 +131,6 @@ def _form(form: Any) -> dict:
 
 
 def _email(value: Any, field: str = "email") -> str:
-    from portal_app.accounts import AccountError, normalize_email
 
     if not isinstance(value, str):
         raise ConsoleError("Enter a valid email address.", field=field)
@@ -194,8 +198,15 @@ class PlanRow:
 def _plan_row(plan: Plan, counts: dict[int, int], paying: dict[int, int]) -> PlanRow:
     monthly = monthly_amount_minor(plan.amount_minor, plan.interval, plan.interval_count)
     return PlanRow(
-        plan.id, plan.name, Money(plan.amount_minor, plan.currency), plan.interval, plan.interval_count,
-        plan.cancellation_policy, plan.active, counts.get(plan.id, 0), Money(monthly * paying.get(plan.id, 0), plan.currency),
+        plan.id,
+        plan.name,
+        Money(plan.amount_minor, plan.currency),
+        plan.interval,
+        plan.interval_count,
+        plan.cancellation_policy,
+        plan.active,
+        counts.get(plan.id, 0),
+        Money(monthly * paying.get(plan.id, 0), plan.currency),
     )
 
 
@@ -203,8 +214,11 @@ def _plan_counts(session: Session, merchant_id: int, plan_ids: list[int] | None 
     """{plan_id: live subscriptions}, {plan_id: revenue-bearing subscriptions} in one grouped query."""
     stmt = (
         sa.select(Subscription.plan_id, Subscription.status, sa.func.count())
-        .where(Subscription.merchant_id == merchant_id, Subscription.deleted_at.is_(None),
-               Subscription.status != S.CANCELED.value)
+        .where(
+            Subscription.merchant_id == merchant_id,
+            Subscription.deleted_at.is_(None),
+            Subscription.status != S.CANCELED.value,
+        )
         .group_by(Subscription.plan_id, Subscription.status)
     )
     if plan_ids is not None:
@@ -256,15 +270,21 @@ def plan_fields_from_form(form: Any) -> dict[str, Any]:
     if policy not in {p.value for p in plan_service.CancellationPolicy}:
         raise ConsoleError("Choose a cancellation policy.", field="cancellation_policy")
     fields = {
-        "name": name, "amount_minor": amount_minor, "currency": currency, "interval": interval,
-        "interval_count": int(count_text.strip()), "cancellation_policy": policy,
+        "name": name,
+        "amount_minor": amount_minor,
+        "currency": currency,
+        "interval": interval,
+        "interval_count": int(count_text.strip()),
+        "cancellation_policy": policy,
     }
     try:
         fields = plan_service.validate_plan_fields(**fields)
     except plan_service.PlanError as err:
         raise ConsoleError(err.message, field={"amount_minor": "price"}.get(err.field, err.field)) from None
     # An unchecked switch sends nothing: the form marks its presence with active_present.
-    fields["active"] = _checkbox(form.get("active", "")) if "active_present" in form else form.get("active", True) is not False
+    fields["active"] = (
+        _checkbox(form.get("active", "")) if "active_present" in form else form.get("active", True) is not False
+    )
     if "active_present" not in form and "active" in form:
         fields["active"] = _checkbox(form["active"])
     return fields
@@ -278,11 +298,13 @@ def save_plan(*, merchant_id: int, user_id: int, form: Any, plan_id: Any = None)
             active = fields.pop("active")
             plan = plan_service.create_plan(session, merchant_id=merchant_id, actor=actor_for(user_id), **fields)
             if not active:
-                plan_service.update_plan(session, plan.id, merchant_id=merchant_id, actor=actor_for(user_id),
-                                         active=False)
+                plan_service.update_plan(
+                    session, plan.id, merchant_id=merchant_id, actor=actor_for(user_id), active=False
+                )
             return plan.id
-        plan = plan_service.update_plan(session, parse_id(plan_id, "plan"), merchant_id=merchant_id,
-                                        actor=actor_for(user_id), **fields)
+        plan = plan_service.update_plan(
+            session, parse_id(plan_id, "plan"), merchant_id=merchant_id, actor=actor_for(user_id), **fields
+        )
         return plan.id
 
 
@@ -310,8 +332,15 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_subscribers(*, merchant_id: int, plan_id: Any = None, query: Any = "", status: Any = "",
-                       after: Any = None, page_size: int = PAGE_SIZE) -> SubscriberPage:
+def search_subscribers(
+    *,
+    merchant_id: int,
+    plan_id: Any = None,
+    query: Any = "",
+    status: Any = "",
+    after: Any = None,
+    page_size: int = PAGE_SIZE,
+) -> SubscriberPage:
     """One page of the merchant's subscribers, by name then id, optionally on one plan, with a status,
     and whose name or email contains `query` (case-insensitive).
 
@@ -330,8 +359,12 @@ def search_subscribers(*, merchant_id: int, plan_id: Any = None, query: Any = ""
         plan_id = parse_id(plan_id, "plan")
     cursor = None
     if after is not None:
-        if (not isinstance(after, (list, tuple)) or len(after) != 2 or not isinstance(after[0], str)
-                or len(after[0]) > 120):
+        if (
+            not isinstance(after, (list, tuple))
+            or len(after) != 2
+            or not isinstance(after[0], str)
+            or len(after[0]) > 120
+        ):
             raise ConsoleError("Invalid page.")
         cursor = (after[0], parse_id(after[1]))
     page_size = max(1, min(int(page_size), 100))
@@ -344,7 +377,8 @@ def search_subscribers(*, merchant_id: int, plan_id: Any = None, query: Any = ""
             # Correlated on the subscriber (already scoped to the merchant above): probing by
             # subscriber_id first keeps this an index lookup of one or two rows per subscriber.
             probe = sa.select(Subscription.id).where(
-                Subscription.subscriber_id == Subscriber.id, Subscription.deleted_at.is_(None),
+                Subscription.subscriber_id == Subscriber.id,
+                Subscription.deleted_at.is_(None),
             )
             if plan_id is not None:
                 probe = probe.where(Subscription.plan_id == plan_id)
@@ -353,11 +387,16 @@ def search_subscribers(*, merchant_id: int, plan_id: Any = None, query: Any = ""
             stmt = stmt.where(probe.exists())
         if query:
             pattern = f"%{_escape_like(query.lower())}%"
-            stmt = stmt.where(sa.or_(sa.func.lower(Subscriber.name).like(pattern, escape="\\"),
-                                     Subscriber.email.like(pattern, escape="\\")))
+            stmt = stmt.where(
+                sa.or_(
+                    sa.func.lower(Subscriber.name).like(pattern, escape="\\"),
+                    Subscriber.email.like(pattern, escape="\\"),
+                )
+            )
         if cursor is not None:
-            stmt = stmt.where(sa.tuple_(Subscriber.name, Subscriber.id) > sa.tuple_(sa.literal(cursor[0]),
-                                                                                     sa.literal(cursor[1])))
+            stmt = stmt.where(
+                sa.tuple_(Subscriber.name, Subscriber.id) > sa.tuple_(sa.literal(cursor[0]), sa.literal(cursor[1]))
+            )
         stmt = stmt.order_by(Subscriber.name, Subscriber.id).limit(page_size + 1)
         found = session.exec(stmt).all()
         has_next = len(found) > page_size
@@ -366,11 +405,15 @@ def search_subscribers(*, merchant_id: int, plan_id: Any = None, query: Any = ""
         subs: dict[int, tuple[Subscription, str]] = {}
         if ids:
             sub_stmt = (
-                select(Subscription, Plan.name).join(Plan, Plan.id == Subscription.plan_id)
+                select(Subscription, Plan.name)
+                .join(Plan, Plan.id == Subscription.plan_id)
                 # "+ 0" keeps the tenancy check but stops SQLite from walking the merchant_id
                 # index (every subscription of the merchant) instead of the 25 subscriber_ids.
-                .where(Subscription.merchant_id + 0 == merchant_id, Subscription.subscriber_id.in_(ids),
-                       Subscription.deleted_at.is_(None))
+                .where(
+                    Subscription.merchant_id + 0 == merchant_id,
+                    Subscription.subscriber_id.in_(ids),
+                    Subscription.deleted_at.is_(None),
+                )
                 .order_by(Subscription.id)
             )
             for sub, plan_name in session.exec(sub_stmt):
@@ -381,8 +424,16 @@ def search_subscribers(*, merchant_id: int, plan_id: Any = None, query: Any = ""
         rows = []
         for sid, name, email in found:
             sub, plan_name = subs.get(sid, (None, ""))
-            rows.append(SubscriberRow(sid, name, email, plan_name, sub.status if sub else "",
-                                      subscription_service.next_renewal_at(sub) if sub else None))
+            rows.append(
+                SubscriberRow(
+                    sid,
+                    name,
+                    email,
+                    plan_name,
+                    sub.status if sub else "",
+                    subscription_service.next_renewal_at(sub) if sub else None,
+                )
+            )
         next_cursor = (found[-1][1], found[-1][0]) if has_next and found else None
         return SubscriberPage(rows, has_next, next_cursor)
 
@@ -409,23 +460,22 @@ def _start_at(value: Any, now: datetime) -> datetime:
         day = date.fromisoformat(value.strip())
     except ValueError:
         raise ConsoleError("Enter a real start date.", field="start_date") from None
-    today = now.astimezone(timezone.utc).date()
+    today = now.astimezone(UTC).date()
     if day > today:
         raise ConsoleError("The start date can't be in the future.", field="start_date")
     if day < today - timedelta(days=BACKDATE_LIMIT_DAYS):
         raise ConsoleError(f"The start date can be at most {BACKDATE_LIMIT_DAYS} days ago.", field="start_date")
-    return now if day == today else datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+    return now if day == today else datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
-def register_subscriber(*, merchant_id: int, user_id: int, plan_id: Any, form: Any, gateway=None,
-                        now: datetime | None = None) -> RegisterResult:
+def register_subscriber(
+    *, merchant_id: int, user_id: int, plan_id: Any, form: Any, gateway=None, now: datetime | None = None
+) -> RegisterResult:
     """Create a subscriber, save their card through the gateway, start the subscription on the plan
     and charge its first invoice; then email the portal link unless the form says not to.
 
     Everything is validated before anything is written; a card the gateway refuses leaves nothing
     behind (the subscriber row is removed again)."""
-    from portal_app.billing.gateways import get_gateway
-    from portal_app.billing.subscriptions import subscribe
 
     form = _form(form)
     now = now or utcnow()
@@ -450,10 +500,15 @@ def register_subscriber(*, merchant_id: int, user_id: int, plan_id: Any, form: A
         if not plan.active:
             raise ConsoleError("This plan is archived: activate it before registering subscribers.")
         duplicate = session.exec(
-            select(Subscription.id).join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-            .where(Subscriber.merchant_id == merchant_id, Subscriber.email == email,
-                   Subscription.plan_id == plan_id, Subscription.deleted_at.is_(None),
-                   Subscription.status != S.CANCELED.value)
+            select(Subscription.id)
+            .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+            .where(
+                Subscriber.merchant_id == merchant_id,
+                Subscriber.email == email,
+                Subscription.plan_id == plan_id,
+                Subscription.deleted_at.is_(None),
+                Subscription.status != S.CANCELED.value,
+            )
         ).first()
         if duplicate is not None:
             raise ConsoleError("This email already has a live subscription on this plan.", field="email")
@@ -462,37 +517,80 @@ def register_subscriber(*, merchant_id: int, user_id: int, plan_id: Any, form: A
         session.flush()
         subscriber_id = subscriber.id
 
-    card = update_payment_method(db.get_engine(), merchant_id=merchant_id, subscriber_id=subscriber_id,
-                                 card_input=card_input, gateway=gateway, now=now, actor=actor)
+    card = update_payment_method(
+        db.get_engine(),
+        merchant_id=merchant_id,
+        subscriber_id=subscriber_id,
+        card_input=card_input,
+        gateway=gateway,
+        now=now,
+        actor=actor,
+    )
     if card.outcome is not CardUpdateOutcome.UPDATED:
         with db.session_scope() as session:
             session.execute(sa.delete(AuditEvent.__table__).where(AuditEvent.subscriber_id == subscriber_id))
-            session.execute(sa.delete(Subscriber.__table__).where(Subscriber.id == subscriber_id,
-                                                                  Subscriber.merchant_id == merchant_id))
+            session.execute(
+                sa.delete(Subscriber.__table__).where(
+                    Subscriber.id == subscriber_id, Subscriber.merchant_id == merchant_id
+                )
+            )
         if card.outcome is CardUpdateOutcome.REQUIRES_ACTION:
-            raise ConsoleError("This card needs the cardholder to approve it with their bank (3D Secure), "
-                               "which can't be done from the console. Use another card.", field="number")
+            raise ConsoleError(
+                "This card needs the cardholder to approve it with their bank (3D Secure), "
+                "which can't be done from the console. Use another card.",
+                field="number",
+            )
         raise ConsoleError(card.message, field="number")
 
     with db.session_scope() as session:
-        audit(session, merchant_id=merchant_id, subscriber_id=subscriber_id, actor=actor,
-              kind="subscriber_registered", detail={"plan_id": plan_id, "send_invitation": send_invitation}, now=now)
-    result = subscribe(db.get_engine(), merchant_id=merchant_id, subscriber_id=subscriber_id, plan_id=plan_id,
-                       start_at=start_at, gateway=gateway, now=now, actor=actor)
+        audit(
+            session,
+            merchant_id=merchant_id,
+            subscriber_id=subscriber_id,
+            actor=actor,
+            kind="subscriber_registered",
+            detail={"plan_id": plan_id, "send_invitation": send_invitation},
+            now=now,
+        )
+    result = subscribe(
+        db.get_engine(),
+        merchant_id=merchant_id,
+        subscriber_id=subscriber_id,
+        plan_id=plan_id,
+        start_at=start_at,
+        gateway=gateway,
+        now=now,
+        actor=actor,
+    )
     with db.session_scope() as session:
         subscriber = session.get(Subscriber, subscriber_id)
         merchant = session.get(Merchant, merchant_id)
         token = issue_portal_link(session, subscriber, now=now)
         if send_invitation:
-            send_subscriber_email(session, merchant=merchant, subscriber=subscriber, kind="invitation", now=now,
-                                  context={"plan_name": plan.name, "portal_url": portal_url(token)})
-            audit(session, merchant_id=merchant_id, subscriber_id=subscriber_id, actor=actor,
-                  kind="invitation_sent", detail={}, now=now)
+            send_subscriber_email(
+                session,
+                merchant=merchant,
+                subscriber=subscriber,
+                kind="invitation",
+                now=now,
+                context={"plan_name": plan.name, "portal_url": portal_url(token)},
+            )
+            audit(
+                session,
+                merchant_id=merchant_id,
+                subscriber_id=subscriber_id,
+                actor=actor,
+                kind="invitation_sent",
+                detail={},
+                now=now,
+            )
     if result.active:
         message = f"{name} is subscribed to {plan.name}; the first payment succeeded."
     else:
-        message = (f"{name} is registered, but the first payment failed: {result.charge.message} "
-                   "They can fix their card in the portal.")
+        message = (
+            f"{name} is registered, but the first payment failed: {result.charge.message} "
+            "They can fix their card in the portal."
+        )
     return RegisterResult(subscriber_id, result.subscription_id, result.active, send_invitation, message)
 
 
@@ -526,10 +624,15 @@ class SubscriberProfile:
 
 
 def _has_deleted_only(session: Session, merchant_id: int, subscriber_id: int) -> bool:
-    rows = session.execute(
-        sa.select(Subscription.deleted_at).where(Subscription.merchant_id == merchant_id,
-                                                 Subscription.subscriber_id == subscriber_id)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            sa.select(Subscription.deleted_at).where(
+                Subscription.merchant_id == merchant_id, Subscription.subscriber_id == subscriber_id
+            )
+        )
+        .scalars()
+        .all()
+    )
     return bool(rows) and all(value is not None for value in rows)
 
 
@@ -544,19 +647,34 @@ def subscriber_profile(*, merchant_id: int, subscriber_id: Any, now: datetime | 
         deleted = _has_deleted_only(session, merchant_id, subscriber_id)
         token = None if deleted else current_portal_token(session, subscriber)
         last_visit = session.execute(
-            sa.select(sa.func.max(PortalLink.last_used_at)).where(PortalLink.merchant_id == merchant_id,
-                                                                  PortalLink.subscriber_id == subscriber_id)
+            sa.select(sa.func.max(PortalLink.last_used_at)).where(
+                PortalLink.merchant_id == merchant_id, PortalLink.subscriber_id == subscriber_id
+            )
         ).scalar()
         invoices = [
-            ConsoleInvoice(inv.id, inv.number or "", inv.finalized_at, invoice_total(inv), inv.status,
-                           inv.status != I.VOID and inv.finalized_at is not None)
+            ConsoleInvoice(
+                inv.id,
+                inv.number or "",
+                inv.finalized_at,
+                invoice_total(inv),
+                inv.status,
+                inv.status != I.VOID and inv.finalized_at is not None,
+            )
             for inv in list_invoices(session, merchant_id=merchant_id, subscriber_id=subscriber_id, limit=100)
         ]
         return SubscriberProfile(
-            subscriber.id, subscriber.name, subscriber.email, subscriber.language, subscriber.created_at, overview,
-            deleted, CardSummary.from_row(card_row) if card_row else None,
-            card_is_expired(card_row, now) if card_row else False, invoices,
-            portal_url(token) if token else "", last_visit,
+            subscriber.id,
+            subscriber.name,
+            subscriber.email,
+            subscriber.language,
+            subscriber.created_at,
+            overview,
+            deleted,
+            CardSummary.from_row(card_row) if card_row else None,
+            card_is_expired(card_row, now) if card_row else False,
+            invoices,
+            portal_url(token) if token else "",
+            last_visit,
         )
 
 
@@ -608,11 +726,19 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
     with db.session_scope() as session:
         get_scoped(session, Subscriber, subscriber_id, merchant_id)
         for event in session.exec(
-            select(AuditEvent).where(AuditEvent.merchant_id == merchant_id, AuditEvent.subscriber_id == subscriber_id)
-            .order_by(AuditEvent.created_at.desc()).limit(limit)
+            select(AuditEvent)
+            .where(AuditEvent.merchant_id == merchant_id, AuditEvent.subscriber_id == subscriber_id)
+            .order_by(AuditEvent.created_at.desc())
+            .limit(limit)
         ):
-            fallback = next((c for prefix, c in (("payment", "payment"), ("subscription", "subscription"),
-                                                 ("invoice", "payment")) if event.kind.startswith(prefix)), "other")
+            fallback = next(
+                (
+                    c
+                    for prefix, c in (("payment", "payment"), ("subscription", "subscription"), ("invoice", "payment"))
+                    if event.kind.startswith(prefix)
+                ),
+                "other",
+            )
             category, title = _AUDIT_TITLES.get(event.kind, (fallback, event.kind.replace("_", " ").capitalize()))
             try:
                 detail = json.loads(event.detail or "{}")
@@ -620,17 +746,23 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
                 detail = {}
             entries.append(TimelineEntry(event.created_at, category, title, _audit_detail(event.kind, detail)))
         for message in session.exec(
-            select(EmailMessage).where(EmailMessage.merchant_id == merchant_id,
-                                       EmailMessage.subscriber_id == subscriber_id)
-            .order_by(EmailMessage.created_at.desc()).limit(limit)
+            select(EmailMessage)
+            .where(EmailMessage.merchant_id == merchant_id, EmailMessage.subscriber_id == subscriber_id)
+            .order_by(EmailMessage.created_at.desc())
+            .limit(limit)
         ):
             state = {"outbox": "in the outbox", "sent": "sent", "failed": "failed"}.get(message.status, message.status)
-            entries.append(TimelineEntry(message.created_at, "email", f"Email {state}: {message.subject}",
-                                         f"to {message.to_address}"))
+            entries.append(
+                TimelineEntry(
+                    message.created_at, "email", f"Email {state}: {message.subject}", f"to {message.to_address}"
+                )
+            )
         for attempt, number in session.execute(
-            sa.select(PaymentAttempt, Invoice.number).join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
+            sa.select(PaymentAttempt, Invoice.number)
+            .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
             .where(PaymentAttempt.merchant_id == merchant_id, Invoice.subscriber_id == subscriber_id)
-            .order_by(PaymentAttempt.created_at.desc()).limit(limit)
+            .order_by(PaymentAttempt.created_at.desc())
+            .limit(limit)
         ):
             amount = Money(attempt.amount_minor, attempt.currency).format("en")
             kind = "Retry" if attempt.trigger == "retry" else "Charge"
@@ -638,12 +770,19 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
                 title, detail = f"{kind} of {amount} succeeded", ""
             elif attempt.status == A.FAILED:
                 title = f"{kind} of {amount} failed"
-                detail = decline_message(attempt.decline_code) + (" (hard decline: no retry)" if attempt.hard_decline else "")
+                detail = decline_message(attempt.decline_code) + (
+                    " (hard decline: no retry)" if attempt.hard_decline else ""
+                )
             else:
                 title, detail = f"{kind} of {amount}: {attempt.status.replace('_', ' ')}", ""
-            entries.append(TimelineEntry(attempt.created_at, "payment", title,
-                                         f"invoice {number} · {attempt.trigger.replace('_', ' ')}"
-                                         + (f" · {detail}" if detail else "")))
+            entries.append(
+                TimelineEntry(
+                    attempt.created_at,
+                    "payment",
+                    title,
+                    f"invoice {number} · {attempt.trigger.replace('_', ' ')}" + (f" · {detail}" if detail else ""),
+                )
+            )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
 
@@ -666,8 +805,15 @@ def regenerate_portal_link(*, merchant_id: int, user_id: int, subscriber_id: Any
     with db.session_scope() as session:
         subscriber = _live_subscriber(session, merchant_id, subscriber_id)
         token = issue_portal_link(session, subscriber, now=now)
-        audit(session, merchant_id=merchant_id, subscriber_id=subscriber_id, actor=actor_for(user_id),
-              kind="portal_link_regenerated", detail={}, now=now)
+        audit(
+            session,
+            merchant_id=merchant_id,
+            subscriber_id=subscriber_id,
+            actor=actor_for(user_id),
+            kind="portal_link_regenerated",
+            detail={},
+            now=now,
+        )
         return portal_url(token)
 
 
@@ -681,10 +827,18 @@ def send_invitation(*, merchant_id: int, user_id: int, subscriber_id: Any, now: 
         sub = current_subscription(session, merchant_id, subscriber_id)
         plan = session.get(Plan, sub.plan_id) if sub else None
         context = {"plan_name": plan.name} if plan else {}
-        send_subscriber_email(session, merchant=merchant, subscriber=subscriber, kind="invitation", now=now,
-                              context=context)
-        audit(session, merchant_id=merchant_id, subscriber_id=subscriber_id, actor=actor_for(user_id),
-              kind="invitation_sent", detail={}, now=now)
+        send_subscriber_email(
+            session, merchant=merchant, subscriber=subscriber, kind="invitation", now=now, context=context
+        )
+        audit(
+            session,
+            merchant_id=merchant_id,
+            subscriber_id=subscriber_id,
+            actor=actor_for(user_id),
+            kind="invitation_sent",
+            detail={},
+            now=now,
+        )
         return subscriber.email
 
 
@@ -698,8 +852,9 @@ def delete_subscription(*, merchant_id: int, user_id: int, subscriber_id: Any, n
         sub = current_subscription(session, merchant_id, subscriber_id)
         if sub is None:
             raise NotFound("There is no subscription to delete.")
-        subscription_service.delete_subscription(session, sub.id, merchant_id=merchant_id, actor=actor_for(user_id),
-                                                 now=now, reason="deleted in the console")
+        subscription_service.delete_subscription(
+            session, sub.id, merchant_id=merchant_id, actor=actor_for(user_id), now=now, reason="deleted in the console"
+        )
         # No live subscription left: the link must die even if an older one lingers.
         if current_subscription(session, merchant_id, subscriber_id) is None:
             revoke_portal_links(session, merchant_id=merchant_id, subscriber_id=subscriber_id, now=now)
@@ -741,17 +896,19 @@ class DashboardMetrics:
 
 
 def _month_starts(now: datetime, months: int) -> list[datetime]:
-    first = datetime(now.year, now.month, 1, tzinfo=timezone.utc)
+    first = datetime(now.year, now.month, 1, tzinfo=UTC)
     out = []
     year, month = first.year, first.month
     for _ in range(months):
-        out.append(datetime(year, month, 1, tzinfo=timezone.utc))
+        out.append(datetime(year, month, 1, tzinfo=UTC))
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
     return list(reversed(out))
 
 
 def _next_month(moment: datetime) -> datetime:
-    return moment.replace(year=moment.year + 1, month=1) if moment.month == 12 else moment.replace(month=moment.month + 1)
+    return (
+        moment.replace(year=moment.year + 1, month=1) if moment.month == 12 else moment.replace(month=moment.month + 1)
+    )
 
 
 def reason_label(reason: str) -> str:
@@ -777,26 +934,33 @@ def dashboard_metrics(*, merchant_id: int, now: datetime | None = None, months: 
             plan = plans.get(plan_id)
             if plan is not None and status in MRR_STATUSES:
                 mrr[plan.currency] = mrr.get(plan.currency, 0) + count * monthly_amount_minor(
-                    plan.amount_minor, plan.interval, plan.interval_count)
-        month_start = datetime(now.year, now.month, 1, tzinfo=timezone.utc)
+                    plan.amount_minor, plan.interval, plan.interval_count
+                )
+        month_start = datetime(now.year, now.month, 1, tzinfo=UTC)
         failed_before = (
-            sa.select(PaymentAttempt.id).where(PaymentAttempt.invoice_id == Invoice.id,
-                                               PaymentAttempt.status == A.FAILED.value).exists()
+            sa.select(PaymentAttempt.id)
+            .where(PaymentAttempt.invoice_id == Invoice.id, PaymentAttempt.status == A.FAILED.value)
+            .exists()
         )
         recovered: dict[str, int] = {}
         recovered_count = 0
         for currency, total, count in session.execute(
             sa.select(Invoice.currency, sa.func.sum(Invoice.total_minor), sa.func.count())
-            .where(Invoice.merchant_id == merchant_id, Invoice.status == I.PAID.value, Invoice.paid_at >= month_start,
-                   failed_before)
+            .where(
+                Invoice.merchant_id == merchant_id,
+                Invoice.status == I.PAID.value,
+                Invoice.paid_at >= month_start,
+                failed_before,
+            )
             .group_by(Invoice.currency)
         ):
             recovered[currency] = int(total or 0)
             recovered_count += count
         reasons: dict[str, int] = {}
         for (reason,) in session.execute(
-            sa.select(Subscription.cancellation_reason)
-            .where(Subscription.merchant_id == merchant_id, Subscription.canceled_at.is_not(None))
+            sa.select(Subscription.cancellation_reason).where(
+                Subscription.merchant_id == merchant_id, Subscription.canceled_at.is_not(None)
+            )
         ):
             label = reason_label(reason)
             reasons[label] = reasons.get(label, 0) + 1
@@ -807,10 +971,13 @@ def dashboard_metrics(*, merchant_id: int, now: datetime | None = None, months: 
             amount = 0
             for plan_id, count in session.execute(
                 sa.select(Subscription.plan_id, sa.func.count())
-                .where(Subscription.merchant_id == merchant_id, Subscription.created_at <= at,
-                       sa.or_(Subscription.ended_at.is_(None), Subscription.ended_at > at),
-                       sa.or_(Subscription.deleted_at.is_(None), Subscription.deleted_at > at),
-                       Subscription.status != S.INCOMPLETE.value)
+                .where(
+                    Subscription.merchant_id == merchant_id,
+                    Subscription.created_at <= at,
+                    sa.or_(Subscription.ended_at.is_(None), Subscription.ended_at > at),
+                    sa.or_(Subscription.deleted_at.is_(None), Subscription.deleted_at > at),
+                    Subscription.status != S.INCOMPLETE.value,
+                )
                 .group_by(Subscription.plan_id)
             ):
                 plan = plans.get(plan_id)
@@ -853,8 +1020,14 @@ def merchant_settings(*, merchant_id: int) -> MerchantSettings:
         if m is None:
             raise NotFound("Merchant not found")
         return MerchantSettings(
-            m.name, m.slug, m.invoice_prefix, m.support_email, m.default_language, m.dunning_schedule_days,
-            m.dunning_end_state, bool(m.logo_png),
+            m.name,
+            m.slug,
+            m.invoice_prefix,
+            m.support_email,
+            m.default_language,
+            m.dunning_schedule_days,
+            m.dunning_end_state,
+            bool(m.logo_png),
             hashlib.sha256(m.logo_png).hexdigest()[:12] if m.logo_png else "",
         )
 
@@ -879,28 +1052,44 @@ def save_merchant_settings(*, merchant_id: int, user_id: int, form: Any) -> None
     try:
         days = parse_dunning_schedule(schedule_text)
     except ValueError:
-        raise ConsoleError("Retry schedule: increasing whole days after the failure, e.g. 1, 3, 5, 7.",
-                           field="dunning_schedule_days") from None
+        raise ConsoleError(
+            "Retry schedule: increasing whole days after the failure, e.g. 1, 3, 5, 7.", field="dunning_schedule_days"
+        ) from None
     if len(days) > MAX_DUNNING_STEPS or days[-1] > MAX_DUNNING_DAY:
-        raise ConsoleError(f"Retry schedule: at most {MAX_DUNNING_STEPS} retries within {MAX_DUNNING_DAY} days.",
-                           field="dunning_schedule_days")
+        raise ConsoleError(
+            f"Retry schedule: at most {MAX_DUNNING_STEPS} retries within {MAX_DUNNING_DAY} days.",
+            field="dunning_schedule_days",
+        )
     end_state = form.get("dunning_end_state", "")
     if end_state not in (S.UNPAID.value, S.CANCELED.value):
-        raise ConsoleError("After the last retry the subscription becomes unpaid or canceled.",
-                           field="dunning_end_state")
+        raise ConsoleError(
+            "After the last retry the subscription becomes unpaid or canceled.", field="dunning_end_state"
+        )
     with db.session_scope() as session:
         merchant = session.get(Merchant, merchant_id)
         if merchant is None:
             raise NotFound("Merchant not found")
-        values = {"name": name, "invoice_prefix": prefix, "support_email": support, "default_language": language,
-                  "dunning_schedule_days": ",".join(str(d) for d in days), "dunning_end_state": end_state}
+        values = {
+            "name": name,
+            "invoice_prefix": prefix,
+            "support_email": support,
+            "default_language": language,
+            "dunning_schedule_days": ",".join(str(d) for d in days),
+            "dunning_end_state": end_state,
+        }
         changed = {k: v for k, v in values.items() if getattr(merchant, k) != v}
         for key, value in changed.items():
             setattr(merchant, key, value)
         session.add(merchant)
         if changed:
-            audit(session, merchant_id=merchant_id, subscriber_id=None, actor=actor_for(user_id),
-                  kind="settings_updated", detail=changed)
+            audit(
+                session,
+                merchant_id=merchant_id,
+                subscriber_id=None,
+                actor=actor_for(user_id),
+                kind="settings_updated",
+                detail=changed,
+            )
 
 
 def logo_content_type(data: bytes) -> str | None:
@@ -942,8 +1131,14 @@ def save_logo(*, merchant_id: int, user_id: int, data: Any) -> None:
         merchant.logo_png = bytes(data)
         merchant.logo_content_type = content_type
         session.add(merchant)
-        audit(session, merchant_id=merchant_id, subscriber_id=None, actor=actor_for(user_id), kind="logo_updated",
-              detail={"bytes": len(data), "type": content_type})
+        audit(
+            session,
+            merchant_id=merchant_id,
+            subscriber_id=None,
+            actor=actor_for(user_id),
+            kind="logo_updated",
+            detail={"bytes": len(data), "type": content_type},
+        )
 
 
 def remove_logo(*, merchant_id: int, user_id: int) -> None:
@@ -969,14 +1164,14 @@ def list_team(*, merchant_id: int) -> list[TeamMember]:
     with db.session_scope() as session:
         return [
             TeamMember(u.id, u.email, u.name, u.created_at)
-            for u in session.exec(select(MerchantUser).where(MerchantUser.merchant_id == merchant_id)
-                                  .order_by(MerchantUser.id))
+            for u in session.exec(
+                select(MerchantUser).where(MerchantUser.merchant_id == merchant_id).order_by(MerchantUser.id)
+            )
         ]
 
 
 def add_team_member(*, merchant_id: int, user_id: int, form: Any) -> str:
     """Another console user for this merchant (email + password); returns the email."""
-    from portal_app.accounts import AccountError, add_user
 
     form = _form(form)
     name = _text(form, "name", label="Name", max_length=120, required=False)
@@ -989,8 +1184,14 @@ def add_team_member(*, merchant_id: int, user_id: int, form: Any) -> str:
     try:
         with db.session_scope() as session:
             user = add_user(session, merchant_id=merchant_id, email=email[:300], password=password, name=name)
-            audit(session, merchant_id=merchant_id, subscriber_id=None, actor=actor_for(user_id),
-                  kind="user_added", detail={"user_id": user.id, "email": user.email})
+            audit(
+                session,
+                merchant_id=merchant_id,
+                subscriber_id=None,
+                actor=actor_for(user_id),
+                kind="user_added",
+                detail={"user_id": user.id, "email": user.email},
+            )
             return user.email
     except AccountError as err:
         raise ConsoleError(str(err)) from None
@@ -1017,8 +1218,11 @@ def list_outbox(*, merchant_id: int, page: Any = 1, page_size: int = PAGE_SIZE) 
         raise ConsoleError("Invalid page.")
     with db.session_scope() as session:
         rows = session.exec(
-            select(EmailMessage).where(EmailMessage.merchant_id == merchant_id)
-            .order_by(EmailMessage.id.desc()).offset((page - 1) * page_size).limit(page_size + 1)
+            select(EmailMessage)
+            .where(EmailMessage.merchant_id == merchant_id)
+            .order_by(EmailMessage.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size + 1)
         ).all()
         messages = [
             OutboxMessage(m.id, m.created_at, m.to_address, m.subject, m.kind, m.status, m.body_text, m.subscriber_id)

@@ -23,15 +23,17 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlmodel import select
 
+from portal_app.accounts import hash_password
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.billing.payments import update_payment_method
 from portal_app.billing.periods import add_interval, period_bounds
 from portal_app.billing.plans import create_plan
 from portal_app.billing.portal_links import issue_portal_link
+from portal_app.billing.portal_view import current_subscription
 from portal_app.billing.runs import run_billing
-from portal_app.billing.services import new_session
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
 from portal_app.billing.subscriptions import cancel_subscription, subscribe
+from portal_app.db import new_session
 from portal_app.models import Invoice, Merchant, MerchantUser, PaymentMethod, Plan, Subscriber, Subscription, utcnow
 from portal_app.settings import PROJECT_ROOT
 
@@ -58,7 +60,9 @@ ZOE = _Person("zoe", "Zoë Ñúñez", "zoe.nunez@example.com", language="es")
 MARCUS = _Person("marcus", "Marcus Chen", "marcus.chen@example.com")
 PRIYA = _Person("priya", "Priya Patel", "priya.patel@example.com")
 GLOBEX = _Person(
-    "globex", "Globex Corporation", "ap@globex.example",
+    "globex",
+    "Globex Corporation",
+    "ap@globex.example",
     billing_name="Globex Corporation",
     billing_address="Accounts Payable\n1 Globex Plaza\nSpringfield, OR 97477\nUnited States",
     tax_id="US 12-3456789",
@@ -81,31 +85,59 @@ def _card_input(number: str = TEST_VISA) -> dict[str, str]:
 
 def seed_demo(engine: sa.Engine, *, now: datetime, gateway: SimulatedGateway | None = None) -> bool:
     """Create the Acme Fitness demo as of `now`; False (and nothing written) if it already exists."""
-    from portal_app.accounts import hash_password
 
     gateway = gateway or SimulatedGateway()
     with new_session(engine) as session, session.begin():
         if session.exec(select(Merchant.id).where(Merchant.slug == MERCHANT_SLUG)).first() is not None:
             return False
         merchant = Merchant(
-            name="Acme Fitness", slug=MERCHANT_SLUG, invoice_prefix="ACME", support_email="support@acme.example",
+            name="Acme Fitness",
+            slug=MERCHANT_SLUG,
+            invoice_prefix="ACME",
+            support_email="support@acme.example",
             logo_png=LOGO_PATH.read_bytes() if LOGO_PATH.exists() else None,
             logo_content_type="image/png" if LOGO_PATH.exists() else "",
-            dunning_schedule_days="1,3,5,7", dunning_end_state="unpaid",
+            dunning_schedule_days="1,3,5,7",
+            dunning_end_state="unpaid",
         )
         session.add(merchant)
         session.flush()
-        session.add(MerchantUser(merchant_id=merchant.id, email=OWNER_EMAIL, name="Alex Rivera",
-                                 password_hash=hash_password(DEMO_PASSWORD)))
-        basic = create_plan(session, merchant_id=merchant.id, name="Basic Monthly", amount_minor=2900,
-                            currency="USD", interval="month", cancellation_policy="at_period_end")
-        pro = create_plan(session, merchant_id=merchant.id, name="Pro Yearly", amount_minor=29000,
-                          currency="USD", interval="year", cancellation_policy="not_allowed")
+        session.add(
+            MerchantUser(
+                merchant_id=merchant.id,
+                email=OWNER_EMAIL,
+                name="Alex Rivera",
+                password_hash=hash_password(DEMO_PASSWORD),
+            )
+        )
+        basic = create_plan(
+            session,
+            merchant_id=merchant.id,
+            name="Basic Monthly",
+            amount_minor=2900,
+            currency="USD",
+            interval="month",
+            cancellation_policy="at_period_end",
+        )
+        pro = create_plan(
+            session,
+            merchant_id=merchant.id,
+            name="Pro Yearly",
+            amount_minor=29000,
+            currency="USD",
+            interval="year",
+            cancellation_policy="not_allowed",
+        )
         people = {}
         for person in DEMO_PEOPLE:
             subscriber = Subscriber(
-                merchant_id=merchant.id, name=person.name, email=person.email, language=person.language,
-                billing_name=person.billing_name, billing_address=person.billing_address, tax_id=person.tax_id,
+                merchant_id=merchant.id,
+                name=person.name,
+                email=person.email,
+                language=person.language,
+                billing_name=person.billing_name,
+                billing_address=person.billing_address,
+                tax_id=person.tax_id,
             )
             session.add(subscriber)
             session.flush()
@@ -128,8 +160,9 @@ def seed_demo(engine: sa.Engine, *, now: datetime, gateway: SimulatedGateway | N
         events.append((start_at, _starter(engine, gateway, merchant_id, people[key], plan_of[key], start_at)))
     # Marcus: his card expires the month before his latest renewal, which the bank then declines.
     marcus_renewal = period_bounds(starts["marcus"], "month", 1, 3)[0]
-    events.append((marcus_renewal - timedelta(minutes=1),
-                   lambda: _expire_card(engine, gateway, people["marcus"], marcus_renewal)))
+    events.append(
+        (marcus_renewal - timedelta(minutes=1), lambda: _expire_card(engine, gateway, people["marcus"], marcus_renewal))
+    )
     priya_cancels_at = now - timedelta(days=2)
     events.append((priya_cancels_at, lambda: _cancel(engine, merchant_id, people["priya"], priya_cancels_at)))
     events.sort(key=lambda event: event[0])
@@ -140,10 +173,23 @@ def seed_demo(engine: sa.Engine, *, now: datetime, gateway: SimulatedGateway | N
 
 def _starter(engine, gateway, merchant_id: int, subscriber_id: int, plan_id: int, start_at: datetime):
     def start() -> None:
-        update_payment_method(engine, merchant_id=merchant_id, subscriber_id=subscriber_id,
-                              card_input=_card_input(), gateway=gateway, now=start_at)
-        subscribe(engine, merchant_id=merchant_id, subscriber_id=subscriber_id, plan_id=plan_id,
-                  start_at=start_at, gateway=gateway)
+        update_payment_method(
+            engine,
+            merchant_id=merchant_id,
+            subscriber_id=subscriber_id,
+            card_input=_card_input(),
+            gateway=gateway,
+            now=start_at,
+        )
+        subscribe(
+            engine,
+            merchant_id=merchant_id,
+            subscriber_id=subscriber_id,
+            plan_id=plan_id,
+            start_at=start_at,
+            gateway=gateway,
+        )
+
     return start
 
 
@@ -154,10 +200,14 @@ def _expire_card(engine: sa.Engine, gateway: SimulatedGateway, subscriber_id: in
     expired = renewal_at.replace(day=1) - timedelta(days=1)
     with new_session(engine) as session, session.begin():
         subscriber = session.get(Subscriber, subscriber_id)
-        card = session.exec(select(PaymentMethod).where(PaymentMethod.subscriber_id == subscriber_id,
-                                                        PaymentMethod.is_default.is_(True))).one()
-        failing = gateway.attach_card(customer_ref=subscriber.gateway_customer_id,
-                                      card_input=_card_input(FAILING_CARD)).card
+        card = session.exec(
+            select(PaymentMethod).where(
+                PaymentMethod.subscriber_id == subscriber_id, PaymentMethod.is_default.is_(True)
+            )
+        ).one()
+        failing = gateway.attach_card(
+            customer_ref=subscriber.gateway_customer_id, card_input=_card_input(FAILING_CARD)
+        ).card
         card.gateway_ref, card.brand, card.last4 = failing.gateway_ref, "visa", "0069"
         card.exp_month, card.exp_year = expired.month, expired.year
         session.add(card)
@@ -167,17 +217,24 @@ def _expire_card(engine: sa.Engine, gateway: SimulatedGateway, subscriber_id: in
 def _cancel(engine: sa.Engine, merchant_id: int, subscriber_id: int, at: datetime) -> None:
     with new_session(engine) as session, session.begin():
         sub = session.exec(select(Subscription).where(Subscription.subscriber_id == subscriber_id)).one()
-        cancel_subscription(session, sub.id, merchant_id=merchant_id, actor="subscriber",
-                            reason="Moving to another city; I'll be back!", now=at)
+        cancel_subscription(
+            session,
+            sub.id,
+            merchant_id=merchant_id,
+            actor="subscriber",
+            reason="Moving to another city; I'll be back!",
+            now=at,
+        )
 
 
 def _next_due(engine: sa.Engine) -> datetime | None:
     """The earliest instant the billing run has work: a period end or a scheduled retry."""
     with new_session(engine) as session:
         renewal = session.execute(
-            sa.select(sa.func.min(Subscription.current_period_end))
-            .where(Subscription.status.in_([SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE]),
-                   Subscription.deleted_at.is_(None))
+            sa.select(sa.func.min(Subscription.current_period_end)).where(
+                Subscription.status.in_([SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE]),
+                Subscription.deleted_at.is_(None),
+            )
         ).scalar()
         retry = session.execute(
             sa.select(sa.func.min(Invoice.next_retry_at)).where(Invoice.status == InvoiceStatus.OPEN)
@@ -186,8 +243,9 @@ def _next_due(engine: sa.Engine) -> datetime | None:
     return min(values) if values else None
 
 
-def _play(engine: sa.Engine, gateway: SimulatedGateway, events: list[tuple[datetime, Callable[[], None]]], *,
-          until: datetime) -> None:
+def _play(
+    engine: sa.Engine, gateway: SimulatedGateway, events: list[tuple[datetime, Callable[[], None]]], *, until: datetime
+) -> None:
     """Advance the clock to each instant with something to do: scripted events first, then billing."""
     while True:
         due = _next_due(engine)
@@ -204,7 +262,6 @@ def _play(engine: sa.Engine, gateway: SimulatedGateway, events: list[tuple[datet
 
 def demo_portal_links(engine: sa.Engine) -> list[DemoLink]:
     """Fresh portal links for the demo subscribers (earlier links are revoked), for `make run`."""
-    from portal_app.billing.portal_view import current_subscription
 
     links = []
     with new_session(engine) as session, session.begin():

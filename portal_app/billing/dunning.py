@@ -20,9 +20,11 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from portal_app.billing.audit import audit
 from portal_app.billing.money import Money
-from portal_app.billing.services import audit, get_scoped, send_subscriber_email
+from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, can_transition, transition
+from portal_app.billing.tenancy import get_scoped
 from portal_app.models import Invoice, Merchant, PaymentAttempt, Subscriber, Subscription
 from portal_app.settings import get_settings, parse_dunning_schedule
 
@@ -58,7 +60,9 @@ def _first_failure_at(invoice: Invoice, days: list[int], failures: int, now: dat
     return invoice.next_retry_at - timedelta(days=days[failures - 2])
 
 
-def record_payment_failure(session: Session, *, invoice: Invoice, attempt: PaymentAttempt, now: datetime) -> DunningStep:
+def record_payment_failure(
+    session: Session, *, invoice: Invoice, attempt: PaymentAttempt, now: datetime
+) -> DunningStep:
     """Apply the dunning rules to an invoice whose attempt just failed (claim already released).
 
     The invoice row is locked by the caller; the subscription is locked here.
@@ -68,7 +72,8 @@ def record_payment_failure(session: Session, *, invoice: Invoice, attempt: Payme
     merchant = session.get(Merchant, invoice.merchant_id)
     subscription = (
         get_scoped(session, Subscription, invoice.subscription_id, invoice.merchant_id, for_update=True)
-        if invoice.subscription_id else None
+        if invoice.subscription_id
+        else None
     )
     ended = subscription is not None and (subscription.status == S.CANCELED or subscription.deleted_at is not None)
     days = retry_schedule(merchant)
@@ -98,25 +103,51 @@ def record_payment_failure(session: Session, *, invoice: Invoice, attempt: Payme
     session.flush()
 
     new_status = subscription.status if subscription else None
-    audit(session, merchant_id=invoice.merchant_id, subscriber_id=invoice.subscriber_id, actor="system",
-          kind="payment_failed",
-          detail={"invoice_id": invoice.id, "number": invoice.number, "attempt_id": attempt.id,
-                  "decline_code": attempt.decline_code, "hard": attempt.hard_decline, "failures": failures,
-                  "next_retry_at": next_retry, "final": final},
-          now=now)
+    audit(
+        session,
+        merchant_id=invoice.merchant_id,
+        subscriber_id=invoice.subscriber_id,
+        actor="system",
+        kind="payment_failed",
+        detail={
+            "invoice_id": invoice.id,
+            "number": invoice.number,
+            "attempt_id": attempt.id,
+            "decline_code": attempt.decline_code,
+            "hard": attempt.hard_decline,
+            "failures": failures,
+            "next_retry_at": next_retry,
+            "final": final,
+        },
+        now=now,
+    )
     if subscription is not None and new_status != old_status:
-        audit(session, merchant_id=invoice.merchant_id, subscriber_id=invoice.subscriber_id, actor="system",
-              kind=f"subscription_{new_status}",
-              detail={"subscription_id": subscription.id, "from": old_status, "invoice_id": invoice.id},
-              now=now)
+        audit(
+            session,
+            merchant_id=invoice.merchant_id,
+            subscriber_id=invoice.subscriber_id,
+            actor="system",
+            kind=f"subscription_{new_status}",
+            detail={"subscription_id": subscription.id, "from": old_status, "invoice_id": invoice.id},
+            now=now,
+        )
     if not ended:
-        _notify_failure(session, invoice, attempt, merchant, next_retry=next_retry, final=final,
-                        subscription_status=new_status, now=now)
+        _notify_failure(
+            session,
+            invoice,
+            attempt,
+            merchant,
+            next_retry=next_retry,
+            final=final,
+            subscription_status=new_status,
+            now=now,
+        )
     return DunningStep(invoice.id, failures, next_retry, new_status, final)
 
 
-def _end_subscription(session: Session, subscription: Subscription, invoice: Invoice, merchant: Merchant, *,
-                      now: datetime) -> None:
+def _end_subscription(
+    session: Session, subscription: Subscription, invoice: Invoice, merchant: Merchant, *, now: datetime
+) -> None:
     """The last retry failed: unpaid (invoice stays payable) or canceled (invoice written off)."""
     end_state = END_STATES.get(merchant.dunning_end_state, S.UNPAID)
     if end_state == S.UNPAID and not can_transition(SubscriptionStatus, subscription.status, S.UNPAID):
@@ -131,13 +162,25 @@ def _end_subscription(session: Session, subscription: Subscription, invoice: Inv
         invoice.pdf_bytes = None
 
 
-def _notify_failure(session: Session, invoice: Invoice, attempt: PaymentAttempt, merchant: Merchant, *,
-                    next_retry: datetime | None, final: bool, subscription_status: str | None, now: datetime) -> None:
+def _notify_failure(
+    session: Session,
+    invoice: Invoice,
+    attempt: PaymentAttempt,
+    merchant: Merchant,
+    *,
+    next_retry: datetime | None,
+    final: bool,
+    subscription_status: str | None,
+    now: datetime,
+) -> None:
     """Tell the customer why (in their language, from the decline code), what happens next, and
     where to fix it (their portal link)."""
     send_subscriber_email(
-        session, merchant=merchant, subscriber=session.get(Subscriber, invoice.subscriber_id),
-        kind="payment_failed", now=now,
+        session,
+        merchant=merchant,
+        subscriber=session.get(Subscriber, invoice.subscriber_id),
+        kind="payment_failed",
+        now=now,
         context={
             "amount": Money(invoice.total_minor, invoice.currency),
             "invoice_number": invoice.number,

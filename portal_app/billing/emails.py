@@ -19,17 +19,18 @@ import re
 import smtplib
 import ssl
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.message import EmailMessage as MimeMessage
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
-from babel.dates import format_date, format_skeleton
 import sqlalchemy as sa
+from babel.dates import format_date, format_skeleton
 from sqlmodel import Session, select
 
 from portal_app.billing.money import Money
 from portal_app.billing.text import language_and_locale, luhn_valid
+from portal_app.db import new_session
 from portal_app.models import EmailMessage, Merchant, utcnow
 from portal_app.settings import Settings, get_settings
 
@@ -159,7 +160,7 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "subject": "Your billing portal at {merchant}",
             "intro": "{merchant} has set up a billing portal for you.",
             "body": "There you can see your plan, update your card, download invoices and "
-                    "manage your subscription. Keep this link private: it opens your account.",
+            "manage your subscription. Keep this link private: it opens your account.",
             "plan": "Your plan: {plan}.",
             "button": "Open your billing portal",
         },
@@ -167,7 +168,7 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "subject": "Su portal de facturación de {merchant}",
             "intro": "{merchant} ha creado un portal de facturación para usted.",
             "body": "Allí puede ver su plan, actualizar su tarjeta, descargar facturas y "
-                    "gestionar su suscripción. No comparta este enlace: abre su cuenta.",
+            "gestionar su suscripción. No comparta este enlace: abre su cuenta.",
             "plan": "Su plan: {plan}.",
             "button": "Abrir el portal de facturación",
         },
@@ -191,22 +192,20 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "subject": "{merchant}: your payment of {amount} failed",
             "intro": "We could not collect {amount} for invoice {number}.",
             "retry": "We will try again on {date}. To avoid an interruption, you can update "
-                     "your card now; we retry right away when you do.",
+            "your card now; we retry right away when you do.",
             "final": "This was our last automatic attempt. Please update your card to pay the "
-                     "invoice and keep your subscription.",
-            "update": "Please update your card in your billing portal; we retry right away "
-                      "when you do.",
+            "invoice and keep your subscription.",
+            "update": "Please update your card in your billing portal; we retry right away when you do.",
             "button": "Update your card",
         },
         "es": {
             "subject": "{merchant}: no pudimos cobrar su pago de {amount}",
             "intro": "No pudimos cobrar {amount} de la factura {number}.",
             "retry": "Lo volveremos a intentar el {date}. Para evitar una interrupción, puede "
-                     "actualizar su tarjeta ahora; en cuanto lo haga, reintentamos el cobro.",
+            "actualizar su tarjeta ahora; en cuanto lo haga, reintentamos el cobro.",
             "final": "Este fue nuestro último intento automático. Actualice su tarjeta para "
-                     "pagar la factura y mantener su suscripción.",
-            "update": "Actualice su tarjeta en su portal de facturación; en cuanto lo haga, "
-                      "reintentamos el cobro.",
+            "pagar la factura y mantener su suscripción.",
+            "update": "Actualice su tarjeta en su portal de facturación; en cuanto lo haga, reintentamos el cobro.",
             "button": "Actualizar su tarjeta",
         },
     },
@@ -215,14 +214,14 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "subject": "{merchant}: your {brand} card ending in {last4} expires soon",
             "intro": "Your {brand} card ending in {last4} expires at the end of {exp}.",
             "body": "To keep your subscription running without interruption, please add a new "
-                    "card in your billing portal before then.",
+            "card in your billing portal before then.",
             "button": "Update your card",
         },
         "es": {
             "subject": "{merchant}: su tarjeta {brand} terminada en {last4} caduca pronto",
             "intro": "Su tarjeta {brand} terminada en {last4} caduca a finales de {exp}.",
             "body": "Para que su suscripción continúe sin interrupciones, añada una nueva "
-                    "tarjeta en su portal de facturación antes de esa fecha.",
+            "tarjeta en su portal de facturación antes de esa fecha.",
             "button": "Actualizar su tarjeta",
         },
     },
@@ -232,9 +231,8 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "intro_plan": "Your {plan} subscription has been canceled.",
             "intro": "Your subscription has been canceled.",
             "until": "You keep access until {date}. Changed your mind? You can undo the "
-                     "cancellation in your billing portal until then.",
-            "ended": "Your access ended on {date}. Your invoices stay available in your "
-                     "billing portal.",
+            "cancellation in your billing portal until then.",
+            "ended": "Your access ended on {date}. Your invoices stay available in your billing portal.",
             "button": "Open your billing portal",
         },
         "es": {
@@ -242,9 +240,8 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "intro_plan": "Su suscripción a {plan} ha sido cancelada.",
             "intro": "Su suscripción ha sido cancelada.",
             "until": "Mantiene el acceso hasta el {date}. ¿Ha cambiado de opinión? Puede "
-                     "deshacer la cancelación en su portal de facturación hasta esa fecha.",
-            "ended": "Su acceso terminó el {date}. Sus facturas siguen disponibles en su "
-                     "portal de facturación.",
+            "deshacer la cancelación en su portal de facturación hasta esa fecha.",
+            "ended": "Su acceso terminó el {date}. Sus facturas siguen disponibles en su portal de facturación.",
             "button": "Abrir el portal de facturación",
         },
     },
@@ -252,15 +249,13 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
         "en": {
             "subject": "{merchant}: your new billing portal link",
             "intro": "You asked for a new link to your billing portal at {merchant}.",
-            "body": "Use the button below to open it. If you did not ask for this, you can "
-                    "ignore this email.",
+            "body": "Use the button below to open it. If you did not ask for this, you can ignore this email.",
             "button": "Open your billing portal",
         },
         "es": {
             "subject": "{merchant}: su nuevo enlace al portal de facturación",
             "intro": "Ha solicitado un nuevo enlace a su portal de facturación de {merchant}.",
-            "body": "Use el botón de abajo para abrirlo. Si no lo ha solicitado, puede ignorar "
-                    "este correo.",
+            "body": "Use el botón de abajo para abrirlo. Si no lo ha solicitado, puede ignorar este correo.",
             "button": "Abrir el portal de facturación",
         },
     },
@@ -294,8 +289,8 @@ class _Values:
         if isinstance(value, Money):
             text = value.format(self.locale)
         elif isinstance(value, datetime):
-            moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-            text = format_date(moment.astimezone(timezone.utc).date(), "long", locale=self.locale)
+            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+            text = format_date(moment.astimezone(UTC).date(), "long", locale=self.locale)
         elif isinstance(value, date):
             text = format_date(value, "long", locale=self.locale)
         elif value is None:
@@ -359,8 +354,7 @@ def _receipt(t: dict[str, str], c: dict[str, str], v: _Values) -> _Email:
     has_link = v.has("portal_url")
     return _Email(
         subject=t["subject"].format(merchant=v["merchant_name"], amount=amount, number=number),
-        paragraphs=[t["intro"].format(amount=amount, number=number)]
-        + ([t["body"]] if has_link else []),
+        paragraphs=[t["intro"].format(amount=amount, number=number)] + ([t["body"]] if has_link else []),
         facts=[(c["invoice"], number), (c["amount"], amount)],
         button=t["button"] if has_link else "",
         url=_portal_url(v) if has_link else "",
@@ -461,8 +455,9 @@ def _text_layout(email: _Email, greeting: str, signoff: str, footer: list[str]) 
 _FONT = "font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;"
 
 
-def _html_layout(email: _Email, greeting: str, signoff: str, footer: list[str],
-                 c: dict[str, str], merchant_name: str, lang: str) -> str:
+def _html_layout(
+    email: _Email, greeting: str, signoff: str, footer: list[str], c: dict[str, str], merchant_name: str, lang: str
+) -> str:
     """Simple inline-styled HTML (mail clients ignore style sheets); every text is escaped."""
     e = html.escape
     p_style = f"margin:0 0 16px;{_FONT}font-size:15px;line-height:1.5;color:#18181b;"
@@ -473,9 +468,7 @@ def _html_layout(email: _Email, greeting: str, signoff: str, footer: list[str],
         for label, value in email.facts
     )
     facts = (
-        f'<table role="presentation" style="border-collapse:collapse;margin:0 0 20px;">{rows}</table>'
-        if rows
-        else ""
+        f'<table role="presentation" style="border-collapse:collapse;margin:0 0 20px;">{rows}</table>' if rows else ""
     )
     button = ""
     if email.url:
@@ -621,12 +614,20 @@ def queue_emails(session: Session, emails: list[dict[str, Any]], *, settings: Se
         merchant = email["merchant"]
         context = {"merchant_name": merchant.name, "support_email": merchant.support_email, **email["context"]}
         subject, text, body_html = render_email(email["kind"], email["language"], context)
-        rows.append({
-            "merchant_id": merchant.id, "subscriber_id": email.get("subscriber_id"), "kind": email["kind"],
-            "to_address": email["to_address"].strip(), "subject": subject, "body_text": text,
-            "body_html": body_html, "status": status, "error": "",
-            "created_at": email.get("created_at") or utcnow(),
-        })
+        rows.append(
+            {
+                "merchant_id": merchant.id,
+                "subscriber_id": email.get("subscriber_id"),
+                "kind": email["kind"],
+                "to_address": email["to_address"].strip(),
+                "subject": subject,
+                "body_text": text,
+                "body_html": body_html,
+                "status": status,
+                "error": "",
+                "created_at": email.get("created_at") or utcnow(),
+            }
+        )
     if rows:
         session.execute(sa.insert(EmailMessage), rows)
     return len(rows)
@@ -640,12 +641,15 @@ def deliver_queued_emails(engine, *, settings: Settings | None = None, limit: in
     if not settings.smtp_host:
         return 0
     table = EmailMessage.__table__
-    with Session(engine) as session:
-        ids = list(session.exec(select(EmailMessage.id).where(EmailMessage.status == "queued")
-                                .order_by(EmailMessage.id).limit(limit)))
+    with new_session(engine) as session:
+        ids = list(
+            session.exec(
+                select(EmailMessage.id).where(EmailMessage.status == "queued").order_by(EmailMessage.id).limit(limit)
+            )
+        )
     sent = 0
     for email_id in ids:
-        with Session(engine) as session, session.begin():
+        with new_session(engine) as session, session.begin():
             claimed = session.execute(
                 sa.update(table).where(table.c.id == email_id, table.c.status == "queued").values(status="sending")
             ).rowcount
@@ -656,12 +660,12 @@ def deliver_queued_emails(engine, *, settings: Settings | None = None, limit: in
             continue
         try:
             _deliver(message, settings)
-        except Exception as exc:  # recorded on the row, never raised into billing
+        except Exception as exc:  # noqa: BLE001 - recorded on the row, never raised into billing
             log.warning("email %s could not be sent: %s", email_id, exc)
             values = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
         else:
             values = {"status": "sent", "sent_at": utcnow(), "error": ""}
             sent += 1
-        with Session(engine) as session, session.begin():
+        with new_session(engine) as session, session.begin():
             session.execute(sa.update(table).where(table.c.id == email_id).values(**values))
     return sent

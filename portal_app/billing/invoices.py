@@ -8,15 +8,17 @@ finalization gives its number back and no number is ever skipped or used twice.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from portal_app.billing.audit import audit
+from portal_app.billing.errors import BillingError, NotAllowed, NotFound
 from portal_app.billing.money import Money
-from portal_app.billing.services import BillingError, NotAllowed, NotFound, audit, get_scoped, row_id
+from portal_app.billing.pdf import render_invoice_pdf, year_zip
 from portal_app.billing.statuses import (
     InvoiceStatus,
     SubscriptionStatus,
@@ -24,6 +26,7 @@ from portal_app.billing.statuses import (
     check_transition,
     transition,
 )
+from portal_app.billing.tenancy import get_scoped, row_id
 from portal_app.models import (
     Invoice,
     InvoiceCounter,
@@ -247,44 +250,52 @@ def issue_renewal_invoices(session: Session, items: list[RenewalInvoice], *, now
     rows = []
     for item in items:
         price = Money(item.plan.amount_minor, item.plan.currency)
-        rows.append({
-            "merchant_id": item.merchant.id,
-            "subscriber_id": item.subscriber.id,
-            "subscription_id": item.subscription_id,
-            "number": next(next_number[item.merchant.id]),
-            "status": I.OPEN.value,
-            "currency": price.currency,
-            "subtotal_minor": price.amount_minor,
-            "tax_minor": 0,
-            "total_minor": price.amount_minor,
-            "tax_rate_bp": 0,
-            "period_start": item.period_start,
-            "period_end": item.period_end,
-            **billing_snapshot(item.merchant, item.subscriber),
-            "created_at": now,
-            "finalized_at": now,
-            "due_at": now,
-        })
+        rows.append(
+            {
+                "merchant_id": item.merchant.id,
+                "subscriber_id": item.subscriber.id,
+                "subscription_id": item.subscription_id,
+                "number": next(next_number[item.merchant.id]),
+                "status": I.OPEN.value,
+                "currency": price.currency,
+                "subtotal_minor": price.amount_minor,
+                "tax_minor": 0,
+                "total_minor": price.amount_minor,
+                "tax_rate_bp": 0,
+                "period_start": item.period_start,
+                "period_end": item.period_end,
+                **billing_snapshot(item.merchant, item.subscriber),
+                "created_at": now,
+                "finalized_at": now,
+                "due_at": now,
+            }
+        )
     table = Invoice.__table__
     # One invoice per subscription in a batch: map ids back by subscription (unordered RETURNING
     # lets SQLAlchemy send a few multi-row INSERTs instead of one per row).
-    invoice_of = dict((sub_id, inv_id) for inv_id, sub_id in session.execute(
-        sa.insert(table).returning(table.c.id, table.c.subscription_id), rows
-    ).all())
+    invoice_of = {
+        sub_id: inv_id
+        for inv_id, sub_id in session.execute(
+            sa.insert(table).returning(table.c.id, table.c.subscription_id), rows
+        ).all()
+    }
     if len(invoice_of) != len(items):
         raise ValueError("a renewal batch must hold each subscription once")
     ids = [invoice_of[item.subscription_id] for item in items]
-    session.execute(sa.insert(InvoiceLine.__table__), [
-        {
-            "invoice_id": invoice_id,
-            "description": period_description(item.plan.name, item.period_start, item.period_end),
-            "quantity": 1,
-            "unit_amount_minor": item.plan.amount_minor,
-            "amount_minor": item.plan.amount_minor,
-            "currency": item.plan.currency,
-        }
-        for invoice_id, item in zip(ids, items)
-    ])
+    session.execute(
+        sa.insert(InvoiceLine.__table__),
+        [
+            {
+                "invoice_id": invoice_id,
+                "description": period_description(item.plan.name, item.period_start, item.period_end),
+                "quantity": 1,
+                "unit_amount_minor": item.plan.amount_minor,
+                "amount_minor": item.plan.amount_minor,
+                "currency": item.plan.currency,
+            }
+            for invoice_id, item in zip(ids, items)
+        ],
+    )
     return ids
 
 
@@ -295,30 +306,34 @@ def _require_settleable(invoice: Invoice, new_status: InvoiceStatus) -> None:
     """Refuse (with words for the page) moves the status table forbids, and any move while a
     payment is in flight: its outcome must settle the invoice first."""
     if not can_transition(InvoiceStatus, invoice.status, new_status):
-        raise NotAllowed(f"Invoice {invoice.number or invoice.id} is {invoice.status}; it can't be marked {new_status}.")
+        raise NotAllowed(
+            f"Invoice {invoice.number or invoice.id} is {invoice.status}; it can't be marked {new_status}."
+        )
     if invoice.charging_attempt_id is not None:
         raise NotAllowed("A payment for this invoice is in progress; try again in a few minutes.")
 
 
-def reactivate_paid_up_subscriptions(session: Session, subscription_ids: list[int], *, now: datetime,
-                                     actor: str = "system") -> list[int]:
+def reactivate_paid_up_subscriptions(
+    session: Session, subscription_ids: list[int], *, now: datetime, actor: str = "system"
+) -> list[int]:
     """past_due / unpaid / incomplete subscriptions with no open invoice left become active at once."""
     ids = sorted({sid for sid in subscription_ids if sid is not None})
     if not ids:
         return []
     waiting = (S.PAST_DUE, S.UNPAID, S.INCOMPLETE)
     open_invoice = (
-        sa.select(Invoice.id)
-        .where(Invoice.subscription_id == Subscription.id, Invoice.status == I.OPEN)
-        .exists()
+        sa.select(Invoice.id).where(Invoice.subscription_id == Subscription.id, Invoice.status == I.OPEN).exists()
     )
     restored = []
     for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start:chunk_start + 500]
+        chunk = ids[chunk_start : chunk_start + 500]
         rows = session.execute(
-            sa.select(Subscription.id, Subscription.status, Subscription.merchant_id, Subscription.subscriber_id)
-            .where(Subscription.id.in_(chunk), Subscription.status.in_(waiting),
-                   Subscription.deleted_at.is_(None), ~open_invoice)
+            sa.select(Subscription.id, Subscription.status, Subscription.merchant_id, Subscription.subscriber_id).where(
+                Subscription.id.in_(chunk),
+                Subscription.status.in_(waiting),
+                Subscription.deleted_at.is_(None),
+                ~open_invoice,
+            )
         ).all()
         for sid, status, merchant_id, subscriber_id in rows:
             check_transition(SubscriptionStatus, status, S.ACTIVE)
@@ -330,8 +345,15 @@ def reactivate_paid_up_subscriptions(session: Session, subscription_ids: list[in
             ).rowcount
             if done:
                 restored.append(sid)
-                audit(session, merchant_id=merchant_id, subscriber_id=subscriber_id, actor=actor,
-                      kind="subscription_reactivated", detail={"subscription_id": sid, "from": status}, now=now)
+                audit(
+                    session,
+                    merchant_id=merchant_id,
+                    subscriber_id=subscriber_id,
+                    actor=actor,
+                    kind="subscription_reactivated",
+                    detail={"subscription_id": sid, "from": status},
+                    now=now,
+                )
     if restored:
         # Keep loaded objects in step with the rows we just changed.
         for sid in restored:
@@ -341,8 +363,18 @@ def reactivate_paid_up_subscriptions(session: Session, subscription_ids: list[in
     return restored
 
 
-def _settle(session: Session, invoice_id: int, new_status: I, *, merchant_id: int, actor: str, now: datetime,
-            kind: str, detail: dict[str, Any], reactivate: bool) -> Invoice:
+def _settle(
+    session: Session,
+    invoice_id: int,
+    new_status: I,
+    *,
+    merchant_id: int,
+    actor: str,
+    now: datetime,
+    kind: str,
+    detail: dict[str, Any],
+    reactivate: bool,
+) -> Invoice:
     """The one way a merchant closes an invoice: lock, check, transition, stop retries, drop the
     stored PDF (it prints the payment status), optionally restore the subscription, audit."""
     invoice = get_scoped(session, Invoice, row_id(invoice_id), merchant_id, for_update=True)
@@ -359,30 +391,67 @@ def _settle(session: Session, invoice_id: int, new_status: I, *, merchant_id: in
     if reactivate:
         # Paid or no longer owed: a past-due subscription owes nothing more for it.
         reactivate_paid_up_subscriptions(session, [invoice.subscription_id], now=now, actor=actor)
-    audit(session, merchant_id=merchant_id, subscriber_id=invoice.subscriber_id, actor=actor, kind=kind,
-          detail={"invoice_id": invoice.id, "number": invoice.number, **detail}, now=now)
+    audit(
+        session,
+        merchant_id=merchant_id,
+        subscriber_id=invoice.subscriber_id,
+        actor=actor,
+        kind=kind,
+        detail={"invoice_id": invoice.id, "number": invoice.number, **detail},
+        now=now,
+    )
     return invoice
 
 
-def mark_paid(session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime,
-              note: str = "") -> Invoice:
+def mark_paid(
+    session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime, note: str = ""
+) -> Invoice:
     """Record a payment made outside the gateway (bank transfer, cheque). Restores the subscription."""
-    return _settle(session, invoice_id, I.PAID, merchant_id=merchant_id, actor=actor, now=now,
-                   kind="invoice_marked_paid", detail={"note": note}, reactivate=True)
+    return _settle(
+        session,
+        invoice_id,
+        I.PAID,
+        merchant_id=merchant_id,
+        actor=actor,
+        now=now,
+        kind="invoice_marked_paid",
+        detail={"note": note},
+        reactivate=True,
+    )
 
 
-def void_invoice(session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime,
-                 reason: str = "") -> Invoice:
+def void_invoice(
+    session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime, reason: str = ""
+) -> Invoice:
     """Cancel an invoice that is not owed (corrections void and reissue; paid ones cannot be voided)."""
-    return _settle(session, invoice_id, I.VOID, merchant_id=merchant_id, actor=actor, now=now,
-                   kind="invoice_voided", detail={"reason": reason}, reactivate=True)
+    return _settle(
+        session,
+        invoice_id,
+        I.VOID,
+        merchant_id=merchant_id,
+        actor=actor,
+        now=now,
+        kind="invoice_voided",
+        detail={"reason": reason},
+        reactivate=True,
+    )
 
 
-def mark_uncollectible(session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime,
-                       reason: str = "") -> Invoice:
+def mark_uncollectible(
+    session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime, reason: str = ""
+) -> Invoice:
     """Write the debt off: no more automatic retries. A later payment still settles it."""
-    return _settle(session, invoice_id, I.UNCOLLECTIBLE, merchant_id=merchant_id, actor=actor, now=now,
-                   kind="invoice_uncollectible", detail={"reason": reason}, reactivate=False)
+    return _settle(
+        session,
+        invoice_id,
+        I.UNCOLLECTIBLE,
+        merchant_id=merchant_id,
+        actor=actor,
+        now=now,
+        kind="invoice_uncollectible",
+        detail={"reason": reason},
+        reactivate=False,
+    )
 
 
 # --- reading, PDFs, ZIP ---------------------------------------------------------------------
@@ -408,8 +477,14 @@ def invoice_lines(session: Session, invoice: Invoice) -> list[InvoiceLine]:
     return list(session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.id)))
 
 
-def list_invoices(session: Session, *, merchant_id: int, subscriber_id: int | None = None,
-                  include_drafts: bool = False, limit: int | None = None) -> list[Invoice]:
+def list_invoices(
+    session: Session,
+    *,
+    merchant_id: int,
+    subscriber_id: int | None = None,
+    include_drafts: bool = False,
+    limit: int | None = None,
+) -> list[Invoice]:
     """Newest first. Subscribers never see drafts."""
     stmt = select(Invoice).where(Invoice.merchant_id == merchant_id)
     if subscriber_id is not None:
@@ -422,13 +497,14 @@ def list_invoices(session: Session, *, merchant_id: int, subscriber_id: int | No
     return list(session.exec(stmt))
 
 
-def ensure_invoice_pdf(session: Session, invoice_id: int, *, merchant_id: int, subscriber_id: int | None = None) -> bytes:
+def ensure_invoice_pdf(
+    session: Session, invoice_id: int, *, merchant_id: int, subscriber_id: int | None = None
+) -> bytes:
     """The invoice's PDF: rendered once from the finalized invoice and stored; stored bytes thereafter.
 
     Status changes (paid, void, uncollectible) clear the stored PDF because it prints the payment
     status; the content (number, lines, amounts) is immutable, so re-rendering can't differ there.
     """
-    from portal_app.billing.pdf import render_invoice_pdf
 
     invoice = get_invoice(session, invoice_id, merchant_id=merchant_id, subscriber_id=subscriber_id)
     if invoice.pdf_bytes is not None:
@@ -464,12 +540,13 @@ def invoice_years(session: Session, *, merchant_id: int, subscriber_id: int) -> 
     return dict(sorted(counts.items(), reverse=True))
 
 
-def year_zip_for_subscriber(session: Session, subscriber_id: int, merchant_id: int, year: int) -> tuple[str, bytes, int]:
+def year_zip_for_subscriber(
+    session: Session, subscriber_id: int, merchant_id: int, year: int
+) -> tuple[str, bytes, int]:
     """(filename, zip bytes, invoice count) with every downloadable invoice of that year as a PDF."""
-    from portal_app.billing.pdf import year_zip
 
     get_scoped(session, Subscriber, subscriber_id, merchant_id)
-    start, end = datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 1, tzinfo=timezone.utc)
+    start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
     invoices = session.exec(
         select(Invoice)
         .where(*_downloadable(merchant_id, subscriber_id), Invoice.finalized_at >= start, Invoice.finalized_at < end)

@@ -38,7 +38,7 @@ class Money:
         object.__setattr__(self, "currency", validate_currency(self.currency))
 
     @classmethod
-    def from_decimal(cls, amount: Decimal | str, currency: str) -> "Money":
+    def from_decimal(cls, amount: Decimal | str, currency: str) -> Money:
         """Parse a major-unit amount ("29.00") exactly; refuses more decimals than the currency has."""
         currency = validate_currency(currency)
         value = Decimal(str(amount).strip())
@@ -52,39 +52,39 @@ class Money:
     def to_decimal(self) -> Decimal:
         return Decimal(self.amount_minor).scaleb(-minor_digits(self.currency))
 
-    def _check(self, other: "Money") -> None:
+    def _check(self, other: Money) -> None:
         if not isinstance(other, Money):
             raise TypeError("can only combine Money with Money")
         if other.currency != self.currency:
             raise CurrencyMismatch(f"{self.currency} vs {other.currency}")
 
-    def __add__(self, other: "Money") -> "Money":
+    def __add__(self, other: Money) -> Money:
         self._check(other)
         return Money(self.amount_minor + other.amount_minor, self.currency)
 
-    def __sub__(self, other: "Money") -> "Money":
+    def __sub__(self, other: Money) -> Money:
         self._check(other)
         return Money(self.amount_minor - other.amount_minor, self.currency)
 
-    def __mul__(self, factor: int) -> "Money":
+    def __mul__(self, factor: int) -> Money:
         if isinstance(factor, bool) or not isinstance(factor, int):
             raise TypeError("Money can only be multiplied by an int")
         return Money(self.amount_minor * factor, self.currency)
 
     __rmul__ = __mul__
 
-    def __neg__(self) -> "Money":
+    def __neg__(self) -> Money:
         return Money(-self.amount_minor, self.currency)
 
-    def __lt__(self, other: "Money") -> bool:
+    def __lt__(self, other: Money) -> bool:
         self._check(other)
         return self.amount_minor < other.amount_minor
 
-    def __le__(self, other: "Money") -> bool:
+    def __le__(self, other: Money) -> bool:
         self._check(other)
         return self.amount_minor <= other.amount_minor
 
-    def percent_bp(self, basis_points: int) -> "Money":
+    def percent_bp(self, basis_points: int) -> Money:
         """This amount times basis_points/10000, rounded half-up to the minor unit (tax)."""
         numerator = self.amount_minor * basis_points
         sign = -1 if numerator < 0 else 1
@@ -95,5 +95,5 @@ class Money:
         return format_currency(self.to_decimal(), self.currency, locale=locale)
 
     @classmethod
-    def zero(cls, currency: str) -> "Money":
+    def zero(cls, currency: str) -> Money:
         return cls(0, currency)

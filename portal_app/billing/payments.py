@@ -20,13 +20,16 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app.billing import dunning
+from portal_app.billing.audit import audit
+from portal_app.billing.emails import queue_emails
+from portal_app.billing.errors import NotFound
 from portal_app.billing.gateways.base import (
     CardDetails,
     ChargeOutcome,
@@ -37,14 +40,9 @@ from portal_app.billing.gateways.base import (
 )
 from portal_app.billing.invoices import reactivate_paid_up_subscriptions
 from portal_app.billing.money import Money
-from portal_app.billing.services import (
-    NotFound,
-    audit,
-    get_scoped,
-    is_postgres,
-    new_session,
-)
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, check_transition, transition
+from portal_app.billing.tenancy import get_scoped
+from portal_app.db import is_postgres, new_session
 from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber
 
 log = logging.getLogger(__name__)
@@ -73,7 +71,7 @@ _CHECK_BANK = "Your bank declined the payment. Please check with your bank, or u
 _USE_ANOTHER = "This card can't be used. Please use another card."
 DECLINE_MESSAGES: dict[str, str] = {
     "insufficient_funds": "Your bank declined the payment for insufficient funds. Please check with your bank, "
-                          "or use another card.",
+    "or use another card.",
     "generic_decline": _CHECK_BANK,
     "do_not_honor": _CHECK_BANK,
     "card_declined": _CHECK_BANK,
@@ -90,7 +88,7 @@ DECLINE_MESSAGES: dict[str, str] = {
     "do_not_try_again": _USE_ANOTHER,
     "test_mode_live_card": "This is test mode: use a test card such as 4242 4242 4242 4242.",
     "authentication_required": "Your bank asks you to confirm this payment. Please enter your card again and "
-                               "approve it with your bank.",
+    "approve it with your bank.",
     "authentication_failed": "Your bank could not confirm the card. Please try again, or use another card.",
     "resource_missing": "Your saved card is no longer available. Please add a card.",
     "no_payment_method": "There is no card on file. Please add a card.",
@@ -105,7 +103,7 @@ def decline_message(decline_code: str) -> str:
 
 _STATIC_MESSAGES = {
     "unknown": "We couldn't confirm this payment yet. We'll check with the payment processor shortly; "
-               "you won't be charged twice.",
+    "you won't be charged twice.",
     "in_progress": "A payment for this invoice is already in progress.",
     "already_paid": "This invoice is already paid.",
     "not_payable": "This invoice can't be paid.",
@@ -189,14 +187,24 @@ def _default_card_query(subscriber_ids, *columns):
     """Newest-last default, attached cards of these subscribers (later ids win in a dict)."""
     return (
         sa.select(*columns)
-        .where(PaymentMethod.subscriber_id.in_(subscriber_ids), PaymentMethod.is_default.is_(True),
-               PaymentMethod.detached_at.is_(None))
+        .where(
+            PaymentMethod.subscriber_id.in_(subscriber_ids),
+            PaymentMethod.is_default.is_(True),
+            PaymentMethod.detached_at.is_(None),
+        )
         .order_by(PaymentMethod.id)
     )
 
 
-def claim_invoices(session: Session, invoice_ids: Sequence[int], *, merchant_id: int | None, trigger: str,
-                   gateway_name: str, now: datetime) -> tuple[list[ChargeClaim], list[int]]:
+def claim_invoices(
+    session: Session,
+    invoice_ids: Sequence[int],
+    *,
+    merchant_id: int | None,
+    trigger: str,
+    gateway_name: str,
+    now: datetime,
+) -> tuple[list[ChargeClaim], list[int]]:
     """Write pending attempts and claim the chargeable invoices among `invoice_ids`.
 
     Returns (claims, ids not claimed). Runs inside the caller's transaction, which must commit
@@ -208,8 +216,14 @@ def claim_invoices(session: Session, invoice_ids: Sequence[int], *, merchant_id:
     if not ids:
         return [], []
     stmt = (
-        select(Invoice.id, Invoice.merchant_id, Invoice.subscriber_id, Invoice.number, Invoice.total_minor,
-               Invoice.currency)
+        select(
+            Invoice.id,
+            Invoice.merchant_id,
+            Invoice.subscriber_id,
+            Invoice.number,
+            Invoice.total_minor,
+            Invoice.currency,
+        )
         .where(Invoice.id.in_(ids), Invoice.status == I.OPEN, Invoice.charging_attempt_id.is_(None))
         .order_by(Invoice.id)
     )
@@ -220,14 +234,24 @@ def claim_invoices(session: Session, invoice_ids: Sequence[int], *, merchant_id:
     candidates = session.execute(stmt).all()
     if not candidates:
         return [], ids
-    merchants = {m.id: m for m in session.exec(select(Merchant).where(
-        Merchant.id.in_({row.merchant_id for row in candidates})))}
-    customers = dict(session.execute(
-        sa.select(Subscriber.id, Subscriber.gateway_customer_id)
-        .where(Subscriber.id.in_({row.subscriber_id for row in candidates}))
-    ).all())
-    cards = {row.subscriber_id: row for row in session.execute(_default_card_query(
-        list(customers), PaymentMethod.subscriber_id, PaymentMethod.id, PaymentMethod.gateway_ref))}
+    merchants = {
+        m.id: m for m in session.exec(select(Merchant).where(Merchant.id.in_({row.merchant_id for row in candidates})))
+    }
+    customers = dict(
+        session.execute(
+            sa.select(Subscriber.id, Subscriber.gateway_customer_id).where(
+                Subscriber.id.in_({row.subscriber_id for row in candidates})
+            )
+        ).all()
+    )
+    cards = {
+        row.subscriber_id: row
+        for row in session.execute(
+            _default_card_query(
+                list(customers), PaymentMethod.subscriber_id, PaymentMethod.id, PaymentMethod.gateway_ref
+            )
+        )
+    }
     rows = [
         {
             "merchant_id": row.merchant_id,
@@ -245,15 +269,18 @@ def claim_invoices(session: Session, invoice_ids: Sequence[int], *, merchant_id:
     table = PaymentAttempt.__table__
     # One attempt per invoice in a batch: map the returned ids back by invoice id (an unordered
     # RETURNING lets SQLAlchemy send the batch as a few multi-row INSERTs).
-    attempt_of = dict((invoice_id, attempt_id) for attempt_id, invoice_id in session.execute(
-        sa.insert(table).returning(table.c.id, table.c.invoice_id), rows).all())
+    attempt_of = {
+        invoice_id: attempt_id
+        for attempt_id, invoice_id in session.execute(
+            sa.insert(table).returning(table.c.id, table.c.invoice_id), rows
+        ).all()
+    }
     attempt_ids = [attempt_of[row.id] for row in candidates]
     # The claim: the conditional UPDATE, once per invoice (one executemany for the batch).
     inv = Invoice.__table__
     claimed = session.execute(
         sa.update(inv)
-        .where(inv.c.id == sa.bindparam("b_invoice"), inv.c.status == I.OPEN.value,
-               inv.c.charging_attempt_id.is_(None))
+        .where(inv.c.id == sa.bindparam("b_invoice"), inv.c.status == I.OPEN.value, inv.c.charging_attempt_id.is_(None))
         .values(charging_attempt_id=sa.bindparam("b_attempt")),
         [{"b_invoice": row.id, "b_attempt": attempt_id} for row, attempt_id in zip(candidates, attempt_ids)],
     ).rowcount
@@ -284,8 +311,9 @@ def claim_invoices(session: Session, invoice_ids: Sequence[int], *, merchant_id:
 def _call_gateway(gateway: PaymentGateway, claim: ChargeClaim) -> ChargeResult:
     if not claim.payment_method_ref or not claim.customer_ref:
         # Nothing to charge: a soft decline, so dunning runs its course while the customer adds a card.
-        return ChargeResult(ChargeOutcome.DECLINED, decline_code="no_payment_method",
-                            message=decline_message("no_payment_method"))
+        return ChargeResult(
+            ChargeOutcome.DECLINED, decline_code="no_payment_method", message=decline_message("no_payment_method")
+        )
     try:
         return gateway.charge(
             customer_ref=claim.customer_ref,
@@ -295,15 +323,17 @@ def _call_gateway(gateway: PaymentGateway, claim: ChargeClaim) -> ChargeResult:
             idempotency_key=claim.idempotency_key,
             description=f"Invoice {claim.number}",
         )
-    except Exception as exc:  # a timeout or a crash inside the client: the charge may have happened
+    except Exception as exc:  # noqa: BLE001 - a timeout or a crash inside the client: the charge may have happened
         log.warning("gateway error on attempt %s: %r", claim.attempt_id, exc)
         return ChargeResult(ChargeOutcome.ERROR, message=str(exc)[:300] or exc.__class__.__name__)
 
 
 # --- step 3: record outcomes -----------------------------------------------------------------
 
-def _record_outcomes(engine: sa.Engine, outcomes: list[tuple[ChargeClaim, ChargeResult | None]], *,
-                     now: datetime) -> dict[int, ChargeInvoiceResult]:
+
+def _record_outcomes(
+    engine: sa.Engine, outcomes: list[tuple[ChargeClaim, ChargeResult | None]], *, now: datetime
+) -> dict[int, ChargeInvoiceResult]:
     """Apply gateway answers in one transaction; returns results by attempt id.
 
     A `None` answer comes from settlement: the gateway never saw the key, so the attempt failed
@@ -312,7 +342,8 @@ def _record_outcomes(engine: sa.Engine, outcomes: list[tuple[ChargeClaim, Charge
     results: dict[int, ChargeInvoiceResult] = {}
     with new_session(engine) as session, session.begin():
         lock = sa.select(PaymentAttempt.id, PaymentAttempt.status).where(
-            PaymentAttempt.id.in_([claim.attempt_id for claim, _ in outcomes]))
+            PaymentAttempt.id.in_([claim.attempt_id for claim, _ in outcomes])
+        )
         if is_postgres(session):
             lock = lock.with_for_update()
         status_of = dict(session.execute(lock).all())
@@ -332,8 +363,9 @@ def _record_outcomes(engine: sa.Engine, outcomes: list[tuple[ChargeClaim, Charge
     return results
 
 
-def _record_successes(session: Session, paid: list[tuple[ChargeClaim, ChargeResult, str]], *,
-                      now: datetime) -> dict[int, ChargeInvoiceResult]:
+def _record_successes(
+    session: Session, paid: list[tuple[ChargeClaim, ChargeResult, str]], *, now: datetime
+) -> dict[int, ChargeInvoiceResult]:
     """Successful charges in bulk: attempt succeeded, invoice paid, claim released, receipt sent.
 
     Bulk statements instead of transition(): each move is validated against the status table
@@ -349,24 +381,28 @@ def _record_successes(session: Session, paid: list[tuple[ChargeClaim, ChargeResu
     session.execute(
         sa.update(att)
         .where(att.c.id == sa.bindparam("b_attempt"), att.c.status == sa.bindparam("b_status"))
-        .values(status=A.SUCCEEDED.value, gateway_ref=sa.bindparam("b_ref"), settled_at=now,
-                decline_code="", failure_message=""),
+        .values(
+            status=A.SUCCEEDED.value,
+            gateway_ref=sa.bindparam("b_ref"),
+            settled_at=now,
+            decline_code="",
+            failure_message="",
+        ),
         [{"b_attempt": c.attempt_id, "b_status": status, "b_ref": r.gateway_ref[:64]} for c, r, status in paid],
     )
     subscription_ids = []
     for start in range(0, len(paid), 1000):
-        invoice_ids = [c.invoice_id for c, _, _ in paid[start:start + 1000]]
-        attempt_ids = [c.attempt_id for c, _, _ in paid[start:start + 1000]]
+        invoice_ids = [c.invoice_id for c, _, _ in paid[start : start + 1000]]
+        attempt_ids = [c.attempt_id for c, _, _ in paid[start : start + 1000]]
         # Money moved, so the invoice is paid whatever dunning said; only the claim holder settles it.
         session.execute(
             sa.update(inv)
-            .where(inv.c.id.in_(invoice_ids), inv.c.status == I.OPEN.value,
-                   inv.c.charging_attempt_id.in_(attempt_ids))
-            .values(status=I.PAID.value, paid_at=now, next_retry_at=None, charging_attempt_id=None,
-                    pdf_bytes=None)
+            .where(inv.c.id.in_(invoice_ids), inv.c.status == I.OPEN.value, inv.c.charging_attempt_id.in_(attempt_ids))
+            .values(status=I.PAID.value, paid_at=now, next_retry_at=None, charging_attempt_id=None, pdf_bytes=None)
         )
-        subscription_ids += session.execute(
-            sa.select(inv.c.subscription_id).where(inv.c.id.in_(invoice_ids))).scalars().all()
+        subscription_ids += (
+            session.execute(sa.select(inv.c.subscription_id).where(inv.c.id.in_(invoice_ids))).scalars().all()
+        )
         # Earlier attempts still waiting for 3DS are moot once the invoice is paid.
         session.execute(
             sa.update(att)
@@ -376,23 +412,30 @@ def _record_successes(session: Session, paid: list[tuple[ChargeClaim, ChargeResu
     reactivate_paid_up_subscriptions(session, subscription_ids, now=now)
     _send_receipts(session, [c for c, _, _ in paid], now=now)
     return {
-        c.attempt_id: ChargeInvoiceResult(PaymentOutcome.SUCCEEDED, c.invoice_id, c.number, c.amount,
-                                          attempt_id=c.attempt_id)
+        c.attempt_id: ChargeInvoiceResult(
+            PaymentOutcome.SUCCEEDED, c.invoice_id, c.number, c.amount, attempt_id=c.attempt_id
+        )
         for c, _, _ in paid
     }
 
 
 def _send_receipts(session: Session, paid: list[ChargeClaim], *, now: datetime) -> None:
     """One receipt per paid invoice, recorded in one bulk INSERT (a run pays thousands)."""
-    from portal_app.billing.emails import queue_emails
 
     merchants = {m.id: m for m in session.exec(select(Merchant).where(Merchant.id.in_({c.merchant_id for c in paid})))}
     subscriber_ids = sorted({c.subscriber_id for c in paid})
     subscribers = {}
     for start in range(0, len(subscriber_ids), 1000):
-        subscribers.update({row.id: row for row in session.execute(
-            sa.select(Subscriber.id, Subscriber.name, Subscriber.email, Subscriber.language)
-            .where(Subscriber.id.in_(subscriber_ids[start:start + 1000])))})
+        subscribers.update(
+            {
+                row.id: row
+                for row in session.execute(
+                    sa.select(Subscriber.id, Subscriber.name, Subscriber.email, Subscriber.language).where(
+                        Subscriber.id.in_(subscriber_ids[start : start + 1000])
+                    )
+                )
+            }
+        )
     formatted: dict[tuple[Money, str], str] = {}  # babel formatting dominates a receipt: once per price
     emails = []
     for claim in paid:
@@ -401,23 +444,39 @@ def _send_receipts(session: Session, paid: list[ChargeClaim], *, now: datetime) 
         if (claim.amount, language) not in formatted:
             formatted[claim.amount, language] = claim.amount.format(language)
         merchant = merchants[claim.merchant_id]
-        emails.append({
-            "merchant": merchant, "to_address": subscriber.email, "kind": "receipt", "language": language,
-            "subscriber_id": subscriber.id, "created_at": now,
-            "context": {"merchant_name": merchant.name, "subscriber_name": subscriber.name,
-                        "amount": formatted[claim.amount, language], "invoice_number": claim.number},
-        })
+        emails.append(
+            {
+                "merchant": merchant,
+                "to_address": subscriber.email,
+                "kind": "receipt",
+                "language": language,
+                "subscriber_id": subscriber.id,
+                "created_at": now,
+                "context": {
+                    "merchant_name": merchant.name,
+                    "subscriber_name": subscriber.name,
+                    "amount": formatted[claim.amount, language],
+                    "invoice_number": claim.number,
+                },
+            }
+        )
     queue_emails(session, emails)
 
 
-def _record_other(session: Session, claim: ChargeClaim, answer: ChargeResult | None, *,
-                  now: datetime) -> ChargeInvoiceResult:
+def _record_other(
+    session: Session, claim: ChargeClaim, answer: ChargeResult | None, *, now: datetime
+) -> ChargeInvoiceResult:
     """Declines, 3DS, errors and 'never reached' for one attempt (rarer than successes: row by row)."""
     attempt = get_scoped(session, PaymentAttempt, claim.attempt_id, claim.merchant_id, for_update=True)
     invoice = get_scoped(session, Invoice, claim.invoice_id, claim.merchant_id, for_update=True)
     holds_claim = invoice.charging_attempt_id == attempt.id
-    result = functools.partial(ChargeInvoiceResult, invoice_id=claim.invoice_id, invoice_number=claim.number,
-                               amount=claim.amount, attempt_id=attempt.id)
+    result = functools.partial(
+        ChargeInvoiceResult,
+        invoice_id=claim.invoice_id,
+        invoice_number=claim.number,
+        amount=claim.amount,
+        attempt_id=attempt.id,
+    )
     if answer is not None and answer.outcome is ChargeOutcome.ERROR:
         # Unknown: the money may have moved. The claim stays so nobody charges again before settling.
         if attempt.status == A.PENDING:
@@ -453,15 +512,25 @@ def _record_other(session: Session, claim: ChargeClaim, answer: ChargeResult | N
     session.add_all([attempt, invoice])
     session.flush()
     step = dunning.record_payment_failure(session, invoice=invoice, attempt=attempt, now=now) if holds_claim else None
-    return result(outcome, decline_code=attempt.decline_code, hard_decline=attempt.hard_decline,
-                  action_url=answer.action_url, next_retry_at=step.next_retry_at if step else None)
+    return result(
+        outcome,
+        decline_code=attempt.decline_code,
+        hard_decline=attempt.hard_decline,
+        action_url=answer.action_url,
+        next_retry_at=step.next_retry_at if step else None,
+    )
 
 
 def _result_from_attempt(session: Session, claim: ChargeClaim) -> ChargeInvoiceResult:
     """Report an attempt someone else already settled."""
     attempt = session.get(PaymentAttempt, claim.attempt_id)
-    result = functools.partial(ChargeInvoiceResult, invoice_id=claim.invoice_id, invoice_number=claim.number,
-                               amount=claim.amount, attempt_id=claim.attempt_id)
+    result = functools.partial(
+        ChargeInvoiceResult,
+        invoice_id=claim.invoice_id,
+        invoice_number=claim.number,
+        amount=claim.amount,
+        attempt_id=claim.attempt_id,
+    )
     if attempt is None:
         return result(PaymentOutcome.NOT_PAYABLE, attempt_id=None)
     if attempt.status == A.SUCCEEDED:
@@ -478,7 +547,8 @@ def _mark_unknown(engine: sa.Engine, attempt_ids: list[int]) -> None:
             check_transition(AttemptStatus, A.PENDING, A.UNKNOWN)
             att = PaymentAttempt.__table__
             session.execute(
-                sa.update(att).where(att.c.id.in_(attempt_ids), att.c.status == A.PENDING.value)
+                sa.update(att)
+                .where(att.c.id.in_(attempt_ids), att.c.status == A.PENDING.value)
                 .values(status=A.UNKNOWN.value, failure_message="outcome not recorded; to be settled by lookup")
             )
     except Exception:
@@ -488,8 +558,15 @@ def _mark_unknown(engine: sa.Engine, attempt_ids: list[int]) -> None:
 # --- the services ----------------------------------------------------------------------------
 
 
-def charge_invoices(engine: sa.Engine, invoice_ids: Sequence[int], *, merchant_id: int | None, trigger: str,
-                    gateway: PaymentGateway, now: datetime) -> list[ChargeInvoiceResult]:
+def charge_invoices(
+    engine: sa.Engine,
+    invoice_ids: Sequence[int],
+    *,
+    merchant_id: int | None,
+    trigger: str,
+    gateway: PaymentGateway,
+    now: datetime,
+) -> list[ChargeInvoiceResult]:
     """Charge open invoices (claim, gateway, record), in batches; one result per invoice id, in order.
 
     merchant_id scopes the ids to one merchant (portal and console); only the billing run, which
@@ -498,17 +575,21 @@ def charge_invoices(engine: sa.Engine, invoice_ids: Sequence[int], *, merchant_i
     ids = list(dict.fromkeys(invoice_ids))
     results: dict[int, ChargeInvoiceResult] = {}
     for start in range(0, len(ids), CLAIM_BATCH):
-        batch = ids[start:start + CLAIM_BATCH]
+        batch = ids[start : start + CLAIM_BATCH]
         with new_session(engine) as session, session.begin():
-            claims, skipped = claim_invoices(session, batch, merchant_id=merchant_id, trigger=trigger,
-                                             gateway_name=gateway.name, now=now)
-        results.update({c.invoice_id: r for c, r in zip(claims, charge_claims(engine, claims, gateway=gateway, now=now))})
+            claims, skipped = claim_invoices(
+                session, batch, merchant_id=merchant_id, trigger=trigger, gateway_name=gateway.name, now=now
+            )
+        results.update(
+            {c.invoice_id: r for c, r in zip(claims, charge_claims(engine, claims, gateway=gateway, now=now))}
+        )
         results.update(_describe_unclaimed(engine, skipped, merchant_id=merchant_id))
     return [results[i] for i in ids if i in results]
 
 
-def charge_claims(engine: sa.Engine, claims: list[ChargeClaim], *, gateway: PaymentGateway,
-                  now: datetime) -> list[ChargeInvoiceResult]:
+def charge_claims(
+    engine: sa.Engine, claims: list[ChargeClaim], *, gateway: PaymentGateway, now: datetime
+) -> list[ChargeInvoiceResult]:
     """Steps 2 and 3 for claims already committed (the billing run claims inside its renewal transaction)."""
     if not claims:
         return []
@@ -518,12 +599,16 @@ def charge_claims(engine: sa.Engine, claims: list[ChargeClaim], *, gateway: Paym
     except Exception:
         log.exception("recording %d charge outcomes failed; the attempts stay unknown", len(outcomes))
         _mark_unknown(engine, [claim.attempt_id for claim in claims])
-        return [ChargeInvoiceResult(PaymentOutcome.UNKNOWN, c.invoice_id, c.number, c.amount,
-                                    attempt_id=c.attempt_id) for c in claims]
+        return [
+            ChargeInvoiceResult(PaymentOutcome.UNKNOWN, c.invoice_id, c.number, c.amount, attempt_id=c.attempt_id)
+            for c in claims
+        ]
     return [by_attempt[claim.attempt_id] for claim in claims]
 
 
-def _describe_unclaimed(engine: sa.Engine, invoice_ids: list[int], *, merchant_id: int | None) -> dict[int, ChargeInvoiceResult]:
+def _describe_unclaimed(
+    engine: sa.Engine, invoice_ids: list[int], *, merchant_id: int | None
+) -> dict[int, ChargeInvoiceResult]:
     if not invoice_ids:
         return {}
     with new_session(engine) as session, session.begin():
@@ -539,27 +624,39 @@ def _describe_unclaimed(engine: sa.Engine, invoice_ids: list[int], *, merchant_i
     return found
 
 
-def charge_invoice(engine: sa.Engine, invoice_id: int, *, merchant_id: int | None, trigger: str,
-                   gateway: PaymentGateway, now: datetime) -> ChargeInvoiceResult:
+def charge_invoice(
+    engine: sa.Engine, invoice_id: int, *, merchant_id: int | None, trigger: str, gateway: PaymentGateway, now: datetime
+) -> ChargeInvoiceResult:
     """Charge one open invoice with the subscriber's default card. Safe to call from racing workers:
     at most one of them charges, the others get IN_PROGRESS or ALREADY_PAID."""
-    (result,) = charge_invoices(engine, [invoice_id], merchant_id=merchant_id, trigger=trigger,
-                                gateway=gateway, now=now)
+    (result,) = charge_invoices(
+        engine, [invoice_id], merchant_id=merchant_id, trigger=trigger, gateway=gateway, now=now
+    )
     return result
 
 
-def retry_open_invoices(engine: sa.Engine, subscriber_id: int, merchant_id: int, gateway: PaymentGateway,
-                        now: datetime, *, trigger: str = "card_update") -> list[ChargeInvoiceResult]:
+def retry_open_invoices(
+    engine: sa.Engine,
+    subscriber_id: int,
+    merchant_id: int,
+    gateway: PaymentGateway,
+    now: datetime,
+    *,
+    trigger: str = "card_update",
+) -> list[ChargeInvoiceResult]:
     """Charge every open invoice of the subscriber at once, oldest first (after a card update,
     while the customer waits). Invoices another worker is charging come back IN_PROGRESS."""
     with new_session(engine) as session, session.begin():
         get_scoped(session, Subscriber, subscriber_id, merchant_id)
-        ids = list(session.execute(
-            sa.select(Invoice.id)
-            .where(Invoice.merchant_id == merchant_id, Invoice.subscriber_id == subscriber_id,
-                   Invoice.status == I.OPEN)
-            .order_by(Invoice.finalized_at, Invoice.id)
-        ).scalars())
+        ids = list(
+            session.execute(
+                sa.select(Invoice.id)
+                .where(
+                    Invoice.merchant_id == merchant_id, Invoice.subscriber_id == subscriber_id, Invoice.status == I.OPEN
+                )
+                .order_by(Invoice.finalized_at, Invoice.id)
+            ).scalars()
+        )
     return charge_invoices(engine, ids, merchant_id=merchant_id, trigger=trigger, gateway=gateway, now=now)
 
 
@@ -572,9 +669,15 @@ class SettleSummary:
     results: tuple[ChargeInvoiceResult, ...] = ()
 
 
-def settle_unknown_attempts(engine: sa.Engine, *, gateway: PaymentGateway, now: datetime,
-                            merchant_id: int | None = None, pending_grace: timedelta = PENDING_GRACE,
-                            limit: int = 10_000) -> SettleSummary:
+def settle_unknown_attempts(
+    engine: sa.Engine,
+    *,
+    gateway: PaymentGateway,
+    now: datetime,
+    merchant_id: int | None = None,
+    pending_grace: timedelta = PENDING_GRACE,
+    limit: int = 10_000,
+) -> SettleSummary:
     """Ask the gateway what happened to attempts without a recorded outcome, by their key.
 
     Covers `unknown` attempts (timeouts) and `pending` ones older than pending_grace (a worker died
@@ -585,23 +688,37 @@ def settle_unknown_attempts(engine: sa.Engine, *, gateway: PaymentGateway, now: 
         stmt = (
             select(PaymentAttempt, Invoice.subscriber_id, Invoice.number)
             .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
-            .where(sa.or_(
-                PaymentAttempt.status == A.UNKNOWN,
-                sa.and_(PaymentAttempt.status == A.PENDING, PaymentAttempt.created_at <= now - pending_grace),
-            ))
+            .where(
+                sa.or_(
+                    PaymentAttempt.status == A.UNKNOWN,
+                    sa.and_(PaymentAttempt.status == A.PENDING, PaymentAttempt.created_at <= now - pending_grace),
+                )
+            )
             .order_by(PaymentAttempt.id)
             .limit(limit)
         )
         if merchant_id is not None:
             stmt = stmt.where(PaymentAttempt.merchant_id == merchant_id)
         rows = session.execute(stmt).all()
-        merchants = {m.id: m for m in session.exec(select(Merchant).where(
-            Merchant.id.in_({a.merchant_id for a, _, _ in rows})))} if rows else {}
+        merchants = (
+            {
+                m.id: m
+                for m in session.exec(select(Merchant).where(Merchant.id.in_({a.merchant_id for a, _, _ in rows})))
+            }
+            if rows
+            else {}
+        )
         claims = [
             ChargeClaim(
-                attempt_id=a.id, invoice_id=a.invoice_id, merchant_id=a.merchant_id, subscriber_id=subscriber_id,
-                number=number or "", amount=Money(a.amount_minor, a.currency), customer_ref="",
-                payment_method_ref="", idempotency_key=idempotency_key(merchants[a.merchant_id], a.id),
+                attempt_id=a.id,
+                invoice_id=a.invoice_id,
+                merchant_id=a.merchant_id,
+                subscriber_id=subscriber_id,
+                number=number or "",
+                amount=Money(a.amount_minor, a.currency),
+                customer_ref="",
+                payment_method_ref="",
+                idempotency_key=idempotency_key(merchants[a.merchant_id], a.id),
                 trigger=a.trigger,
             )
             for a, subscriber_id, number in rows
@@ -611,7 +728,7 @@ def settle_unknown_attempts(engine: sa.Engine, *, gateway: PaymentGateway, now: 
     for claim in claims:
         try:
             answer = gateway.lookup_charge(idempotency_key=claim.idempotency_key)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a gateway failure of any kind is reported, never raised
             log.warning("lookup of attempt %s failed: %r", claim.attempt_id, exc)
             still_unknown += 1
             continue
@@ -653,7 +770,7 @@ class CardSummary:
     exp_year: int
 
     @classmethod
-    def from_row(cls, pm: PaymentMethod) -> "CardSummary":
+    def from_row(cls, pm: PaymentMethod) -> CardSummary:
         return cls(pm.id, pm.brand, pm.last4, pm.exp_month, pm.exp_year)
 
 
@@ -676,7 +793,7 @@ class CardUpdateResult:
 def expiry_instant(exp_month: int, exp_year: int) -> datetime:
     """A card works through the last day of its expiry month: this is the first instant after."""
     year, month = (exp_year + 1, 1) if exp_month == 12 else (exp_year, exp_month + 1)
-    return datetime(year, month, 1, tzinfo=timezone.utc)
+    return datetime(year, month, 1, tzinfo=UTC)
 
 
 def card_expires_at(pm: PaymentMethod) -> datetime:
@@ -698,22 +815,30 @@ def default_payment_method(session: Session, *, merchant_id: int, subscriber_id:
     return cards[-1] if cards else None
 
 
-def _ensure_customer(engine: sa.Engine, subscriber: Subscriber, gateway: PaymentGateway, *, replace: bool = False) -> str:
+def _ensure_customer(
+    engine: sa.Engine, subscriber: Subscriber, gateway: PaymentGateway, *, replace: bool = False
+) -> str:
     """The subscriber's gateway customer, created on first use (outside any transaction)."""
     if subscriber.gateway_customer_id and not replace:
         return subscriber.gateway_customer_id
-    ref = gateway.create_customer(email=subscriber.email, name=subscriber.name,
-                                  metadata={"subscriber_id": str(subscriber.id), "merchant_id": str(subscriber.merchant_id)})
+    ref = gateway.create_customer(
+        email=subscriber.email,
+        name=subscriber.name,
+        metadata={"subscriber_id": str(subscriber.id), "merchant_id": str(subscriber.merchant_id)},
+    )
     with new_session(engine) as session, session.begin():
         table = Subscriber.__table__
         expected = subscriber.gateway_customer_id or ""
         # Conditional: if a concurrent update stored a customer first, use theirs.
         stored = session.execute(
-            sa.update(table).where(table.c.id == subscriber.id, table.c.gateway_customer_id == expected)
+            sa.update(table)
+            .where(table.c.id == subscriber.id, table.c.gateway_customer_id == expected)
             .values(gateway_customer_id=ref)
         ).rowcount
         if not stored:
-            ref = session.execute(sa.select(table.c.gateway_customer_id).where(table.c.id == subscriber.id)).scalar_one()
+            ref = session.execute(
+                sa.select(table.c.gateway_customer_id).where(table.c.id == subscriber.id)
+            ).scalar_one()
     subscriber.gateway_customer_id = ref
     return ref
 
@@ -731,8 +856,9 @@ def _make_default_card(session: Session, pm: PaymentMethod) -> None:
         session.add(pm)
 
 
-def _save_card(engine: sa.Engine, subscriber: Subscriber, card: CardDetails, gateway: PaymentGateway, *,
-               actor: str, now: datetime) -> PaymentMethod:
+def _save_card(
+    engine: sa.Engine, subscriber: Subscriber, card: CardDetails, gateway: PaymentGateway, *, actor: str, now: datetime
+) -> PaymentMethod:
     """Store brand/last4/expiry/reference and make it the default card.
 
     Idempotent per gateway reference: the browser and a setup_intent.succeeded webhook may both
@@ -741,25 +867,39 @@ def _save_card(engine: sa.Engine, subscriber: Subscriber, card: CardDetails, gat
     with new_session(engine) as session, session.begin():
         get_scoped(session, Subscriber, subscriber.id, subscriber.merchant_id, for_update=True)
         existing = session.exec(
-            select(PaymentMethod).where(PaymentMethod.subscriber_id == subscriber.id,
-                                        PaymentMethod.gateway_ref == card.gateway_ref,
-                                        PaymentMethod.detached_at.is_(None))
+            select(PaymentMethod).where(
+                PaymentMethod.subscriber_id == subscriber.id,
+                PaymentMethod.gateway_ref == card.gateway_ref,
+                PaymentMethod.detached_at.is_(None),
+            )
         ).first()
         if existing is not None:
             _make_default_card(session, existing)
             return existing
         pm = PaymentMethod(
-            merchant_id=subscriber.merchant_id, subscriber_id=subscriber.id, gateway=gateway.name,
-            gateway_ref=card.gateway_ref, brand=card.brand, last4=card.last4, exp_month=card.exp_month,
-            exp_year=card.exp_year, is_default=True, created_at=now,
+            merchant_id=subscriber.merchant_id,
+            subscriber_id=subscriber.id,
+            gateway=gateway.name,
+            gateway_ref=card.gateway_ref,
+            brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            is_default=True,
+            created_at=now,
         )
         session.add(pm)
         session.flush()
         _make_default_card(session, pm)
-        audit(session, merchant_id=subscriber.merchant_id, subscriber_id=subscriber.id, actor=actor,
-              kind="payment_method_updated",
-              detail={"brand": card.brand, "last4": card.last4, "exp": f"{card.exp_month:02d}/{card.exp_year}"},
-              now=now)
+        audit(
+            session,
+            merchant_id=subscriber.merchant_id,
+            subscriber_id=subscriber.id,
+            actor=actor,
+            kind="payment_method_updated",
+            detail={"brand": card.brand, "last4": card.last4, "exp": f"{card.exp_month:02d}/{card.exp_year}"},
+            now=now,
+        )
     return pm
 
 
@@ -770,23 +910,40 @@ def _finish_card_update(engine, subscriber, setup: SetupResult, gateway, *, acto
         message = f"Your {setup.card.brand.title()} ending in {setup.card.last4} is saved."
         if charges:
             paid = sum(c.paid for c in charges)
-            message += f" {paid} of {len(charges)} open invoice(s) paid." if paid < len(charges) else \
-                " Your open invoices are paid."
-        return CardUpdateResult(CardUpdateOutcome.UPDATED, message, card=CardSummary.from_row(pm),
-                                charges=tuple(charges))
+            message += (
+                f" {paid} of {len(charges)} open invoice(s) paid."
+                if paid < len(charges)
+                else " Your open invoices are paid."
+            )
+        return CardUpdateResult(
+            CardUpdateOutcome.UPDATED, message, card=CardSummary.from_row(pm), charges=tuple(charges)
+        )
     if setup.outcome is SetupOutcome.REQUIRES_ACTION:
-        return CardUpdateResult(CardUpdateOutcome.REQUIRES_ACTION,
-                                setup.message or "Your bank asks you to confirm this card.", setup_ref=setup.setup_ref)
+        return CardUpdateResult(
+            CardUpdateOutcome.REQUIRES_ACTION,
+            setup.message or "Your bank asks you to confirm this card.",
+            setup_ref=setup.setup_ref,
+        )
     if setup.outcome is SetupOutcome.DECLINED:
         # Our wording (with the likely fix) over the gateway's terse text.
-        return CardUpdateResult(CardUpdateOutcome.DECLINED,
-                                decline_message(setup.decline_code) if setup.decline_code else setup.message,
-                                decline_code=setup.decline_code)
+        return CardUpdateResult(
+            CardUpdateOutcome.DECLINED,
+            decline_message(setup.decline_code) if setup.decline_code else setup.message,
+            decline_code=setup.decline_code,
+        )
     return CardUpdateResult(CardUpdateOutcome.ERROR, "We couldn't reach the payment processor. Please try again.")
 
 
-def update_payment_method(engine: sa.Engine, *, merchant_id: int, subscriber_id: int, card_input: dict[str, str],
-                          gateway: PaymentGateway, now: datetime, actor: str = "subscriber") -> CardUpdateResult:
+def update_payment_method(
+    engine: sa.Engine,
+    *,
+    merchant_id: int,
+    subscriber_id: int,
+    card_input: dict[str, str],
+    gateway: PaymentGateway,
+    now: datetime,
+    actor: str = "subscriber",
+) -> CardUpdateResult:
     """Save a new default card, then retry every open invoice with it at once.
 
     3DS cards answer REQUIRES_ACTION with a setup_ref: show the challenge, then call
@@ -802,15 +959,23 @@ def update_payment_method(engine: sa.Engine, *, merchant_id: int, subscriber_id:
             # The gateway lost our customer (deleted in its dashboard, or a test-mode reset): make a new one.
             customer_ref = _ensure_customer(engine, subscriber, gateway, replace=True)
             setup = gateway.attach_card(customer_ref=customer_ref, card_input=card_input)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a gateway failure of any kind is reported, never raised
         log.warning("attach_card failed for subscriber %s: %r", subscriber_id, exc)
         return CardUpdateResult(CardUpdateOutcome.ERROR, "We couldn't reach the payment processor. Please try again.")
     return _finish_card_update(engine, subscriber, setup, gateway, actor=actor, now=now)
 
 
-def confirm_payment_method_setup(engine: sa.Engine, *, merchant_id: int, subscriber_id: int, setup_ref: str,
-                                 approved: bool, gateway: PaymentGateway, now: datetime,
-                                 actor: str = "subscriber") -> CardUpdateResult:
+def confirm_payment_method_setup(
+    engine: sa.Engine,
+    *,
+    merchant_id: int,
+    subscriber_id: int,
+    setup_ref: str,
+    approved: bool,
+    gateway: PaymentGateway,
+    now: datetime,
+    actor: str = "subscriber",
+) -> CardUpdateResult:
     """Finish a 3DS card setup (setup_ref from the server-side session), then retry open invoices."""
     with new_session(engine) as session:
         subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
@@ -819,18 +984,22 @@ def confirm_payment_method_setup(engine: sa.Engine, *, merchant_id: int, subscri
         raise NotFound("No card confirmation is waiting.")
     try:
         setup = gateway.confirm_setup(setup_ref=setup_ref, approved=approved)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a gateway failure of any kind is reported, never raised
         log.warning("confirm_setup failed for subscriber %s: %r", subscriber_id, exc)
         return CardUpdateResult(CardUpdateOutcome.ERROR, "We couldn't reach the payment processor. Please try again.")
     return _finish_card_update(engine, subscriber, setup, gateway, actor=actor, now=now)
 
 
-def payment_attempts(session: Session, *, merchant_id: int, subscriber_id: int, limit: int = 50) -> list[PaymentAttempt]:
+def payment_attempts(
+    session: Session, *, merchant_id: int, subscriber_id: int, limit: int = 50
+) -> list[PaymentAttempt]:
     """The subscriber's payment history, newest first."""
-    return list(session.exec(
-        select(PaymentAttempt)
-        .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
-        .where(PaymentAttempt.merchant_id == merchant_id, Invoice.subscriber_id == subscriber_id)
-        .order_by(PaymentAttempt.created_at.desc(), PaymentAttempt.id.desc())
-        .limit(limit)
-    ))
+    return list(
+        session.exec(
+            select(PaymentAttempt)
+            .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
+            .where(PaymentAttempt.merchant_id == merchant_id, Invoice.subscriber_id == subscriber_id)
+            .order_by(PaymentAttempt.created_at.desc(), PaymentAttempt.id.desc())
+            .limit(limit)
+        )
+    )

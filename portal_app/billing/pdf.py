@@ -23,7 +23,7 @@ import threading
 import zipfile
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -39,8 +39,8 @@ from fpdf.image_parsing import preload_image
 from PIL import Image
 
 from portal_app.billing.money import Money
-from portal_app.billing.text import language_and_locale
 from portal_app.billing.statuses import InvoiceStatus
+from portal_app.billing.text import language_and_locale
 from portal_app.models import Invoice, InvoiceLine, Merchant
 
 log = logging.getLogger(__name__)
@@ -176,9 +176,7 @@ class _FontFace:
                 setattr(font, slot, getattr(template, slot))
         # Per-document state: fpdf2 mutates these while drawing and writing.
         font.i = len(pdf.fonts) + 1
-        font.ttfont = ttLib.TTFont(
-            io.BytesIO(self.font_bytes), recalcTimestamp=False, recalcBBoxes=False, lazy=True
-        )
+        font.ttfont = ttLib.TTFont(io.BytesIO(self.font_bytes), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
         font.cw = template.cw.copy()
         font.desc = copy.copy(template.desc)
         font.missing_glyphs = []
@@ -245,10 +243,7 @@ class FontBank:
         with self._lock:
             faces = self._cuts.get(pages)
             if faces is None:
-                faces = {
-                    style: _FontFace(style, _cut_font(self._read(style), pages))
-                    for style in FONT_FILES
-                }
+                faces = {style: _FontFace(style, _cut_font(self._read(style), pages)) for style in FONT_FILES}
                 self._cuts[pages] = faces
                 while len(self._cuts) > self.max_cuts:
                     self._cuts.popitem(last=False)
@@ -289,9 +284,7 @@ class LogoCache:
         if parsed is None:
             return None
         # The logo is the document's only image, so its index (1) and ICC profile index still hold.
-        pdf.image_cache.images.update(
-            (name, RasterImageInfo(info, usages=0)) for name, info in parsed.images.items()
-        )
+        pdf.image_cache.images.update((name, RasterImageInfo(info, usages=0)) for name, info in parsed.images.items())
         pdf.image_cache.icc_profiles.update(parsed.icc_profiles)
         (info,) = parsed.images.values()
         return int(info["w"]), int(info["h"])
@@ -318,7 +311,7 @@ class LogoCache:
             dims = None if scale == 1.0 else (max(1, round(width * scale)), max(1, round(height * scale)))
             parsed = ImageCache()
             preload_image(parsed, io.BytesIO(logo), dims)
-        except Exception:  # a broken logo must never block an invoice
+        except Exception:  # noqa: BLE001 - a broken logo must never block an invoice
             log.warning("merchant logo could not be read; invoices render without it")
             return None
         return parsed
@@ -375,7 +368,7 @@ class _InvoiceText:
 def _utc_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         raise ValueError("invoice timestamps must be timezone-aware")
-    return moment.astimezone(timezone.utc).date()
+    return moment.astimezone(UTC).date()
 
 
 def _check_renderable(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: Merchant) -> None:
@@ -412,9 +405,7 @@ def _invoice_text(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: Merc
     if invoice.due_at is not None:
         meta.append((labels["due_date"], day(invoice.due_at)))
     if invoice.period_start is not None and invoice.period_end is not None:
-        period = format_interval(
-            _utc_date(invoice.period_start), _utc_date(invoice.period_end), "yMMMd", locale=locale
-        )
+        period = format_interval(_utc_date(invoice.period_start), _utc_date(invoice.period_end), "yMMMd", locale=locale)
         meta.append((labels["service_period"], period))
     if status == InvoiceStatus.PAID and invoice.paid_at is not None:
         meta.append((labels["paid_date"], day(invoice.paid_at)))
@@ -425,9 +416,7 @@ def _invoice_text(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: Merc
         bill_to.append(f"{labels['tax_id']}: {invoice.tax_id}")
     bill_to = [row.strip() for row in bill_to if row and row.strip()]
 
-    rate = format_percent(
-        Decimal(invoice.tax_rate_bp) / 10000, locale=locale, decimal_quantization=False
-    )
+    rate = format_percent(Decimal(invoice.tax_rate_bp) / 10000, locale=locale, decimal_quantization=False)
     totals = [(labels["subtotal"], money(invoice.subtotal_minor))]
     if invoice.tax_rate_bp or invoice.tax_minor:
         totals.append((labels["tax"].format(rate=rate), money(invoice.tax_minor)))
@@ -479,7 +468,7 @@ def _invoice_text(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: Merc
         note=note,
         logo=merchant.logo_png or None,
         title_meta=f"{title} {invoice.number}",
-        creation_date=invoice.finalized_at.astimezone(timezone.utc),
+        creation_date=invoice.finalized_at.astimezone(UTC),
         language=lang,
     )
 

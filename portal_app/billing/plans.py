@@ -10,9 +10,11 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from portal_app.billing.audit import audit
+from portal_app.billing.errors import BillingError
 from portal_app.billing.money import Money, validate_currency
 from portal_app.billing.periods import VALID_INTERVALS
-from portal_app.billing.services import BillingError, audit, get_scoped
+from portal_app.billing.tenancy import get_scoped
 from portal_app.models import Plan, utcnow
 
 
@@ -106,8 +108,14 @@ def create_plan(
     plan = Plan(merchant_id=merchant_id, active=True, **fields)
     session.add(plan)
     session.flush()
-    audit(session, merchant_id=merchant_id, subscriber_id=None, actor=actor, kind="plan_created",
-          detail={"plan_id": plan.id, **fields})
+    audit(
+        session,
+        merchant_id=merchant_id,
+        subscriber_id=None,
+        actor=actor,
+        kind="plan_created",
+        detail={"plan_id": plan.id, **fields},
+    )
     return plan
 
 
@@ -133,8 +141,15 @@ def update_plan(session: Session, plan_id: int, *, merchant_id: int, actor: str 
     session.add(plan)
     session.flush()
     if changed:
-        audit(session, merchant_id=merchant_id, subscriber_id=None, actor=actor, kind="plan_updated",
-              detail={"plan_id": plan.id, **changed}, now=utcnow())
+        audit(
+            session,
+            merchant_id=merchant_id,
+            subscriber_id=None,
+            actor=actor,
+            kind="plan_updated",
+            detail={"plan_id": plan.id, **changed},
+            now=utcnow(),
+        )
     return plan
 
 

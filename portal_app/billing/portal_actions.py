@@ -8,10 +8,10 @@ import re
 from datetime import datetime
 
 from portal_app.billing import subscribers, subscriptions
+from portal_app.billing.errors import BillingError, NotFound
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.payments import CardUpdateResult, confirm_payment_method_setup, update_payment_method
 from portal_app.billing.portal_view import current_subscription
-from portal_app.billing.services import BillingError, NotFound
 from portal_app.db import get_engine, session_scope
 from portal_app.models import utcnow
 
@@ -68,22 +68,33 @@ def save_card(*, merchant_id: int, subscriber_id: int, form: dict, now: datetime
     """Attach the new card (3DS when the bank asks) and retry every open invoice with it at once."""
     card_input = card_input_from_form(form)
     return update_payment_method(
-        get_engine(), merchant_id=merchant_id, subscriber_id=subscriber_id, card_input=card_input,
-        gateway=get_gateway(), now=now or utcnow(),
+        get_engine(),
+        merchant_id=merchant_id,
+        subscriber_id=subscriber_id,
+        card_input=card_input,
+        gateway=get_gateway(),
+        now=now or utcnow(),
     )
 
 
-def confirm_card(*, merchant_id: int, subscriber_id: int, setup_ref: str, approved: bool,
-                 now: datetime | None = None) -> CardUpdateResult:
+def confirm_card(
+    *, merchant_id: int, subscriber_id: int, setup_ref: str, approved: bool, now: datetime | None = None
+) -> CardUpdateResult:
     """Finish the bank's challenge for a card setup this session started (setup_ref kept server-side)."""
     return confirm_payment_method_setup(
-        get_engine(), merchant_id=merchant_id, subscriber_id=subscriber_id, setup_ref=setup_ref,
-        approved=bool(approved), gateway=get_gateway(), now=now or utcnow(),
+        get_engine(),
+        merchant_id=merchant_id,
+        subscriber_id=subscriber_id,
+        setup_ref=setup_ref,
+        approved=bool(approved),
+        gateway=get_gateway(),
+        now=now or utcnow(),
     )
 
 
-def cancel(*, merchant_id: int, subscriber_id: int, reason_code: object, reason_text: object,
-           now: datetime | None = None) -> subscriptions.CancelResult:
+def cancel(
+    *, merchant_id: int, subscriber_id: int, reason_code: object, reason_text: object, now: datetime | None = None
+) -> subscriptions.CancelResult:
     """Cancel the live subscription as its plan allows, with an optional reason."""
     if reason_code not in ("", None, *CANCEL_REASONS):
         raise BillingError("Please choose one of the listed reasons.", field="reason")
@@ -104,8 +115,9 @@ def undo_cancel(*, merchant_id: int, subscriber_id: int, now: datetime | None = 
         sub = current_subscription(session, merchant_id, subscriber_id)
         if sub is None:
             raise NotFound("There is no subscription.")
-        subscriptions.undo_cancellation(session, sub.id, merchant_id=merchant_id, actor="subscriber",
-                                        now=now or utcnow())
+        subscriptions.undo_cancellation(
+            session, sub.id, merchant_id=merchant_id, actor="subscriber", now=now or utcnow()
+        )
 
 
 def save_billing_details(*, merchant_id: int, subscriber_id: int, form: dict) -> None:
@@ -113,9 +125,13 @@ def save_billing_details(*, merchant_id: int, subscriber_id: int, form: dict) ->
         raise BillingError("Invalid billing details.")
     with session_scope() as session:
         subscribers.update_billing_details(
-            session, merchant_id=merchant_id, subscriber_id=subscriber_id,
-            billing_name=form.get("billing_name", ""), billing_address=form.get("billing_address", ""),
-            tax_id=form.get("tax_id", ""), actor="subscriber",
+            session,
+            merchant_id=merchant_id,
+            subscriber_id=subscriber_id,
+            billing_name=form.get("billing_name", ""),
+            billing_address=form.get("billing_address", ""),
+            tax_id=form.get("tax_id", ""),
+            actor="subscriber",
         )
 
 

@@ -15,9 +15,9 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from portal_app.billing.audit import audit
 from portal_app.models import PortalLink, PortalSession, Subscriber, Subscription, utcnow
 from portal_app.routes import portal_url
 from portal_app.settings import get_settings
@@ -103,7 +103,7 @@ def current_portal_url(session: Session, subscriber: Subscriber) -> str:
     return portal_url(token)
 
 
-def _subscriber_deleted(session: Session, merchant_id: int, subscriber_id: int) -> bool:
+def is_subscriber_deleted(session: Session, merchant_id: int, subscriber_id: int) -> bool:
     """True when every subscription of the subscriber was deleted (canceled ones keep access)."""
     subs = session.exec(
         select(Subscription.deleted_at).where(
@@ -127,7 +127,7 @@ def resolve_portal_token(session: Session, token: str, *, now: datetime | None =
     # Constant-time re-check against the derivation (guards a forged row or a rotated key).
     if not hmac.compare_digest(_derive_token(link.nonce), token):
         return None
-    if _subscriber_deleted(session, link.merchant_id, link.subscriber_id):
+    if is_subscriber_deleted(session, link.merchant_id, link.subscriber_id):
         return None
     link.last_used_at = now or utcnow()
     session.add(link)
@@ -178,7 +178,7 @@ def resolve_portal_session(session: Session, secret: str, *, now: datetime | Non
         or now - portal_session.created_at > PORTAL_SESSION_MAX_AGE
     ):
         return None
-    if _subscriber_deleted(session, link.merchant_id, link.subscriber_id):
+    if is_subscriber_deleted(session, link.merchant_id, link.subscriber_id):
         return None
     if now - portal_session.last_seen_at > timedelta(minutes=5):
         portal_session.last_seen_at = now
@@ -195,30 +195,11 @@ def close_portal_session(session: Session, secret: str, *, now: datetime | None 
 
 def record_portal_visit(session: Session, link: PortalLink, *, ip: str) -> None:
     """Timeline entry for the merchant: the subscriber opened the portal."""
-    from portal_app.billing.services import audit
-
-    audit(session, merchant_id=link.merchant_id, subscriber_id=link.subscriber_id, actor="subscriber",
-          kind="portal_visit", detail={"ip": ip})
-
-
-def send_new_link(session: Session, *, email: str, now: datetime | None = None) -> int:
-    """Email each subscriber with this address their current portal link (a new one if every
-    link was revoked). The caller answers the same whether or not anything was sent; returns how
-    many emails were queued (for tests and logs only)."""
-    from portal_app.billing.services import send_subscriber_email
-    from portal_app.models import Merchant
-
-    email = (email or "").strip().lower()
-    if not email or len(email) > 254 or "@" not in email:
-        return 0
-    now = now or utcnow()
-    sent = 0
-    for subscriber in session.exec(select(Subscriber).where(sa.func.lower(Subscriber.email) == email).limit(20)):
-        if _subscriber_deleted(session, subscriber.merchant_id, subscriber.id):
-            continue
-        send_subscriber_email(
-            session, merchant=session.get(Merchant, subscriber.merchant_id), subscriber=subscriber, kind="new_link",
-            context={"portal_url": current_portal_url(session, subscriber)}, now=now,
-        )
-        sent += 1
-    return sent
+    audit(
+        session,
+        merchant_id=link.merchant_id,
+        subscriber_id=link.subscriber_id,
+        actor="subscriber",
+        kind="portal_visit",
+        detail={"ip": ip},
+    )

@@ -62,7 +62,9 @@ def portal_summary(session: Session, *, merchant_id: int, subscriber_id: int, no
     if subscriber is None or merchant is None or subscriber.merchant_id != merchant_id:
         return None
     subscription = current_subscription(session, merchant_id, subscriber_id)
-    overview = subscription_overview(session, subscription.id, merchant_id=merchant_id, now=now) if subscription else None
+    overview = (
+        subscription_overview(session, subscription.id, merchant_id=merchant_id, now=now) if subscription else None
+    )
     card_row = default_payment_method(session, merchant_id=merchant_id, subscriber_id=subscriber_id)
     invoices = [
         InvoiceRow(inv.id, inv.number or "", inv.finalized_at, invoice_total(inv), inv.status)

@@ -18,9 +18,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from portal_app.billing.audit import audit_rows
+from portal_app.billing.emails import deliver_queued_emails
 from portal_app.billing.gateways.base import PaymentGateway
 from portal_app.billing.invoices import RenewalInvoice, issue_renewal_invoices
-from portal_app.billing.emails import deliver_queued_emails
+from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments import (
     ChargeInvoiceResult,
     PaymentOutcome,
@@ -31,8 +33,8 @@ from portal_app.billing.payments import (
     settle_unknown_attempts,
 )
 from portal_app.billing.periods import period_bounds
-from portal_app.billing.services import audit_rows, is_postgres, new_session, send_subscriber_email
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, check_transition
+from portal_app.db import is_postgres, new_session
 from portal_app.models import (
     AuditEvent,
     EmailMessage,
@@ -97,8 +99,14 @@ class RunSummary:
         )
 
 
-def run_billing(engine: sa.Engine, *, now: datetime, gateway: PaymentGateway, progress: Progress | None = None,
-                batch_size: int = BATCH_SIZE) -> RunSummary:
+def run_billing(
+    engine: sa.Engine,
+    *,
+    now: datetime,
+    gateway: PaymentGateway,
+    progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> RunSummary:
     """One billing run at `now`; returns what it did. Repeating it with the same `now` does nothing new."""
     started = time.perf_counter()
     summary = RunSummary(now=now)
@@ -126,11 +134,14 @@ def _due_filter(now: datetime):
 
 def count_due_renewals(engine: sa.Engine, *, now: datetime) -> int:
     with new_session(engine) as session:
-        return session.execute(sa.select(sa.func.count()).select_from(Subscription).where(*_due_filter(now))).scalar_one()
+        return session.execute(
+            sa.select(sa.func.count()).select_from(Subscription).where(*_due_filter(now))
+        ).scalar_one()
 
 
-def _renew_due(engine: sa.Engine, summary: RunSummary, *, gateway: PaymentGateway, progress: Progress | None,
-               batch_size: int) -> None:
+def _renew_due(
+    engine: sa.Engine, summary: RunSummary, *, gateway: PaymentGateway, progress: Progress | None, batch_size: int
+) -> None:
     total = count_due_renewals(engine, now=summary.now) if progress else 0
     plans: dict[int, Plan] = {}
     merchants: dict[int, Merchant] = {}
@@ -147,8 +158,9 @@ def _renew_due(engine: sa.Engine, summary: RunSummary, *, gateway: PaymentGatewa
             renewing = [row for row in due if not row.cancel_at_period_end]
             _end_at_period_end(session, ending, now=summary.now)
             invoice_ids = _advance_and_invoice(session, renewing, plans, merchants, now=summary.now)
-            claims, _ = claim_invoices(session, invoice_ids, merchant_id=None, trigger="renewal",
-                                       gateway_name=gateway.name, now=summary.now)
+            claims, _ = claim_invoices(
+                session, invoice_ids, merchant_id=None, trigger="renewal", gateway_name=gateway.name, now=summary.now
+            )
         # Committed: the periods, invoices and claims exist together. Now the gateway, then outcomes.
         summary.ended += len(ending)
         summary.renewed += len(renewing)
@@ -170,9 +182,17 @@ def _load_missing(session: Session, model, cache: dict, ids: set[int]) -> None:
 def _lock_due(session: Session, *, now: datetime, after_id: int, limit: int) -> list:
     """The next batch of due subscriptions by id, locked (PostgreSQL skips rows another run holds)."""
     stmt = (
-        sa.select(Subscription.id, Subscription.merchant_id, Subscription.subscriber_id, Subscription.plan_id,
-                  Subscription.status, Subscription.anchor_at, Subscription.period_index,
-                  Subscription.current_period_end, Subscription.cancel_at_period_end)
+        sa.select(
+            Subscription.id,
+            Subscription.merchant_id,
+            Subscription.subscriber_id,
+            Subscription.plan_id,
+            Subscription.status,
+            Subscription.anchor_at,
+            Subscription.period_index,
+            Subscription.current_period_end,
+            Subscription.cancel_at_period_end,
+        )
         .where(*_due_filter(now), Subscription.id > after_id)
         .order_by(Subscription.id)
         .limit(limit)
@@ -200,19 +220,31 @@ def _end_at_period_end(session: Session, rows: list, *, now: datetime) -> None:
     inv = Invoice.__table__
     # An ended subscription is not dunned any more; its open invoices stay payable in the portal.
     session.execute(
-        sa.update(inv).where(inv.c.subscription_id.in_([row.id for row in rows]), inv.c.status == I.OPEN.value)
+        sa.update(inv)
+        .where(inv.c.subscription_id.in_([row.id for row in rows]), inv.c.status == I.OPEN.value)
         .values(next_retry_at=None)
     )
-    session.execute(sa.insert(AuditEvent.__table__), audit_rows([
-        {"merchant_id": row.merchant_id, "subscriber_id": row.subscriber_id, "actor": "system",
-         "kind": "subscription_ended", "detail": {"subscription_id": row.id, "ended_at": row.current_period_end},
-         "created_at": now}
-        for row in rows
-    ]))
+    session.execute(
+        sa.insert(AuditEvent.__table__),
+        audit_rows(
+            [
+                {
+                    "merchant_id": row.merchant_id,
+                    "subscriber_id": row.subscriber_id,
+                    "actor": "system",
+                    "kind": "subscription_ended",
+                    "detail": {"subscription_id": row.id, "ended_at": row.current_period_end},
+                    "created_at": now,
+                }
+                for row in rows
+            ]
+        ),
+    )
 
 
-def _advance_and_invoice(session: Session, rows: list, plans: dict[int, Plan], merchants: dict[int, Merchant], *,
-                         now: datetime) -> list[int]:
+def _advance_and_invoice(
+    session: Session, rows: list, plans: dict[int, Plan], merchants: dict[int, Merchant], *, now: datetime
+) -> list[int]:
     """Move each subscription to its next period (computed from the anchor) and invoice that period."""
     if not rows:
         return []
@@ -221,21 +253,32 @@ def _advance_and_invoice(session: Session, rows: list, plans: dict[int, Plan], m
     for row in rows:
         plan = plans[row.plan_id]
         start, end = period_bounds(row.anchor_at, plan.interval, plan.interval_count, row.period_index + 1)
-        updates.append({"b_id": row.id, "b_old": row.period_index, "b_index": row.period_index + 1,
-                        "b_start": start, "b_end": end})
+        updates.append(
+            {"b_id": row.id, "b_old": row.period_index, "b_index": row.period_index + 1, "b_start": start, "b_end": end}
+        )
         periods.append((start, end))
     # The WHERE on the old index makes the advance happen once even if two runs raced past the lock.
     advanced = session.execute(
         sa.update(table)
         .where(table.c.id == sa.bindparam("b_id"), table.c.period_index == sa.bindparam("b_old"))
-        .values(period_index=sa.bindparam("b_index"), current_period_start=sa.bindparam("b_start"),
-                current_period_end=sa.bindparam("b_end")),
+        .values(
+            period_index=sa.bindparam("b_index"),
+            current_period_start=sa.bindparam("b_start"),
+            current_period_end=sa.bindparam("b_end"),
+        ),
         updates,
     ).rowcount
     if advanced != len(rows):
         raise RuntimeError(f"advanced {advanced} of {len(rows)} locked subscriptions")
-    sub_cols = (Subscriber.id, Subscriber.name, Subscriber.email, Subscriber.language, Subscriber.billing_name,
-                Subscriber.billing_address, Subscriber.tax_id)
+    sub_cols = (
+        Subscriber.id,
+        Subscriber.name,
+        Subscriber.email,
+        Subscriber.language,
+        Subscriber.billing_name,
+        Subscriber.billing_address,
+        Subscriber.tax_id,
+    )
     subscribers = {
         row.id: row
         for row in session.execute(sa.select(*sub_cols).where(Subscriber.id.in_({r.subscriber_id for r in rows})))
@@ -257,8 +300,9 @@ def _advance_and_invoice(session: Session, rows: list, plans: dict[int, Plan], m
 # --- retries ---------------------------------------------------------------------------------
 
 
-def _retry_due(engine: sa.Engine, summary: RunSummary, *, gateway: PaymentGateway, progress: Progress | None,
-               batch_size: int) -> None:
+def _retry_due(
+    engine: sa.Engine, summary: RunSummary, *, gateway: PaymentGateway, progress: Progress | None, batch_size: int
+) -> None:
     """Charge open invoices whose dunning retry is due (nobody else charging them)."""
     due = (
         Invoice.status == I.OPEN,
@@ -267,13 +311,17 @@ def _retry_due(engine: sa.Engine, summary: RunSummary, *, gateway: PaymentGatewa
         Invoice.charging_attempt_id.is_(None),
     )
     with new_session(engine) as session:
-        total = session.execute(sa.select(sa.func.count()).select_from(Invoice).where(*due)).scalar_one() if progress else 0
+        total = (
+            session.execute(sa.select(sa.func.count()).select_from(Invoice).where(*due)).scalar_one() if progress else 0
+        )
     after_id, done = 0, 0
     while True:
         with new_session(engine) as session:
-            ids = list(session.execute(
-                sa.select(Invoice.id).where(*due, Invoice.id > after_id).order_by(Invoice.id).limit(batch_size)
-            ).scalars())
+            ids = list(
+                session.execute(
+                    sa.select(Invoice.id).where(*due, Invoice.id > after_id).order_by(Invoice.id).limit(batch_size)
+                ).scalars()
+            )
         if not ids:
             break
         after_id = ids[-1]
@@ -307,24 +355,34 @@ def send_card_expiring_emails(engine: sa.Engine, *, now: datetime, window: timed
         return 0
     live_subscription = (
         sa.select(Subscription.id)
-        .where(Subscription.subscriber_id == PaymentMethod.subscriber_id,
-               Subscription.status.in_([s.value for s in (S.TRIALING, S.ACTIVE, S.PAST_DUE)]),
-               Subscription.deleted_at.is_(None), Subscription.cancel_at_period_end.is_(False))
+        .where(
+            Subscription.subscriber_id == PaymentMethod.subscriber_id,
+            Subscription.status.in_([s.value for s in (S.TRIALING, S.ACTIVE, S.PAST_DUE)]),
+            Subscription.deleted_at.is_(None),
+            Subscription.cancel_at_period_end.is_(False),
+        )
         .exists()
     )
     already_told = (
         sa.select(EmailMessage.id)
-        .where(EmailMessage.subscriber_id == PaymentMethod.subscriber_id, EmailMessage.kind == "card_expiring",
-               EmailMessage.created_at >= PaymentMethod.created_at)
+        .where(
+            EmailMessage.subscriber_id == PaymentMethod.subscriber_id,
+            EmailMessage.kind == "card_expiring",
+            EmailMessage.created_at >= PaymentMethod.created_at,
+        )
         .exists()
     )
     sent = 0
     with new_session(engine) as session, session.begin():
         cards = session.exec(
             select(PaymentMethod)
-            .where(PaymentMethod.is_default.is_(True), PaymentMethod.detached_at.is_(None),
-                   sa.or_(*[sa.and_(PaymentMethod.exp_year == y, PaymentMethod.exp_month == m) for y, m in months]),
-                   live_subscription, ~already_told)
+            .where(
+                PaymentMethod.is_default.is_(True),
+                PaymentMethod.detached_at.is_(None),
+                sa.or_(*[sa.and_(PaymentMethod.exp_year == y, PaymentMethod.exp_month == m) for y, m in months]),
+                live_subscription,
+                ~already_told,
+            )
             .order_by(PaymentMethod.id)
         ).all()
         merchants: dict[int, Merchant] = {}
@@ -333,9 +391,12 @@ def send_card_expiring_emails(engine: sa.Engine, *, now: datetime, window: timed
             merchants[card.merchant_id] = merchant
             subscriber = session.get(Subscriber, card.subscriber_id)
             send_subscriber_email(
-                session, merchant=merchant, subscriber=subscriber, kind="card_expiring", now=now,
-                context={"brand": card.brand, "last4": card.last4,
-                         "exp": f"{card.exp_month:02d}/{card.exp_year}"},
+                session,
+                merchant=merchant,
+                subscriber=subscriber,
+                kind="card_expiring",
+                now=now,
+                context={"brand": card.brand, "last4": card.last4, "exp": f"{card.exp_month:02d}/{card.exp_year}"},
             )
             sent += 1
     return sent

@@ -21,6 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
+from portal_app.billing.audit import audit
+from portal_app.billing.errors import NotFound
+from portal_app.billing.gateways import get_gateway
 from portal_app.billing.gateways.base import CardDetails, ChargeOutcome, ChargeResult, PaymentGateway
 from portal_app.billing.invoices import reactivate_paid_up_subscriptions
 from portal_app.billing.money import Money
@@ -34,8 +37,9 @@ from portal_app.billing.payments import (
     retry_open_invoices,
 )
 from portal_app.billing.payments import idempotency_key as attempt_key  # callbacks take a kwarg of that name
-from portal_app.billing.services import NotFound, audit, get_scoped, new_session
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, transition
+from portal_app.billing.tenancy import get_scoped
+from portal_app.db import get_engine, new_session
 from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber, utcnow
 
 log = logging.getLogger(__name__)
@@ -48,7 +52,6 @@ _PI_ID = re.compile(r"^pi_[A-Za-z0-9]{1,100}$")
 
 
 def _gateway() -> PaymentGateway:
-    from portal_app.billing.gateways import get_gateway
 
     return get_gateway()
 
@@ -56,8 +59,9 @@ def _gateway() -> PaymentGateway:
 class EngineCallbacks:
     """webhooks.BillingCallbacks against the database (see its docstrings for the contract)."""
 
-    def __init__(self, engine: sa.Engine, *, gateway: PaymentGateway | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, engine: sa.Engine, *, gateway: PaymentGateway | None = None, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.engine = engine
         self._gateway_override = gateway
         self.clock = clock
@@ -105,16 +109,16 @@ class EngineCallbacks:
     def card_setup_succeeded(self, *, customer_ref: str, setup_ref: str, card: CardDetails) -> None:
         """Save the card the browser confirmed when the portal did not (tab closed), then retry invoices."""
         with new_session(self.engine) as session:
-            subscriber = session.exec(
-                select(Subscriber).where(Subscriber.gateway_customer_id == customer_ref)
-            ).first()
+            subscriber = session.exec(select(Subscriber).where(Subscriber.gateway_customer_id == customer_ref)).first()
             if subscriber is None:
                 log.info("setup %s: no subscriber with customer %s; ignored", setup_ref, customer_ref)
                 return
             known = session.execute(
                 sa.select(PaymentMethod.id).where(
-                    PaymentMethod.subscriber_id == subscriber.id, PaymentMethod.gateway_ref == card.gateway_ref,
-                    PaymentMethod.detached_at.is_(None))
+                    PaymentMethod.subscriber_id == subscriber.id,
+                    PaymentMethod.gateway_ref == card.gateway_ref,
+                    PaymentMethod.detached_at.is_(None),
+                )
             ).first()
             session.expunge(subscriber)
         if known is not None:  # the portal (or an earlier delivery) saved it already
@@ -131,18 +135,29 @@ class EngineCallbacks:
         with new_session(self.engine) as session, session.begin():
             changed = session.execute(
                 sa.update(table)
-                .where(table.c.gateway_ref == card.gateway_ref, table.c.gateway == "stripe",
-                       sa.or_(table.c.brand != card.brand, table.c.last4 != card.last4,
-                              table.c.exp_month != card.exp_month, table.c.exp_year != card.exp_year))
-                .values(brand=card.brand[:20], last4=card.last4[:4], exp_month=card.exp_month,
-                        exp_year=card.exp_year)
+                .where(
+                    table.c.gateway_ref == card.gateway_ref,
+                    table.c.gateway == "stripe",
+                    sa.or_(
+                        table.c.brand != card.brand,
+                        table.c.last4 != card.last4,
+                        table.c.exp_month != card.exp_month,
+                        table.c.exp_year != card.exp_year,
+                    ),
+                )
+                .values(brand=card.brand[:20], last4=card.last4[:4], exp_month=card.exp_month, exp_year=card.exp_year)
                 .returning(table.c.merchant_id, table.c.subscriber_id)
             ).all()
             for merchant_id, subscriber_id in changed:
-                audit(session, merchant_id=merchant_id, subscriber_id=subscriber_id, actor="stripe",
-                      kind="payment_method_refreshed",
-                      detail={"brand": card.brand, "last4": card.last4, "exp": f"{card.exp_month:02d}/{card.exp_year}"},
-                      now=now)
+                audit(
+                    session,
+                    merchant_id=merchant_id,
+                    subscriber_id=subscriber_id,
+                    actor="stripe",
+                    kind="payment_method_refreshed",
+                    detail={"brand": card.brand, "last4": card.last4, "exp": f"{card.exp_month:02d}/{card.exp_year}"},
+                    now=now,
+                )
 
     # ----------------------------------------------------------------- internals
 
@@ -166,9 +181,16 @@ class EngineCallbacks:
                 return None
             attempt, subscriber_id, number = row
             return ChargeClaim(
-                attempt_id=attempt.id, invoice_id=attempt.invoice_id, merchant_id=attempt.merchant_id,
-                subscriber_id=subscriber_id, number=number or "", amount=Money(attempt.amount_minor, attempt.currency),
-                customer_ref="", payment_method_ref="", idempotency_key=key, trigger=attempt.trigger,
+                attempt_id=attempt.id,
+                invoice_id=attempt.invoice_id,
+                merchant_id=attempt.merchant_id,
+                subscriber_id=subscriber_id,
+                number=number or "",
+                amount=Money(attempt.amount_minor, attempt.currency),
+                customer_ref="",
+                payment_method_ref="",
+                idempotency_key=key,
+                trigger=attempt.trigger,
             )
 
     def _attempt_status(self, attempt_id: int) -> str:
@@ -208,8 +230,9 @@ class EngineCallbacks:
                 reactivate_paid_up_subscriptions(session, [invoice.subscription_id], now=now)
                 _send_receipts(session, [claim], now=now)
             else:
-                self._audit_review(session, claim, "payment_received_for_settled_invoice",
-                                   answer.gateway_ref, invoice.status, now=now)
+                self._audit_review(
+                    session, claim, "payment_received_for_settled_invoice", answer.gateway_ref, invoice.status, now=now
+                )
 
     def _fail_authentication(self, claim: ChargeClaim, result: ChargeResult, *, now: datetime) -> None:
         """3DS failed or was abandoned: the attempt ends failed. Dunning already counted it when it asked."""
@@ -232,13 +255,32 @@ class EngineCallbacks:
             self._audit_review(session, claim, "payment_received_for_failed_attempt", gateway_ref, status, now=now)
 
     @staticmethod
-    def _audit_review(session, claim: ChargeClaim, kind: str, gateway_ref: str, invoice_status: str, *,
-                      now: datetime) -> None:
-        log.warning("%s: attempt %s (%s), invoice %s is %s; needs review", kind, claim.attempt_id, gateway_ref,
-                    claim.invoice_id, invoice_status)
-        audit(session, merchant_id=claim.merchant_id, subscriber_id=claim.subscriber_id, actor="stripe", kind=kind,
-              detail={"attempt_id": claim.attempt_id, "invoice": claim.number, "payment_intent": gateway_ref,
-                      "amount_minor": claim.amount.amount_minor, "currency": claim.amount.currency}, now=now)
+    def _audit_review(
+        session, claim: ChargeClaim, kind: str, gateway_ref: str, invoice_status: str, *, now: datetime
+    ) -> None:
+        log.warning(
+            "%s: attempt %s (%s), invoice %s is %s; needs review",
+            kind,
+            claim.attempt_id,
+            gateway_ref,
+            claim.invoice_id,
+            invoice_status,
+        )
+        audit(
+            session,
+            merchant_id=claim.merchant_id,
+            subscriber_id=claim.subscriber_id,
+            actor="stripe",
+            kind=kind,
+            detail={
+                "attempt_id": claim.attempt_id,
+                "invoice": claim.number,
+                "payment_intent": gateway_ref,
+                "amount_minor": claim.amount.amount_minor,
+                "currency": claim.amount.currency,
+            },
+            now=now,
+        )
 
 
 # --------------------------------------------------------------------------- portal facade (Stripe mode)
@@ -290,23 +332,33 @@ def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> PaymentT
     with new_session(_engine()) as session:
         get_scoped(session, Subscriber, subscriber_id, merchant_id)
         row = session.execute(
-            sa.select(Invoice.number, Invoice.total_minor, Invoice.currency, PaymentAttempt.gateway_ref,
-                      PaymentMethod.gateway_ref)
+            sa.select(
+                Invoice.number,
+                Invoice.total_minor,
+                Invoice.currency,
+                PaymentAttempt.gateway_ref,
+                PaymentMethod.gateway_ref,
+            )
             .join(PaymentAttempt, PaymentAttempt.invoice_id == Invoice.id)
             .outerjoin(PaymentMethod, PaymentMethod.id == PaymentAttempt.payment_method_id)
-            .where(Invoice.merchant_id == merchant_id, Invoice.subscriber_id == subscriber_id,
-                   Invoice.status == I.OPEN, Invoice.charging_attempt_id.is_(None),
-                   PaymentAttempt.status == A.REQUIRES_ACTION,
-                   # only when it is the invoice's latest attempt (a later retry supersedes it)
-                   ~sa.exists().where(later.invoice_id == Invoice.id, later.id > PaymentAttempt.id))
+            .where(
+                Invoice.merchant_id == merchant_id,
+                Invoice.subscriber_id == subscriber_id,
+                Invoice.status == I.OPEN,
+                Invoice.charging_attempt_id.is_(None),
+                PaymentAttempt.status == A.REQUIRES_ACTION,
+                # only when it is the invoice's latest attempt (a later retry supersedes it)
+                ~sa.exists().where(later.invoice_id == Invoice.id, later.id > PaymentAttempt.id),
+            )
             .order_by(Invoice.finalized_at, Invoice.id)
             .limit(1)
         ).first()
     if row is None or not _PI_ID.match(row[3] or ""):
         return None
     number, total, currency, pi_id, pm_ref = row
-    return PaymentToAuthenticate(number or "", Money(total, currency), gateway.payment_client_secret(pi_id),
-                                 pm_ref or "")
+    return PaymentToAuthenticate(
+        number or "", Money(total, currency), gateway.payment_client_secret(pi_id), pm_ref or ""
+    )
 
 
 def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payment_intent_id: str) -> bool:
@@ -320,9 +372,13 @@ def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payme
     with new_session(engine) as session:
         get_scoped(session, Subscriber, subscriber_id, merchant_id)
         owned = session.execute(
-            sa.select(PaymentAttempt.id).join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
-            .where(PaymentAttempt.merchant_id == merchant_id, Invoice.subscriber_id == subscriber_id,
-                   PaymentAttempt.gateway_ref == payment_intent_id)
+            sa.select(PaymentAttempt.id)
+            .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
+            .where(
+                PaymentAttempt.merchant_id == merchant_id,
+                Invoice.subscriber_id == subscriber_id,
+                PaymentAttempt.gateway_ref == payment_intent_id,
+            )
         ).first()
     if owned is None:
         raise NotFound("No payment is waiting for confirmation.")
@@ -337,7 +393,6 @@ def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payme
 
 
 def _engine() -> sa.Engine:
-    from portal_app.db import get_engine
 
     return get_engine()
 

@@ -6,8 +6,10 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from portal_app.billing.audit import audit
+from portal_app.billing.errors import BillingError
+from portal_app.billing.tenancy import get_scoped
 from portal_app.billing.text import SUPPORTED_LANGUAGES
-from portal_app.billing.services import BillingError, audit, get_scoped
 from portal_app.models import Subscriber, utcnow
 
 _LIMITS = {"billing_name": 120, "billing_address": 500, "tax_id": 40}
@@ -29,8 +31,15 @@ def _clean(value: object, field: str) -> str:
 
 
 def update_billing_details(
-    session: Session, *, merchant_id: int, subscriber_id: int, billing_name: object, billing_address: object,
-    tax_id: object, actor: str, now: datetime | None = None,
+    session: Session,
+    *,
+    merchant_id: int,
+    subscriber_id: int,
+    billing_name: object,
+    billing_address: object,
+    tax_id: object,
+    actor: str,
+    now: datetime | None = None,
 ) -> Subscriber:
     """Name, address and tax id for future invoices (issued invoices keep their snapshot)."""
     subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
@@ -44,8 +53,15 @@ def update_billing_details(
     for key, value in values.items():
         setattr(subscriber, key, value)
     session.add(subscriber)
-    audit(session, merchant_id=merchant_id, subscriber_id=subscriber_id, actor=actor, kind="billing_details_updated",
-          detail={k: bool(v) for k, v in values.items()}, now=now or utcnow())
+    audit(
+        session,
+        merchant_id=merchant_id,
+        subscriber_id=subscriber_id,
+        actor=actor,
+        kind="billing_details_updated",
+        detail={k: bool(v) for k, v in values.items()},
+        now=now or utcnow(),
+    )
     return subscriber
 
 

@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from portal_app.billing.audit import audit
+from portal_app.billing.errors import BillingError, NotAllowed
 from portal_app.billing.invoices import create_draft_invoice, finalize_invoice
 from portal_app.billing.money import Money
+from portal_app.billing.notify import send_subscriber_email
+from portal_app.billing.payments import ChargeInvoiceResult, charge_invoice
 from portal_app.billing.periods import period_bounds
 from portal_app.billing.plans import CancellationPolicy
-from portal_app.billing.services import (
-    BillingError,
-    NotAllowed,
-    audit,
-    get_scoped,
-    new_session,
-    row_id,
-    send_subscriber_email,
-)
+from portal_app.billing.portal_links import revoke_portal_links
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, transition
+from portal_app.billing.tenancy import get_scoped, row_id
+from portal_app.db import new_session
 from portal_app.models import Invoice, Merchant, PaymentMethod, Plan, Subscriber, Subscription
-
-if TYPE_CHECKING:
-    from portal_app.billing.payments import ChargeInvoiceResult
 
 S, I = SubscriptionStatus, InvoiceStatus
 
@@ -97,10 +91,14 @@ def access_ends_at(sub: Subscription) -> datetime | None:
 
 def has_open_invoice(session: Session, sub: Subscription) -> bool:
     """Query: does the subscription have an invoice waiting for payment?"""
-    return session.execute(
-        sa.select(sa.func.count()).select_from(Invoice)
-        .where(Invoice.subscription_id == sub.id, Invoice.status == I.OPEN)
-    ).scalar_one() > 0
+    return (
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(Invoice)
+            .where(Invoice.subscription_id == sub.id, Invoice.status == I.OPEN)
+        ).scalar_one()
+        > 0
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +127,9 @@ class SubscriptionOverview:
     is_deleted: bool
 
 
-def subscription_overview(session: Session, subscription_id: int, *, merchant_id: int, now: datetime) -> SubscriptionOverview:
+def subscription_overview(
+    session: Session, subscription_id: int, *, merchant_id: int, now: datetime
+) -> SubscriptionOverview:
     sub = get_scoped(session, Subscription, row_id(subscription_id), merchant_id)
     return _overview(session, sub, now)
 
@@ -165,12 +165,14 @@ def _overview(session: Session, sub: Subscription, now: datetime) -> Subscriptio
     )
 
 
-def subscriber_subscriptions(session: Session, *, merchant_id: int, subscriber_id: int, now: datetime,
-                             include_deleted: bool = False) -> list[SubscriptionOverview]:
+def subscriber_subscriptions(
+    session: Session, *, merchant_id: int, subscriber_id: int, now: datetime, include_deleted: bool = False
+) -> list[SubscriptionOverview]:
     """The subscriber's subscriptions, newest first."""
     get_scoped(session, Subscriber, subscriber_id, merchant_id)
-    stmt = select(Subscription).where(Subscription.merchant_id == merchant_id,
-                                      Subscription.subscriber_id == subscriber_id)
+    stmt = select(Subscription).where(
+        Subscription.merchant_id == merchant_id, Subscription.subscriber_id == subscriber_id
+    )
     if not include_deleted:
         stmt = stmt.where(Subscription.deleted_at.is_(None))
     return [_overview(session, sub, now) for sub in session.exec(stmt.order_by(Subscription.id.desc()))]
@@ -228,17 +230,22 @@ def start_subscription(
     session.flush()
     invoice = create_draft_invoice(session, sub.id, merchant_id=merchant_id, now=start_at)
     finalize_invoice(session, invoice.id, merchant_id=merchant_id, now=start_at)
-    audit(session, merchant_id=merchant_id, subscriber_id=subscriber.id, actor=actor, kind="subscription_started",
-          detail={"subscription_id": sub.id, "plan_id": plan.id, "plan": plan.name, "invoice": invoice.number},
-          now=start_at)
+    audit(
+        session,
+        merchant_id=merchant_id,
+        subscriber_id=subscriber.id,
+        actor=actor,
+        kind="subscription_started",
+        detail={"subscription_id": sub.id, "plan_id": plan.id, "plan": plan.name, "invoice": invoice.number},
+        now=start_at,
+    )
     return StartedSubscription(sub, invoice)
 
 
 def _make_default(session: Session, pm: PaymentMethod) -> None:
     table = PaymentMethod.__table__
     session.execute(
-        sa.update(table).where(table.c.subscriber_id == pm.subscriber_id, table.c.id != pm.id)
-        .values(is_default=False)
+        sa.update(table).where(table.c.subscriber_id == pm.subscriber_id, table.c.id != pm.id).values(is_default=False)
     )
     pm.is_default = True
     session.add(pm)
@@ -255,17 +262,27 @@ class SubscribeResult:
         return self.charge.paid
 
 
-def subscribe(engine: sa.Engine, *, merchant_id: int, subscriber_id: int, plan_id: int, start_at: datetime,
-              gateway, now: datetime | None = None, actor: str = "system") -> SubscribeResult:
+def subscribe(
+    engine: sa.Engine,
+    *,
+    merchant_id: int,
+    subscriber_id: int,
+    plan_id: int,
+    start_at: datetime,
+    gateway,
+    now: datetime | None = None,
+    actor: str = "system",
+) -> SubscribeResult:
     """Start a subscription and charge its first invoice with the subscriber's default card."""
-    from portal_app.billing.payments import charge_invoice
 
     with new_session(engine) as session, session.begin():
-        started = start_subscription(session, merchant_id=merchant_id, subscriber=subscriber_id, plan=plan_id,
-                                     start_at=start_at, actor=actor)
+        started = start_subscription(
+            session, merchant_id=merchant_id, subscriber=subscriber_id, plan=plan_id, start_at=start_at, actor=actor
+        )
         sub_id, invoice_id = started.subscription.id, started.invoice.id
-    charge = charge_invoice(engine, invoice_id, merchant_id=merchant_id, trigger="renewal", gateway=gateway,
-                            now=now or start_at)
+    charge = charge_invoice(
+        engine, invoice_id, merchant_id=merchant_id, trigger="renewal", gateway=gateway, now=now or start_at
+    )
     return SubscribeResult(sub_id, invoice_id, charge)
 
 
@@ -283,7 +300,8 @@ def _stop_retries(session: Session, sub: Subscription) -> None:
     """An ended subscription is not dunned any more (its open invoices stay payable in the portal)."""
     table = Invoice.__table__
     session.execute(
-        sa.update(table).where(table.c.subscription_id == sub.id, table.c.status == I.OPEN.value)
+        sa.update(table)
+        .where(table.c.subscription_id == sub.id, table.c.status == I.OPEN.value)
         .values(next_retry_at=None)
     )
 
@@ -344,40 +362,65 @@ def cancel_subscription(
     session.add(sub)
     session.flush()
     ends = access_ends_at(sub)
-    audit(session, merchant_id=merchant_id, subscriber_id=sub.subscriber_id, actor=actor,
-          kind="subscription_canceled",
-          detail={"subscription_id": sub.id, "immediate": immediate, "reason": reason, "access_ends_at": ends},
-          now=now)
+    audit(
+        session,
+        merchant_id=merchant_id,
+        subscriber_id=sub.subscriber_id,
+        actor=actor,
+        kind="subscription_canceled",
+        detail={"subscription_id": sub.id, "immediate": immediate, "reason": reason, "access_ends_at": ends},
+        now=now,
+    )
     merchant = session.get(Merchant, merchant_id)
     subscriber = session.get(Subscriber, sub.subscriber_id)
-    send_subscriber_email(session, merchant=merchant, subscriber=subscriber, kind="cancellation", now=now,
-                          context={"plan_name": plan.name, "access_ends": ends, "reason": reason,
-                                   "immediate": immediate})
+    send_subscriber_email(
+        session,
+        merchant=merchant,
+        subscriber=subscriber,
+        kind="cancellation",
+        now=now,
+        context={"plan_name": plan.name, "access_ends": ends, "reason": reason, "immediate": immediate},
+    )
     return CancelResult(sub, immediate, ends)
 
 
-def undo_cancellation(session: Session, subscription_id: Subscription | int, *, merchant_id: int, actor: str,
-                      now: datetime) -> Subscription:
+def undo_cancellation(
+    session: Session, subscription_id: Subscription | int, *, merchant_id: int, actor: str, now: datetime
+) -> Subscription:
     """Take back a cancellation scheduled for the period end; possible until the period ends."""
     sub = get_scoped(session, Subscription, row_id(subscription_id), merchant_id, for_update=True)
     if not can_undo_cancellation(sub, now):
-        raise NotAllowed("There is no cancellation to undo: the subscription is not set to end, "
-                         "or it has already ended.")
+        raise NotAllowed(
+            "There is no cancellation to undo: the subscription is not set to end, or it has already ended."
+        )
     sub.cancel_at_period_end = False
     sub.canceled_at = None
     previous_reason, sub.cancellation_reason = sub.cancellation_reason, ""
     session.add(sub)
     session.flush()
-    audit(session, merchant_id=merchant_id, subscriber_id=sub.subscriber_id, actor=actor,
-          kind="cancellation_undone", detail={"subscription_id": sub.id, "reason_was": previous_reason}, now=now)
+    audit(
+        session,
+        merchant_id=merchant_id,
+        subscriber_id=sub.subscriber_id,
+        actor=actor,
+        kind="cancellation_undone",
+        detail={"subscription_id": sub.id, "reason_was": previous_reason},
+        now=now,
+    )
     return sub
 
 
-def delete_subscription(session: Session, subscription_id: Subscription | int, *, merchant_id: int, actor: str,
-                        now: datetime, reason: str = "") -> Subscription:
+def delete_subscription(
+    session: Session,
+    subscription_id: Subscription | int,
+    *,
+    merchant_id: int,
+    actor: str,
+    now: datetime,
+    reason: str = "",
+) -> Subscription:
     """Remove a subscription (merchant only): it ends now, its unpaid invoices are voided, and the
     subscriber's portal links are revoked once no other live subscription needs them."""
-    from portal_app.billing.portal_links import revoke_portal_links
 
     sub = get_scoped(session, Subscription, row_id(subscription_id), merchant_id, for_update=True)
     if sub.deleted_at is not None:
@@ -391,9 +434,13 @@ def delete_subscription(session: Session, subscription_id: Subscription | int, *
     # now (its outcome settles it; voiding under a live claim could lose a payment).
     voided = []
     for invoice in session.exec(
-        select(Invoice).where(Invoice.subscription_id == sub.id,
-                              Invoice.status.in_([I.OPEN.value, I.UNCOLLECTIBLE.value]),
-                              Invoice.charging_attempt_id.is_(None)).with_for_update()
+        select(Invoice)
+        .where(
+            Invoice.subscription_id == sub.id,
+            Invoice.status.in_([I.OPEN.value, I.UNCOLLECTIBLE.value]),
+            Invoice.charging_attempt_id.is_(None),
+        )
+        .with_for_update()
     ):
         transition(invoice, I.VOID)
         invoice.voided_at = now
@@ -402,15 +449,27 @@ def delete_subscription(session: Session, subscription_id: Subscription | int, *
         session.add(invoice)
         voided.append(invoice.number)
     others_live = session.execute(
-        sa.select(sa.func.count()).select_from(Subscription)
-        .where(Subscription.subscriber_id == sub.subscriber_id, Subscription.id != sub.id,
-               Subscription.deleted_at.is_(None))
+        sa.select(sa.func.count())
+        .select_from(Subscription)
+        .where(
+            Subscription.subscriber_id == sub.subscriber_id,
+            Subscription.id != sub.id,
+            Subscription.deleted_at.is_(None),
+        )
     ).scalar_one()
-    revoked = 0 if others_live else revoke_portal_links(
-        session, merchant_id=merchant_id, subscriber_id=sub.subscriber_id, now=now)
+    revoked = (
+        0
+        if others_live
+        else revoke_portal_links(session, merchant_id=merchant_id, subscriber_id=sub.subscriber_id, now=now)
+    )
     session.flush()
-    audit(session, merchant_id=merchant_id, subscriber_id=sub.subscriber_id, actor=actor,
-          kind="subscription_deleted",
-          detail={"subscription_id": sub.id, "reason": reason, "voided_invoices": voided, "links_revoked": revoked},
-          now=now)
+    audit(
+        session,
+        merchant_id=merchant_id,
+        subscriber_id=sub.subscriber_id,
+        actor=actor,
+        kind="subscription_deleted",
+        detail={"subscription_id": sub.id, "reason": reason, "voided_invoices": voided, "links_revoked": revoked},
+        now=now,
+    )
     return sub

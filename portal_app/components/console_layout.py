@@ -47,25 +47,46 @@ def console_frame(*children, merchant_name, user_email, test_mode) -> rx.Compone
     return rx.box(
         rx.cond(
             test_mode,
-            rx.box(rx.text("Test mode — simulated gateway", size="2", weight="medium"),
-                   background="var(--amber-4)", color="var(--amber-12)", text_align="center", padding="6px",
-                   role="status"),
+            rx.box(
+                rx.text("Test mode — simulated gateway", size="2", weight="medium"),
+                background="var(--amber-4)",
+                color="var(--amber-12)",
+                text_align="center",
+                padding="6px",
+                role="status",
+            ),
         ),
         rx.el.header(
             rx.flex(
                 rx.heading(merchant_name, size="4", as_="p"),
                 rx.el.nav(
                     rx.flex(
-                        *[rx.link(label, href=href, size="2", padding="12px 8px", display="inline-block",
-                                  min_height=TAP, weight="medium", high_contrast=True,
-                                  _hover={"color": "var(--accent-12)"}) for label, href in NAV],
+                        *[
+                            rx.link(
+                                label,
+                                href=href,
+                                size="2",
+                                padding="12px 8px",
+                                display="inline-block",
+                                min_height=TAP,
+                                weight="medium",
+                                high_contrast=True,
+                                _hover={"color": "var(--accent-12)"},
+                            )
+                            for label, href in NAV
+                        ],
                         spacing="1",
                         wrap="wrap",
                     ),
                     aria_label="Console",
                 ),
-                rx.flex(rx.text(user_email, size="1", color_scheme="gray"), _sign_out(), align="center", spacing="2",
-                        wrap="wrap"),
+                rx.flex(
+                    rx.text(user_email, size="1", color_scheme="gray"),
+                    _sign_out(),
+                    align="center",
+                    spacing="2",
+                    wrap="wrap",
+                ),
                 justify="between",
                 align="center",
                 wrap="wrap",
@@ -75,8 +96,12 @@ def console_frame(*children, merchant_name, user_email, test_mode) -> rx.Compone
             background="var(--color-panel-solid)",
             border_bottom="1px solid var(--gray-5)",
         ),
-        rx.el.main(rx.vstack(*children, spacing="4", width="100%"), max_width="1200px", margin="0 auto",
-                   padding=["12px", "16px", "24px"]),
+        rx.el.main(
+            rx.vstack(*children, spacing="4", width="100%"),
+            max_width="1200px",
+            margin="0 auto",
+            padding=["12px", "16px", "24px"],
+        ),
         min_height="100vh",
         background="var(--gray-2)",
     )
@@ -115,6 +140,7 @@ def stat(label: str, value, testid: str, note=None) -> rx.Component:
 def error_callout(message) -> rx.Component:
     return rx.cond(
         message != "",
-        rx.callout(message, icon="triangle_alert", color_scheme="red", role="alert", width="100%",
-                   data_testid="form-error"),
+        rx.callout(
+            message, icon="triangle_alert", color_scheme="red", role="alert", width="100%", data_testid="form-error"
+        ),
     )

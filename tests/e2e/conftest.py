@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -109,7 +109,7 @@ def server(request, tmp_path_factory):
         reflex = str(ROOT / ".venv/bin/reflex")
         subprocess.run([reflex, "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
         engine = db.make_engine(database_url)
-        demo.seed_demo(engine, now=datetime.now(timezone.utc))
+        demo.seed_demo(engine, now=datetime.now(UTC))
         ARTIFACTS.mkdir(exist_ok=True)
         log = ARTIFACTS / f"e2e-server-{kind}.log"
         with open(log, "w") as out:
@@ -210,8 +210,9 @@ def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly
     with Session(engine, expire_on_commit=False) as session:
         merchant = session.exec(select(Merchant).where(Merchant.slug == MERCHANT_SLUG)).one()
         plan_row = session.exec(select(Plan).where(Plan.merchant_id == merchant.id, Plan.name == plan)).one()
-        subscriber = Subscriber(merchant_id=merchant.id, name=name or f"Test Person {n}",
-                                email=f"test{n}-{now.timestamp():.0f}@example.com")
+        subscriber = Subscriber(
+            merchant_id=merchant.id, name=name or f"Test Person {n}", email=f"test{n}-{now.timestamp():.0f}@example.com"
+        )
         session.add(subscriber)
         session.commit()
         merchant_id, plan_id, subscriber_id = merchant.id, plan_row.id, subscriber.id
@@ -223,14 +224,22 @@ def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly
         start = add_interval(now - timedelta(hours=2), plan_row.interval, plan_row.interval_count, -1)
     else:
         raise ValueError(state)
-    update_payment_method(engine, merchant_id=merchant_id, subscriber_id=subscriber_id, card_input=card,
-                          gateway=gateway, now=start)
-    assert subscribe(engine, merchant_id=merchant_id, subscriber_id=subscriber_id, plan_id=plan_id, start_at=start,
-                     gateway=gateway).active
+    update_payment_method(
+        engine, merchant_id=merchant_id, subscriber_id=subscriber_id, card_input=card, gateway=gateway, now=start
+    )
+    assert subscribe(
+        engine, merchant_id=merchant_id, subscriber_id=subscriber_id, plan_id=plan_id, start_at=start, gateway=gateway
+    ).active
     if state == "past_due":
         failing = {**card, "number": "4000000000000341"}
-        update_payment_method(engine, merchant_id=merchant_id, subscriber_id=subscriber_id, card_input=failing,
-                              gateway=gateway, now=now - timedelta(hours=3))
+        update_payment_method(
+            engine,
+            merchant_id=merchant_id,
+            subscriber_id=subscriber_id,
+            card_input=failing,
+            gateway=gateway,
+            now=now - timedelta(hours=3),
+        )
         run_billing(engine, now=now, gateway=gateway)
     with Session(engine, expire_on_commit=False) as session:
         token = issue_portal_link(session, session.get(Subscriber, subscriber_id))

@@ -140,8 +140,12 @@ def test_merchant_journey(server, browser, tmp_path):
     profile_page_url = page.url
 
     _nav(page, "Outbox", "Outbox")
-    invitation = page.get_by_test_id("outbox-message").filter(has_text=ana_email).filter(
-        has=page.locator("[data-kind=invitation]")).first
+    invitation = (
+        page.get_by_test_id("outbox-message")
+        .filter(has_text=ana_email)
+        .filter(has=page.locator("[data-kind=invitation]"))
+        .first
+    )
     if invitation.count() == 0:
         invitation = page.locator("[data-testid=outbox-message][data-kind=invitation]").filter(has_text=ana_email)
     invitation.locator("summary").click()
@@ -234,10 +238,12 @@ def test_merchant_a_cannot_reach_merchant_b(server, page):
 
     engine = server["engine"]
     with Session(engine, expire_on_commit=False) as session:
-        user = sign_up(session, company_name="Other Co", email=f"other{time.time_ns()}@other.example",
-                       password=PASSWORD)
-        plan = Plan(merchant_id=user.merchant_id, name="Secret Plan", amount_minor=100, currency="USD",
-                    interval="month")
+        user = sign_up(
+            session, company_name="Other Co", email=f"other{time.time_ns()}@other.example", password=PASSWORD
+        )
+        plan = Plan(
+            merchant_id=user.merchant_id, name="Secret Plan", amount_minor=100, currency="USD", interval="month"
+        )
         sub = Subscriber(merchant_id=user.merchant_id, name="Secret Person", email="secret@other.example")
         session.add_all([plan, sub])
         session.commit()
@@ -252,8 +258,15 @@ def test_merchant_a_cannot_reach_merchant_b(server, page):
 
 
 def test_console_pages_without_a_session_go_to_sign_in(server, page):
-    for path in ("/console/dashboard", "/console/plans", "/console/subscribers", "/console/outbox",
-                 "/console/settings", "/console/subscribers/1", "/console/plans/1"):
+    for path in (
+        "/console/dashboard",
+        "/console/plans",
+        "/console/subscribers",
+        "/console/outbox",
+        "/console/settings",
+        "/console/subscribers/1",
+        "/console/plans/1",
+    ):
         page.goto(f"{server['base_url']}{path}")
         page.get_by_role("heading", name="Merchant console").wait_for()
 

@@ -4,6 +4,7 @@ undo, invoice downloads, and the links and PDFs of other people."""
 from __future__ import annotations
 
 import io
+import pathlib
 import re
 import subprocess
 import urllib.error
@@ -68,11 +69,13 @@ def test_past_due_subscriber_fixes_card_and_is_active_again(server, page):
 
     with Session(server["engine"]) as session:
         assert _subscription(server["engine"], subscriber_id).status == "active"
-        open_invoices = session.exec(select(Invoice).where(Invoice.subscriber_id == subscriber_id,
-                                                           Invoice.status == "open")).all()
+        open_invoices = session.exec(
+            select(Invoice).where(Invoice.subscriber_id == subscriber_id, Invoice.status == "open")
+        ).all()
         assert open_invoices == []
-        receipts = session.exec(select(EmailMessage).where(EmailMessage.subscriber_id == subscriber_id,
-                                                           EmailMessage.kind == "receipt")).all()
+        receipts = session.exec(
+            select(EmailMessage).where(EmailMessage.subscriber_id == subscriber_id, EmailMessage.kind == "receipt")
+        ).all()
         assert len(receipts) == 2  # first invoice + the one just recovered
 
 
@@ -115,8 +118,7 @@ def test_3ds_card_challenge(server, page, approve):
     assert_accessible(page)
     dialog.get_by_role("button", name="Complete authentication" if approve else "Fail authentication").click()
     if approve:
-        page.wait_for_function(
-            "document.querySelector('[data-testid=card-label]').innerText === 'Visa ending in 3155'")
+        page.wait_for_function("document.querySelector('[data-testid=card-label]').innerText === 'Visa ending in 3155'")
     else:
         page.get_by_test_id("card-error").wait_for()
         assert page.get_by_test_id("card-label").inner_text() == "Visa ending in 4242"
@@ -179,7 +181,7 @@ def test_tax_season_year_zip_has_twelve_readable_pdfs(server, page, tmp_path):
     button = page.get_by_role("link", name=f"Download all {last_year} invoices (12)")
     with page.expect_download() as info:
         button.click()
-    archive = zipfile.ZipFile(io.BytesIO(open(info.value.path(), "rb").read()))
+    archive = zipfile.ZipFile(io.BytesIO(pathlib.Path(info.value.path()).read_bytes()))
     names = sorted(archive.namelist())
     assert len(names) == 12
     for name in names:
@@ -190,7 +192,7 @@ def test_tax_season_year_zip_has_twelve_readable_pdfs(server, page, tmp_path):
     # One invoice row downloads its own PDF.
     with page.expect_download() as info:
         page.get_by_test_id("invoice-row").first.click()
-    assert open(info.value.path(), "rb").read(5) == b"%PDF-"
+    assert pathlib.Path(info.value.path()).read_bytes()[:5] == b"%PDF-"
 
 
 def test_a_subscriber_cannot_fetch_someone_elses_pdf(server, page):

@@ -12,9 +12,9 @@ from portal_app.billing.demo import DEMO_PASSWORD, demo_portal_links, seed_demo
 from portal_app.billing.invoices import invoice_years
 from portal_app.billing.payments import card_is_expired, default_payment_method
 from portal_app.billing.portal_links import resolve_portal_token
-from portal_app.billing.services import new_session
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
 from portal_app.billing.subscriptions import on_grace_period
+from portal_app.db import new_session
 from portal_app.models import (
     EmailMessage,
     Invoice,
@@ -24,7 +24,7 @@ from portal_app.models import (
     Subscriber,
     Subscription,
 )
-from tests.integration.test_billing_support import UTC, gateway  # noqa: F401  (fixture)
+from tests.builders import UTC
 
 
 def _state(engine, now):
@@ -33,10 +33,13 @@ def _state(engine, now):
         out = {}
         for subscriber in session.exec(select(Subscriber).where(Subscriber.merchant_id == merchant.id)):
             (sub,) = session.exec(select(Subscription).where(Subscription.subscriber_id == subscriber.id)).all()
-            invoices = session.exec(select(Invoice).where(Invoice.subscriber_id == subscriber.id)
-                                    .order_by(Invoice.id)).all()
+            invoices = session.exec(
+                select(Invoice).where(Invoice.subscriber_id == subscriber.id).order_by(Invoice.id)
+            ).all()
             out[subscriber.name] = dict(
-                subscriber=subscriber, sub=sub, invoices=invoices,
+                subscriber=subscriber,
+                sub=sub,
+                invoices=invoices,
                 card=default_payment_method(session, merchant_id=merchant.id, subscriber_id=subscriber.id),
                 years=invoice_years(session, merchant_id=merchant.id, subscriber_id=subscriber.id),
             )
@@ -48,7 +51,10 @@ def test_seed_builds_the_four_stories_once(engine, gateway, now):
     assert seed_demo(engine, now=now, gateway=gateway) is True
     merchant, people = _state(engine, now)
     assert (merchant.name, merchant.invoice_prefix, merchant.support_email) == (
-        "Acme Fitness", "ACME", "support@acme.example")
+        "Acme Fitness",
+        "ACME",
+        "support@acme.example",
+    )
     assert merchant.logo_png.startswith(b"\x89PNG")
 
     zoe = people["Zoë Ñúñez"]
@@ -64,8 +70,11 @@ def test_seed_builds_the_four_stories_once(engine, gateway, now):
     assert open_invoice.status == InvoiceStatus.OPEN and open_invoice.next_retry_at > now
     with new_session(engine) as session:
         attempts = session.exec(select(PaymentAttempt).where(PaymentAttempt.invoice_id == open_invoice.id)).all()
-        failed_emails = session.exec(select(EmailMessage).where(
-            EmailMessage.subscriber_id == marcus["subscriber"].id, EmailMessage.kind == "payment_failed")).all()
+        failed_emails = session.exec(
+            select(EmailMessage).where(
+                EmailMessage.subscriber_id == marcus["subscriber"].id, EmailMessage.kind == "payment_failed"
+            )
+        ).all()
     assert attempts[0].status == AttemptStatus.FAILED and attempts[0].decline_code == "expired_card"
     assert failed_emails and all(e.created_at <= now for e in failed_emails)
 

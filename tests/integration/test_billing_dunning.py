@@ -8,14 +8,13 @@ import pytest
 
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
-from tests.integration.test_billing_support import (  # noqa: F401  (fixtures)
+from tests.builders import (
     JAN31,
     VISA,
     add_card,
     attempts_of,
     audit_kinds,
     emails_of,
-    gateway,
     invoices_of,
     subscribed_world,
     subscription_of,

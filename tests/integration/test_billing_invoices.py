@@ -11,31 +11,27 @@ import pytest
 import sqlalchemy as sa
 
 from portal_app.billing import invoices as inv
+from portal_app.billing.errors import NotAllowed, NotFound
 from portal_app.billing.runs import run_billing
-from portal_app.billing.services import NotAllowed, NotFound, new_session
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
 from portal_app.billing.subscriptions import start_subscription
+from portal_app.db import new_session
 from portal_app.models import Invoice, InvoiceCounter
-from tests.integration.test_billing_support import (  # noqa: F401  (fixtures)
-    JAN31,
-    UTC,
-    gateway,
-    invoices_of,
-    make_world,
-    rows,
-    subscribed_world,
-    subscription_of,
-)
+from tests.builders import JAN31, UTC, invoices_of, make_world, rows, subscribed_world, subscription_of
 
 
 def _drafts(world, count: int) -> list[int]:
     with new_session(world.engine) as session, session.begin():
-        started = start_subscription(session, merchant_id=world.merchant_id, subscriber=world.subscriber_id,
-                                     plan=world.plan_id, start_at=JAN31)
-        return [inv.create_draft_invoice(session, started.subscription.id, merchant_id=world.merchant_id,
-                                         now=JAN31).id for _ in range(count)]
+        started = start_subscription(
+            session, merchant_id=world.merchant_id, subscriber=world.subscriber_id, plan=world.plan_id, start_at=JAN31
+        )
+        return [
+            inv.create_draft_invoice(session, started.subscription.id, merchant_id=world.merchant_id, now=JAN31).id
+            for _ in range(count)
+        ]
 
 
+@pytest.mark.concurrency
 def test_numbers_are_gapless_under_200_concurrent_finalizations(any_engine):
     world = make_world(any_engine)
     drafts = _drafts(world, 200)  # + the subscription's own first invoice: number 1
@@ -73,7 +69,9 @@ class _Abort(Exception):
 
 def test_each_merchant_and_year_has_its_own_sequence(engine, gateway):
     world, _ = subscribed_world(engine, gateway, start_at=datetime(2025, 12, 15, tzinfo=UTC))
-    other, _ = subscribed_world(engine, gateway, slug="other", prefix="OTH", start_at=datetime(2025, 12, 20, tzinfo=UTC))
+    other, _ = subscribed_world(
+        engine, gateway, slug="other", prefix="OTH", start_at=datetime(2025, 12, 20, tzinfo=UTC)
+    )
     run_billing(engine, now=datetime(2026, 1, 21, tzinfo=UTC), gateway=gateway)
     assert [i.number for i in invoices_of(world)] == ["FIT-2025-000001", "FIT-2026-000001"]
     assert [i.number for i in invoices_of(other)] == ["OTH-2025-000001", "OTH-2026-000001"]
@@ -83,8 +81,14 @@ def test_finalized_invoices_are_immutable(engine):
     world = make_world(engine)
     (draft_id,) = _drafts(world, 1)
     with new_session(engine) as session, session.begin():
-        inv.add_invoice_line(session, draft_id, merchant_id=world.merchant_id, description="Setup fee",
-                             unit_amount_minor=1000, quantity=2)
+        inv.add_invoice_line(
+            session,
+            draft_id,
+            merchant_id=world.merchant_id,
+            description="Setup fee",
+            unit_amount_minor=1000,
+            quantity=2,
+        )
         draft = inv.set_invoice_tax_rate(session, draft_id, merchant_id=world.merchant_id, tax_rate_bp=2100)
         # Money: tax is rounded half-up once, on the subtotal.
         assert (draft.subtotal_minor, draft.tax_minor, draft.total_minor) == (4900, 1029, 5929)
@@ -92,8 +96,9 @@ def test_finalized_invoices_are_immutable(engine):
         assert finalized.merchant_name == "Fit Inc." and finalized.billing_email == "ada.lovelace@example.com"
     with new_session(engine) as session, session.begin():
         for change in (
-            lambda: inv.add_invoice_line(session, draft_id, merchant_id=world.merchant_id, description="More",
-                                         unit_amount_minor=1),
+            lambda: inv.add_invoice_line(
+                session, draft_id, merchant_id=world.merchant_id, description="More", unit_amount_minor=1
+            ),
             lambda: inv.set_invoice_tax_rate(session, draft_id, merchant_id=world.merchant_id, tax_rate_bp=0),
             lambda: inv.finalize_invoice(session, draft_id, merchant_id=world.merchant_id, now=JAN31),
         ):
@@ -131,16 +136,15 @@ def test_invoice_under_a_live_charge_cannot_be_settled_by_hand(engine, gateway):
 def test_pdf_is_rendered_once_and_stored(engine, gateway, monkeypatch):
     world, _ = subscribed_world(engine, gateway)
     (invoice,) = invoices_of(world)
-    import portal_app.billing.pdf as pdf
-
     calls = []
-    real = pdf.render_invoice_pdf
-    monkeypatch.setattr(pdf, "render_invoice_pdf", lambda *a: calls.append(1) or real(*a))
+    real = inv.render_invoice_pdf
+    monkeypatch.setattr(inv, "render_invoice_pdf", lambda *a: calls.append(1) or real(*a))
     with new_session(engine) as session, session.begin():
         first = inv.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id)
     with new_session(engine) as session, session.begin():
-        second = inv.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id,
-                                        subscriber_id=world.subscriber_id)
+        second = inv.ensure_invoice_pdf(
+            session, invoice.id, merchant_id=world.merchant_id, subscriber_id=world.subscriber_id
+        )
     assert first == second and first.startswith(b"%PDF") and len(calls) == 1
     assert invoices_of(world)[0].pdf_bytes == first
     with new_session(engine) as session, pytest.raises(NotFound):
@@ -163,7 +167,9 @@ def test_year_zip_holds_that_years_invoices(engine, gateway):
     run_billing(engine, now=datetime(2026, 1, 5, 1, tzinfo=UTC), gateway=gateway)
     with new_session(engine) as session, session.begin():
         assert inv.invoice_years(session, merchant_id=world.merchant_id, subscriber_id=world.subscriber_id) == {
-            2026: 1, 2025: 3}
+            2026: 1,
+            2025: 3,
+        }
         name, data, count = inv.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id, 2025)
     assert (name, count) == ("fit-invoices-2025.zip", 3)
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()

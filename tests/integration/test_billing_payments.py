@@ -20,14 +20,13 @@ from portal_app.billing.payments import (
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
 from portal_app.models import PaymentMethod, Subscriber
-from tests.integration.test_billing_support import (  # noqa: F401  (fixtures)
+from tests.builders import (
     JAN31,
     VISA,
     add_card,
     attempts_of,
     audit_kinds,
     emails_of,
-    gateway,
     invoices_of,
     rows,
     subscribed_world,
@@ -66,6 +65,7 @@ def test_first_invoice_is_charged_and_activates(engine, gateway):
     assert len(emails_of(world, "receipt")) == 1
 
 
+@pytest.mark.concurrency
 def test_fifty_racers_on_one_open_invoice_charge_once(any_engine, gateway):
     world, invoice = _past_due_world(any_engine, gateway)
     retry_at = invoice.next_retry_at
@@ -81,8 +81,14 @@ def test_fifty_racers_on_one_open_invoice_charge_once(any_engine, gateway):
             elif i % 3 == 1:
                 run_billing(any_engine, now=retry_at, gateway=gateway)
             else:
-                charge_invoice(any_engine, invoice.id, merchant_id=world.merchant_id, trigger="manual",
-                               gateway=gateway, now=retry_at)
+                charge_invoice(
+                    any_engine,
+                    invoice.id,
+                    merchant_id=world.merchant_id,
+                    trigger="manual",
+                    gateway=gateway,
+                    now=retry_at,
+                )
         except BaseException as exc:  # noqa: BLE001 (reported below)
             errors.append(exc)
 
@@ -118,8 +124,7 @@ def test_crash_between_gateway_and_commit_never_charges_twice(engine, gateway, m
     # The claim is still held: nobody may charge again until the outcome is settled.
     (again,) = retry_open_invoices(engine, world.subscriber_id, world.merchant_id, gateway, at)
     assert again.outcome is PaymentOutcome.IN_PROGRESS
-    again = charge_invoice(engine, invoice.id, merchant_id=world.merchant_id, trigger="manual", gateway=gateway,
-                           now=at)
+    again = charge_invoice(engine, invoice.id, merchant_id=world.merchant_id, trigger="manual", gateway=gateway, now=at)
     assert again.outcome is PaymentOutcome.IN_PROGRESS
     summary = run_billing(engine, now=at + timedelta(minutes=1), gateway=gateway)
     assert summary.settled == 1 and summary.charges_attempted == 0
@@ -260,9 +265,15 @@ def test_3ds_card_setup_then_confirm_pays_open_invoices(engine, gateway):
     pending = add_card(world, gateway, "4000002500003155", now=FEB28 + timedelta(hours=1))
     assert pending.outcome is CardUpdateOutcome.REQUIRES_ACTION and pending.setup_ref
     assert len(rows(engine, PaymentMethod, PaymentMethod.subscriber_id == world.subscriber_id)) == 1
-    done = confirm_payment_method_setup(engine, merchant_id=world.merchant_id, subscriber_id=world.subscriber_id,
-                                        setup_ref=pending.setup_ref, approved=True, gateway=gateway,
-                                        now=FEB28 + timedelta(hours=1))
+    done = confirm_payment_method_setup(
+        engine,
+        merchant_id=world.merchant_id,
+        subscriber_id=world.subscriber_id,
+        setup_ref=pending.setup_ref,
+        approved=True,
+        gateway=gateway,
+        now=FEB28 + timedelta(hours=1),
+    )
     assert done.outcome is CardUpdateOutcome.UPDATED and done.card.last4 == "3155"
     assert done.all_paid and subscription_of(world).status == SubscriptionStatus.ACTIVE
 
@@ -270,9 +281,15 @@ def test_3ds_card_setup_then_confirm_pays_open_invoices(engine, gateway):
 def test_3ds_refused_keeps_old_card(engine, gateway):
     world, _ = _past_due_world(engine, gateway)
     pending = add_card(world, gateway, "4000002500003155", now=FEB28 + timedelta(hours=1))
-    refused = confirm_payment_method_setup(engine, merchant_id=world.merchant_id, subscriber_id=world.subscriber_id,
-                                           setup_ref=pending.setup_ref, approved=False, gateway=gateway,
-                                           now=FEB28 + timedelta(hours=1))
+    refused = confirm_payment_method_setup(
+        engine,
+        merchant_id=world.merchant_id,
+        subscriber_id=world.subscriber_id,
+        setup_ref=pending.setup_ref,
+        approved=False,
+        gateway=gateway,
+        now=FEB28 + timedelta(hours=1),
+    )
     assert refused.outcome is CardUpdateOutcome.DECLINED
     assert len(rows(engine, PaymentMethod, PaymentMethod.subscriber_id == world.subscriber_id)) == 1
 
@@ -294,16 +311,18 @@ def test_charge_needing_authentication_is_requires_action_and_dunned(engine, gat
 
 
 def test_no_card_on_file_is_a_soft_decline(engine, gateway):
-    from portal_app.billing.services import new_session
     from portal_app.billing.subscriptions import start_subscription
-    from tests.integration.test_billing_support import make_world
+    from portal_app.db import new_session
+    from tests.builders import make_world
 
     world = make_world(engine)
     with new_session(engine) as session, session.begin():
-        started = start_subscription(session, merchant_id=world.merchant_id, subscriber=world.subscriber_id,
-                                     plan=world.plan_id, start_at=JAN31)
-    result = charge_invoice(engine, started.invoice.id, merchant_id=world.merchant_id, trigger="renewal",
-                            gateway=gateway, now=JAN31)
+        started = start_subscription(
+            session, merchant_id=world.merchant_id, subscriber=world.subscriber_id, plan=world.plan_id, start_at=JAN31
+        )
+    result = charge_invoice(
+        engine, started.invoice.id, merchant_id=world.merchant_id, trigger="renewal", gateway=gateway, now=JAN31
+    )
     assert result.outcome is PaymentOutcome.DECLINED and result.decline_code == "no_payment_method"
     assert result.next_retry_at == JAN31 + timedelta(days=1)
     assert subscription_of(world).status == SubscriptionStatus.INCOMPLETE  # never paid: not "past due"
@@ -323,8 +342,9 @@ def test_decline_messages_are_human():
 
 def test_idempotency_keys_do_not_collide_across_databases(tmp_path, gateway):
     """Attempt ids restart per database; the gateway store lives on in the process."""
-    from portal_app import db
     from sqlmodel import SQLModel
+
+    from portal_app import db
 
     outcomes = []
     for name in ("one", "two"):
@@ -341,12 +361,15 @@ def test_card_update_recovers_from_a_customer_the_gateway_lost(engine, gateway):
     """A gateway customer can vanish (deleted in the dashboard, a test-mode reset): make a new one."""
     import sqlalchemy as sa
 
-    from portal_app.billing.services import new_session
+    from portal_app.db import new_session
 
     world, invoice = _past_due_world(engine, gateway)
     with new_session(engine) as session, session.begin():
-        session.execute(sa.update(Subscriber).where(Subscriber.id == world.subscriber_id)
-                        .values(gateway_customer_id="cus_sim_forgotten"))
+        session.execute(
+            sa.update(Subscriber)
+            .where(Subscriber.id == world.subscriber_id)
+            .values(gateway_customer_id="cus_sim_forgotten")
+        )
     result = add_card(world, gateway, VISA, now=FEB28 + timedelta(hours=1))
     assert result.outcome is CardUpdateOutcome.UPDATED and result.all_paid
     assert _customer(world) not in ("", "cus_sim_forgotten")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from portal_app.billing.errors import NotFound
 from portal_app.billing.plans import PlanError, archive_plan, create_plan, list_plans, plan_price, update_plan
-from portal_app.billing.services import NotFound, new_session
-from tests.integration.test_billing_support import make_merchant
+from portal_app.db import new_session
+from tests.builders import make_merchant
 
 
 @pytest.fixture
@@ -15,16 +16,37 @@ def merchant_id(engine):
         return make_merchant(session).id
 
 
-VALID = dict(name="Basic Monthly", amount_minor=2900, currency="usd", interval="month", interval_count=1,
-             cancellation_policy="at_period_end")
+VALID = dict(
+    name="Basic Monthly",
+    amount_minor=2900,
+    currency="usd",
+    interval="month",
+    interval_count=1,
+    cancellation_policy="at_period_end",
+)
 
 
-@pytest.mark.parametrize("field,value", [
-    ("name", ""), ("name", "   "), ("name", "x" * 121), ("name", None),
-    ("amount_minor", 0), ("amount_minor", -5), ("amount_minor", 29.0), ("amount_minor", "2900"),
-    ("amount_minor", True), ("currency", "ZZZ"), ("currency", "dollars"), ("interval", "fortnight"),
-    ("interval_count", 0), ("interval_count", 366), ("interval_count", 1.5), ("cancellation_policy", "never"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("name", ""),
+        ("name", "   "),
+        ("name", "x" * 121),
+        ("name", None),
+        ("amount_minor", 0),
+        ("amount_minor", -5),
+        ("amount_minor", 29.0),
+        ("amount_minor", "2900"),
+        ("amount_minor", True),
+        ("currency", "ZZZ"),
+        ("currency", "dollars"),
+        ("interval", "fortnight"),
+        ("interval_count", 0),
+        ("interval_count", 366),
+        ("interval_count", 1.5),
+        ("cancellation_policy", "never"),
+    ],
+)
 def test_invalid_fields_are_named(engine, merchant_id, field, value):
     with new_session(engine) as session, session.begin(), pytest.raises(PlanError) as failure:
         create_plan(session, merchant_id=merchant_id, **{**VALID, field: value})

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from portal_app.billing.runs import count_due_renewals, run_billing, send_card_expiring_emails
-from portal_app.billing.services import new_session
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
 from portal_app.billing.subscriptions import cancel_subscription, subscribe
-from portal_app.routes import portal_url
+from portal_app.db import new_session
 from portal_app.models import AuditEvent, Invoice, PaymentMethod
-from tests.integration.test_billing_support import (  # noqa: F401  (fixtures)
+from portal_app.routes import portal_url
+from tests.builders import (
     JAN31,
     UTC,
     add_card,
     attempts_of,
     emails_of,
-    gateway,
     invoices_of,
     make_subscriber,
     rows,
@@ -80,8 +81,14 @@ def test_yearly_and_weekly_plans_renew_on_their_anchor(engine, gateway):
 def test_cancel_at_period_end_ends_at_the_run_without_invoice(engine, gateway):
     world, _ = subscribed_world(engine, gateway)
     with new_session(engine) as session, session.begin():
-        cancel_subscription(session, subscription_of(world).id, merchant_id=world.merchant_id, actor="subscriber",
-                            reason="Too expensive", now=JAN31 + timedelta(days=3))
+        cancel_subscription(
+            session,
+            subscription_of(world).id,
+            merchant_id=world.merchant_id,
+            actor="subscriber",
+            reason="Too expensive",
+            now=JAN31 + timedelta(days=3),
+        )
     period_end = JAN31.replace(month=2, day=28)
     assert run_billing(engine, now=period_end - timedelta(seconds=1), gateway=gateway).ended == 0
     summary = run_billing(engine, now=period_end + timedelta(hours=2), gateway=gateway)
@@ -109,8 +116,14 @@ def test_many_subscriptions_in_batches(engine, gateway):
         ids = [make_subscriber(session, world.merchant_id, f"Member {n}").id for n in range(25)]
     for sid in ids:
         add_card(world, gateway, now=JAN31, subscriber_id=sid)
-        subscribe(engine, merchant_id=world.merchant_id, subscriber_id=sid, plan_id=world.plan_id,
-                  start_at=JAN31, gateway=gateway)
+        subscribe(
+            engine,
+            merchant_id=world.merchant_id,
+            subscriber_id=sid,
+            plan_id=world.plan_id,
+            start_at=JAN31,
+            gateway=gateway,
+        )
     at = JAN31.replace(month=2, day=28)
     assert count_due_renewals(engine, now=at) == 26
     seen = []
@@ -157,6 +170,7 @@ def test_retry_run_pays_after_decline(engine, gateway):
     assert subscription_of(world).status == SubscriptionStatus.ACTIVE
 
 
+@pytest.mark.concurrency
 def test_concurrent_runs_renew_and_charge_each_subscription_once(any_engine, gateway):
     import threading
 
@@ -165,8 +179,14 @@ def test_concurrent_runs_renew_and_charge_each_subscription_once(any_engine, gat
         ids = [make_subscriber(session, world.merchant_id, f"Member {n}").id for n in range(29)]
     for sid in ids:
         add_card(world, gateway, now=JAN31, subscriber_id=sid)
-        subscribe(any_engine, merchant_id=world.merchant_id, subscriber_id=sid, plan_id=world.plan_id,
-                  start_at=JAN31, gateway=gateway)
+        subscribe(
+            any_engine,
+            merchant_id=world.merchant_id,
+            subscriber_id=sid,
+            plan_id=world.plan_id,
+            start_at=JAN31,
+            gateway=gateway,
+        )
     before = gateway.succeeded_charge_count()
     at = JAN31.replace(month=2, day=28)
     barrier, errors, summaries = threading.Barrier(4), [], []

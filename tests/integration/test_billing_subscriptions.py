@@ -7,19 +7,19 @@ from datetime import timedelta
 import pytest
 
 from portal_app.billing import subscriptions as subs
+from portal_app.billing.errors import NotAllowed, NotFound
 from portal_app.billing.invoices import finalize_invoice
 from portal_app.billing.payments import charge_invoice, retry_open_invoices, update_payment_method
 from portal_app.billing.plans import update_plan
 from portal_app.billing.portal_links import issue_portal_link, resolve_portal_token
-from portal_app.billing.services import NotAllowed, NotFound, new_session
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
+from portal_app.db import new_session
 from portal_app.models import Plan, PortalLink, Subscriber
-from tests.integration.test_billing_support import (  # noqa: F401  (fixtures)
+from tests.builders import (
     JAN31,
     audit_kinds,
     card,
     emails_of,
-    gateway,
     invoices_of,
     make_world,
     rows,
@@ -33,8 +33,15 @@ MID = JAN31 + timedelta(days=10)
 
 def _cancel(world, now=MID, **kw):
     with new_session(world.engine) as session, session.begin():
-        return subs.cancel_subscription(session, subscription_of(world).id, merchant_id=world.merchant_id,
-                                        actor="subscriber", reason="Too expensive", now=now, **kw)
+        return subs.cancel_subscription(
+            session,
+            subscription_of(world).id,
+            merchant_id=world.merchant_id,
+            actor="subscriber",
+            reason="Too expensive",
+            now=now,
+            **kw,
+        )
 
 
 def test_at_period_end_keeps_access_and_can_be_undone(engine, gateway):
@@ -58,8 +65,13 @@ def test_undo_is_refused_after_the_period_ended(engine, gateway):
     world, _ = subscribed_world(engine, gateway)
     _cancel(world)
     with new_session(engine) as session, session.begin(), pytest.raises(NotAllowed):
-        subs.undo_cancellation(session, subscription_of(world).id, merchant_id=world.merchant_id,
-                               actor="subscriber", now=FEB28 + timedelta(seconds=1))
+        subs.undo_cancellation(
+            session,
+            subscription_of(world).id,
+            merchant_id=world.merchant_id,
+            actor="subscriber",
+            now=FEB28 + timedelta(seconds=1),
+        )
 
 
 def test_immediately_cancels_now(engine, gateway):
@@ -112,8 +124,9 @@ def test_delete_revokes_links_and_voids_unpaid(engine, gateway):
     sub_id = subscription_of(world).id
     with new_session(engine) as session, session.begin():
         assert resolve_portal_token(session, token) is not None
-        subs.delete_subscription(session, sub_id, merchant_id=world.merchant_id,
-                                 actor="user:1", now=FEB28 + timedelta(hours=1))
+        subs.delete_subscription(
+            session, sub_id, merchant_id=world.merchant_id, actor="user:1", now=FEB28 + timedelta(hours=1)
+        )
     sub = subscription_of(world)
     assert sub.deleted_at is not None and sub.status == SubscriptionStatus.CANCELED
     assert all(link.revoked_at is not None for link in rows(engine, PortalLink))
@@ -128,13 +141,20 @@ def test_delete_revokes_links_and_voids_unpaid(engine, gateway):
 def test_start_is_incomplete_until_paid(engine, gateway):
     world = make_world(engine)
     with new_session(engine) as session, session.begin():
-        started = subs.start_subscription(session, merchant_id=world.merchant_id, subscriber=world.subscriber_id,
-                                          plan=world.plan_id, start_at=JAN31)
+        started = subs.start_subscription(
+            session, merchant_id=world.merchant_id, subscriber=world.subscriber_id, plan=world.plan_id, start_at=JAN31
+        )
     assert started.subscription.status == SubscriptionStatus.INCOMPLETE
     assert started.invoice.status == InvoiceStatus.OPEN and started.invoice.number == "FIT-2026-000001"
     assert (started.subscription.current_period_start, started.subscription.current_period_end) == (JAN31, FEB28)
-    update_payment_method(engine, merchant_id=world.merchant_id, subscriber_id=world.subscriber_id,
-                          card_input=card(), gateway=gateway, now=JAN31)
+    update_payment_method(
+        engine,
+        merchant_id=world.merchant_id,
+        subscriber_id=world.subscriber_id,
+        card_input=card(),
+        gateway=gateway,
+        now=JAN31,
+    )
     assert subscription_of(world).status == SubscriptionStatus.ACTIVE  # the card update paid the invoice
 
 
@@ -145,16 +165,16 @@ def test_other_merchants_ids_are_not_found(engine, gateway):
     their_invoice = invoices_of(theirs)[0]
     with new_session(engine) as session, session.begin():
         for call in (
-            lambda: subs.cancel_subscription(session, their_sub.id, merchant_id=mine.merchant_id, actor="x",
-                                             now=MID),
+            lambda: subs.cancel_subscription(session, their_sub.id, merchant_id=mine.merchant_id, actor="x", now=MID),
             lambda: subs.undo_cancellation(session, their_sub.id, merchant_id=mine.merchant_id, actor="x", now=MID),
-            lambda: subs.delete_subscription(session, their_sub.id, merchant_id=mine.merchant_id, actor="x",
-                                             now=MID),
+            lambda: subs.delete_subscription(session, their_sub.id, merchant_id=mine.merchant_id, actor="x", now=MID),
             lambda: subs.subscription_overview(session, their_sub.id, merchant_id=mine.merchant_id, now=MID),
-            lambda: subs.start_subscription(session, merchant_id=mine.merchant_id, subscriber=theirs.subscriber_id,
-                                            plan=mine.plan_id, start_at=MID),
-            lambda: subs.start_subscription(session, merchant_id=mine.merchant_id, subscriber=mine.subscriber_id,
-                                            plan=theirs.plan_id, start_at=MID),
+            lambda: subs.start_subscription(
+                session, merchant_id=mine.merchant_id, subscriber=theirs.subscriber_id, plan=mine.plan_id, start_at=MID
+            ),
+            lambda: subs.start_subscription(
+                session, merchant_id=mine.merchant_id, subscriber=mine.subscriber_id, plan=theirs.plan_id, start_at=MID
+            ),
             lambda: finalize_invoice(session, their_invoice.id, merchant_id=mine.merchant_id, now=MID),
             lambda: update_plan(session, theirs.plan_id, merchant_id=mine.merchant_id, name="Hacked"),
         ):
@@ -163,10 +183,17 @@ def test_other_merchants_ids_are_not_found(engine, gateway):
     with pytest.raises(NotFound):
         retry_open_invoices(engine, theirs.subscriber_id, mine.merchant_id, gateway, MID)
     with pytest.raises(NotFound):
-        update_payment_method(engine, merchant_id=mine.merchant_id, subscriber_id=theirs.subscriber_id,
-                              card_input=card(), gateway=gateway, now=MID)
-    result = charge_invoice(engine, their_invoice.id, merchant_id=mine.merchant_id, trigger="manual",
-                            gateway=gateway, now=MID)
+        update_payment_method(
+            engine,
+            merchant_id=mine.merchant_id,
+            subscriber_id=theirs.subscriber_id,
+            card_input=card(),
+            gateway=gateway,
+            now=MID,
+        )
+    result = charge_invoice(
+        engine, their_invoice.id, merchant_id=mine.merchant_id, trigger="manual", gateway=gateway, now=MID
+    )
     assert result.attempt_id is None and result.outcome.value == "not_payable"
     assert subscription_of(theirs).status == SubscriptionStatus.ACTIVE
     assert rows(engine, Plan, Plan.id == theirs.plan_id)[0].name == "Basic Monthly"

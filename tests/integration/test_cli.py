@@ -17,7 +17,9 @@ def test_links_prints_console_login_and_one_portal_line_per_demo_subscriber(engi
     assert cli.main(["links"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert re.fullmatch(r"Console: http://\S+/console  login: owner@acme\.example / demo-password-123", lines[0])
-    portal_lines = [re.fullmatch(r"Portal: (http://\S+/portal/(\S+))  \((.+), (.+), (\w+)\)", line) for line in lines[1:]]
+    portal_lines = [
+        re.fullmatch(r"Portal: (http://\S+/portal/(\S+))  \((.+), (.+), (\w+)\)", line) for line in lines[1:]
+    ]
     assert len(portal_lines) == 5 and all(portal_lines)
     assert {m.group(3) for m in portal_lines} >= {"Zoë Ñúñez", "Marcus Chen", "Priya Patel", "Globex Corporation"}
     assert {m.group(5) for m in portal_lines} >= {"active", "past_due"}

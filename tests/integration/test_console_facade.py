@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from portal_app import accounts, db
 from portal_app.billing import console, portal_links
+from portal_app.billing.errors import BillingError, NotFound
 from portal_app.billing.gateways.simulated import SimulatedGateway
-from portal_app.billing.services import BillingError, NotFound
 from portal_app.models import (
     AuditEvent,
     EmailMessage,
@@ -30,8 +30,16 @@ from portal_app.models import (
 )
 
 CARD = {"number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123"}
-PLAN_FORM = {"name": "Basic", "price": "29.00", "currency": "usd", "interval": "month", "interval_count": "1",
-             "cancellation_policy": "at_period_end", "active": "on", "active_present": "1"}
+PLAN_FORM = {
+    "name": "Basic",
+    "price": "29.00",
+    "currency": "usd",
+    "interval": "month",
+    "interval_count": "1",
+    "cancellation_policy": "at_period_end",
+    "active": "on",
+    "active_present": "1",
+}
 
 
 @pytest.fixture
@@ -46,8 +54,9 @@ def wired(engine, monkeypatch):
 
 def _merchant(name: str) -> tuple[int, int]:
     with db.session_scope() as session:
-        user = accounts.sign_up(session, company_name=name, email=f"owner@{name.lower()}.example",
-                                password="long enough password")
+        user = accounts.sign_up(
+            session, company_name=name, email=f"owner@{name.lower()}.example", password="long enough password"
+        )
         return user.merchant_id, user.id
 
 
@@ -58,8 +67,12 @@ def _setup(name: str, people=("Ana Lima",)):
     ids = []
     for person in people:
         email = person.lower().replace(" ", ".") + f"@{name.lower()}.example"
-        result = console.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=plan_id,
-                                             form={"name": person, "email": email, "send_invitation": "on", **CARD})
+        result = console.register_subscriber(
+            merchant_id=merchant_id,
+            user_id=user_id,
+            plan_id=plan_id,
+            form={"name": person, "email": email, "send_invitation": "on", **CARD},
+        )
         assert result.active
         ids.append(result.subscriber_id)
     return merchant_id, user_id, plan_id, ids
@@ -69,12 +82,20 @@ def _snapshot(engine) -> dict:
     """Every row of every table that a console action could touch, for "nothing changed" checks."""
     out = {}
     with Session(engine) as session:
-        for model in (Merchant, MerchantUser, Plan, Subscriber, Subscription, Invoice, PortalLink, EmailMessage,
-                      AuditEvent):
+        for model in (
+            Merchant,
+            MerchantUser,
+            Plan,
+            Subscriber,
+            Subscription,
+            Invoice,
+            PortalLink,
+            EmailMessage,
+            AuditEvent,
+        ):
             rows = session.exec(select(model)).all()
             out[model.__name__] = sorted(
-                tuple(sorted((k, repr(v)) for k, v in row.model_dump().items() if k != "last_seen_at"))
-                for row in rows
+                tuple(sorted((k, repr(v)) for k, v in row.model_dump().items() if k != "last_seen_at")) for row in rows
             )
     return out
 
@@ -94,8 +115,8 @@ def test_merchant_a_gets_nothing_of_merchant_b(wired):
         "save_plan": lambda: console.save_plan(merchant_id=a_id, user_id=a_user, form=PLAN_FORM, plan_id=b_plan),
         "search": lambda: console.search_subscribers(merchant_id=a_id, plan_id=b_plan),
         "register": lambda: console.register_subscriber(
-            merchant_id=a_id, user_id=a_user, plan_id=b_plan,
-            form={"name": "Mallory", "email": "m@x.example", **CARD}),
+            merchant_id=a_id, user_id=a_user, plan_id=b_plan, form={"name": "Mallory", "email": "m@x.example", **CARD}
+        ),
         "profile": lambda: console.subscriber_profile(merchant_id=a_id, subscriber_id=b_sub),
         "timeline": lambda: console.subscriber_timeline(merchant_id=a_id, subscriber_id=b_sub),
         "regenerate": lambda: console.regenerate_portal_link(merchant_id=a_id, user_id=a_user, subscriber_id=b_sub),
@@ -123,15 +144,31 @@ def test_merchant_a_gets_nothing_of_merchant_b(wired):
 def test_settings_and_team_only_touch_the_callers_merchant(wired):
     a_id, a_user, _, _ = _setup("Acme", people=())
     b_id, _, _, _ = _setup("Bravo", people=())
-    console.save_merchant_settings(merchant_id=a_id, user_id=a_user, form={
-        "name": "Acme 2", "invoice_prefix": "ac-2", "support_email": "help@acme.example", "default_language": "es",
-        "dunning_schedule_days": "2, 4", "dunning_end_state": "canceled"})
-    console.add_team_member(merchant_id=a_id, user_id=a_user,
-                            form={"email": "two@acme.example", "password": "another long password", "name": "Two"})
+    console.save_merchant_settings(
+        merchant_id=a_id,
+        user_id=a_user,
+        form={
+            "name": "Acme 2",
+            "invoice_prefix": "ac-2",
+            "support_email": "help@acme.example",
+            "default_language": "es",
+            "dunning_schedule_days": "2, 4",
+            "dunning_end_state": "canceled",
+        },
+    )
+    console.add_team_member(
+        merchant_id=a_id,
+        user_id=a_user,
+        form={"email": "two@acme.example", "password": "another long password", "name": "Two"},
+    )
     with Session(wired) as session:
         a, b = session.get(Merchant, a_id), session.get(Merchant, b_id)
-        assert (a.name, a.invoice_prefix, a.dunning_schedule_days, a.dunning_end_state) == \
-            ("Acme 2", "AC-2", "2,4", "canceled")
+        assert (a.name, a.invoice_prefix, a.dunning_schedule_days, a.dunning_end_state) == (
+            "Acme 2",
+            "AC-2",
+            "2,4",
+            "canceled",
+        )
         assert (b.name, b.invoice_prefix) == ("Bravo", "BRAV")
         new_user = session.exec(select(MerchantUser).where(MerchantUser.email == "two@acme.example")).one()
         assert new_user.merchant_id == a_id
@@ -175,18 +212,35 @@ def test_bad_plan_input_is_refused_and_nothing_written(wired, change, field):
 
 def test_plan_form_parses_money_exactly_and_edits(wired):
     merchant_id, user_id = _merchant("Acme")
-    jpy = console.save_plan(merchant_id=merchant_id, user_id=user_id,
-                            form={**PLAN_FORM, "price": "1,200", "currency": "JPY"})
+    jpy = console.save_plan(
+        merchant_id=merchant_id, user_id=user_id, form={**PLAN_FORM, "price": "1,200", "currency": "JPY"}
+    )
     usd = console.save_plan(merchant_id=merchant_id, user_id=user_id, form={**PLAN_FORM, "price": "19.99"})
     with pytest.raises(console.ConsoleError):
-        console.save_plan(merchant_id=merchant_id, user_id=user_id, form={**PLAN_FORM, "price": "1.5", "currency": "JPY"})
-    console.save_plan(merchant_id=merchant_id, user_id=user_id, plan_id=str(usd),
-                      form={**PLAN_FORM, "name": "Renamed", "price": "20", "cancellation_policy": "not_allowed",
-                            "active": None, "active_present": "1"})
+        console.save_plan(
+            merchant_id=merchant_id, user_id=user_id, form={**PLAN_FORM, "price": "1.5", "currency": "JPY"}
+        )
+    console.save_plan(
+        merchant_id=merchant_id,
+        user_id=user_id,
+        plan_id=str(usd),
+        form={
+            **PLAN_FORM,
+            "name": "Renamed",
+            "price": "20",
+            "cancellation_policy": "not_allowed",
+            "active": None,
+            "active_present": "1",
+        },
+    )
     rows = {r.plan_id: r for r in console.list_plans(merchant_id=merchant_id)}
     assert rows[jpy].price.amount_minor == 1200 and rows[jpy].price.currency == "JPY"
-    assert (rows[usd].name, rows[usd].price.amount_minor, rows[usd].cancellation_policy, rows[usd].active) == \
-        ("Renamed", 2000, "not_allowed", False)
+    assert (rows[usd].name, rows[usd].price.amount_minor, rows[usd].cancellation_policy, rows[usd].active) == (
+        "Renamed",
+        2000,
+        "not_allowed",
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -266,8 +320,15 @@ def test_bad_search_arguments(wired, kwargs, message):
 def test_bad_settings_are_refused(wired, change, field):
     merchant_id, user_id = _merchant("Acme")
     before = _snapshot(wired)
-    form = {"name": "Acme", "invoice_prefix": "ACME", "support_email": "", "default_language": "en",
-            "dunning_schedule_days": "1,3,5,7", "dunning_end_state": "unpaid", **change}
+    form = {
+        "name": "Acme",
+        "invoice_prefix": "ACME",
+        "support_email": "",
+        "default_language": "en",
+        "dunning_schedule_days": "1,3,5,7",
+        "dunning_end_state": "unpaid",
+        **change,
+    }
     with pytest.raises(console.ConsoleError) as err:
         console.save_merchant_settings(merchant_id=merchant_id, user_id=user_id, form=form)
     assert err.value.field == field
@@ -312,11 +373,13 @@ def test_png_and_jpeg_logos_are_stored_with_their_type(wired):
 
 def test_team_member_errors(wired):
     merchant_id, user_id = _merchant("Acme")
-    for form in ({"email": "x", "password": "long enough password"},
-                 {"email": "two@acme.example", "password": "short"},
-                 {"email": "owner@acme.example", "password": "long enough password"},
-                 {"email": ["a"], "password": "long enough password"},
-                 "not a dict"):
+    for form in (
+        {"email": "x", "password": "long enough password"},
+        {"email": "two@acme.example", "password": "short"},
+        {"email": "owner@acme.example", "password": "long enough password"},
+        {"email": ["a"], "password": "long enough password"},
+        "not a dict",
+    ):
         with pytest.raises(console.ConsoleError):
             console.add_team_member(merchant_id=merchant_id, user_id=user_id, form=form)
     assert len(console.list_team(merchant_id=merchant_id)) == 1
@@ -328,24 +391,33 @@ def test_team_member_errors(wired):
 def test_register_sends_invitation_with_a_working_link_or_not(wired):
     merchant_id, user_id, plan_id, (ana,) = _setup("Acme")
     with Session(wired) as session:
-        invitation = session.exec(select(EmailMessage).where(EmailMessage.subscriber_id == ana,
-                                                             EmailMessage.kind == "invitation")).one()
+        invitation = session.exec(
+            select(EmailMessage).where(EmailMessage.subscriber_id == ana, EmailMessage.kind == "invitation")
+        ).one()
         url = re.search(r"http\S+/portal/(\S+)", invitation.body_text)
         assert portal_links.resolve_portal_token(session, url.group(1)) is not None
     profile = console.subscriber_profile(merchant_id=merchant_id, subscriber_id=ana)
     assert profile.portal_url.endswith(url.group(1))
     assert profile.subscription.status == "active" and profile.card.last4 == "4242"
 
-    quiet = console.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=plan_id,
-                                        form={"name": "Quiet", "email": "quiet@example.com", **CARD})
+    quiet = console.register_subscriber(
+        merchant_id=merchant_id,
+        user_id=user_id,
+        plan_id=plan_id,
+        form={"name": "Quiet", "email": "quiet@example.com", **CARD},
+    )
     assert not quiet.invitation_sent
     with Session(wired) as session:
         kinds = session.exec(select(EmailMessage.kind).where(EmailMessage.subscriber_id == quiet.subscriber_id)).all()
     assert "invitation" not in kinds
     assert console.subscriber_profile(merchant_id=merchant_id, subscriber_id=quiet.subscriber_id).portal_url
     with pytest.raises(console.ConsoleError, match="already has"):
-        console.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=plan_id,
-                                    form={"name": "Again", "email": "QUIET@example.com", **CARD})
+        console.register_subscriber(
+            merchant_id=merchant_id,
+            user_id=user_id,
+            plan_id=plan_id,
+            form={"name": "Again", "email": "QUIET@example.com", **CARD},
+        )
 
 
 def test_register_backdated_start_and_failing_first_charge(wired):
@@ -353,16 +425,24 @@ def test_register_backdated_start_and_failing_first_charge(wired):
     now = utcnow()
     start = (now - timedelta(days=10)).date().isoformat()
     result = console.register_subscriber(
-        merchant_id=merchant_id, user_id=user_id, plan_id=plan_id,
-        form={"name": "Late", "email": "late@example.com", "start_date": start, **CARD})
+        merchant_id=merchant_id,
+        user_id=user_id,
+        plan_id=plan_id,
+        form={"name": "Late", "email": "late@example.com", "start_date": start, **CARD},
+    )
     profile = console.subscriber_profile(merchant_id=merchant_id, subscriber_id=result.subscriber_id)
     assert profile.subscription.current_period_start.date().isoformat() == start
     failing = console.register_subscriber(
-        merchant_id=merchant_id, user_id=user_id, plan_id=plan_id,
-        form={"name": "Fails", "email": "fails@example.com", **CARD, "number": "4000 0000 0000 0341"})
+        merchant_id=merchant_id,
+        user_id=user_id,
+        plan_id=plan_id,
+        form={"name": "Fails", "email": "fails@example.com", **CARD, "number": "4000 0000 0000 0341"},
+    )
     assert not failing.active and "failed" in failing.message
-    assert console.subscriber_profile(merchant_id=merchant_id,
-                                      subscriber_id=failing.subscriber_id).subscription.status == "incomplete"
+    assert (
+        console.subscriber_profile(merchant_id=merchant_id, subscriber_id=failing.subscriber_id).subscription.status
+        == "incomplete"
+    )
 
 
 def test_regenerate_revokes_old_link_and_delete_closes_the_portal(wired):
@@ -385,8 +465,12 @@ def test_regenerate_revokes_old_link_and_delete_closes_the_portal(wired):
     with pytest.raises(NotFound):
         console.delete_subscription(merchant_id=merchant_id, user_id=user_id, subscriber_id=ana)
     titles = [e.title for e in console.subscriber_timeline(merchant_id=merchant_id, subscriber_id=ana)]
-    for expected in ("Subscription deleted", "Portal link regenerated (old link revoked)", "Card changed",
-                     "Subscription started"):
+    for expected in (
+        "Subscription deleted",
+        "Portal link regenerated (old link revoked)",
+        "Card changed",
+        "Subscription started",
+    ):
         assert expected in titles
     assert any(t.startswith("Charge of $29.00 succeeded") for t in titles)
     assert any(t.startswith("Email in the outbox") for t in titles)
@@ -412,10 +496,17 @@ def test_search_pages_filters_and_plan_counts(wired):
 
 def test_dashboard_metrics(wired):
     merchant_id, user_id, plan_id, ids = _setup("Acme", people=("A One", "B Two", "C Three"))
-    yearly = console.save_plan(merchant_id=merchant_id, user_id=user_id,
-                               form={**PLAN_FORM, "name": "Yearly", "price": "120", "interval": "year"})
-    console.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=yearly,
-                                form={"name": "D Four", "email": "d@example.com", **CARD})
+    yearly = console.save_plan(
+        merchant_id=merchant_id,
+        user_id=user_id,
+        form={**PLAN_FORM, "name": "Yearly", "price": "120", "interval": "year"},
+    )
+    console.register_subscriber(
+        merchant_id=merchant_id,
+        user_id=user_id,
+        plan_id=yearly,
+        form={"name": "D Four", "email": "d@example.com", **CARD},
+    )
     from portal_app.billing import portal_actions
 
     portal_actions.cancel(merchant_id=merchant_id, subscriber_id=ids[0], reason_code="too_expensive", reason_text="")
@@ -438,12 +529,25 @@ def test_monthly_amount_normalization():
 
 def test_invoice_pdf_for_the_merchant_shows_new_branding(wired):
     merchant_id, user_id, plan_id, _ = _setup("Acme", people=())
-    console.save_merchant_settings(merchant_id=merchant_id, user_id=user_id, form={
-        "name": "Acme Renamed", "invoice_prefix": "NEW", "support_email": "", "default_language": "en",
-        "dunning_schedule_days": "1,3", "dunning_end_state": "unpaid"})
+    console.save_merchant_settings(
+        merchant_id=merchant_id,
+        user_id=user_id,
+        form={
+            "name": "Acme Renamed",
+            "invoice_prefix": "NEW",
+            "support_email": "",
+            "default_language": "en",
+            "dunning_schedule_days": "1,3",
+            "dunning_end_state": "unpaid",
+        },
+    )
     console.save_logo(merchant_id=merchant_id, user_id=user_id, data=_image("PNG"))
-    result = console.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=plan_id,
-                                         form={"name": "Ana", "email": "ana@example.com", **CARD})
+    result = console.register_subscriber(
+        merchant_id=merchant_id,
+        user_id=user_id,
+        plan_id=plan_id,
+        form={"name": "Ana", "email": "ana@example.com", **CARD},
+    )
     (invoice,) = console.subscriber_profile(merchant_id=merchant_id, subscriber_id=result.subscriber_id).invoices
     assert invoice.number.startswith("NEW-")
     filename, data = console.invoice_pdf(merchant_id=merchant_id, invoice_id=invoice.invoice_id)
@@ -455,6 +559,9 @@ def test_invoice_pdf_for_the_merchant_shows_new_branding(wired):
 def test_no_console_call_writes_the_card_number(wired):
     _setup("Acme")
     with wired.connect() as conn:
-        dump = "\n".join(str(row) for name in ("subscriber", "payment_method", "audit_event", "email_message")
-                         for row in conn.execute(sa.text(f"SELECT * FROM {name}")))
+        dump = "\n".join(
+            str(row)
+            for name in ("subscriber", "payment_method", "audit_event", "email_message")
+            for row in conn.execute(sa.text(f"SELECT * FROM {name}"))
+        )
     assert "4242424242424242" not in dump.replace(" ", "")

@@ -11,19 +11,19 @@ import io
 import pytest
 import reflex as rx
 from reflex.istate.data import RouterData
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from portal_app import accounts, db
 from portal_app.billing import console, portal_links
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.models import Invoice, Subscriber
-from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
 from portal_app.pages.console.dashboard import ConsoleDashboardState
 from portal_app.pages.console.outbox import ConsoleOutboxState
 from portal_app.pages.console.plans import ConsolePlansState
 from portal_app.pages.console.profile import ConsoleProfileState
 from portal_app.pages.console.settings import ConsoleSettingsState
 from portal_app.pages.console.subscribers import ConsoleSubscribersState
+from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
 
 from .test_console_facade import CARD, PLAN_FORM, _snapshot
 
@@ -40,19 +40,37 @@ def world(engine, monkeypatch):
     ids = {}
     for key, company, person in (("a", "Acme", "Ann Alpha"), ("b", "Bravo", "Bob Secret")):
         with db.session_scope() as session:
-            user = accounts.sign_up(session, company_name=company, email=f"owner@{company.lower()}.example",
-                                    password="long enough password")
+            user = accounts.sign_up(
+                session, company_name=company, email=f"owner@{company.lower()}.example", password="long enough password"
+            )
             secret = accounts.open_console_session(session, user)
-        plan_id = console.save_plan(merchant_id=user.merchant_id, user_id=user.id,
-                                    form={**PLAN_FORM, "name": f"{company} Secret Plan" if key == "b" else "Basic"})
+        plan_id = console.save_plan(
+            merchant_id=user.merchant_id,
+            user_id=user.id,
+            form={**PLAN_FORM, "name": f"{company} Secret Plan" if key == "b" else "Basic"},
+        )
         result = console.register_subscriber(
-            merchant_id=user.merchant_id, user_id=user.id, plan_id=plan_id,
-            form={"name": person, "email": f"{person.split()[0].lower()}@{company.lower()}.example",
-                  "send_invitation": "on", **CARD})
-        ids[key] = {"merchant": user.merchant_id, "user": user.id, "cookie": f"console_session={secret}",
-                    "plan": plan_id, "subscriber": result.subscriber_id}
+            merchant_id=user.merchant_id,
+            user_id=user.id,
+            plan_id=plan_id,
+            form={
+                "name": person,
+                "email": f"{person.split()[0].lower()}@{company.lower()}.example",
+                "send_invitation": "on",
+                **CARD,
+            },
+        )
+        ids[key] = {
+            "merchant": user.merchant_id,
+            "user": user.id,
+            "cookie": f"console_session={secret}",
+            "plan": plan_id,
+            "subscriber": result.subscriber_id,
+        }
     with db.session_scope() as session:
-        ids["b"]["invoice"] = session.exec(select(Invoice.id).where(Invoice.merchant_id == ids["b"]["merchant"])).first()
+        ids["b"]["invoice"] = session.exec(
+            select(Invoice.id).where(Invoice.merchant_id == ids["b"]["merchant"])
+        ).first()
         subscriber = session.get(Subscriber, ids["b"]["subscriber"])
         link = portal_links.resolve_portal_token(session, portal_links.current_portal_token(session, subscriber))
         ids["b"]["portal_cookie"] = "portal_session=" + portal_links.open_portal_session(session, link)
@@ -62,7 +80,8 @@ def world(engine, monkeypatch):
 def _state(cls, cookie: str, params: dict | None = None):
     root = rx.State(_reflex_internal_init=True)
     root.router = RouterData.from_router_data(
-        {"headers": {"cookie": cookie}, "pathname": "/console", "query": params or {}})
+        {"headers": {"cookie": cookie}, "pathname": "/console", "query": params or {}}
+    )
     return root.get_substate(cls.get_full_name().split(".")[1:])
 
 
@@ -70,8 +89,10 @@ def _run(handler, state, *args):
     """Call a handler like Reflex does (plain, generator or async); returns everything it emitted."""
     result = handler.fn(state, *args)
     if inspect.isasyncgen(result):
+
         async def drain():
             return [item async for item in result]
+
         return asyncio.run(drain())
     if inspect.iscoroutine(result):
         return [asyncio.run(result)]
@@ -98,8 +119,14 @@ def _png() -> bytes:
 
 def _calls(b):
     """(state class, route params, preset vars, handler, args) for every console handler, aimed at B."""
-    settings_form = {"name": "Hijacked", "invoice_prefix": "HJ", "support_email": "", "default_language": "en",
-                     "dunning_schedule_days": "1", "dunning_end_state": "unpaid"}
+    settings_form = {
+        "name": "Hijacked",
+        "invoice_prefix": "HJ",
+        "support_email": "",
+        "default_language": "en",
+        "dunning_schedule_days": "1",
+        "dunning_end_state": "unpaid",
+    }
     register_form = {"name": "Mallory", "email": "m@evil.example", **CARD}
     return [
         (ConsoleDashboardState, {}, {}, ConsoleDashboardState.load, ()),
@@ -110,16 +137,41 @@ def _calls(b):
         (ConsolePlansState, {}, {"editing_id": b["plan"]}, ConsolePlansState.save, (PLAN_FORM,)),
         (ConsoleSubscribersState, {}, {}, ConsoleSubscribersState.load_all, ()),
         (ConsoleSubscribersState, {"plan_id": str(b["plan"])}, {}, ConsoleSubscribersState.load_plan, ()),
-        (ConsoleSubscribersState, {}, {"current_plan_id": b["plan"]}, ConsoleSubscribersState.search,
-         ({"query": "bob", "status": "all"},)),
-        (ConsoleSubscribersState, {}, {"current_plan_id": b["plan"], "has_next": True},
-         ConsoleSubscribersState.next_page, ()),
-        (ConsoleSubscribersState, {}, {"current_plan_id": b["plan"], "page_number": 2},
-         ConsoleSubscribersState.previous_page, ()),
-        (ConsoleSubscribersState, {}, {"current_plan_id": b["plan"]}, ConsoleSubscribersState.set_register_open,
-         (True,)),
-        (ConsoleSubscribersState, {}, {"current_plan_id": b["plan"]}, ConsoleSubscribersState.register,
-         (register_form,)),
+        (
+            ConsoleSubscribersState,
+            {},
+            {"current_plan_id": b["plan"]},
+            ConsoleSubscribersState.search,
+            ({"query": "bob", "status": "all"},),
+        ),
+        (
+            ConsoleSubscribersState,
+            {},
+            {"current_plan_id": b["plan"], "has_next": True},
+            ConsoleSubscribersState.next_page,
+            (),
+        ),
+        (
+            ConsoleSubscribersState,
+            {},
+            {"current_plan_id": b["plan"], "page_number": 2},
+            ConsoleSubscribersState.previous_page,
+            (),
+        ),
+        (
+            ConsoleSubscribersState,
+            {},
+            {"current_plan_id": b["plan"]},
+            ConsoleSubscribersState.set_register_open,
+            (True,),
+        ),
+        (
+            ConsoleSubscribersState,
+            {},
+            {"current_plan_id": b["plan"]},
+            ConsoleSubscribersState.register,
+            (register_form,),
+        ),
         (ConsoleProfileState, {"subscriber_id": str(b["subscriber"])}, {}, ConsoleProfileState.load, ()),
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.copy_link, ()),
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.set_confirm, ("delete",)),
@@ -133,8 +185,13 @@ def _calls(b):
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.save_settings, (settings_form,)),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.upload_logo, ([_Upload(_png())],)),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.remove_logo, ()),
-        (ConsoleSettingsState, {}, {}, ConsoleSettingsState.add_member,
-         ({"email": "intruder@evil.example", "password": "long enough password"},)),
+        (
+            ConsoleSettingsState,
+            {},
+            {},
+            ConsoleSettingsState.add_member,
+            ({"email": "intruder@evil.example", "password": "long enough password"},),
+        ),
     ]
 
 
@@ -167,8 +224,9 @@ def test_every_handler_refuses_anonymous_and_portal_callers(world, engine):
 
 def test_merchant_a_handlers_with_merchant_b_ids_change_and_show_nothing_of_b(world, engine):
     a, b = world["a"], world["b"]
-    b_rows_before = {k: [r for r in v if f"('merchant_id', '{b['merchant']}')" in repr(r)]
-                     for k, v in _snapshot(engine).items()}
+    b_rows_before = {
+        k: [r for r in v if f"('merchant_id', '{b['merchant']}')" in repr(r)] for k, v in _snapshot(engine).items()
+    }
     for cls, params, preset, handler, args in _calls(b):
         state = _state(cls, a["cookie"], params)
         for name, value in preset.items():

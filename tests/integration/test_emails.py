@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -16,9 +16,9 @@ from portal_app.billing.emails import (
     EMAIL_KINDS,
     REQUIRED_CONTEXT,
     decline_reason,
+    deliver_queued_emails,
     mask_card_numbers,
     render_email,
-    deliver_queued_emails,
     send_email,
 )
 from portal_app.billing.money import Money
@@ -32,11 +32,11 @@ CONTEXT = {
     "amount": Money(2900, "EUR"),
     "invoice_number": "ACME-2026-000001",
     "decline_code": "insufficient_funds",
-    "next_retry_at": datetime(2026, 2, 3, 9, 0, tzinfo=timezone.utc),
+    "next_retry_at": datetime(2026, 2, 3, 9, 0, tzinfo=UTC),
     "brand": "visa",
     "last4": "4242",
     "exp": "03/2026",
-    "access_ends": datetime(2026, 2, 28, tzinfo=timezone.utc),
+    "access_ends": datetime(2026, 2, 28, tzinfo=UTC),
     "plan_name": "Pro",
 }
 
@@ -76,8 +76,13 @@ def smtp_server():
 
 
 def smtp_settings(port: int, **overrides) -> Settings:
-    values = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False,
-              "email_from": "billing@portal.example", **overrides}
+    values = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_starttls": False,
+        "email_from": "billing@portal.example",
+        **overrides,
+    }
     return Settings(**values)
 
 
@@ -102,9 +107,16 @@ def stored_rows(engine) -> list[EmailMessage]:
 
 def test_outbox_mode_writes_a_row_per_email(engine, session, merchant_and_subscriber):
     merchant, subscriber = merchant_and_subscriber
-    row = send_email(session, merchant=merchant, to_address=subscriber.email, kind="invitation", language="en",
-                     context={"portal_url": PORTAL_URL, "subscriber_name": subscriber.name},
-                     subscriber_id=subscriber.id, settings=OUTBOX)
+    row = send_email(
+        session,
+        merchant=merchant,
+        to_address=subscriber.email,
+        kind="invitation",
+        language="en",
+        context={"portal_url": PORTAL_URL, "subscriber_name": subscriber.name},
+        subscriber_id=subscriber.id,
+        settings=OUTBOX,
+    )
     assert row.id is not None  # flushed
     session.commit()
 
@@ -121,8 +133,15 @@ def test_outbox_mode_writes_a_row_per_email(engine, session, merchant_and_subscr
 
 def test_caller_commits_the_row(engine, session, merchant_and_subscriber):
     merchant, subscriber = merchant_and_subscriber
-    send_email(session, merchant=merchant, to_address=subscriber.email, kind="new_link", language="en",
-               context={"portal_url": PORTAL_URL}, settings=OUTBOX)
+    send_email(
+        session,
+        merchant=merchant,
+        to_address=subscriber.email,
+        kind="new_link",
+        language="en",
+        context={"portal_url": PORTAL_URL},
+        settings=OUTBOX,
+    )
     session.rollback()
     assert stored_rows(engine) == []
 
@@ -131,8 +150,16 @@ def test_caller_commits_the_row(engine, session, merchant_and_subscriber):
 @pytest.mark.parametrize("kind", EMAIL_KINDS)
 def test_every_kind_renders_in_both_languages(session, merchant_and_subscriber, kind, language):
     merchant, subscriber = merchant_and_subscriber
-    row = send_email(session, merchant=merchant, to_address=subscriber.email, kind=kind, language=language,
-                     context=CONTEXT, subscriber_id=subscriber.id, settings=OUTBOX)
+    row = send_email(
+        session,
+        merchant=merchant,
+        to_address=subscriber.email,
+        kind=kind,
+        language=language,
+        context=CONTEXT,
+        subscriber_id=subscriber.id,
+        settings=OUTBOX,
+    )
     assert "Acme Cloud" in row.subject
     greeting = "Hola, Zoë Ñúñez:" if language == "es" else "Hi Zoë Ñúñez,"
     assert greeting in row.body_text
@@ -149,15 +176,20 @@ def test_every_kind_renders_in_both_languages(session, merchant_and_subscriber, 
     [
         ("receipt", "en", ["Receipt from Acme Cloud: €29.00 for invoice ACME-2026-000001"]),
         ("receipt", "es", ["Recibo de Acme Cloud: 29,00\xa0€ por la factura ACME-2026-000001"]),
-        ("payment_failed", "en", ["Your bank declined the payment for insufficient funds.",
-                                  "We will try again on February 3, 2026."]),
-        ("payment_failed", "es", ["Su banco rechazó el pago por fondos insuficientes.",
-                                  "Lo volveremos a intentar el 3 de febrero de 2026."]),
+        (
+            "payment_failed",
+            "en",
+            ["Your bank declined the payment for insufficient funds.", "We will try again on February 3, 2026."],
+        ),
+        (
+            "payment_failed",
+            "es",
+            ["Su banco rechazó el pago por fondos insuficientes.", "Lo volveremos a intentar el 3 de febrero de 2026."],
+        ),
         ("card_expiring", "en", ["your Visa card ending in 4242 expires soon", "end of March 2026"]),
         ("card_expiring", "es", ["su tarjeta Visa terminada en 4242 caduca pronto", "finales de marzo de 2026"]),
         ("cancellation", "en", ["You keep access until February 28, 2026", "undo the cancellation"]),
-        ("cancellation", "es", ["Mantiene el acceso hasta el 28 de febrero de 2026",
-                                "deshacer la cancelación"]),
+        ("cancellation", "es", ["Mantiene el acceso hasta el 28 de febrero de 2026", "deshacer la cancelación"]),
         ("new_link", "es", ["su nuevo enlace al portal de facturación"]),
         ("invitation", "es", ["Su portal de facturación de Acme Cloud"]),
     ],
@@ -192,8 +224,16 @@ def test_smtp_delivery_sends_both_parts(engine, session, merchant_and_subscriber
     handler, port = smtp_server
     merchant, subscriber = merchant_and_subscriber
     settings = smtp_settings(port)
-    row = send_email(session, merchant=merchant, to_address=subscriber.email, kind="receipt", language="es",
-                     context=CONTEXT, subscriber_id=subscriber.id, settings=settings)
+    row = send_email(
+        session,
+        merchant=merchant,
+        to_address=subscriber.email,
+        kind="receipt",
+        language="es",
+        context=CONTEXT,
+        subscriber_id=subscriber.id,
+        settings=settings,
+    )
     assert row.status == "queued" and handler.messages == []  # nothing leaves inside the transaction
     session.commit()
     assert deliver_queued_emails(engine, settings=settings) == 1
@@ -229,13 +269,21 @@ def test_smtp_login_when_a_username_is_configured(engine, session, merchant_and_
 
     handler = CollectingHandler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, authenticator=authenticator,
-                            auth_require_tls=False)
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False
+    )
     controller.start()
     settings = smtp_settings(port, smtp_username="portal", smtp_password="s3cret")
     try:
-        send_email(session, merchant=merchant, to_address=subscriber.email, kind="new_link",
-                   language="en", context={"portal_url": PORTAL_URL}, settings=settings)
+        send_email(
+            session,
+            merchant=merchant,
+            to_address=subscriber.email,
+            kind="new_link",
+            language="en",
+            context={"portal_url": PORTAL_URL},
+            settings=settings,
+        )
         session.commit()
         assert deliver_queued_emails(engine, settings=settings) == 1
     finally:
@@ -248,8 +296,16 @@ def test_smtp_server_down_marks_the_row_failed_without_raising(engine, session, 
     merchant, subscriber = merchant_and_subscriber
     port = free_port()  # nothing listens there
     settings = smtp_settings(port)
-    send_email(session, merchant=merchant, to_address=subscriber.email, kind="payment_failed",
-               language="en", context=CONTEXT, subscriber_id=subscriber.id, settings=settings)
+    send_email(
+        session,
+        merchant=merchant,
+        to_address=subscriber.email,
+        kind="payment_failed",
+        language="en",
+        context=CONTEXT,
+        subscriber_id=subscriber.id,
+        settings=settings,
+    )
     session.commit()
     assert deliver_queued_emails(engine, settings=settings) == 0
     (stored,) = stored_rows(engine)
@@ -265,8 +321,15 @@ def test_recipient_refused_marks_the_row_failed(engine, session, merchant_and_su
     controller.start()
     settings = smtp_settings(port)
     try:
-        send_email(session, merchant=merchant, to_address="nobody@example.com", kind="new_link",
-                   language="en", context={"portal_url": PORTAL_URL}, settings=settings)
+        send_email(
+            session,
+            merchant=merchant,
+            to_address="nobody@example.com",
+            kind="new_link",
+            language="en",
+            context={"portal_url": PORTAL_URL},
+            settings=settings,
+        )
         session.commit()
         deliver_queued_emails(engine, settings=settings)
     finally:
@@ -279,8 +342,15 @@ def test_hostile_names_are_escaped_in_html(session, merchant_and_subscriber):
     merchant, subscriber = merchant_and_subscriber
     merchant.name = 'Acme "<b>Bold</b>"'
     hostile = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
-    row = send_email(session, merchant=merchant, to_address=subscriber.email, kind="cancellation", language="en",
-                     context={**CONTEXT, "subscriber_name": hostile, "plan_name": "<i>Pro</i>"}, settings=OUTBOX)
+    row = send_email(
+        session,
+        merchant=merchant,
+        to_address=subscriber.email,
+        kind="cancellation",
+        language="en",
+        context={**CONTEXT, "subscriber_name": hostile, "plan_name": "<i>Pro</i>"},
+        settings=OUTBOX,
+    )
     assert "<script>" not in row.body_html and "<img" not in row.body_html and "<i>" not in row.body_html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;img src=x onerror=alert(1)&gt;" in row.body_html
     assert "&lt;b&gt;Bold&lt;/b&gt;" in row.body_html and "<b>" not in row.body_html
@@ -290,11 +360,20 @@ def test_hostile_names_are_escaped_in_html(session, merchant_and_subscriber):
 
 def test_card_numbers_never_reach_an_email(session, merchant_and_subscriber):
     merchant, subscriber = merchant_and_subscriber
-    row = send_email(session, merchant=merchant, to_address=subscriber.email, kind="payment_failed",
-                     language="en",
-                     context={**CONTEXT, "subscriber_name": "Pay with 4242 4242 4242 4242",
-                              "decline_code": "", "reason": "card 4000-0000-0000-0002 declined"},
-                     settings=OUTBOX)
+    row = send_email(
+        session,
+        merchant=merchant,
+        to_address=subscriber.email,
+        kind="payment_failed",
+        language="en",
+        context={
+            **CONTEXT,
+            "subscriber_name": "Pay with 4242 4242 4242 4242",
+            "decline_code": "",
+            "reason": "card 4000-0000-0000-0002 declined",
+        },
+        settings=OUTBOX,
+    )
     for part in (row.subject, row.body_text, row.body_html):
         assert "4242 4242 4242 4242" not in part and "4000-0000-0000-0002" not in part
     assert "•••• 4242" in row.body_text and "•••• 0002" in row.body_text
@@ -318,5 +397,12 @@ def test_caller_mistakes_raise():
 def test_header_injection_in_recipient_is_refused(session, merchant_and_subscriber):
     merchant, _ = merchant_and_subscriber
     with pytest.raises(ValueError):
-        send_email(session, merchant=merchant, to_address="a@example.com\r\nBcc: all@example.com",
-                   kind="new_link", language="en", context={"portal_url": PORTAL_URL}, settings=OUTBOX)
+        send_email(
+            session,
+            merchant=merchant,
+            to_address="a@example.com\r\nBcc: all@example.com",
+            kind="new_link",
+            language="en",
+            context={"portal_url": PORTAL_URL},
+            settings=OUTBOX,
+        )

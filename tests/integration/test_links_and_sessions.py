@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 from starlette.testclient import TestClient
 
 from portal_app import api, db
-from portal_app.billing import portal_links
+from portal_app.billing import notify, portal_links
 from portal_app.billing.statuses import transition
 from portal_app.models import Merchant, Plan, PortalLink, PortalSession, Subscriber, Subscription
 
-NOW = datetime(2026, 3, 3, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -26,8 +26,15 @@ def subscriber(session):
     session.add_all([plan, sub])
     session.flush()
     session.add(
-        Subscription(merchant_id=merchant.id, subscriber_id=sub.id, plan_id=plan.id, status="active",
-                     anchor_at=NOW, current_period_start=NOW, current_period_end=NOW + timedelta(days=31))
+        Subscription(
+            merchant_id=merchant.id,
+            subscriber_id=sub.id,
+            plan_id=plan.id,
+            status="active",
+            anchor_at=NOW,
+            current_period_start=NOW,
+            current_period_end=NOW + timedelta(days=31),
+        )
     )
     session.commit()
     return sub
@@ -128,9 +135,9 @@ def test_send_new_link_mails_the_current_link_to_known_addresses_only(session, s
 
     token = portal_links.issue_portal_link(session, subscriber)
     session.commit()
-    assert portal_links.send_new_link(session, email="  ZOE@example.com ") == 1
-    assert portal_links.send_new_link(session, email="nobody@example.com") == 0
-    assert portal_links.send_new_link(session, email="x" * 300) == 0
+    assert notify.send_new_link(session, email="  ZOE@example.com ") == 1
+    assert notify.send_new_link(session, email="nobody@example.com") == 0
+    assert notify.send_new_link(session, email="x" * 300) == 0
     session.commit()
     (mail,) = session.exec(select(EmailMessage)).all()
     assert mail.kind == "new_link" and mail.to_address == "zoe@example.com"
@@ -142,4 +149,4 @@ def test_send_new_link_skips_deleted_subscriptions(session, subscriber):
     sub = session.exec(select(Subscription)).one()
     sub.deleted_at = NOW
     session.commit()
-    assert portal_links.send_new_link(session, email="zoe@example.com") == 0
+    assert notify.send_new_link(session, email="zoe@example.com") == 0

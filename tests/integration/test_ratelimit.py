@@ -12,8 +12,9 @@ from portal_app.settings import Settings
 
 
 def _limiter(monkeypatch, redis_url: str, name: str, limit: int = 3):
-    monkeypatch.setattr(ratelimit, "get_settings",
-                        lambda: Settings(secret_key="k" * 40, reflex_redis_url=redis_url, _env_file=None))
+    monkeypatch.setattr(
+        ratelimit, "get_settings", lambda: Settings(secret_key="k" * 40, reflex_redis_url=redis_url, _env_file=None)
+    )
     return ratelimit.RateLimiter(name, limit=limit, window_seconds=60)
 
 

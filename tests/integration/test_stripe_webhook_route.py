@@ -19,18 +19,8 @@ from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
 from portal_app.models import Merchant, WebhookEvent
 from portal_app.stripe_api import STRIPE_WEBHOOK_PATH, stripe_routes
-from tests.integration.test_billing_support import (  # noqa: F401  (gateway is a fixture)
-    JAN31,
-    attempts_of,
-    emails_of,
-    gateway,
-    invoices_of,
-    rows,
-    subscribed_world,
-    subscription_of,
-)
-from tests.unit.test_stripe_gateway import PI, StubStripeHTTP, payment_intent
-from tests.unit.test_stripe_webhooks import WHSEC, event_body, sign
+from tests.builders import JAN31, attempts_of, emails_of, invoices_of, rows, subscribed_world, subscription_of
+from tests.stripe_stubs import PI, WHSEC, StubStripeHTTP, event_body, payment_intent, sign
 
 FEB28 = JAN31.replace(month=2, day=28)
 PI_PATH = f"/v1/payment_intents/{PI}"
@@ -50,8 +40,9 @@ def stripe_gw(http) -> StripeGateway:
 
 def _client(engine, stripe_gw, *, gateway_name: str = "stripe", **kwargs) -> TestClient:
     settings = SimpleNamespace(gateway=gateway_name, stripe_webhook_secret=WHSEC)
-    app = Starlette(routes=stripe_routes(settings=lambda: settings, gateway=lambda: stripe_gw,
-                                         engine=lambda: engine, **kwargs))
+    app = Starlette(
+        routes=stripe_routes(settings=lambda: settings, gateway=lambda: stripe_gw, engine=lambda: engine, **kwargs)
+    )
     return TestClient(app)
 
 
@@ -85,8 +76,9 @@ def test_a_signed_payment_event_settles_the_unknown_charge(engine, stripe_gw, ht
     http.reply("GET", PI_PATH, payment_intent("succeeded", key=unknown_charge.key))
     body = event_body("payment_intent.succeeded", payment_intent("succeeded", key=unknown_charge.key))
 
-    response = _client(engine, stripe_gw).post(STRIPE_WEBHOOK_PATH, content=body,
-                                               headers={"Stripe-Signature": sign(body)})
+    response = _client(engine, stripe_gw).post(
+        STRIPE_WEBHOOK_PATH, content=body, headers={"Stripe-Signature": sign(body)}
+    )
 
     assert response.status_code == 200
     assert response.json() == {"received": True, "result": "payment_succeeded"}
@@ -149,7 +141,8 @@ def test_stripe_unreachable_is_500_and_the_retry_is_handled(engine, stripe_gw, h
 def test_the_route_is_404_when_the_gateway_is_simulated(engine, stripe_gw, http):
     body = event_body("payment_intent.succeeded", payment_intent("succeeded"))
     response = _client(engine, stripe_gw, gateway_name="simulated").post(
-        STRIPE_WEBHOOK_PATH, content=body, headers={"Stripe-Signature": sign(body)})
+        STRIPE_WEBHOOK_PATH, content=body, headers={"Stripe-Signature": sign(body)}
+    )
     assert response.status_code == 404 and http.sent == []
 
 

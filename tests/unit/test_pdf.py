@@ -13,7 +13,7 @@ import subprocess
 import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ from portal_app.billing.pdf import (
 from portal_app.models import Invoice, InvoiceLine, Merchant
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-FINALIZED = datetime(2026, 1, 31, 9, 30, tzinfo=timezone.utc)
+FINALIZED = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
 
 
 def pdf_text(data: bytes) -> str:
@@ -88,25 +88,48 @@ def make_invoice(
     invoice_id: int = 7,
 ) -> tuple[Invoice, list[InvoiceLine], Merchant]:
     merchant = Merchant(
-        id=1, name="Acme Cloud", slug="acme", invoice_prefix="ACME",
-        support_email="help@acme.example", logo_png=logo,
+        id=1,
+        name="Acme Cloud",
+        slug="acme",
+        invoice_prefix="ACME",
+        support_email="help@acme.example",
+        logo_png=logo,
     )
     lines = [
         InvoiceLine(
-            id=invoice_id * 100 + i, invoice_id=invoice_id, description=f"Pro plan — seat {i + 1}",
-            quantity=1, unit_amount_minor=2900, amount_minor=2900, currency="EUR",
+            id=invoice_id * 100 + i,
+            invoice_id=invoice_id,
+            description=f"Pro plan — seat {i + 1}",
+            quantity=1,
+            unit_amount_minor=2900,
+            amount_minor=2900,
+            currency="EUR",
         )
         for i in range(n_lines)
     ]
     subtotal = 2900 * n_lines
     tax = Money(subtotal, "EUR").percent_bp(2100).amount_minor
     invoice = Invoice(
-        id=invoice_id, merchant_id=1, subscriber_id=3, number=number, status=status, currency="EUR",
-        subtotal_minor=subtotal, tax_minor=tax, total_minor=subtotal + tax, tax_rate_bp=2100,
-        period_start=FINALIZED, period_end=FINALIZED + timedelta(days=28), language=language,
-        merchant_name=merchant.name, billing_name=billing_name, billing_email="zoe@example.com",
-        billing_address="Calle Mayor 1\n28013 Madrid\nEspaña", tax_id="ESB12345678",
-        finalized_at=finalized_at, due_at=FINALIZED + timedelta(days=14),
+        id=invoice_id,
+        merchant_id=1,
+        subscriber_id=3,
+        number=number,
+        status=status,
+        currency="EUR",
+        subtotal_minor=subtotal,
+        tax_minor=tax,
+        total_minor=subtotal + tax,
+        tax_rate_bp=2100,
+        period_start=FINALIZED,
+        period_end=FINALIZED + timedelta(days=28),
+        language=language,
+        merchant_name=merchant.name,
+        billing_name=billing_name,
+        billing_email="zoe@example.com",
+        billing_address="Calle Mayor 1\n28013 Madrid\nEspaña",
+        tax_id="ESB12345678",
+        finalized_at=finalized_at,
+        due_at=FINALIZED + timedelta(days=14),
         paid_at=FINALIZED + timedelta(minutes=1) if status == "paid" else None,
     )
     return invoice, lines, merchant
@@ -154,9 +177,20 @@ def test_spanish_invoice_uses_spanish_labels_money_and_dates():
 
     assert "Factura" in text and "Receipt" not in text
     assert "PENDIENTE" in text
-    for label in ("Número de factura", "Fecha de emisión", "Fecha de vencimiento", "Periodo de servicio",
-                  "FACTURAR A", "Descripción", "Precio unitario", "Importe", "Subtotal", "Total",
-                  "Importe pendiente", "Identificación fiscal: ESB12345678"):
+    for label in (
+        "Número de factura",
+        "Fecha de emisión",
+        "Fecha de vencimiento",
+        "Periodo de servicio",
+        "FACTURAR A",
+        "Descripción",
+        "Precio unitario",
+        "Importe",
+        "Subtotal",
+        "Total",
+        "Importe pendiente",
+        "Identificación fiscal: ESB12345678",
+    ):
         assert label in text, label
     assert "105,27 €" in text
     assert "Impuestos (21 %)" in text
@@ -217,10 +251,16 @@ def test_large_logo_is_scaled_down():
     out = io.BytesIO()
     Image.new("RGB", (4000, 1200), (10, 120, 60)).save(out, "PNG")
     invoice, lines, merchant = make_invoice(logo=out.getvalue())
-    listing = subprocess.run(
-        ["pdfimages", "-list", "-"], input=render_invoice_pdf(invoice, lines, merchant),
-        capture_output=True, check=True,
-    ).stdout.decode().splitlines()[2]
+    listing = (
+        subprocess.run(
+            ["pdfimages", "-list", "-"],
+            input=render_invoice_pdf(invoice, lines, merchant),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .splitlines()[2]
+    )
     width = int(listing.split()[3])
     assert width <= 709  # the 60 mm logo box at 300 dpi
 
@@ -275,18 +315,23 @@ def test_identical_bytes_in_another_process():
         "print(hashlib.sha256(data).hexdigest())\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(PROJECT_ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, check=True
-    ).stdout.decode().strip()
+    out = (
+        subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, check=True)
+        .stdout.decode()
+        .strip()
+    )
     here = render_invoice_pdf(*make_invoice(logo=png_logo(), billing_name="Ελένη Дмитрий Zoë"))
     assert out == hashlib.sha256(here).hexdigest()
 
 
+@pytest.mark.concurrency
 def test_concurrent_renders_match_serial_ones():
     """Renderers share parsed fonts and logos between threads; documents must not leak into each other."""
     names = ["Zoë Ñúñez", "Ελένη", "Дмитрий", "Łukasz", "Հայկ", "François"]
-    jobs = [make_invoice(billing_name=name, number=f"ACME-2026-{i:06d}", invoice_id=i + 1, logo=png_logo())
-            for i, name in enumerate(names * 2)]
+    jobs = [
+        make_invoice(billing_name=name, number=f"ACME-2026-{i:06d}", invoice_id=i + 1, logo=png_logo())
+        for i, name in enumerate(names * 2)
+    ]
     serial = [render_invoice_pdf(*job) for job in jobs]
     with ThreadPoolExecutor(max_workers=4) as pool:
         parallel = list(pool.map(lambda job: render_invoice_pdf(*job), jobs))

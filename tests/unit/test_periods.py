@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from portal_app.billing.periods import VALID_INTERVALS, add_interval, period_bounds, period_index_at
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def utc(*args: int) -> datetime:
@@ -121,9 +121,7 @@ def test_period_index_at():
 
 # --------------------------------------------------------------------------- properties
 
-anchors = st.datetimes(
-    min_value=datetime(1990, 1, 1), max_value=datetime(2200, 12, 31), timezones=st.just(UTC)
-)
+anchors = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2200, 12, 31), timezones=st.just(UTC))
 intervals = st.sampled_from(VALID_INTERVALS)
 counts = st.integers(min_value=1, max_value=24)
 indexes = st.integers(min_value=0, max_value=300)  # year 2200 + 301 * 24 years stays < 9999
@@ -158,8 +156,12 @@ def test_computed_from_anchor_not_by_chaining(anchor, interval, count, index):
         assert direct == anchor + step * count * index
 
 
-@given(anchor=anchors, interval=intervals, count=counts, offset=st.timedeltas(
-    min_value=timedelta(days=-800), max_value=timedelta(days=20000)))
+@given(
+    anchor=anchors,
+    interval=intervals,
+    count=counts,
+    offset=st.timedeltas(min_value=timedelta(days=-800), max_value=timedelta(days=20000)),
+)
 def test_period_index_at_finds_the_containing_period(anchor, interval, count, offset):
     moment = anchor + offset
     index = period_index_at(anchor, interval, count, moment)

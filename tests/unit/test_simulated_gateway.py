@@ -8,7 +8,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -26,8 +26,8 @@ from portal_app.billing.gateways.simulated import (
     format_test_card,
 )
 
-NEXT_YEAR = str(datetime.now(timezone.utc).year + 1)
-IN_FIVE_YEARS = datetime.now(timezone.utc).year + 5
+NEXT_YEAR = str(datetime.now(UTC).year + 1)
+IN_FIVE_YEARS = datetime.now(UTC).year + 5
 
 
 @pytest.fixture
@@ -255,7 +255,7 @@ def test_invalid_expiry(gw, customer, month, year, message):
 
 
 def test_expiry_this_month_and_two_digit_years_are_accepted(gw, customer):
-    today = datetime.now(timezone.utc)
+    today = datetime.now(UTC)
     this_month = card("4242424242424242", month=f"{today.month:02d}", year=str(today.year % 100))
     result = gw.attach_card(customer_ref=customer, card_input=this_month)
     assert result.outcome is SetupOutcome.SUCCEEDED

@@ -52,9 +52,7 @@ def test_every_status_has_a_row_in_its_table():
 
 
 def test_terminal_states():
-    terminal = {
-        enum: {s for s, targets in table.items() if not targets} for enum, table in ALLOWED_TRANSITIONS.items()
-    }
+    terminal = {enum: {s for s, targets in table.items() if not targets} for enum, table in ALLOWED_TRANSITIONS.items()}
     assert terminal[SubscriptionStatus] == {SubscriptionStatus.CANCELED}
     assert terminal[InvoiceStatus] == {InvoiceStatus.PAID, InvoiceStatus.VOID}
     assert terminal[AttemptStatus] == {AttemptStatus.SUCCEEDED, AttemptStatus.FAILED}

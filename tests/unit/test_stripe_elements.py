@@ -35,20 +35,29 @@ class _ElementsTestState(rx.State):
 
 
 def test_the_card_setup_component_renders_with_its_props_and_handler():
-    component = stripe_card_setup(publishable_key="pk_test_51Tst", client_secret=_ElementsTestState.client_secret,
-                                  submit_label="Save card", on_success=_ElementsTestState.saved)
+    component = stripe_card_setup(
+        publishable_key="pk_test_51Tst",
+        client_secret=_ElementsTestState.client_secret,
+        submit_label="Save card",
+        on_success=_ElementsTestState.saved,
+    )
     js = str(component)
 
     assert js.startswith("jsx(StripeCardSetup,")
     assert 'publishableKey:"pk_test_51Tst"' in js and "clientSecret:" in js and 'submitLabel:"Save card"' in js
     # onSuccess forwards exactly one value, the id, to the handler's only argument.
-    assert re.search(r'onSuccess:\(\(_ev_0\) => \(addEvents\(\[\(ReflexEvent\("[^"]+\.saved", '
-                     r'\(\{ \["setup_intent_id"\] : _ev_0 \}\)', js), js
+    assert re.search(
+        r'onSuccess:\(\(_ev_0\) => \(addEvents\(\[\(ReflexEvent\("[^"]+\.saved", '
+        r'\(\{ \["setup_intent_id"\] : _ev_0 \}\)',
+        js,
+    ), js
 
 
 def test_the_components_import_the_local_module_and_the_pinned_stripe_packages():
-    for component in (stripe_card_setup(publishable_key="pk_test_x", client_secret="c"),
-                      stripe_payment_authentication(publishable_key="pk_test_x", client_secret="c")):
+    for component in (
+        stripe_card_setup(publishable_key="pk_test_x", client_secret="c"),
+        stripe_payment_authentication(publishable_key="pk_test_x", client_secret="c"),
+    ):
         imports = component._get_all_imports()
         assert STRIPE_CARD_MODULE == "$/public/stripe_card.jsx" and STRIPE_CARD_MODULE in imports
         assert "@stripe/react-stripe-js@7.0.1" in imports and "@stripe/stripe-js@10.2.1" in imports
@@ -68,7 +77,7 @@ def test_the_js_module_confirms_with_stripe_and_reports_only_ids():
     assert "export function StripeCardSetup(" in source and "export function StripePaymentAuthentication(" in source
     assert 'from "@stripe/react-stripe-js"' in source and 'from "@stripe/stripe-js"' in source
     assert "<PaymentElement" in source and "<Elements" in source
-    assert 'stripe.confirmSetup({' in source and 'redirect: "if_required"' in source
+    assert "stripe.confirmSetup({" in source and 'redirect: "if_required"' in source
     assert "onSuccess(setupIntent.id)" in source and "onSuccess(result.paymentIntent.id)" in source
     assert "handleNextAction" in source and "confirmCardPayment" in source
     assert not re.search(r"\b(sk|rk)_(test|live)_", source)

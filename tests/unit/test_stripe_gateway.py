@@ -8,13 +8,8 @@ and how we read what Stripe sends back.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-import json
-from collections import deque
 from types import SimpleNamespace
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import stripe
@@ -31,70 +26,20 @@ from portal_app.billing.gateways.stripe import (
     stripe_amount,
 )
 from portal_app.settings import Settings
-
-SECRET = "sk_test_51Tst0000000000000000000000"
-CUSTOMER = "cus_T1a2b3c4d5"
-PM = "pm_1Qcard0000000001"
-PI = "pi_3Qintent000000001"
-SETI = "seti_1Qsetup00000001"
-KEY = "m1-20260101000000000000-attempt-42"
-
-
-# --------------------------------------------------------------------------- the stub HTTP client
-
-
-@dataclasses.dataclass
-class SentRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    form: dict[str, str]
-
-
-class StubStripeHTTP(stripe.HTTPClient):
-    """Answers scripted responses in order and records what the SDK sent (stripe 16.1.0 interface:
-    `request(method, url, headers, post_data)` -> (body, status, headers), raising APIConnectionError
-    for network failures)."""
-
-    name = "stub"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.script: deque[tuple[str, str, Any]] = deque()
-        self.sent: list[SentRequest] = []
-
-    def reply(self, method: str, path: str, body: dict, status: int = 200, headers: dict | None = None) -> None:
-        self.script.append((method, path, (status, body, headers or {})))
-
-    def fail(self, method: str, path: str, error: Exception) -> None:
-        self.script.append((method, path, error))
-
-    def request(self, method, url, headers, post_data=None, *, _usage=None):
-        parts = urlsplit(url)
-        assert parts.scheme == "https" and parts.hostname == "api.stripe.com", url
-        self.sent.append(
-            SentRequest(
-                method=method.upper(),
-                path=parts.path,
-                query=dict(parse_qsl(parts.query)),
-                headers=dict(headers),
-                form=dict(parse_qsl(post_data or "", keep_blank_values=True)),
-            )
-        )
-        assert self.script, f"unexpected request {method.upper()} {parts.path}"
-        want_method, want_path, answer = self.script.popleft()
-        assert (method.upper(), parts.path) == (want_method, want_path), (method, parts.path)
-        if isinstance(answer, Exception):
-            raise answer
-        status, body, extra = answer
-        return json.dumps(body), status, {"request-id": "req_stub123", **extra}
-
-    def request_stream(self, *args, **kwargs):  # pragma: no cover - the gateway never streams
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
+from tests.stripe_stubs import (
+    CUSTOMER,
+    KEY,
+    PI,
+    PM,
+    SECRET,
+    SETI,
+    StubStripeHTTP,
+    api_error,
+    card_error,
+    card_pm,
+    payment_intent,
+    setup_intent,
+)
 
 
 @pytest.fixture
@@ -114,111 +59,15 @@ def gw(http, sleeps) -> StripeGateway:
     return StripeGateway(SECRET, "pk_test_51Tst", http_client=http, sleep=sleeps.append)
 
 
-# --------------------------------------------------------------------------- API-shaped objects
-
-
-def card_pm(pm_id: str = PM, *, customer: str | None = CUSTOMER, brand: str = "visa", last4: str = "4242",
-            exp_month: int = 12, exp_year: int = 2031) -> dict:
-    return {
-        "id": pm_id,
-        "object": "payment_method",
-        "allow_redisplay": "unspecified",
-        "billing_details": {"address": None, "email": None, "name": None, "phone": None},
-        "card": {
-            "brand": brand,
-            "checks": {"address_line1_check": None, "address_postal_code_check": None, "cvc_check": "pass"},
-            "country": "US",
-            "display_brand": brand,
-            "exp_month": exp_month,
-            "exp_year": exp_year,
-            "fingerprint": "Xt5EWLLDS7FJjR1c",
-            "funding": "credit",
-            "last4": last4,
-            "networks": {"available": [brand], "preferred": None},
-            "three_d_secure_usage": {"supported": True},
-            "wallet": None,
-        },
-        "created": 1767225600,
-        "customer": customer,
-        "livemode": False,
-        "metadata": {},
-        "type": "card",
-    }
-
-
-def payment_intent(status: str = "succeeded", *, pi_id: str = PI, key: str | None = KEY,
-                   last_payment_error: dict | None = None, next_action: dict | None = None,
-                   amount: int = 2900, currency: str = "usd", created: int = 1767225600) -> dict:
-    return {
-        "id": pi_id,
-        "object": "payment_intent",
-        "amount": amount,
-        "amount_capturable": 0,
-        "amount_received": amount if status == "succeeded" else 0,
-        "automatic_payment_methods": None,
-        "canceled_at": None,
-        "capture_method": "automatic_async",
-        "client_secret": f"{pi_id}_secret_Xyz",
-        "confirmation_method": "automatic",
-        "created": created,
-        "currency": currency,
-        "customer": CUSTOMER,
-        "description": "Invoice ACME-2026-000123",
-        "last_payment_error": last_payment_error,
-        "latest_charge": "ch_3Qcharge0001" if status != "requires_action" else None,
-        "livemode": False,
-        "metadata": {"idempotency_key": key} if key else {},
-        "next_action": next_action,
-        "payment_method": PM,
-        "payment_method_types": ["card"],
-        "setup_future_usage": None,
-        "status": status,
-    }
-
-
-def card_error(code: str, decline_code: str | None, message: str, *, advice_code: str | None = None,
-               pi_status: str = "requires_payment_method") -> dict:
-    error = {
-        "type": "card_error",
-        "code": code,
-        "decline_code": decline_code,
-        "advice_code": advice_code,
-        "doc_url": f"https://docs.stripe.com/error-codes/{code.replace('_', '-')}",
-        "message": message,
-        "request_log_url": "https://dashboard.stripe.com/test/logs/req_stub123?t=1767225600",
-        "charge": "ch_3Qcharge0001",
-    }
-    error["payment_intent"] = payment_intent(pi_status, last_payment_error={k: v for k, v in error.items()})
-    error["payment_method"] = card_pm()
-    return {"error": error}
-
-
-def setup_intent(status: str, *, customer: str = CUSTOMER, payment_method: Any = None,
-                 last_setup_error: dict | None = None) -> dict:
-    return {
-        "id": SETI,
-        "object": "setup_intent",
-        "client_secret": f"{SETI}_secret_Abc",
-        "created": 1767225600,
-        "customer": customer,
-        "last_setup_error": last_setup_error,
-        "livemode": False,
-        "metadata": {},
-        "next_action": {"type": "use_stripe_sdk", "use_stripe_sdk": {}} if status == "requires_action" else None,
-        "payment_method": payment_method,
-        "payment_method_types": ["card"],
-        "status": status,
-        "usage": "off_session",
-    }
-
-
-def api_error(type_: str, message: str, code: str | None = None) -> dict:
-    return {"error": {"type": type_, "code": code, "message": message}}
-
-
 def charge(gw: StripeGateway, **overrides):
-    args = dict(customer_ref=CUSTOMER, payment_method_ref=PM, amount_minor=2900, currency="USD",
-                idempotency_key=KEY, description="Invoice ACME-2026-000123")
+    args = dict(
+        customer_ref=CUSTOMER,
+        payment_method_ref=PM,
+        amount_minor=2900,
+        currency="USD",
+        idempotency_key=KEY,
+        description="Invoice ACME-2026-000123",
+    )
     args.update(overrides)
     return gw.charge(**args)
 
@@ -252,11 +101,17 @@ def test_successful_charge_sends_an_off_session_confirmed_intent_with_the_idempo
 
 
 def test_requires_action_status_is_reported_with_the_intent_id(gw, http):
-    http.reply("POST", "/v1/payment_intents", payment_intent(
-        "requires_action",
-        next_action={"type": "redirect_to_url",
-                     "redirect_to_url": {"url": "https://hooks.stripe.com/3d_secure_2/x", "return_url": None}},
-    ))
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        payment_intent(
+            "requires_action",
+            next_action={
+                "type": "redirect_to_url",
+                "redirect_to_url": {"url": "https://hooks.stripe.com/3d_secure_2/x", "return_url": None},
+            },
+        ),
+    )
 
     result = charge(gw)
 
@@ -267,9 +122,16 @@ def test_requires_action_status_is_reported_with_the_intent_id(gw, http):
 
 
 def test_authentication_required_card_error_is_requires_action_not_a_decline(gw, http):
-    http.reply("POST", "/v1/payment_intents", card_error(
-        "authentication_required", "authentication_required",
-        "Your card was declined. This transaction requires authentication."), status=402)
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        card_error(
+            "authentication_required",
+            "authentication_required",
+            "Your card was declined. This transaction requires authentication.",
+        ),
+        status=402,
+    )
 
     result = charge(gw)
 
@@ -280,9 +142,14 @@ def test_authentication_required_card_error_is_requires_action_not_a_decline(gw,
 
 
 def test_insufficient_funds_is_a_soft_decline(gw, http):
-    http.reply("POST", "/v1/payment_intents", card_error(
-        "card_declined", "insufficient_funds", "Your card has insufficient funds.", advice_code="try_again_later"),
-        status=402)
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        card_error(
+            "card_declined", "insufficient_funds", "Your card has insufficient funds.", advice_code="try_again_later"
+        ),
+        status=402,
+    )
 
     result = charge(gw)
 
@@ -294,8 +161,9 @@ def test_insufficient_funds_is_a_soft_decline(gw, http):
 
 
 def test_lost_card_is_a_hard_decline(gw, http):
-    http.reply("POST", "/v1/payment_intents", card_error(
-        "card_declined", "lost_card", "Your card was declined."), status=402)
+    http.reply(
+        "POST", "/v1/payment_intents", card_error("card_declined", "lost_card", "Your card was declined."), status=402
+    )
 
     result = charge(gw)
 
@@ -315,8 +183,12 @@ def test_lost_card_is_a_hard_decline(gw, http):
     ],
 )
 def test_decline_codes_and_advice_decide_hard_or_soft(gw, http, code, decline_code, advice_code, expected_code, hard):
-    http.reply("POST", "/v1/payment_intents",
-               card_error(code, decline_code, "Your card was declined.", advice_code=advice_code), status=402)
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        card_error(code, decline_code, "Your card was declined.", advice_code=advice_code),
+        status=402,
+    )
 
     result = charge(gw)
 
@@ -325,8 +197,12 @@ def test_decline_codes_and_advice_decide_hard_or_soft(gw, http, code, decline_co
 
 
 def test_rate_limit_is_retried_with_the_same_idempotency_key(gw, http, sleeps):
-    http.reply("POST", "/v1/payment_intents",
-               api_error("invalid_request_error", "Request rate limit exceeded.", "rate_limit"), status=429)
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        api_error("invalid_request_error", "Request rate limit exceeded.", "rate_limit"),
+        status=429,
+    )
     http.reply("POST", "/v1/payment_intents", payment_intent("succeeded"))
 
     result = charge(gw)
@@ -339,8 +215,11 @@ def test_rate_limit_is_retried_with_the_same_idempotency_key(gw, http, sleeps):
 
 def test_connection_errors_give_error_after_bounded_retries(gw, http, sleeps):
     for _ in range(3):
-        http.fail("POST", "/v1/payment_intents",
-                  stripe.APIConnectionError("Unexpected error communicating with Stripe.", should_retry=True))
+        http.fail(
+            "POST",
+            "/v1/payment_intents",
+            stripe.APIConnectionError("Unexpected error communicating with Stripe.", should_retry=True),
+        )
 
     result = charge(gw)
 
@@ -353,8 +232,14 @@ def test_connection_errors_give_error_after_bounded_retries(gw, http, sleeps):
 
 def test_server_errors_are_retried_then_succeed(gw, http):
     http.reply("POST", "/v1/payment_intents", api_error("api_error", "Something went wrong."), status=500)
-    http.reply("POST", "/v1/payment_intents", api_error("idempotency_error",
-               "There is currently another in-progress request using this Stripe-Idempotency-Key."), status=409)
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        api_error(
+            "idempotency_error", "There is currently another in-progress request using this Stripe-Idempotency-Key."
+        ),
+        status=409,
+    )
     http.reply("POST", "/v1/payment_intents", payment_intent("succeeded"))
 
     assert charge(gw).outcome is ChargeOutcome.SUCCEEDED
@@ -362,16 +247,25 @@ def test_server_errors_are_retried_then_succeed(gw, http):
 
 
 def test_stripe_should_retry_false_stops_retrying(gw, http, sleeps):
-    http.reply("POST", "/v1/payment_intents", api_error("api_error", "Something went wrong."), status=500,
-               headers={"stripe-should-retry": "false"})
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        api_error("api_error", "Something went wrong."),
+        status=500,
+        headers={"stripe-should-retry": "false"},
+    )
 
     assert charge(gw).outcome is ChargeOutcome.ERROR
     assert len(http.sent) == 1 and sleeps == []
 
 
 def test_a_bad_key_raises_instead_of_declining(gw, http):
-    http.reply("POST", "/v1/payment_intents",
-               api_error("invalid_request_error", "Invalid API Key provided: sk_test_****0000"), status=401)
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        api_error("invalid_request_error", "Invalid API Key provided: sk_test_****0000"),
+        status=401,
+    )
 
     with pytest.raises(StripeRequestRejected) as info:
         charge(gw)
@@ -380,8 +274,12 @@ def test_a_bad_key_raises_instead_of_declining(gw, http):
 
 
 def test_invalid_parameters_raise(gw, http):
-    http.reply("POST", "/v1/payment_intents",
-               api_error("invalid_request_error", "Amount must be at least $0.50 usd", "amount_too_small"), status=400)
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        api_error("invalid_request_error", "Amount must be at least $0.50 usd", "amount_too_small"),
+        status=400,
+    )
 
     with pytest.raises(StripeRequestRejected) as info:
         charge(gw, amount_minor=10)
@@ -389,17 +287,27 @@ def test_invalid_parameters_raise(gw, http):
 
 
 def test_reusing_a_key_with_other_parameters_raises_idempotency_key_reused(gw, http):
-    http.reply("POST", "/v1/payment_intents", api_error("idempotency_error",
-        "Keys for idempotent requests can only be used with the same parameters they were first used with."),
-        status=400)
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        api_error(
+            "idempotency_error",
+            "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+        ),
+        status=400,
+    )
 
     with pytest.raises(IdempotencyKeyReused):
         charge(gw, amount_minor=3100)
 
 
 def test_a_detached_card_is_a_hard_resource_missing_decline(gw, http):
-    http.reply("POST", "/v1/payment_intents",
-               api_error("invalid_request_error", f"No such PaymentMethod: '{PM}'", "resource_missing"), status=400)
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        api_error("invalid_request_error", f"No such PaymentMethod: '{PM}'", "resource_missing"),
+        status=400,
+    )
 
     result = charge(gw)
 
@@ -444,10 +352,17 @@ def test_zero_decimal_currency_is_sent_unscaled(gw, http):
 
 
 def test_lookup_charge_searches_by_metadata_key(gw, http):
-    http.reply("GET", "/v1/payment_intents/search", {
-        "object": "search_result", "data": [payment_intent("succeeded")], "has_more": False,
-        "next_page": None, "url": "/v1/payment_intents/search",
-    })
+    http.reply(
+        "GET",
+        "/v1/payment_intents/search",
+        {
+            "object": "search_result",
+            "data": [payment_intent("succeeded")],
+            "has_more": False,
+            "next_page": None,
+            "url": "/v1/payment_intents/search",
+        },
+    )
 
     result = gw.lookup_charge(idempotency_key=KEY)
 
@@ -456,13 +371,25 @@ def test_lookup_charge_searches_by_metadata_key(gw, http):
 
 
 def test_lookup_charge_reports_a_decline_and_none_when_unknown(gw, http):
-    failed = payment_intent("requires_payment_method", last_payment_error={
-        "type": "card_error", "code": "card_declined", "decline_code": "stolen_card",
-        "message": "Your card was declined."})
-    http.reply("GET", "/v1/payment_intents/search",
-               {"object": "search_result", "data": [failed], "has_more": False, "url": "/v1/payment_intents/search"})
-    http.reply("GET", "/v1/payment_intents/search",
-               {"object": "search_result", "data": [], "has_more": False, "url": "/v1/payment_intents/search"})
+    failed = payment_intent(
+        "requires_payment_method",
+        last_payment_error={
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "stolen_card",
+            "message": "Your card was declined.",
+        },
+    )
+    http.reply(
+        "GET",
+        "/v1/payment_intents/search",
+        {"object": "search_result", "data": [failed], "has_more": False, "url": "/v1/payment_intents/search"},
+    )
+    http.reply(
+        "GET",
+        "/v1/payment_intents/search",
+        {"object": "search_result", "data": [], "has_more": False, "url": "/v1/payment_intents/search"},
+    )
 
     declined = gw.lookup_charge(idempotency_key=KEY)
     assert declined.outcome is ChargeOutcome.DECLINED
@@ -472,11 +399,27 @@ def test_lookup_charge_reports_a_decline_and_none_when_unknown(gw, http):
 
 def test_lookup_charge_prefers_the_success_when_a_key_matches_several_intents(gw, http):
     old_success = payment_intent("succeeded", pi_id="pi_3Qold", created=1767225600)
-    newer_failure = payment_intent("requires_payment_method", pi_id="pi_3Qnew", created=1767312000, last_payment_error={
-        "type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds", "message": "x"})
-    http.reply("GET", "/v1/payment_intents/search",
-               {"object": "search_result", "data": [newer_failure, old_success], "has_more": False,
-                "url": "/v1/payment_intents/search"})
+    newer_failure = payment_intent(
+        "requires_payment_method",
+        pi_id="pi_3Qnew",
+        created=1767312000,
+        last_payment_error={
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "insufficient_funds",
+            "message": "x",
+        },
+    )
+    http.reply(
+        "GET",
+        "/v1/payment_intents/search",
+        {
+            "object": "search_result",
+            "data": [newer_failure, old_success],
+            "has_more": False,
+            "url": "/v1/payment_intents/search",
+        },
+    )
 
     assert gw.lookup_charge(idempotency_key=KEY).gateway_ref == "pi_3Qold"
 
@@ -517,9 +460,19 @@ def test_attach_card_with_a_setup_intent_waiting_for_3ds(gw, http):
 
 
 def test_attach_card_with_a_declined_setup_intent(gw, http):
-    http.reply("GET", f"/v1/setup_intents/{SETI}", setup_intent("requires_payment_method", last_setup_error={
-        "type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
-        "message": "Your card has insufficient funds."}))
+    http.reply(
+        "GET",
+        f"/v1/setup_intents/{SETI}",
+        setup_intent(
+            "requires_payment_method",
+            last_setup_error={
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "insufficient_funds",
+                "message": "Your card has insufficient funds.",
+            },
+        ),
+    )
 
     result = gw.attach_card(customer_ref=CUSTOMER, card_input={"setup_intent": SETI})
 
@@ -528,8 +481,11 @@ def test_attach_card_with_a_declined_setup_intent(gw, http):
 
 
 def test_attach_card_refuses_a_setup_intent_of_another_customer(gw, http):
-    http.reply("GET", f"/v1/setup_intents/{SETI}",
-               setup_intent("succeeded", customer="cus_Someone", payment_method=card_pm(customer="cus_Someone")))
+    http.reply(
+        "GET",
+        f"/v1/setup_intents/{SETI}",
+        setup_intent("succeeded", customer="cus_Someone", payment_method=card_pm(customer="cus_Someone")),
+    )
 
     with pytest.raises(ValueError, match="another customer"):
         gw.attach_card(customer_ref=CUSTOMER, card_input={"setup_intent": SETI})
@@ -576,9 +532,19 @@ def test_attach_card_refuses_a_payment_method_of_another_customer(gw, http):
 
 def test_attach_card_reports_a_card_declined_on_attach(gw, http):
     http.reply("GET", f"/v1/payment_methods/{PM}", card_pm(customer=None))
-    http.reply("POST", f"/v1/payment_methods/{PM}/attach", {"error": {
-        "type": "card_error", "code": "card_declined", "decline_code": "generic_decline",
-        "message": "Your card was declined."}}, status=402)
+    http.reply(
+        "POST",
+        f"/v1/payment_methods/{PM}/attach",
+        {
+            "error": {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "generic_decline",
+                "message": "Your card was declined.",
+            }
+        },
+        status=402,
+    )
 
     result = gw.attach_card(customer_ref=CUSTOMER, card_input={"payment_method": PM})
 
@@ -643,11 +609,24 @@ def test_the_gateway_matches_the_protocol_and_knows_its_mode(http):
 
 
 def test_hard_decline_list_covers_stripes_do_not_retry_codes():
-    assert {"lost_card", "stolen_card", "pickup_card", "restricted_card", "fraudulent", "security_violation",
-            "revocation_of_all_authorizations", "revocation_of_authorization", "stop_payment_order",
-            "invalid_account", "new_account_information_available", "do_not_try_again"} <= HARD_DECLINE_CODES
-    assert not {"insufficient_funds", "do_not_honor", "generic_decline", "expired_card",
-                "processing_error"} & HARD_DECLINE_CODES
+    assert {
+        "lost_card",
+        "stolen_card",
+        "pickup_card",
+        "restricted_card",
+        "fraudulent",
+        "security_violation",
+        "revocation_of_all_authorizations",
+        "revocation_of_authorization",
+        "stop_payment_order",
+        "invalid_account",
+        "new_account_information_available",
+        "do_not_try_again",
+    } <= HARD_DECLINE_CODES
+    assert (
+        not {"insufficient_funds", "do_not_honor", "generic_decline", "expired_card", "processing_error"}
+        & HARD_DECLINE_CODES
+    )
 
 
 def stripe_settings(**overrides) -> Settings:
@@ -665,9 +644,15 @@ def stripe_settings(**overrides) -> Settings:
 
 def test_settings_check_accepts_a_consistent_test_or_live_setup():
     check_stripe_settings(stripe_settings())
-    check_stripe_settings(stripe_settings(
-        environment="production", public_url="https://billing.example.com", secret_key="s" * 48,
-        stripe_secret_key="sk_live_51Abc", stripe_publishable_key="pk_live_51Abc"))
+    check_stripe_settings(
+        stripe_settings(
+            environment="production",
+            public_url="https://billing.example.com",
+            secret_key="s" * 48,
+            stripe_secret_key="sk_live_51Abc",
+            stripe_publishable_key="pk_live_51Abc",
+        )
+    )
     check_stripe_settings(stripe_settings(gateway="simulated", stripe_secret_key=""))  # not our business
 
 
@@ -680,8 +665,15 @@ def test_settings_check_accepts_a_consistent_test_or_live_setup():
         ({"stripe_secret_key": "pk_test_51Abc"}, "secret"),
         ({"stripe_publishable_key": "pk_live_51Abc"}, "modes differ"),
         ({"stripe_secret_key": "sk_live_51Abc", "stripe_publishable_key": "pk_live_51Abc"}, "ENVIRONMENT=production"),
-        ({"stripe_secret_key": "sk_live_51Abc", "stripe_publishable_key": "pk_live_51Abc",
-          "environment": "production", "secret_key": "s" * 48}, "https PUBLIC_URL"),
+        (
+            {
+                "stripe_secret_key": "sk_live_51Abc",
+                "stripe_publishable_key": "pk_live_51Abc",
+                "environment": "production",
+                "secret_key": "s" * 48,
+            },
+            "https PUBLIC_URL",
+        ),
     ],
 )
 def test_settings_check_refuses_unsafe_setups(overrides, message):
@@ -692,6 +684,13 @@ def test_settings_check_refuses_unsafe_setups(overrides, message):
 
 def test_from_settings_checks_first():
     with pytest.raises(StripeSettingsError):
-        StripeGateway.from_settings(SimpleNamespace(
-            gateway="stripe", stripe_secret_key="sk_live_51Abc", stripe_publishable_key="pk_live_51Abc",
-            stripe_webhook_secret="whsec_x", environment="production", public_url="http://example.com"))
+        StripeGateway.from_settings(
+            SimpleNamespace(
+                gateway="stripe",
+                stripe_secret_key="sk_live_51Abc",
+                stripe_publishable_key="pk_live_51Abc",
+                stripe_webhook_secret="whsec_x",
+                environment="production",
+                public_url="http://example.com",
+            )
+        )

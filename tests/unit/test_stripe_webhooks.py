@@ -3,9 +3,6 @@ deduplication under concurrency on SQLite and PostgreSQL, and dispatch that re-f
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,41 +23,20 @@ from portal_app.billing.webhooks import (
     verify_and_parse,
 )
 from portal_app.models import WebhookEvent
-from tests.unit.test_stripe_gateway import (
+from tests.stripe_stubs import (
     CUSTOMER,
     KEY,
     PI,
     PM,
     SETI,
+    WHSEC,
     StubStripeHTTP,
     card_pm,
+    event_body,
     payment_intent,
     setup_intent,
+    sign,
 )
-
-WHSEC = "whsec_test_5e3b1c2d4f6a8b0c"
-
-
-def sign(payload: bytes, secret: str = WHSEC, timestamp: int | None = None) -> str:
-    """Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>."""
-    t = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
-    return f"t={t},v1={digest}"
-
-
-def event_body(event_type: str, obj: dict, *, event_id: str = "evt_1QwebhookA", livemode: bool = False) -> bytes:
-    return json.dumps({
-        "id": event_id,
-        "object": "event",
-        "api_version": "2026-10-28.endive",
-        "created": int(time.time()),
-        "data": {"object": obj},
-        "livemode": livemode,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": event_type,
-    }).encode()
-
 
 # --------------------------------------------------------------------------- signatures
 
@@ -141,6 +117,7 @@ def test_a_rolled_back_or_forgotten_claim_can_be_claimed_again(any_engine):
         assert record_event_once(session, "evt_1", "t") is True
 
 
+@pytest.mark.concurrency
 def test_twenty_concurrent_deliveries_claim_exactly_once(any_engine):
     workers = 20
     barrier = threading.Barrier(workers)
@@ -218,9 +195,19 @@ def test_payment_succeeded_is_refetched_before_the_engine_hears_of_it(gw, http):
 
 def test_the_payload_body_is_never_trusted(gw, http):
     # The (signed) body claims success; Stripe says the card was declined as stolen.
-    http.reply("GET", f"/v1/payment_intents/{PI}", payment_intent("requires_payment_method", last_payment_error={
-        "type": "card_error", "code": "card_declined", "decline_code": "stolen_card",
-        "message": "Your card was declined."}))
+    http.reply(
+        "GET",
+        f"/v1/payment_intents/{PI}",
+        payment_intent(
+            "requires_payment_method",
+            last_payment_error={
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "stolen_card",
+                "message": "Your card was declined.",
+            },
+        ),
+    )
     callbacks = RecordingCallbacks()
 
     event = parsed("payment_intent.succeeded", payment_intent("succeeded"))
@@ -230,18 +217,32 @@ def test_the_payload_body_is_never_trusted(gw, http):
     assert result is WebhookResult.PAYMENT_FAILED
     ((name, kwargs),) = callbacks.calls
     assert name == "payment_failed" and kwargs["idempotency_key"] == KEY
-    assert kwargs["result"] == ChargeResult(ChargeOutcome.DECLINED, gateway_ref=PI, decline_code="stolen_card",
-                                            message="Your card was declined.", hard=True)
+    assert kwargs["result"] == ChargeResult(
+        ChargeOutcome.DECLINED, gateway_ref=PI, decline_code="stolen_card", message="Your card was declined.", hard=True
+    )
 
 
 def test_payment_failed_needing_authentication_reports_requires_action(gw, http):
-    http.reply("GET", f"/v1/payment_intents/{PI}", payment_intent("requires_payment_method", last_payment_error={
-        "type": "card_error", "code": "authentication_required", "decline_code": "authentication_required",
-        "message": "Your card was declined. This transaction requires authentication."}))
+    http.reply(
+        "GET",
+        f"/v1/payment_intents/{PI}",
+        payment_intent(
+            "requires_payment_method",
+            last_payment_error={
+                "type": "card_error",
+                "code": "authentication_required",
+                "decline_code": "authentication_required",
+                "message": "Your card was declined. This transaction requires authentication.",
+            },
+        ),
+    )
     callbacks = RecordingCallbacks()
 
-    handle_event(parsed("payment_intent.payment_failed", payment_intent("requires_payment_method")),
-                 gateway=gw, callbacks=callbacks)
+    handle_event(
+        parsed("payment_intent.payment_failed", payment_intent("requires_payment_method")),
+        gateway=gw,
+        callbacks=callbacks,
+    )
 
     assert callbacks.calls[0][1]["result"].outcome is ChargeOutcome.REQUIRES_ACTION
 
@@ -250,8 +251,12 @@ def test_payment_intents_created_outside_the_engine_are_ignored(gw, http):
     http.reply("GET", f"/v1/payment_intents/{PI}", payment_intent("succeeded", key=None))
     callbacks = RecordingCallbacks()
 
-    assert handle_event(parsed("payment_intent.succeeded", payment_intent("succeeded", key=None)),
-                        gateway=gw, callbacks=callbacks) is WebhookResult.IGNORED
+    assert (
+        handle_event(
+            parsed("payment_intent.succeeded", payment_intent("succeeded", key=None)), gateway=gw, callbacks=callbacks
+        )
+        is WebhookResult.IGNORED
+    )
     assert callbacks.calls == []
 
 
@@ -259,13 +264,21 @@ def test_setup_intent_succeeded_reports_the_saved_card(gw, http):
     http.reply("GET", f"/v1/setup_intents/{SETI}", setup_intent("succeeded", payment_method=card_pm()))
     callbacks = RecordingCallbacks()
 
-    result = handle_event(parsed("setup_intent.succeeded", setup_intent("succeeded", payment_method=PM)),
-                          gateway=gw, callbacks=callbacks)
+    result = handle_event(
+        parsed("setup_intent.succeeded", setup_intent("succeeded", payment_method=PM)), gateway=gw, callbacks=callbacks
+    )
 
     assert result is WebhookResult.CARD_SAVED
-    assert callbacks.calls == [("card_setup_succeeded", {
-        "customer_ref": CUSTOMER, "setup_ref": SETI,
-        "card": CardDetails(gateway_ref=PM, brand="visa", last4="4242", exp_month=12, exp_year=2031)})]
+    assert callbacks.calls == [
+        (
+            "card_setup_succeeded",
+            {
+                "customer_ref": CUSTOMER,
+                "setup_ref": SETI,
+                "card": CardDetails(gateway_ref=PM, brand="visa", last4="4242", exp_month=12, exp_year=2031),
+            },
+        )
+    ]
     assert [r.method for r in http.sent] == ["GET"]  # webhooks only read from Stripe
 
 
@@ -317,21 +330,35 @@ def test_process_webhook_releases_the_claim_when_handling_fails(engine, gw, http
 
     http.reply("GET", f"/v1/payment_intents/{PI}", payment_intent("succeeded"))
     with pytest.raises(RuntimeError, match="engine down"):
-        process_webhook(body, sign(body), secret=WHSEC, gateway=gw,
-                        callbacks=RecordingCallbacks(fail=RuntimeError("engine down")), engine=engine)
+        process_webhook(
+            body,
+            sign(body),
+            secret=WHSEC,
+            gateway=gw,
+            callbacks=RecordingCallbacks(fail=RuntimeError("engine down")),
+            engine=engine,
+        )
 
     # Stripe's next delivery of the same event is handled, not dropped as a duplicate.
     http.reply("GET", f"/v1/payment_intents/{PI}", payment_intent("succeeded"))
     callbacks = RecordingCallbacks()
-    assert process_webhook(body, sign(body), secret=WHSEC, gateway=gw, callbacks=callbacks,
-                           engine=engine) is WebhookResult.PAYMENT_SUCCEEDED
+    assert (
+        process_webhook(body, sign(body), secret=WHSEC, gateway=gw, callbacks=callbacks, engine=engine)
+        is WebhookResult.PAYMENT_SUCCEEDED
+    )
     assert len(callbacks.calls) == 1
 
 
 def test_process_webhook_rejects_before_touching_the_database(engine, gw, http):
     body = event_body("payment_intent.succeeded", payment_intent("succeeded"))
     with pytest.raises(WebhookRejected):
-        process_webhook(body, sign(body, secret="whsec_wrong"), secret=WHSEC, gateway=gw,
-                        callbacks=RecordingCallbacks(), engine=engine)
+        process_webhook(
+            body,
+            sign(body, secret="whsec_wrong"),
+            secret=WHSEC,
+            gateway=gw,
+            callbacks=RecordingCallbacks(),
+            engine=engine,
+        )
     with Session(engine) as session:
         assert session.execute(sa.select(sa.func.count()).select_from(WebhookEvent)).scalar_one() == 0

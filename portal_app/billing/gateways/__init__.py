@@ -5,17 +5,16 @@ from __future__ import annotations
 import functools
 
 from portal_app.billing.gateways.base import PaymentGateway
+from portal_app.billing.gateways.simulated import SimulatedGateway
+from portal_app.billing.gateways.stripe import StripeGateway, check_stripe_settings
 from portal_app.settings import Settings, get_settings
 
 
 def make_gateway(settings: Settings) -> PaymentGateway:
     """The gateway for these settings: simulated (test mode, offline) or Stripe."""
     if settings.gateway == "stripe":
-        from portal_app.billing.gateways.stripe import StripeGateway, check_stripe_settings
-
         check_stripe_settings(settings)  # refuses missing keys, mixed modes, live keys outside production
         return StripeGateway(settings.stripe_secret_key, settings.stripe_publishable_key)
-    from portal_app.billing.gateways.simulated import SimulatedGateway
 
     # Refuses to start when a live Stripe key sits beside it.
     return SimulatedGateway(stripe_secret_key=settings.stripe_secret_key)

@@ -31,7 +31,7 @@ import secrets
 import threading
 from collections import deque
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 from portal_app.billing.gateways.base import (
@@ -43,7 +43,6 @@ from portal_app.billing.gateways.base import (
 )
 from portal_app.billing.money import validate_currency
 from portal_app.billing.text import luhn_valid
-
 
 # --------------------------------------------------------------------------- test cards
 
@@ -144,14 +143,11 @@ _MESSAGES: dict[str, str] = {
     "processing_error": "An error occurred while processing your card. Try again in a little bit.",
     "authentication_required": "Your card was declined. This transaction requires authentication.",
     "authentication_failed": (
-        "We are unable to authenticate your payment method. "
-        "Please choose a different payment method and try again."
+        "We are unable to authenticate your payment method. Please choose a different payment method and try again."
     ),
     "incorrect_number": "Your card number is incorrect.",
     "invalid_cvc": "Your card's security code is invalid.",
-    "test_mode_live_card": (
-        "Your card was declined. This is test mode: use a test card such as 4242 4242 4242 4242."
-    ),
+    "test_mode_live_card": ("Your card was declined. This is test mode: use a test card such as 4242 4242 4242 4242."),
 }
 _TIMEOUT_MESSAGE = "The payment gateway did not answer in time; the outcome of this charge is unknown."
 
@@ -185,7 +181,7 @@ def _parse_expiry(month_text: str, year_text: str) -> tuple[int, int] | str:
     month, year = int(month_text), int(year_text)
     if len(year_text) == 2:
         year += 2000
-    today = datetime.now(timezone.utc)
+    today = datetime.now(UTC)
     # A card is good through the last day of its expiry month.
     if (year, month) < (today.year, today.month):
         return "Your card's expiration date is in the past."
@@ -212,9 +208,7 @@ def _check_card(card_input: Mapping[str, str]) -> _CheckedCard | SetupResult:
     number = str(card_input.get("number", "")).replace(" ", "").replace("-", "").strip()
     if not (number.isdigit() and number.isascii() and 13 <= len(number) <= 19 and luhn_valid(number)):
         return _setup_declined("incorrect_number")
-    expiry = _parse_expiry(
-        str(card_input.get("exp_month", "")).strip(), str(card_input.get("exp_year", "")).strip()
-    )
+    expiry = _parse_expiry(str(card_input.get("exp_month", "")).strip(), str(card_input.get("exp_year", "")).strip())
     if isinstance(expiry, str):
         return SetupResult(SetupOutcome.DECLINED, decline_code="invalid_expiry", message=expiry)
     brand = _brand_of(number)
@@ -228,14 +222,10 @@ def _check_card(card_input: Mapping[str, str]) -> _CheckedCard | SetupResult:
 
 
 def _setup_declined(decline_code: str, message: str = "") -> SetupResult:
-    return SetupResult(
-        SetupOutcome.DECLINED, decline_code=decline_code, message=message or _message(decline_code)
-    )
+    return SetupResult(SetupOutcome.DECLINED, decline_code=decline_code, message=message or _message(decline_code))
 
 
 # --------------------------------------------------------------------------- the store
-
-
 
 
 def _random_part(length: int) -> str:
@@ -249,9 +239,16 @@ def _new_ref(prefix: str) -> str:
 
 
 _BEHAVIOUR_CODES = {
-    "succeeds": "S", "generic_decline": "G", "insufficient_funds": "I", "expired_card": "E",
-    "incorrect_cvc": "C", "lost_card": "L", "stolen_card": "T", "charge_declines": "D",
-    "3ds_once": "O", "3ds_always": "A",
+    "succeeds": "S",
+    "generic_decline": "G",
+    "insufficient_funds": "I",
+    "expired_card": "E",
+    "incorrect_cvc": "C",
+    "lost_card": "L",
+    "stolen_card": "T",
+    "charge_declines": "D",
+    "3ds_once": "O",
+    "3ds_always": "A",
 }
 _CODE_BEHAVIOURS = {code: tag for tag, code in _BEHAVIOUR_CODES.items()}
 _CUSTOMER_REF = re.compile(r"^cus_sim_[A-Za-z0-9]{16}$")
@@ -273,7 +270,7 @@ def _is_customer(customer_ref: str) -> bool:
     return customer_ref in _STORE.customers or bool(_CUSTOMER_REF.fullmatch(customer_ref or ""))
 
 
-def _card_for(payment_method_ref: str, customer_ref: str) -> "_StoredCard | None":
+def _card_for(payment_method_ref: str, customer_ref: str) -> _StoredCard | None:
     """The saved card, from this process's memory or decoded from its reference."""
     card = _STORE.cards.get(payment_method_ref)
     if card is not None:
@@ -388,7 +385,10 @@ class SimulatedGateway:
             customer_ref=customer_ref,
             behaviour=checked.behaviour,
             details=CardDetails(
-                _new_card_ref(checked.behaviour, customer_ref), checked.brand, checked.last4, checked.exp_month,
+                _new_card_ref(checked.behaviour, customer_ref),
+                checked.brand,
+                checked.last4,
+                checked.exp_month,
                 checked.exp_year,
             ),
         )
@@ -459,9 +459,7 @@ class SimulatedGateway:
             known = _STORE.charges_by_key.get(idempotency_key)
             if known is not None:
                 if known.request != request:
-                    raise IdempotencyKeyReused(
-                        f"idempotency key {idempotency_key!r} was used for a different charge"
-                    )
+                    raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} was used for a different charge")
                 return known.result
 
             if _STORE.script and _STORE.script[0].kind == "timeout_before":
@@ -492,7 +490,7 @@ class SimulatedGateway:
                         currency=currency,
                         idempotency_key=idempotency_key,
                         description=description,
-                        created_at=datetime.now(timezone.utc),
+                        created_at=datetime.now(UTC),
                     )
                 )
             if script is not None and script.kind == "timeout_after":

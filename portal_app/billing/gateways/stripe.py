@@ -83,9 +83,9 @@ HARD_DECLINE_CODES: frozenset[str] = _SIMULATED_HARD_CODES | frozenset(
 
 # Stripe's amount exponent differs from ISO 4217 for a few currencies (docs.stripe.com/currencies).
 _STRIPE_ZERO_DECIMAL = frozenset(
-    "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()
+    ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
 )
-_STRIPE_THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())
+_STRIPE_THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 
 # Ids that reach us from the browser (Stripe Elements) are checked strictly before any API call.
 _PM_ID = re.compile(r"^pm_[A-Za-z0-9]{1,100}$")
@@ -346,7 +346,7 @@ class StripeGateway:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any, *, http_client: stripe.HTTPClient | None = None) -> "StripeGateway":
+    def from_settings(cls, settings: Any, *, http_client: stripe.HTTPClient | None = None) -> StripeGateway:
         """The gateway for a deployment, after check_stripe_settings() accepted its settings."""
         check_stripe_settings(settings)
         return cls(settings.stripe_secret_key, settings.stripe_publishable_key, http_client=http_client)
@@ -461,13 +461,16 @@ class StripeGateway:
             card = _card_of(stripe_field(intent, "payment_method"))
             if card is None:
                 return customer_ref, SetupResult(
-                    SetupOutcome.DECLINED, setup_ref=setup_ref, decline_code="card_not_supported",
+                    SetupOutcome.DECLINED,
+                    setup_ref=setup_ref,
+                    decline_code="card_not_supported",
                     message="Only cards can be saved here.",
                 )
             return customer_ref, SetupResult(SetupOutcome.SUCCEEDED, card=card, setup_ref=setup_ref)
         if status == "requires_action":
             return customer_ref, SetupResult(
-                SetupOutcome.REQUIRES_ACTION, setup_ref=setup_ref,
+                SetupOutcome.REQUIRES_ACTION,
+                setup_ref=setup_ref,
                 message="Your bank asks you to confirm this card (3D Secure).",
             )
         if status == "processing":
@@ -478,11 +481,15 @@ class StripeGateway:
         if error is not None:
             code = str(stripe_field(error, "decline_code", "") or stripe_field(error, "code", "generic_decline"))
             return customer_ref, SetupResult(
-                SetupOutcome.DECLINED, setup_ref=setup_ref, decline_code=code,
+                SetupOutcome.DECLINED,
+                setup_ref=setup_ref,
+                decline_code=code,
                 message=str(stripe_field(error, "message", "")) or "Your card was declined.",
             )
         return customer_ref, SetupResult(
-            SetupOutcome.DECLINED, setup_ref=setup_ref, decline_code="setup_incomplete",
+            SetupOutcome.DECLINED,
+            setup_ref=setup_ref,
+            decline_code="setup_incomplete",
             message="Saving the card was not completed. Please enter your card again.",
         )
 
@@ -587,9 +594,7 @@ class StripeGateway:
             pi = stripe_field(err.error, "payment_intent")
             return _decline_from_error(err.error, _id_of(pi), err.user_message or "Your card was declined.")
         except stripe.IdempotencyError as err:
-            raise IdempotencyKeyReused(
-                f"idempotency key {idempotency_key!r} was used for a different charge"
-            ) from err
+            raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} was used for a different charge") from err
         except stripe.InvalidRequestError as err:
             if err.code == "resource_missing":  # card detached / customer deleted: only a new card helps
                 return ChargeResult(

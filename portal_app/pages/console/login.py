@@ -40,8 +40,7 @@ def _field(label: str, name: str, kind: str, autocomplete: str) -> rx.Component:
     field_id = f"console-{name}"
     return rx.vstack(
         rx.el.label(label, html_for=field_id, font_weight="500"),
-        rx.input(id=field_id, name=name, type=kind, required=True, auto_complete=autocomplete, width="100%",
-                 size="3"),
+        rx.input(id=field_id, name=name, type=kind, required=True, auto_complete=autocomplete, width="100%", size="3"),
         spacing="1",
         width="100%",
     )

@@ -21,9 +21,16 @@ class ConsoleOutboxState(ConsoleState):
     def _fetch(self, merchant_id: int) -> None:
         rows, self.has_next = console.list_outbox(merchant_id=merchant_id, page=self.page_number)
         self.messages = [
-            {"id": str(m.message_id), "at": m.created_at.strftime("%Y-%m-%d %H:%M UTC"), "to": m.to_address,
-             "subject": m.subject, "kind": m.kind, "status": m.status, "body": m.body_text,
-             "profile": routes.console_subscriber_url(m.subscriber_id) if m.subscriber_id else ""}
+            {
+                "id": str(m.message_id),
+                "at": m.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                "to": m.to_address,
+                "subject": m.subject,
+                "kind": m.kind,
+                "status": m.status,
+                "body": m.body_text,
+                "profile": routes.console_subscriber_url(m.subscriber_id) if m.subscriber_id else "",
+            }
             for m in rows
         ]
 
@@ -57,18 +64,47 @@ def _message(m) -> rx.Component:
                         rx.text("To ", m["to"], " · ", m["at"], size="1", color_scheme="gray", word_break="break-all"),
                         spacing="0",
                     ),
-                    rx.badge(m["status"], size="2", color_scheme=rx.match(m["status"], ("sent", "green"),
-                                                                         ("failed", "red"), "gray")),
-                    justify="between", align="center", spacing="3", width="100%",
+                    rx.badge(
+                        m["status"],
+                        size="2",
+                        color_scheme=rx.match(m["status"], ("sent", "green"), ("failed", "red"), "gray"),
+                    ),
+                    justify="between",
+                    align="center",
+                    spacing="3",
+                    width="100%",
                 ),
-                cursor="pointer", padding="10px 4px", min_height=TAP, display="list-item",
+                cursor="pointer",
+                padding="10px 4px",
+                min_height=TAP,
+                display="list-item",
             ),
-            rx.el.pre(m["body"], white_space="pre-wrap", word_break="break-word", font_size="14px",
-                      padding="12px", background="var(--gray-3)", border_radius="8px", data_testid="email-body"),
-            rx.cond(m["profile"] != "", rx.link("Open subscriber", href=m["profile"], size="2", min_height=TAP,
-                                                display="inline-flex", align_items="center")),
+            rx.el.pre(
+                m["body"],
+                white_space="pre-wrap",
+                word_break="break-word",
+                font_size="14px",
+                padding="12px",
+                background="var(--gray-3)",
+                border_radius="8px",
+                data_testid="email-body",
+            ),
+            rx.cond(
+                m["profile"] != "",
+                rx.link(
+                    "Open subscriber",
+                    href=m["profile"],
+                    size="2",
+                    min_height=TAP,
+                    display="inline-flex",
+                    align_items="center",
+                ),
+            ),
         ),
-        border_bottom="1px solid var(--gray-4)", list_style="none", data_testid="outbox-message", data_kind=m["kind"],
+        border_bottom="1px solid var(--gray-4)",
+        list_style="none",
+        data_testid="outbox-message",
+        data_kind=m["kind"],
     )
 
 
@@ -76,20 +112,36 @@ def outbox_page() -> rx.Component:
     O = ConsoleOutboxState
     return console_page(
         rx.heading("Outbox", size="6", as_="h1"),
-        rx.text(rx.cond(O.smtp_configured, "Emails are delivered by your SMTP server; this is their record.",
-                        "No SMTP server is configured: emails stay here. Open one to read it."),
-                color_scheme="gray", size="2"),
+        rx.text(
+            rx.cond(
+                O.smtp_configured,
+                "Emails are delivered by your SMTP server; this is their record.",
+                "No SMTP server is configured: emails stay here. Open one to read it.",
+            ),
+            color_scheme="gray",
+            size="2",
+        ),
         section(
-            rx.cond(O.messages.length() > 0,
-                    rx.el.ul(rx.foreach(O.messages, _message), padding="0", margin="0", width="100%"),
-                    rx.text("No emails yet.", color_scheme="gray")),
+            rx.cond(
+                O.messages.length() > 0,
+                rx.el.ul(rx.foreach(O.messages, _message), padding="0", margin="0", width="100%"),
+                rx.text("No emails yet.", color_scheme="gray"),
+            ),
             rx.flex(
-                rx.button("Newer", size="3", variant="soft", min_height=TAP, disabled=O.page_number <= 1,
-                          on_click=O.change_page(-1)),
+                rx.button(
+                    "Newer",
+                    size="3",
+                    variant="soft",
+                    min_height=TAP,
+                    disabled=O.page_number <= 1,
+                    on_click=O.change_page(-1),
+                ),
                 rx.text("Page ", O.page_number.to_string(), size="2"),
-                rx.button("Older", size="3", variant="soft", min_height=TAP, disabled=~O.has_next,
-                          on_click=O.change_page(1)),
-                spacing="3", align="center",
+                rx.button(
+                    "Older", size="3", variant="soft", min_height=TAP, disabled=~O.has_next, on_click=O.change_page(1)
+                ),
+                spacing="3",
+                align="center",
             ),
         ),
     )

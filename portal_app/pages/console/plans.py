@@ -6,7 +6,7 @@ import reflex as rx
 
 from portal_app import routes
 from portal_app.billing import console
-from portal_app.billing.services import BillingError
+from portal_app.billing.errors import BillingError
 from portal_app.components.console_layout import TAP, error_callout, labelled, section
 from portal_app.pages.console.base import POLICY_LABELS, ConsoleState, console_page, every, money, to_sign_in
 
@@ -56,8 +56,15 @@ class ConsolePlansState(ConsoleState):
         if self._authorize() is None:
             return to_sign_in()
         self.editing_id = 0
-        self.form = {"name": "", "price": "", "currency": "USD", "interval": "month", "count": "1",
-                     "policy": "at_period_end", "active": "yes"}
+        self.form = {
+            "name": "",
+            "price": "",
+            "currency": "USD",
+            "interval": "month",
+            "count": "1",
+            "policy": "at_period_end",
+            "active": "yes",
+        }
         self.form_error = ""
         self.form_key += 1
         self.dialog_open = True
@@ -73,9 +80,15 @@ class ConsolePlansState(ConsoleState):
             return rx.toast.error(err.message)
         view = plan_view(row)
         self.editing_id = row.plan_id
-        self.form = {"name": view["name"], "price": view["f_price"], "currency": view["f_currency"],
-                     "interval": view["f_interval"], "count": view["f_count"], "policy": view["f_policy"],
-                     "active": view["active"]}
+        self.form = {
+            "name": view["name"],
+            "price": view["f_price"],
+            "currency": view["f_currency"],
+            "interval": view["f_interval"],
+            "count": view["f_count"],
+            "policy": view["f_policy"],
+            "active": view["active"],
+        }
         self.form_error = ""
         self.form_key += 1
         self.dialog_open = True
@@ -90,8 +103,12 @@ class ConsolePlansState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            console.save_plan(merchant_id=identity.merchant_id, user_id=identity.user_id, form=form_data,
-                              plan_id=self.editing_id or None)
+            console.save_plan(
+                merchant_id=identity.merchant_id,
+                user_id=identity.user_id,
+                form=form_data,
+                plan_id=self.editing_id or None,
+            )
         except BillingError as err:
             self.form_error = err.message
             return
@@ -106,21 +123,42 @@ def _plan_row(plan) -> rx.Component:
     return rx.el.li(
         rx.flex(
             rx.vstack(
-                rx.link(plan["name"], href=plan["url"], weight="bold", size="3", min_height=TAP,
-                        display="inline-flex", align_items="center", data_testid="plan-link"),
-                rx.text(plan["price"], " ", plan["every"], " · cancel: ", plan["policy"], size="2",
-                        color_scheme="gray"),
+                rx.link(
+                    plan["name"],
+                    href=plan["url"],
+                    weight="bold",
+                    size="3",
+                    min_height=TAP,
+                    display="inline-flex",
+                    align_items="center",
+                    data_testid="plan-link",
+                ),
+                rx.text(
+                    plan["price"], " ", plan["every"], " · cancel: ", plan["policy"], size="2", color_scheme="gray"
+                ),
                 spacing="0",
                 flex="1 1 240px",
             ),
             rx.flex(
                 rx.cond(plan["active"] == "", rx.badge("Archived", color_scheme="gray", size="2")),
-                rx.vstack(rx.text("Subscribers", size="1", color_scheme="gray"),
-                          rx.text(plan["subscribers"], weight="bold", data_testid="plan-subscribers"), spacing="0"),
-                rx.vstack(rx.text("MRR", size="1", color_scheme="gray"),
-                          rx.text(plan["mrr"], weight="bold", data_testid="plan-mrr"), spacing="0"),
-                rx.button("Edit", size="3", variant="soft", min_height=TAP, aria_label="Edit " + plan["name"],
-                          on_click=ConsolePlansState.open_edit(plan["id"])),
+                rx.vstack(
+                    rx.text("Subscribers", size="1", color_scheme="gray"),
+                    rx.text(plan["subscribers"], weight="bold", data_testid="plan-subscribers"),
+                    spacing="0",
+                ),
+                rx.vstack(
+                    rx.text("MRR", size="1", color_scheme="gray"),
+                    rx.text(plan["mrr"], weight="bold", data_testid="plan-mrr"),
+                    spacing="0",
+                ),
+                rx.button(
+                    "Edit",
+                    size="3",
+                    variant="soft",
+                    min_height=TAP,
+                    aria_label="Edit " + plan["name"],
+                    on_click=ConsolePlansState.open_edit(plan["id"]),
+                ),
                 spacing="4",
                 align="center",
                 wrap="wrap",
@@ -141,48 +179,132 @@ def _plan_row(plan) -> rx.Component:
 def _form_fields() -> rx.Component:
     f = ConsolePlansState.form
     return rx.vstack(
-        labelled("Plan name", "plan-name", rx.input(id="plan-name", name="name", default_value=f["name"],
-                                                    max_length=120, required=True, size="3", width="100%")),
-        rx.flex(
-            rx.box(labelled("Price", "plan-price", rx.input(id="plan-price", name="price", default_value=f["price"],
-                                                            input_mode="decimal", placeholder="29.00", max_length=20,
-                                                            required=True, size="3", width="100%")),
-                   flex="2 1 140px"),
-            rx.box(labelled("Currency", "plan-currency", rx.input(id="plan-currency", name="currency",
-                                                                  default_value=f["currency"], max_length=3,
-                                                                  required=True, size="3", width="100%")),
-                   flex="1 1 90px"),
-            spacing="3", width="100%", wrap="wrap",
+        labelled(
+            "Plan name",
+            "plan-name",
+            rx.input(
+                id="plan-name",
+                name="name",
+                default_value=f["name"],
+                max_length=120,
+                required=True,
+                size="3",
+                width="100%",
+            ),
         ),
         rx.flex(
-            rx.box(labelled("Bill every", "plan-count", rx.input(id="plan-count", name="interval_count",
-                                                                 default_value=f["count"], input_mode="numeric",
-                                                                 max_length=4, size="3", width="100%")),
-                   flex="1 1 90px"),
-            rx.box(labelled("Interval", "plan-interval",
-                            rx.select(INTERVALS, name="interval", default_value=f["interval"], size="3", width="100%",
-                                      id="plan-interval")),
-                   flex="2 1 140px"),
-            spacing="3", width="100%", wrap="wrap",
+            rx.box(
+                labelled(
+                    "Price",
+                    "plan-price",
+                    rx.input(
+                        id="plan-price",
+                        name="price",
+                        default_value=f["price"],
+                        input_mode="decimal",
+                        placeholder="29.00",
+                        max_length=20,
+                        required=True,
+                        size="3",
+                        width="100%",
+                    ),
+                ),
+                flex="2 1 140px",
+            ),
+            rx.box(
+                labelled(
+                    "Currency",
+                    "plan-currency",
+                    rx.input(
+                        id="plan-currency",
+                        name="currency",
+                        default_value=f["currency"],
+                        max_length=3,
+                        required=True,
+                        size="3",
+                        width="100%",
+                    ),
+                ),
+                flex="1 1 90px",
+            ),
+            spacing="3",
+            width="100%",
+            wrap="wrap",
+        ),
+        rx.flex(
+            rx.box(
+                labelled(
+                    "Bill every",
+                    "plan-count",
+                    rx.input(
+                        id="plan-count",
+                        name="interval_count",
+                        default_value=f["count"],
+                        input_mode="numeric",
+                        max_length=4,
+                        size="3",
+                        width="100%",
+                    ),
+                ),
+                flex="1 1 90px",
+            ),
+            rx.box(
+                labelled(
+                    "Interval",
+                    "plan-interval",
+                    rx.select(
+                        INTERVALS,
+                        name="interval",
+                        default_value=f["interval"],
+                        size="3",
+                        width="100%",
+                        id="plan-interval",
+                    ),
+                ),
+                flex="2 1 140px",
+            ),
+            spacing="3",
+            width="100%",
+            wrap="wrap",
         ),
         rx.el.fieldset(
             rx.el.legend("Cancellation by the subscriber", font_weight="500", font_size="14px", margin_bottom="4px"),
             rx.radio_group.root(
                 rx.vstack(
-                    *[rx.el.label(rx.flex(rx.radio_group.item(value=value, aria_label=label), rx.text(label), spacing="2",
-                                          align="center", min_height=TAP))
-                      for value, label in POLICY_LABELS.items()],
+                    *[
+                        rx.el.label(
+                            rx.flex(
+                                rx.radio_group.item(value=value, aria_label=label),
+                                rx.text(label),
+                                spacing="2",
+                                align="center",
+                                min_height=TAP,
+                            )
+                        )
+                        for value, label in POLICY_LABELS.items()
+                    ],
                     spacing="0",
                 ),
                 name="cancellation_policy",
                 default_value=f["policy"],
             ),
-            border="none", padding="0", margin="0",
+            border="none",
+            padding="0",
+            margin="0",
         ),
         rx.el.label(
-            rx.flex(rx.switch(name="active", default_checked=f["active"] != "", size="3",
-                              aria_label="Active (offered to new subscribers)"),
-                    rx.text("Active (offered to new subscribers)"), spacing="2", align="center", min_height=TAP),
+            rx.flex(
+                rx.switch(
+                    name="active",
+                    default_checked=f["active"] != "",
+                    size="3",
+                    aria_label="Active (offered to new subscribers)",
+                ),
+                rx.text("Active (offered to new subscribers)"),
+                spacing="2",
+                align="center",
+                min_height=TAP,
+            ),
         ),
         # Tells the facade the switch was rendered (an unchecked switch sends nothing).
         rx.el.input(type="hidden", name="active_present", value="1"),
@@ -203,11 +325,17 @@ def plan_dialog() -> rx.Component:
                     error_callout(ConsolePlansState.form_error),
                     rx.flex(
                         rx.button("Save plan", type="submit", size="3", min_height=TAP),
-                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray",
-                                                  size="3", min_height=TAP)),
-                        spacing="3", wrap="wrap",
+                        rx.dialog.close(
+                            rx.button(
+                                "Cancel", type="button", variant="soft", color_scheme="gray", size="3", min_height=TAP
+                            )
+                        ),
+                        spacing="3",
+                        wrap="wrap",
                     ),
-                    spacing="3", width="100%", margin_top="12px",
+                    spacing="3",
+                    width="100%",
+                    margin_top="12px",
                 ),
                 on_submit=ConsolePlansState.save,
                 reset_on_submit=False,
@@ -223,9 +351,18 @@ def plans_page() -> rx.Component:
     return console_page(
         rx.flex(
             rx.heading("Recurring plans", size="6", as_="h1"),
-            rx.button(rx.icon("plus", size=16, aria_hidden="true"), "New plan", size="3", min_height=TAP,
-                      on_click=ConsolePlansState.open_new),
-            justify="between", align="center", wrap="wrap", spacing="3", width="100%",
+            rx.button(
+                rx.icon("plus", size=16, aria_hidden="true"),
+                "New plan",
+                size="3",
+                min_height=TAP,
+                on_click=ConsolePlansState.open_new,
+            ),
+            justify="between",
+            align="center",
+            wrap="wrap",
+            spacing="3",
+            width="100%",
         ),
         section(
             rx.cond(

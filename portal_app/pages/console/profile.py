@@ -7,14 +7,19 @@ import reflex as rx
 
 from portal_app import routes
 from portal_app.billing import console
-from portal_app.billing.services import BillingError
+from portal_app.billing.errors import BillingError
 from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, section
 from portal_app.pages.console.base import STATUS_LABELS, ConsoleState, console_page, day, money, to_sign_in
 
 _CATEGORY_ICONS = {
-    "email": "mail", "visit": "log_in", "card": "credit_card", "payment": "receipt", "subscription": "repeat",
-    "link": "link", "other": "circle_dot",
+    "email": "mail",
+    "visit": "log_in",
+    "card": "credit_card",
+    "payment": "receipt",
+    "subscription": "repeat",
+    "link": "link",
+    "other": "circle_dot",
 }
 
 
@@ -58,21 +63,34 @@ class ConsoleProfileState(ConsoleState):
         if sub and sub.on_grace_period:
             status = "canceled"
         self.status = status
-        self.status_label = ("Cancels " + day(sub.access_ends_at)) if sub and sub.on_grace_period else \
-            STATUS_LABELS.get(status, status)
+        self.status_label = (
+            ("Cancels " + day(sub.access_ends_at)) if sub and sub.on_grace_period else STATUS_LABELS.get(status, status)
+        )
         self.next_renewal = day(sub.next_renewal_at) if sub else ""
         self.next_amount = money(sub.next_amount) if sub else ""
         self.amount_due = money(sub.amount_due) if sub and sub.amount_due else ""
-        self.cancel_note = (f"Canceled: {sub.cancellation_reason}" if sub and sub.cancellation_reason else "")
-        self.card = (f"{p.card.brand.title()} ending in {p.card.last4} · expires "
-                     f"{p.card.exp_month:02d}/{p.card.exp_year % 100:02d}") if p.card else ""
+        self.cancel_note = f"Canceled: {sub.cancellation_reason}" if sub and sub.cancellation_reason else ""
+        self.card = (
+            (
+                f"{p.card.brand.title()} ending in {p.card.last4} · expires "
+                f"{p.card.exp_month:02d}/{p.card.exp_year % 100:02d}"
+            )
+            if p.card
+            else ""
+        )
         self.card_expired = p.card_expired
         self.portal_url = p.portal_url
         self.last_visit = day(p.last_visit_at)
         self.invoices = [
-            {"id": str(inv.invoice_id), "number": inv.number or "Draft", "date": day(inv.finalized_at),
-             "amount": money(inv.total), "status": inv.status, "status_label": STATUS_LABELS.get(inv.status, inv.status),
-             "downloadable": "yes" if inv.downloadable else ""}
+            {
+                "id": str(inv.invoice_id),
+                "number": inv.number or "Draft",
+                "date": day(inv.finalized_at),
+                "amount": money(inv.total),
+                "status": inv.status,
+                "status_label": STATUS_LABELS.get(inv.status, inv.status),
+                "downloadable": "yes" if inv.downloadable else "",
+            }
             for inv in p.invoices
         ]
         self.timeline = [
@@ -118,8 +136,9 @@ class ConsoleProfileState(ConsoleState):
             return to_sign_in()
         self.confirm = ""
         try:
-            console.regenerate_portal_link(merchant_id=identity.merchant_id, user_id=identity.user_id,
-                                           subscriber_id=self.profile_id)
+            console.regenerate_portal_link(
+                merchant_id=identity.merchant_id, user_id=identity.user_id, subscriber_id=self.profile_id
+            )
         except BillingError as err:
             return rx.toast.error(err.message)
         self._refresh(identity.merchant_id)
@@ -131,8 +150,9 @@ class ConsoleProfileState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            address = console.send_invitation(merchant_id=identity.merchant_id, user_id=identity.user_id,
-                                              subscriber_id=self.profile_id)
+            address = console.send_invitation(
+                merchant_id=identity.merchant_id, user_id=identity.user_id, subscriber_id=self.profile_id
+            )
         except BillingError as err:
             return rx.toast.error(err.message)
         self._refresh(identity.merchant_id)
@@ -145,8 +165,9 @@ class ConsoleProfileState(ConsoleState):
             return to_sign_in()
         self.confirm = ""
         try:
-            console.delete_subscription(merchant_id=identity.merchant_id, user_id=identity.user_id,
-                                        subscriber_id=self.profile_id)
+            console.delete_subscription(
+                merchant_id=identity.merchant_id, user_id=identity.user_id, subscriber_id=self.profile_id
+            )
         except BillingError as err:
             return rx.toast.error(err.message)
         self._refresh(identity.merchant_id)
@@ -165,8 +186,12 @@ class ConsoleProfileState(ConsoleState):
 
 
 def _fact(label: str, value, testid: str) -> rx.Component:
-    return rx.vstack(rx.text(label, size="2", color_scheme="gray"),
-                     rx.text(value, size="3", weight="bold", data_testid=testid), spacing="1", min_width="140px")
+    return rx.vstack(
+        rx.text(label, size="2", color_scheme="gray"),
+        rx.text(value, size="3", weight="bold", data_testid=testid),
+        spacing="1",
+        min_width="140px",
+    )
 
 
 def _confirm_dialog(kind: str, title: str, body: str, action: str, handler) -> rx.Component:
@@ -176,11 +201,16 @@ def _confirm_dialog(kind: str, title: str, body: str, action: str, handler) -> r
             rx.alert_dialog.title(title),
             rx.alert_dialog.description(body),
             rx.flex(
-                rx.alert_dialog.cancel(rx.button("Keep it", variant="soft", color_scheme="gray", size="3",
-                                                 min_height=TAP)),
-                rx.alert_dialog.action(rx.button(action, color_scheme="red", size="3", min_height=TAP,
-                                                 on_click=handler)),
-                spacing="3", justify="end", wrap="wrap", margin_top="16px",
+                rx.alert_dialog.cancel(
+                    rx.button("Keep it", variant="soft", color_scheme="gray", size="3", min_height=TAP)
+                ),
+                rx.alert_dialog.action(
+                    rx.button(action, color_scheme="red", size="3", min_height=TAP, on_click=handler)
+                ),
+                spacing="3",
+                justify="end",
+                wrap="wrap",
+                margin_top="16px",
             ),
             max_width="460px",
         ),
@@ -196,30 +226,49 @@ def _overview() -> rx.Component:
             P.has_subscription,
             rx.vstack(
                 rx.flex(
-                    rx.link(P.plan_name, href=P.plan_url, size="5", weight="bold", data_testid="profile-plan",
-                            min_height=TAP, display="inline-flex", align_items="center"),
-                    rx.box(status_badge(P.status, P.status_label), data_testid="profile-status",
-                           data_status=P.status),
-                    spacing="3", align="center", wrap="wrap",
+                    rx.link(
+                        P.plan_name,
+                        href=P.plan_url,
+                        size="5",
+                        weight="bold",
+                        data_testid="profile-plan",
+                        min_height=TAP,
+                        display="inline-flex",
+                        align_items="center",
+                    ),
+                    rx.box(status_badge(P.status, P.status_label), data_testid="profile-status", data_status=P.status),
+                    spacing="3",
+                    align="center",
+                    wrap="wrap",
                 ),
                 rx.flex(
                     _fact("Next renewal", rx.cond(P.next_renewal != "", P.next_renewal, "—"), "profile-next-date"),
                     _fact("Amount", rx.cond(P.next_amount != "", P.next_amount, "—"), "profile-next-amount"),
                     rx.cond(P.amount_due != "", _fact("Amount due", P.amount_due, "profile-amount-due")),
-                    spacing="5", wrap="wrap",
+                    spacing="5",
+                    wrap="wrap",
                 ),
                 rx.cond(P.cancel_note != "", rx.text(P.cancel_note, size="2", color_scheme="gray")),
-                spacing="3", width="100%",
+                spacing="3",
+                width="100%",
             ),
-            rx.text(rx.cond(P.deleted, "The subscription was deleted.", "No subscription."), color_scheme="gray",
-                    data_testid="profile-no-subscription"),
+            rx.text(
+                rx.cond(P.deleted, "The subscription was deleted.", "No subscription."),
+                color_scheme="gray",
+                data_testid="profile-no-subscription",
+            ),
         ),
         rx.flex(
             rx.icon("credit_card", size=18, aria_hidden="true"),
-            rx.text(rx.cond(P.card != "", P.card, "No card on file."), data_testid="profile-card",
-                    color=rx.cond(P.card_expired, "var(--red-11)", "inherit")),
+            rx.text(
+                rx.cond(P.card != "", P.card, "No card on file."),
+                data_testid="profile-card",
+                color=rx.cond(P.card_expired, "var(--red-11)", "inherit"),
+            ),
             rx.cond(P.card_expired, rx.badge("Expired", color_scheme="red", size="2")),
-            spacing="2", align="center", wrap="wrap",
+            spacing="2",
+            align="center",
+            wrap="wrap",
         ),
         title="Subscription",
     )
@@ -232,35 +281,90 @@ def _portal_link() -> rx.Component:
             P.portal_url != "",
             rx.vstack(
                 rx.el.label("Customer Portal URL", html_for="portal-url", font_weight="500", font_size="14px"),
-                rx.input(id="portal-url", value=P.portal_url, read_only=True, size="3", width="100%",
-                         data_testid="portal-url"),
-                rx.text(rx.cond(P.last_visit != "", "Last opened " + P.last_visit, "Not opened yet."), size="2",
-                        color_scheme="gray"),
-                spacing="1", width="100%",
+                rx.input(
+                    id="portal-url",
+                    value=P.portal_url,
+                    read_only=True,
+                    size="3",
+                    width="100%",
+                    data_testid="portal-url",
+                ),
+                rx.text(
+                    rx.cond(P.last_visit != "", "Last opened " + P.last_visit, "Not opened yet."),
+                    size="2",
+                    color_scheme="gray",
+                ),
+                spacing="1",
+                width="100%",
             ),
-            rx.text(rx.cond(P.deleted, "The portal is closed: the subscription was deleted.",
-                            "No live portal link. Regenerate one to share it."),
-                    color_scheme="gray", data_testid="portal-url-none"),
+            rx.text(
+                rx.cond(
+                    P.deleted,
+                    "The portal is closed: the subscription was deleted.",
+                    "No live portal link. Regenerate one to share it.",
+                ),
+                color_scheme="gray",
+                data_testid="portal-url-none",
+            ),
         ),
         rx.flex(
-            rx.button(rx.icon("copy", size=16, aria_hidden="true"), "Copy link", size="3", min_height=TAP,
-                      on_click=P.copy_link, disabled=P.portal_url == ""),
-            rx.button(rx.icon("mail", size=16, aria_hidden="true"), "Send invitation email", size="3", min_height=TAP,
-                      variant="soft", on_click=P.send_invitation, disabled=P.deleted),
-            rx.button(rx.icon("refresh_cw", size=16, aria_hidden="true"), "Regenerate link", size="3",
-                      min_height=TAP, variant="soft", color_scheme="orange", on_click=P.set_confirm("regenerate"),
-                      disabled=P.deleted),
-            rx.cond(P.has_subscription,
-                    rx.button(rx.icon("trash_2", size=16, aria_hidden="true"), "Delete subscription", size="3",
-                              min_height=TAP, variant="soft", color_scheme="red", on_click=P.set_confirm("delete"))),
-            spacing="3", wrap="wrap",
+            rx.button(
+                rx.icon("copy", size=16, aria_hidden="true"),
+                "Copy link",
+                size="3",
+                min_height=TAP,
+                on_click=P.copy_link,
+                disabled=P.portal_url == "",
+            ),
+            rx.button(
+                rx.icon("mail", size=16, aria_hidden="true"),
+                "Send invitation email",
+                size="3",
+                min_height=TAP,
+                variant="soft",
+                on_click=P.send_invitation,
+                disabled=P.deleted,
+            ),
+            rx.button(
+                rx.icon("refresh_cw", size=16, aria_hidden="true"),
+                "Regenerate link",
+                size="3",
+                min_height=TAP,
+                variant="soft",
+                color_scheme="orange",
+                on_click=P.set_confirm("regenerate"),
+                disabled=P.deleted,
+            ),
+            rx.cond(
+                P.has_subscription,
+                rx.button(
+                    rx.icon("trash_2", size=16, aria_hidden="true"),
+                    "Delete subscription",
+                    size="3",
+                    min_height=TAP,
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=P.set_confirm("delete"),
+                ),
+            ),
+            spacing="3",
+            wrap="wrap",
         ),
-        _confirm_dialog("regenerate", "Regenerate the portal link?",
-                        "The current link stops working at once, also in browsers that opened it. "
-                        "Send the new link to the subscriber afterwards.", "Regenerate link", P.regenerate),
-        _confirm_dialog("delete", "Delete this subscription?",
-                        "It ends now, unpaid invoices are voided and the portal link stops working. "
-                        "This can't be undone.", "Delete subscription", P.delete_subscription),
+        _confirm_dialog(
+            "regenerate",
+            "Regenerate the portal link?",
+            "The current link stops working at once, also in browsers that opened it. "
+            "Send the new link to the subscriber afterwards.",
+            "Regenerate link",
+            P.regenerate,
+        ),
+        _confirm_dialog(
+            "delete",
+            "Delete this subscription?",
+            "It ends now, unpaid invoices are voided and the portal link stops working. This can't be undone.",
+            "Delete subscription",
+            P.delete_subscription,
+        ),
         title="Customer Portal",
     )
 
@@ -268,38 +372,63 @@ def _portal_link() -> rx.Component:
 def _invoice_row(inv) -> rx.Component:
     return rx.el.li(
         rx.flex(
-            rx.vstack(rx.text(inv["number"], weight="medium", size="2"), rx.text(inv["date"], size="2",
-                                                                                   color_scheme="gray"),
-                      spacing="0"),
+            rx.vstack(
+                rx.text(inv["number"], weight="medium", size="2"),
+                rx.text(inv["date"], size="2", color_scheme="gray"),
+                spacing="0",
+            ),
             rx.flex(
                 rx.text(inv["amount"], size="2", weight="medium"),
                 status_badge(inv["status"], inv["status_label"]),
-                rx.cond(inv["downloadable"] != "",
-                        rx.button(rx.icon("download", size=16, aria_hidden="true"), "PDF", size="3", variant="ghost",
-                                  min_height=TAP, aria_label="Download " + inv["number"] + " PDF",
-                                  on_click=ConsoleProfileState.download_invoice(inv["id"]))),
-                spacing="3", align="center",
+                rx.cond(
+                    inv["downloadable"] != "",
+                    rx.button(
+                        rx.icon("download", size=16, aria_hidden="true"),
+                        "PDF",
+                        size="3",
+                        variant="ghost",
+                        min_height=TAP,
+                        aria_label="Download " + inv["number"] + " PDF",
+                        on_click=ConsoleProfileState.download_invoice(inv["id"]),
+                    ),
+                ),
+                spacing="3",
+                align="center",
             ),
-            justify="between", align="center", wrap="wrap", spacing="2", width="100%",
+            justify="between",
+            align="center",
+            wrap="wrap",
+            spacing="2",
+            width="100%",
         ),
-        padding="6px 0", border_bottom="1px solid var(--gray-4)", list_style="none", data_testid="profile-invoice",
+        padding="6px 0",
+        border_bottom="1px solid var(--gray-4)",
+        list_style="none",
+        data_testid="profile-invoice",
     )
 
 
 def _timeline_row(entry) -> rx.Component:
     return rx.el.li(
         rx.flex(
-            rx.match(entry["icon"], *[(k, rx.icon(v, size=16, aria_hidden="true")) for k, v in _CATEGORY_ICONS.items()],
-                     rx.icon("circle_dot", size=16, aria_hidden="true")),
+            rx.match(
+                entry["icon"],
+                *[(k, rx.icon(v, size=16, aria_hidden="true")) for k, v in _CATEGORY_ICONS.items()],
+                rx.icon("circle_dot", size=16, aria_hidden="true"),
+            ),
             rx.vstack(
                 rx.text(entry["title"], size="2", weight="medium"),
                 rx.cond(entry["detail"] != "", rx.text(entry["detail"], size="2", color_scheme="gray")),
                 rx.text(entry["at"], size="1", color_scheme="gray"),
                 spacing="0",
             ),
-            spacing="3", align="start",
+            spacing="3",
+            align="start",
         ),
-        padding="8px 0", border_bottom="1px solid var(--gray-4)", list_style="none", data_testid="timeline-entry",
+        padding="8px 0",
+        border_bottom="1px solid var(--gray-4)",
+        list_style="none",
+        data_testid="timeline-entry",
         data_kind=entry["icon"],
     )
 
@@ -307,8 +436,14 @@ def _timeline_row(entry) -> rx.Component:
 def profile_page() -> rx.Component:
     P = ConsoleProfileState
     return console_page(
-        rx.link("← Subscribers", href=routes.CONSOLE_SUBSCRIBERS, size="2", min_height=TAP, display="inline-flex",
-                align_items="center"),
+        rx.link(
+            "← Subscribers",
+            href=routes.CONSOLE_SUBSCRIBERS,
+            size="2",
+            min_height=TAP,
+            display="inline-flex",
+            align_items="center",
+        ),
         rx.vstack(
             rx.heading(P.name, size="6", as_="h1", data_testid="profile-name"),
             rx.text(P.email, color_scheme="gray", word_break="break-all", data_testid="profile-email"),
@@ -323,15 +458,19 @@ def profile_page() -> rx.Component:
             width="100%",
         ),
         section(
-            rx.cond(P.invoices.length() > 0,
-                    rx.el.ul(rx.foreach(P.invoices, _invoice_row), padding="0", margin="0", width="100%"),
-                    rx.text("No invoices yet.", color_scheme="gray")),
+            rx.cond(
+                P.invoices.length() > 0,
+                rx.el.ul(rx.foreach(P.invoices, _invoice_row), padding="0", margin="0", width="100%"),
+                rx.text("No invoices yet.", color_scheme="gray"),
+            ),
             title="Invoices",
         ),
         section(
-            rx.cond(P.timeline.length() > 0,
-                    rx.el.ul(rx.foreach(P.timeline, _timeline_row), padding="0", margin="0", width="100%"),
-                    rx.text("Nothing yet.", color_scheme="gray")),
+            rx.cond(
+                P.timeline.length() > 0,
+                rx.el.ul(rx.foreach(P.timeline, _timeline_row), padding="0", margin="0", width="100%"),
+                rx.text("Nothing yet.", color_scheme="gray"),
+            ),
             title="Timeline",
         ),
     )

@@ -7,7 +7,7 @@ import reflex as rx
 
 from portal_app import routes
 from portal_app.billing import console
-from portal_app.billing.services import BillingError
+from portal_app.billing.errors import BillingError
 from portal_app.components.console_layout import TAP, error_callout, labelled, section
 from portal_app.pages.console.base import ConsoleState, console_page, day, to_sign_in
 
@@ -26,13 +26,20 @@ class ConsoleSettingsState(ConsoleState):
 
     def _refresh(self, merchant_id: int) -> None:
         s = console.merchant_settings(merchant_id=merchant_id)
-        self.form = {"name": s.name, "invoice_prefix": s.invoice_prefix, "support_email": s.support_email,
-                     "default_language": s.default_language, "dunning_schedule_days": s.dunning_schedule_days,
-                     "dunning_end_state": s.dunning_end_state}
+        self.form = {
+            "name": s.name,
+            "invoice_prefix": s.invoice_prefix,
+            "support_email": s.support_email,
+            "default_language": s.default_language,
+            "dunning_schedule_days": s.dunning_schedule_days,
+            "dunning_end_state": s.dunning_end_state,
+        }
         self.merchant_name = s.name
         self.logo_url = routes.merchant_logo_url(s.slug, s.logo_version) if s.has_logo else ""
-        self.team = [{"email": m.email, "name": m.name, "since": day(m.created_at)}
-                     for m in console.list_team(merchant_id=merchant_id)]
+        self.team = [
+            {"email": m.email, "name": m.name, "since": day(m.created_at)}
+            for m in console.list_team(merchant_id=merchant_id)
+        ]
         self.form_key += 1
 
     @rx.event
@@ -91,8 +98,7 @@ class ConsoleSettingsState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            email = console.add_team_member(merchant_id=identity.merchant_id, user_id=identity.user_id,
-                                            form=form_data)
+            email = console.add_team_member(merchant_id=identity.merchant_id, user_id=identity.user_id, form=form_data)
         except BillingError as err:
             self.team_error = err.message
             return
@@ -108,45 +114,116 @@ def _company_form() -> rx.Component:
     return section(
         rx.form(
             rx.vstack(
-                labelled("Company name", "set-name", rx.input(id="set-name", name="name", default_value=f["name"],
-                                                              max_length=120, required=True, size="3", width="100%"),
-                         hint="Shown on the portal, in emails and on new invoices."),
-                rx.flex(
-                    rx.box(labelled("Invoice prefix", "set-prefix",
-                                    rx.input(id="set-prefix", name="invoice_prefix", default_value=f["invoice_prefix"],
-                                             max_length=12, required=True, size="3", width="100%"),
-                                    hint="e.g. ACME → ACME-2026-000123"), flex="1 1 160px"),
-                    rx.box(labelled("Support email", "set-support",
-                                    rx.input(id="set-support", name="support_email", type="email",
-                                             default_value=f["support_email"], max_length=254, size="3",
-                                             width="100%")), flex="2 1 220px"),
-                    spacing="3", width="100%", wrap="wrap",
+                labelled(
+                    "Company name",
+                    "set-name",
+                    rx.input(
+                        id="set-name",
+                        name="name",
+                        default_value=f["name"],
+                        max_length=120,
+                        required=True,
+                        size="3",
+                        width="100%",
+                    ),
+                    hint="Shown on the portal, in emails and on new invoices.",
                 ),
                 rx.flex(
-                    rx.box(labelled("Default language", "set-language",
-                                    rx.select.root(
-                                        rx.select.trigger(id="set-language", width="100%", min_height=TAP),
-                                        rx.select.content(rx.select.item("English", value="en"),
-                                                          rx.select.item("Español", value="es")),
-                                        name="default_language", default_value=f["default_language"], size="3")),
-                           flex="1 1 160px"),
-                    rx.box(labelled("Retry failed payments after (days)", "set-dunning",
-                                    rx.input(id="set-dunning", name="dunning_schedule_days",
-                                             default_value=f["dunning_schedule_days"], max_length=60, size="3",
-                                             width="100%"),
-                                    hint="Days after the first failure, e.g. 1,3,5,7"), flex="2 1 220px"),
-                    rx.box(labelled("After the last retry", "set-end",
-                                    rx.select.root(
-                                        rx.select.trigger(id="set-end", width="100%", min_height=TAP),
-                                        rx.select.content(rx.select.item("Mark unpaid", value="unpaid"),
-                                                          rx.select.item("Cancel", value="canceled")),
-                                        name="dunning_end_state", default_value=f["dunning_end_state"], size="3")),
-                           flex="1 1 160px"),
-                    spacing="3", width="100%", wrap="wrap",
+                    rx.box(
+                        labelled(
+                            "Invoice prefix",
+                            "set-prefix",
+                            rx.input(
+                                id="set-prefix",
+                                name="invoice_prefix",
+                                default_value=f["invoice_prefix"],
+                                max_length=12,
+                                required=True,
+                                size="3",
+                                width="100%",
+                            ),
+                            hint="e.g. ACME → ACME-2026-000123",
+                        ),
+                        flex="1 1 160px",
+                    ),
+                    rx.box(
+                        labelled(
+                            "Support email",
+                            "set-support",
+                            rx.input(
+                                id="set-support",
+                                name="support_email",
+                                type="email",
+                                default_value=f["support_email"],
+                                max_length=254,
+                                size="3",
+                                width="100%",
+                            ),
+                        ),
+                        flex="2 1 220px",
+                    ),
+                    spacing="3",
+                    width="100%",
+                    wrap="wrap",
+                ),
+                rx.flex(
+                    rx.box(
+                        labelled(
+                            "Default language",
+                            "set-language",
+                            rx.select.root(
+                                rx.select.trigger(id="set-language", width="100%", min_height=TAP),
+                                rx.select.content(
+                                    rx.select.item("English", value="en"), rx.select.item("Español", value="es")
+                                ),
+                                name="default_language",
+                                default_value=f["default_language"],
+                                size="3",
+                            ),
+                        ),
+                        flex="1 1 160px",
+                    ),
+                    rx.box(
+                        labelled(
+                            "Retry failed payments after (days)",
+                            "set-dunning",
+                            rx.input(
+                                id="set-dunning",
+                                name="dunning_schedule_days",
+                                default_value=f["dunning_schedule_days"],
+                                max_length=60,
+                                size="3",
+                                width="100%",
+                            ),
+                            hint="Days after the first failure, e.g. 1,3,5,7",
+                        ),
+                        flex="2 1 220px",
+                    ),
+                    rx.box(
+                        labelled(
+                            "After the last retry",
+                            "set-end",
+                            rx.select.root(
+                                rx.select.trigger(id="set-end", width="100%", min_height=TAP),
+                                rx.select.content(
+                                    rx.select.item("Mark unpaid", value="unpaid"),
+                                    rx.select.item("Cancel", value="canceled"),
+                                ),
+                                name="dunning_end_state",
+                                default_value=f["dunning_end_state"],
+                                size="3",
+                            ),
+                        ),
+                        flex="1 1 160px",
+                    ),
+                    spacing="3",
+                    width="100%",
+                    wrap="wrap",
                 ),
                 error_callout(S.settings_error),
                 rx.button("Save settings", type="submit", size="3", min_height=TAP),
-                spacing="3", width="100%",
+                spacing="3",
+                width="100%",
                 key=S.form_key.to_string(),
             ),
             on_submit=S.save_settings,
@@ -172,34 +249,57 @@ def _logo() -> rx.Component:
     S = ConsoleSettingsState
     return section(
         rx.flex(
-            rx.cond(S.logo_url != "",
-                    rx.image(src=S.logo_url, alt="Current logo", height="48px", width="auto", max_width="200px",
-                             data_testid="settings-logo"),
-                    rx.text("No logo yet.", color_scheme="gray")),
-            rx.cond(S.logo_url != "", rx.button("Remove logo", size="3", variant="soft", color_scheme="gray",
-                                                min_height=TAP, on_click=S.remove_logo)),
-            spacing="4", align="center", wrap="wrap",
-        ),
-        _label_file_input(rx.upload(
-            rx.vstack(
-                rx.text("Drop a PNG or JPEG here (up to 512 KB), or", size="2"),
-                rx.button("Choose file", type="button", size="3", variant="outline", min_height=TAP),
-                rx.text(rx.selected_files(LOGO_UPLOAD_ID).join(", "), size="2", color_scheme="gray",
-                        data_testid="logo-selected"),
-                align="center", spacing="2",
+            rx.cond(
+                S.logo_url != "",
+                rx.image(
+                    src=S.logo_url,
+                    alt="Current logo",
+                    height="48px",
+                    width="auto",
+                    max_width="200px",
+                    data_testid="settings-logo",
+                ),
+                rx.text("No logo yet.", color_scheme="gray"),
             ),
-            id=LOGO_UPLOAD_ID,
-            accept={"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"]},
-            max_files=1,
-            multiple=False,
-            border="1px dashed var(--gray-7)",
-            border_radius="8px",
-            padding="16px",
-            width="100%",
-        ), "Logo file (PNG or JPEG)"),
+            rx.cond(
+                S.logo_url != "",
+                rx.button(
+                    "Remove logo", size="3", variant="soft", color_scheme="gray", min_height=TAP, on_click=S.remove_logo
+                ),
+            ),
+            spacing="4",
+            align="center",
+            wrap="wrap",
+        ),
+        _label_file_input(
+            rx.upload(
+                rx.vstack(
+                    rx.text("Drop a PNG or JPEG here (up to 512 KB), or", size="2"),
+                    rx.button("Choose file", type="button", size="3", variant="outline", min_height=TAP),
+                    rx.text(
+                        rx.selected_files(LOGO_UPLOAD_ID).join(", "),
+                        size="2",
+                        color_scheme="gray",
+                        data_testid="logo-selected",
+                    ),
+                    align="center",
+                    spacing="2",
+                ),
+                id=LOGO_UPLOAD_ID,
+                accept={"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"]},
+                max_files=1,
+                multiple=False,
+                border="1px dashed var(--gray-7)",
+                border_radius="8px",
+                padding="16px",
+                width="100%",
+            ),
+            "Logo file (PNG or JPEG)",
+        ),
         error_callout(S.logo_error),
-        rx.button("Upload logo", size="3", min_height=TAP,
-                  on_click=S.upload_logo(rx.upload_files(upload_id=LOGO_UPLOAD_ID))),
+        rx.button(
+            "Upload logo", size="3", min_height=TAP, on_click=S.upload_logo(rx.upload_files(upload_id=LOGO_UPLOAD_ID))
+        ),
         title="Logo",
     )
 
@@ -208,33 +308,82 @@ def _team() -> rx.Component:
     S = ConsoleSettingsState
     return section(
         rx.el.ul(
-            rx.foreach(S.team, lambda m: rx.el.li(
-                rx.flex(rx.text(m["email"], weight="medium", word_break="break-all"),
+            rx.foreach(
+                S.team,
+                lambda m: rx.el.li(
+                    rx.flex(
+                        rx.text(m["email"], weight="medium", word_break="break-all"),
                         rx.text(m["name"], " since ", m["since"], size="2", color_scheme="gray"),
-                        justify="between", wrap="wrap", spacing="2", width="100%"),
-                padding="8px 0", border_bottom="1px solid var(--gray-4)", list_style="none",
-                data_testid="team-member")),
-            padding="0", margin="0", width="100%",
+                        justify="between",
+                        wrap="wrap",
+                        spacing="2",
+                        width="100%",
+                    ),
+                    padding="8px 0",
+                    border_bottom="1px solid var(--gray-4)",
+                    list_style="none",
+                    data_testid="team-member",
+                ),
+            ),
+            padding="0",
+            margin="0",
+            width="100%",
         ),
         rx.heading("Add a user", size="3", as_="h3"),
         rx.form(
             rx.vstack(
                 rx.flex(
-                    rx.box(labelled("Email", "team-email", rx.input(id="team-email", name="email", type="email",
-                                                                   max_length=254, required=True, size="3",
-                                                                   width="100%", auto_complete="off")),
-                           flex="2 1 220px"),
-                    rx.box(labelled("Name", "team-name", rx.input(id="team-name", name="name", max_length=120, size="3",
-                                                                 width="100%")), flex="1 1 160px"),
-                    rx.box(labelled("Password (at least 12 characters)", "team-password",
-                                    rx.input(id="team-password", name="password", type="password", max_length=256,
-                                             required=True, size="3", width="100%", auto_complete="new-password")),
-                           flex="2 1 220px"),
-                    spacing="3", width="100%", wrap="wrap",
+                    rx.box(
+                        labelled(
+                            "Email",
+                            "team-email",
+                            rx.input(
+                                id="team-email",
+                                name="email",
+                                type="email",
+                                max_length=254,
+                                required=True,
+                                size="3",
+                                width="100%",
+                                auto_complete="off",
+                            ),
+                        ),
+                        flex="2 1 220px",
+                    ),
+                    rx.box(
+                        labelled(
+                            "Name",
+                            "team-name",
+                            rx.input(id="team-name", name="name", max_length=120, size="3", width="100%"),
+                        ),
+                        flex="1 1 160px",
+                    ),
+                    rx.box(
+                        labelled(
+                            "Password (at least 12 characters)",
+                            "team-password",
+                            rx.input(
+                                id="team-password",
+                                name="password",
+                                type="password",
+                                max_length=256,
+                                required=True,
+                                size="3",
+                                width="100%",
+                                auto_complete="new-password",
+                            ),
+                        ),
+                        flex="2 1 220px",
+                    ),
+                    spacing="3",
+                    width="100%",
+                    wrap="wrap",
                 ),
                 error_callout(S.team_error),
                 rx.button("Add user", type="submit", size="3", min_height=TAP),
-                spacing="3", width="100%", key=S.team_key.to_string(),
+                spacing="3",
+                width="100%",
+                key=S.team_key.to_string(),
             ),
             on_submit=S.add_member,
             reset_on_submit=False,

@@ -8,7 +8,7 @@ import reflex as rx
 
 from portal_app import routes
 from portal_app.billing import console
-from portal_app.billing.services import BillingError
+from portal_app.billing.errors import BillingError
 from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, error_callout, labelled, section
 from portal_app.pages.console.base import (
@@ -49,8 +49,11 @@ class ConsoleSubscribersState(ConsoleState):
         after = self._cursors[self.page_number - 1] if self.page_number - 1 < len(self._cursors) else None
         try:
             page = console.search_subscribers(
-                merchant_id=merchant_id, plan_id=self.current_plan_id or None, query=self.query,
-                status="" if self.status == "all" else self.status, after=after,
+                merchant_id=merchant_id,
+                plan_id=self.current_plan_id or None,
+                query=self.query,
+                status="" if self.status == "all" else self.status,
+                after=after,
             )
         except BillingError as err:
             self.search_error = err.message
@@ -59,9 +62,16 @@ class ConsoleSubscribersState(ConsoleState):
             return
         self.search_error = ""
         self.rows = [
-            {"id": str(r.subscriber_id), "name": r.name, "email": r.email, "plan": r.plan_name, "status": r.status,
-             "status_label": STATUS_LABELS.get(r.status, r.status), "next": day(r.next_renewal_at),
-             "url": routes.console_subscriber_url(r.subscriber_id)}
+            {
+                "id": str(r.subscriber_id),
+                "name": r.name,
+                "email": r.email,
+                "plan": r.plan_name,
+                "status": r.status,
+                "status_label": STATUS_LABELS.get(r.status, r.status),
+                "next": day(r.next_renewal_at),
+                "url": routes.console_subscriber_url(r.subscriber_id),
+            }
             for r in page.rows
         ]
         self.has_next = page.has_next
@@ -87,15 +97,18 @@ class ConsoleSubscribersState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            plan = console.get_plan(merchant_id=identity.merchant_id,
-                                    plan_id=self.router.page.params.get("plan_id", ""))
+            plan = console.get_plan(
+                merchant_id=identity.merchant_id, plan_id=self.router.page.params.get("plan_id", "")
+            )
         except BillingError:
             self.current_plan_id, self.plan_title = 0, ""
             return rx.redirect(routes.CONSOLE_PLANS, replace=True)
         self.current_plan_id = plan.plan_id
         self.plan_title = plan.name
-        self.plan_summary = (f"{money(plan.price)} {every(plan.interval, plan.interval_count)} · cancellation: "
-                             f"{POLICY_LABELS.get(plan.cancellation_policy, '')}")
+        self.plan_summary = (
+            f"{money(plan.price)} {every(plan.interval, plan.interval_count)} · cancellation: "
+            f"{POLICY_LABELS.get(plan.cancellation_policy, '')}"
+        )
         self.plan_active = plan.active
         self.plan_count = str(plan.subscriber_count)
         self.plan_mrr = money(plan.mrr)
@@ -152,8 +165,9 @@ class ConsoleSubscribersState(ConsoleState):
         self.registering = True
         yield
         try:
-            result = console.register_subscriber(merchant_id=identity.merchant_id, user_id=identity.user_id,
-                                                 plan_id=self.current_plan_id, form=form_data)
+            result = console.register_subscriber(
+                merchant_id=identity.merchant_id, user_id=identity.user_id, plan_id=self.current_plan_id, form=form_data
+            )
         except BillingError as err:
             self.register_error = err.message
             return
@@ -169,8 +183,15 @@ def _row(row) -> rx.Component:
     return rx.el.li(
         rx.flex(
             rx.vstack(
-                rx.link(row["name"], href=row["url"], weight="bold", min_height=TAP, display="inline-flex",
-                        align_items="center", data_testid="subscriber-link"),
+                rx.link(
+                    row["name"],
+                    href=row["url"],
+                    weight="bold",
+                    min_height=TAP,
+                    display="inline-flex",
+                    align_items="center",
+                    data_testid="subscriber-link",
+                ),
                 rx.text(row["email"], size="2", color_scheme="gray", word_break="break-all"),
                 spacing="0",
                 flex="1 1 220px",
@@ -200,18 +221,39 @@ def _search_form() -> rx.Component:
     S = ConsoleSubscribersState
     return rx.form(
         rx.flex(
-            rx.box(labelled("Name or email", "subscriber-query",
-                            rx.input(id="subscriber-query", name="query", default_value=S.query, type="search",
-                                     max_length=console.MAX_QUERY_LENGTH, size="3", width="100%")),
-                   flex="3 1 220px"),
-            rx.box(labelled("Status", "subscriber-status",
-                            rx.select.root(
-                                rx.select.trigger(id="subscriber-status", width="100%", min_height=TAP),
-                                rx.select.content(*[rx.select.item(label, value=value) for value, label in STATUS_CHOICES]),
-                                name="status", default_value=S.status, size="3")),
-                   flex="1 1 160px"),
-            rx.button(rx.icon("search", size=16, aria_hidden="true"), "Search", type="submit", size="3",
-                      min_height=TAP),
+            rx.box(
+                labelled(
+                    "Name or email",
+                    "subscriber-query",
+                    rx.input(
+                        id="subscriber-query",
+                        name="query",
+                        default_value=S.query,
+                        type="search",
+                        max_length=console.MAX_QUERY_LENGTH,
+                        size="3",
+                        width="100%",
+                    ),
+                ),
+                flex="3 1 220px",
+            ),
+            rx.box(
+                labelled(
+                    "Status",
+                    "subscriber-status",
+                    rx.select.root(
+                        rx.select.trigger(id="subscriber-status", width="100%", min_height=TAP),
+                        rx.select.content(*[rx.select.item(label, value=value) for value, label in STATUS_CHOICES]),
+                        name="status",
+                        default_value=S.status,
+                        size="3",
+                    ),
+                ),
+                flex="1 1 160px",
+            ),
+            rx.button(
+                rx.icon("search", size=16, aria_hidden="true"), "Search", type="submit", size="3", min_height=TAP
+            ),
             spacing="3",
             align="end",
             wrap="wrap",
@@ -235,8 +277,14 @@ def subscriber_list() -> rx.Component:
             rx.text("No subscribers match.", color_scheme="gray", data_testid="no-subscribers"),
         ),
         rx.flex(
-            rx.button("Previous", size="3", variant="soft", min_height=TAP, disabled=S.page_number <= 1,
-                      on_click=S.previous_page),
+            rx.button(
+                "Previous",
+                size="3",
+                variant="soft",
+                min_height=TAP,
+                disabled=S.page_number <= 1,
+                on_click=S.previous_page,
+            ),
             rx.text("Page ", S.page_number.to_string(), size="2", data_testid="page-number"),
             rx.button("Next", size="3", variant="soft", min_height=TAP, disabled=~S.has_next, on_click=S.next_page),
             spacing="3",
@@ -250,26 +298,76 @@ def _card_fields() -> rx.Component:
     return rx.el.fieldset(
         rx.el.legend("Card", font_weight="500", font_size="14px", margin_bottom="4px"),
         rx.vstack(
-            labelled("Card number", "register-number",
-                     rx.input(id="register-number", name="number", auto_complete="off", input_mode="numeric",
-                              placeholder="1234 1234 1234 1234", max_length=23, required=True, size="3",
-                              width="100%")),
-            rx.flex(
-                rx.box(labelled("Expiry (MM/YY)", "register-expiry",
-                                rx.input(id="register-expiry", name="expiry", auto_complete="off", placeholder="MM/YY",
-                                         max_length=7, required=True, size="3", width="100%")),
-                       flex="1 1 120px"),
-                rx.box(labelled("Security code (CVC)", "register-cvc",
-                                rx.input(id="register-cvc", name="cvc", auto_complete="off", input_mode="numeric",
-                                         placeholder="123", max_length=4, required=True, size="3", width="100%")),
-                       flex="1 1 120px"),
-                spacing="3", width="100%", wrap="wrap",
+            labelled(
+                "Card number",
+                "register-number",
+                rx.input(
+                    id="register-number",
+                    name="number",
+                    auto_complete="off",
+                    input_mode="numeric",
+                    placeholder="1234 1234 1234 1234",
+                    max_length=23,
+                    required=True,
+                    size="3",
+                    width="100%",
+                ),
             ),
-            rx.cond(S.test_mode, rx.text("Test mode: use 4242 4242 4242 4242, any future date and any 3 digits.",
-                                         size="2", color_scheme="gray")),
-            spacing="3", width="100%",
+            rx.flex(
+                rx.box(
+                    labelled(
+                        "Expiry (MM/YY)",
+                        "register-expiry",
+                        rx.input(
+                            id="register-expiry",
+                            name="expiry",
+                            auto_complete="off",
+                            placeholder="MM/YY",
+                            max_length=7,
+                            required=True,
+                            size="3",
+                            width="100%",
+                        ),
+                    ),
+                    flex="1 1 120px",
+                ),
+                rx.box(
+                    labelled(
+                        "Security code (CVC)",
+                        "register-cvc",
+                        rx.input(
+                            id="register-cvc",
+                            name="cvc",
+                            auto_complete="off",
+                            input_mode="numeric",
+                            placeholder="123",
+                            max_length=4,
+                            required=True,
+                            size="3",
+                            width="100%",
+                        ),
+                    ),
+                    flex="1 1 120px",
+                ),
+                spacing="3",
+                width="100%",
+                wrap="wrap",
+            ),
+            rx.cond(
+                S.test_mode,
+                rx.text(
+                    "Test mode: use 4242 4242 4242 4242, any future date and any 3 digits.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+            ),
+            spacing="3",
+            width="100%",
         ),
-        border="none", padding="0", margin="0", width="100%",
+        border="none",
+        padding="0",
+        margin="0",
+        width="100%",
     )
 
 
@@ -281,42 +379,87 @@ def register_dialog() -> rx.Component:
             rx.dialog.description("to " + S.plan_title + ". The first invoice is charged right away.", size="2"),
             rx.form(
                 rx.vstack(
-                    labelled("Name", "register-name", rx.input(id="register-name", name="name", max_length=120,
-                                                               required=True, size="3", width="100%")),
-                    labelled("Email", "register-email", rx.input(id="register-email", name="email", type="email",
-                                                                 max_length=254, required=True, size="3",
-                                                                 width="100%")),
+                    labelled(
+                        "Name",
+                        "register-name",
+                        rx.input(
+                            id="register-name", name="name", max_length=120, required=True, size="3", width="100%"
+                        ),
+                    ),
+                    labelled(
+                        "Email",
+                        "register-email",
+                        rx.input(
+                            id="register-email",
+                            name="email",
+                            type="email",
+                            max_length=254,
+                            required=True,
+                            size="3",
+                            width="100%",
+                        ),
+                    ),
                     rx.flex(
-                        rx.box(labelled("Language", "register-language",
-                                        rx.select.root(
-                                            rx.select.trigger(id="register-language", width="100%", min_height=TAP),
-                                            rx.select.content(rx.select.item("English", value="en"),
-                                                              rx.select.item("Español", value="es")),
-                                            name="language", default_value="en", size="3")),
-                               flex="1 1 140px"),
-                        rx.box(labelled("Start date", "register-start",
-                                        rx.input(id="register-start", name="start_date", type="date", size="3",
-                                                 width="100%"),
-                                        hint="Empty: today. Up to 31 days back."),
-                               flex="1 1 160px"),
-                        spacing="3", width="100%", wrap="wrap",
+                        rx.box(
+                            labelled(
+                                "Language",
+                                "register-language",
+                                rx.select.root(
+                                    rx.select.trigger(id="register-language", width="100%", min_height=TAP),
+                                    rx.select.content(
+                                        rx.select.item("English", value="en"), rx.select.item("Español", value="es")
+                                    ),
+                                    name="language",
+                                    default_value="en",
+                                    size="3",
+                                ),
+                            ),
+                            flex="1 1 140px",
+                        ),
+                        rx.box(
+                            labelled(
+                                "Start date",
+                                "register-start",
+                                rx.input(id="register-start", name="start_date", type="date", size="3", width="100%"),
+                                hint="Empty: today. Up to 31 days back.",
+                            ),
+                            flex="1 1 160px",
+                        ),
+                        spacing="3",
+                        width="100%",
+                        wrap="wrap",
                     ),
                     _card_fields(),
                     rx.el.label(
-                        rx.flex(rx.checkbox(name="send_invitation", default_checked=True, size="3",
-                                            aria_label="Email the portal link to the subscriber now"),
-                                rx.text("Email the portal link to the subscriber now"), spacing="2", align="center",
-                                min_height=TAP),
+                        rx.flex(
+                            rx.checkbox(
+                                name="send_invitation",
+                                default_checked=True,
+                                size="3",
+                                aria_label="Email the portal link to the subscriber now",
+                            ),
+                            rx.text("Email the portal link to the subscriber now"),
+                            spacing="2",
+                            align="center",
+                            min_height=TAP,
+                        ),
                     ),
                     error_callout(S.register_error),
                     rx.flex(
-                        rx.button("Register subscriber", type="submit", size="3", min_height=TAP,
-                                  loading=S.registering),
-                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray",
-                                                  size="3", min_height=TAP)),
-                        spacing="3", wrap="wrap",
+                        rx.button(
+                            "Register subscriber", type="submit", size="3", min_height=TAP, loading=S.registering
+                        ),
+                        rx.dialog.close(
+                            rx.button(
+                                "Cancel", type="button", variant="soft", color_scheme="gray", size="3", min_height=TAP
+                            )
+                        ),
+                        spacing="3",
+                        wrap="wrap",
                     ),
-                    spacing="3", width="100%", margin_top="12px",
+                    spacing="3",
+                    width="100%",
+                    margin_top="12px",
                 ),
                 on_submit=S.register,
                 reset_on_submit=False,
@@ -338,8 +481,14 @@ def subscribers_page() -> rx.Component:
 def plan_page() -> rx.Component:
     S = ConsoleSubscribersState
     return console_page(
-        rx.link("← All plans", href=routes.CONSOLE_PLANS, size="2", min_height=TAP, display="inline-flex",
-                align_items="center"),
+        rx.link(
+            "← All plans",
+            href=routes.CONSOLE_PLANS,
+            size="2",
+            min_height=TAP,
+            display="inline-flex",
+            align_items="center",
+        ),
         rx.flex(
             rx.vstack(
                 rx.heading(S.plan_title, size="6", as_="h1", data_testid="plan-title"),
@@ -349,8 +498,13 @@ def plan_page() -> rx.Component:
             ),
             rx.cond(
                 S.plan_active,
-                rx.button(rx.icon("user_plus", size=16, aria_hidden="true"), "Register subscriber", size="3",
-                          min_height=TAP, on_click=S.set_register_open(True)),
+                rx.button(
+                    rx.icon("user_plus", size=16, aria_hidden="true"),
+                    "Register subscriber",
+                    size="3",
+                    min_height=TAP,
+                    on_click=S.set_register_open(True),
+                ),
                 rx.text("Archived plan: activate it to register subscribers.", size="2", color_scheme="gray"),
             ),
             justify="between",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app.billing import portal_actions
-from portal_app.billing.services import BillingError
+from portal_app.billing.errors import BillingError
 from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
 
@@ -30,8 +30,9 @@ class PortalBillingState(PortalState):
 
 
 def _labelled(label, field_id: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(rx.el.label(label, html_for=field_id, font_weight="500", font_size="14px"), control, spacing="1",
-                     width="100%")
+    return rx.vstack(
+        rx.el.label(label, html_for=field_id, font_weight="500", font_size="14px"), control, spacing="1", width="100%"
+    )
 
 
 def billing_details_section() -> rx.Component:
@@ -40,24 +41,57 @@ def billing_details_section() -> rx.Component:
             rx.heading(PortalBillingState.tx["billing_details"], size="4", as_="h2"),
             rx.form(
                 rx.vstack(
-                    _labelled(PortalBillingState.tx["billing_name"], "billing-name",
-                              rx.input(id="billing-name", name="billing_name", default_value=PortalBillingState.billing_name,
-                                       max_length=120, size="3", width="100%", auto_complete="name",
-                                       key=PortalBillingState.billing_name)),
-                    _labelled(PortalBillingState.tx["billing_address"], "billing-address",
-                              rx.text_area(id="billing-address", name="billing_address", max_length=500, width="100%",
-                                           default_value=PortalBillingState.billing_address, rows="3",
-                                           key=PortalBillingState.billing_address)),
-                    _labelled(PortalBillingState.tx["tax_id"], "billing-tax-id",
-                              rx.input(id="billing-tax-id", name="tax_id", default_value=PortalBillingState.tax_id,
-                                       max_length=40, size="3", width="100%", key=PortalBillingState.tax_id)),
-                    rx.cond(PortalBillingState.error != "",
-                            rx.callout(PortalBillingState.error, color_scheme="red", role="alert", width="100%")),
-                    rx.cond(PortalBillingState.saved,
-                            rx.callout(PortalBillingState.tx["saved"], color_scheme="green", role="status",
-                                       width="100%")),
-                    rx.button(PortalBillingState.tx["save"], type="submit", size="3", min_height="44px",
-                              variant="outline"),
+                    _labelled(
+                        PortalBillingState.tx["billing_name"],
+                        "billing-name",
+                        rx.input(
+                            id="billing-name",
+                            name="billing_name",
+                            default_value=PortalBillingState.billing_name,
+                            max_length=120,
+                            size="3",
+                            width="100%",
+                            auto_complete="name",
+                            key=PortalBillingState.billing_name,
+                        ),
+                    ),
+                    _labelled(
+                        PortalBillingState.tx["billing_address"],
+                        "billing-address",
+                        rx.text_area(
+                            id="billing-address",
+                            name="billing_address",
+                            max_length=500,
+                            width="100%",
+                            default_value=PortalBillingState.billing_address,
+                            rows="3",
+                            key=PortalBillingState.billing_address,
+                        ),
+                    ),
+                    _labelled(
+                        PortalBillingState.tx["tax_id"],
+                        "billing-tax-id",
+                        rx.input(
+                            id="billing-tax-id",
+                            name="tax_id",
+                            default_value=PortalBillingState.tax_id,
+                            max_length=40,
+                            size="3",
+                            width="100%",
+                            key=PortalBillingState.tax_id,
+                        ),
+                    ),
+                    rx.cond(
+                        PortalBillingState.error != "",
+                        rx.callout(PortalBillingState.error, color_scheme="red", role="alert", width="100%"),
+                    ),
+                    rx.cond(
+                        PortalBillingState.saved,
+                        rx.callout(PortalBillingState.tx["saved"], color_scheme="green", role="status", width="100%"),
+                    ),
+                    rx.button(
+                        PortalBillingState.tx["save"], type="submit", size="3", min_height="44px", variant="outline"
+                    ),
                     spacing="3",
                     width="100%",
                 ),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app.billing import portal_actions
-from portal_app.billing.services import BillingError
+from portal_app.billing.errors import BillingError
 from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
 TAP = "44px"
@@ -34,8 +34,10 @@ class PortalCancelState(PortalState):
             return
         try:
             portal_actions.cancel(
-                merchant_id=identity[0], subscriber_id=identity[1],
-                reason_code=form_data.get("reason", ""), reason_text=form_data.get("details", ""),
+                merchant_id=identity[0],
+                subscriber_id=identity[1],
+                reason_code=form_data.get("reason", ""),
+                reason_text=form_data.get("details", ""),
             )
         except BillingError as err:
             self.error = err.message
@@ -68,8 +70,13 @@ def cancel_dialog() -> rx.Component:
                             rx.vstack(
                                 *[
                                     rx.el.label(
-                                        rx.flex(rx.radio_group.item(value=code), rx.text(PortalCancelState.tx[key]),
-                                                spacing="2", align="center", min_height=TAP),
+                                        rx.flex(
+                                            rx.radio_group.item(value=code),
+                                            rx.text(PortalCancelState.tx[key]),
+                                            spacing="2",
+                                            align="center",
+                                            min_height=TAP,
+                                        ),
                                     )
                                     for code, key in REASON_KEYS
                                 ],
@@ -83,14 +90,28 @@ def cancel_dialog() -> rx.Component:
                     ),
                     rx.el.label(PortalCancelState.tx["reason_details"], html_for="cancel-details", font_weight="500"),
                     rx.text_area(id="cancel-details", name="details", max_length=500, width="100%"),
-                    rx.cond(PortalCancelState.error != "",
-                            rx.callout(PortalCancelState.error, color_scheme="red", role="alert", width="100%")),
+                    rx.cond(
+                        PortalCancelState.error != "",
+                        rx.callout(PortalCancelState.error, color_scheme="red", role="alert", width="100%"),
+                    ),
                     rx.flex(
-                        rx.button(PortalCancelState.tx["confirm_cancel"], type="submit", color_scheme="red", size="3",
-                                  min_height=TAP, high_contrast=True),
+                        rx.button(
+                            PortalCancelState.tx["confirm_cancel"],
+                            type="submit",
+                            color_scheme="red",
+                            size="3",
+                            min_height=TAP,
+                            high_contrast=True,
+                        ),
                         rx.dialog.close(
-                            rx.button(PortalCancelState.tx["keep_subscription"], type="button", variant="soft",
-                                      color_scheme="gray", size="3", min_height=TAP),
+                            rx.button(
+                                PortalCancelState.tx["keep_subscription"],
+                                type="button",
+                                variant="soft",
+                                color_scheme="gray",
+                                size="3",
+                                min_height=TAP,
+                            ),
                         ),
                         spacing="3",
                         wrap="wrap",
@@ -112,19 +133,28 @@ def cancel_section() -> rx.Component:
     return rx.fragment(
         rx.cond(
             PortalCancelState.can_undo,
-            rx.button(PortalCancelState.tx["undo_cancel"], size="3", min_height=TAP,
-                      on_click=PortalCancelState.undo_cancel),
+            rx.button(
+                PortalCancelState.tx["undo_cancel"], size="3", min_height=TAP, on_click=PortalCancelState.undo_cancel
+            ),
         ),
         rx.cond(
             PortalCancelState.can_cancel,
             rx.fragment(
-                rx.button(PortalCancelState.tx["cancel_subscription"], size="3", min_height=TAP, variant="soft",
-                          color_scheme="red", on_click=PortalCancelState.set_dialog_open(True)),
+                rx.button(
+                    PortalCancelState.tx["cancel_subscription"],
+                    size="3",
+                    min_height=TAP,
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=PortalCancelState.set_dialog_open(True),
+                ),
                 cancel_dialog(),
             ),
         ),
         rx.cond(
             PortalCancelState.not_allowed_note != "",
-            rx.text(PortalCancelState.not_allowed_note, size="2", color_scheme="gray", data_testid="cancel-not-allowed"),
+            rx.text(
+                PortalCancelState.not_allowed_note, size="2", color_scheme="gray", data_testid="cancel-not-allowed"
+            ),
         ),
     )

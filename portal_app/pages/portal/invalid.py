@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal_app.billing.portal_links import send_new_link
+from portal_app.billing.notify import send_new_link
 from portal_app.components.layout import centered_card
 from portal_app.db import session_scope
 from portal_app.ratelimit import RateLimiter
@@ -43,8 +43,16 @@ def invalid_link_page() -> rx.Component:
         rx.form(
             rx.vstack(
                 rx.el.label("Email", html_for="new-link-email", font_weight="500"),
-                rx.input(id="new-link-email", name="email", type="email", required=True, max_length=254,
-                         auto_complete="email", size="3", width="100%"),
+                rx.input(
+                    id="new-link-email",
+                    name="email",
+                    type="email",
+                    required=True,
+                    max_length=254,
+                    auto_complete="email",
+                    size="3",
+                    width="100%",
+                ),
                 rx.button("Send me a new link", type="submit", size="3", min_height="44px", width="100%"),
                 spacing="2",
                 width="100%",
@@ -53,7 +61,10 @@ def invalid_link_page() -> rx.Component:
             reset_on_submit=True,
             width="100%",
         ),
-        rx.cond(InvalidLinkState.answer != "",
-                rx.callout(InvalidLinkState.answer, icon="info", role="status", width="100%",
-                           data_testid="new-link-answer")),
+        rx.cond(
+            InvalidLinkState.answer != "",
+            rx.callout(
+                InvalidLinkState.answer, icon="info", role="status", width="100%", data_testid="new-link-answer"
+            ),
+        ),
     )

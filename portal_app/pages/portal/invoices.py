@@ -10,9 +10,14 @@ import reflex as rx
 from portal_app.components.badges import status_badge
 from portal_app.pages.portal.overview import PortalState
 
-
-_SR_ONLY = {"position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
-            "clip": "rect(0 0 0 0)", "white_space": "nowrap"}
+_SR_ONLY = {
+    "position": "absolute",
+    "width": "1px",
+    "height": "1px",
+    "overflow": "hidden",
+    "clip": "rect(0 0 0 0)",
+    "white_space": "nowrap",
+}
 
 
 def _invoice_row(row) -> rx.Component:
@@ -68,8 +73,12 @@ def invoices_section() -> rx.Component:
                 rx.foreach(
                     PortalState.years,
                     lambda year: rx.el.a(
-                        rx.flex(rx.icon("download", size=16, aria_hidden="true"), rx.text(year["label"]), spacing="2",
-                                align="center"),
+                        rx.flex(
+                            rx.icon("download", size=16, aria_hidden="true"),
+                            rx.text(year["label"]),
+                            spacing="2",
+                            align="center",
+                        ),
                         href=year["url"],
                         download="",
                         reload_document=True,

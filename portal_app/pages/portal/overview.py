@@ -8,7 +8,7 @@ import reflex as rx
 
 from portal_app import i18n, routes
 from portal_app.billing import portal_actions, portal_view
-from portal_app.billing.services import BillingError
+from portal_app.billing.errors import BillingError
 from portal_app.db import session_scope
 from portal_app.models import utcnow
 from portal_app.settings import get_settings
@@ -77,7 +77,9 @@ class PortalState(PortalSessionState):
         lang = i18n.language(summary.language)
         self.lang, self.tx = lang, i18n.all_text(lang)
         self.merchant_name = summary.merchant_name
-        self.logo_url = routes.merchant_logo_url(summary.merchant_slug, summary.logo_version) if summary.logo_version else ""
+        self.logo_url = (
+            routes.merchant_logo_url(summary.merchant_slug, summary.logo_version) if summary.logo_version else ""
+        )
         self.test_mode = get_settings().gateway == "simulated"
         self.subscriber_name = summary.subscriber_name
         self.greeting = i18n.t(lang, "hello", name=summary.subscriber_name)
@@ -87,8 +89,9 @@ class PortalState(PortalSessionState):
         self.card_label = i18n.t(lang, "card_ending", brand=card.brand.title(), last4=card.last4) if card else ""
         self.card_expired = summary.card_expired
         if card:
-            self.card_expiry = i18n.t(lang, "expired" if summary.card_expired else "expires",
-                                      exp=_exp(card.exp_month, card.exp_year))
+            self.card_expiry = i18n.t(
+                lang, "expired" if summary.card_expired else "expires", exp=_exp(card.exp_month, card.exp_year)
+            )
         else:
             self.card_expiry = ""
         self.invoices = [
@@ -106,8 +109,11 @@ class PortalState(PortalSessionState):
             if row.status != "void"
         ]
         self.years = [
-            {"label": i18n.t(lang, "download_year", year=year, count=count), "url": routes.invoice_year_zip_url(year),
-             "year": str(year)}
+            {
+                "label": i18n.t(lang, "download_year", year=year, count=count),
+                "url": routes.invoice_year_zip_url(year),
+                "year": str(year),
+            }
             for year, count in summary.invoice_years.items()
         ]
         self.billing_name = summary.billing_name
@@ -143,12 +149,14 @@ class PortalState(PortalSessionState):
         self.can_cancel = sub.can_self_cancel
         self.can_undo = sub.on_grace_period
         self.cancel_note = (
-            i18n.t(lang, "cancel_immediately") if sub.cancellation_policy == "immediately"
+            i18n.t(lang, "cancel_immediately")
+            if sub.cancellation_policy == "immediately"
             else i18n.t(lang, "cancel_at_period_end", date=i18n.fmt_date(sub.current_period_end, lang))
         )
         self.not_allowed_note = (
             i18n.t(lang, "cancel_not_allowed", merchant=summary.merchant_name)
-            if sub.cancellation_policy == "not_allowed" and sub.status != "canceled" else ""
+            if sub.cancellation_policy == "not_allowed" and sub.status != "canceled"
+            else ""
         )
 
     @rx.event

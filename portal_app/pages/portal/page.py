@@ -29,8 +29,11 @@ def overview_card() -> rx.Component:
             rx.text(PortalState.greeting, size="3", data_testid="subscriber-name"),
             rx.flex(
                 rx.heading(PortalState.plan_name, size="6", as_="h2", data_testid="plan-name"),
-                rx.box(status_badge(PortalState.status, PortalState.status_label), data_testid="subscription-status",
-                       data_status=PortalState.status),
+                rx.box(
+                    status_badge(PortalState.status, PortalState.status_label),
+                    data_testid="subscription-status",
+                    data_status=PortalState.status,
+                ),
                 align="center",
                 spacing="3",
                 wrap="wrap",

@@ -14,8 +14,8 @@ import reflex as rx
 
 from portal_app import i18n
 from portal_app.billing import portal_actions, stripe_events
+from portal_app.billing.errors import BillingError
 from portal_app.billing.payments import CardUpdateOutcome, CardUpdateResult, PaymentOutcome
-from portal_app.billing.services import BillingError
 from portal_app.components.stripe_elements import stripe_card_setup, stripe_payment_authentication
 from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
@@ -66,11 +66,12 @@ class PortalCardState(PortalState):
         yield
         try:
             self.stripe_publishable_key = stripe_events.publishable_key()
-            self.setup_client_secret = stripe_events.start_card_setup(merchant_id=identity[0],
-                                                                      subscriber_id=identity[1])
+            self.setup_client_secret = stripe_events.start_card_setup(
+                merchant_id=identity[0], subscriber_id=identity[1]
+            )
         except BillingError as err:
             self.form_error = err.message
-        except Exception:  # Stripe unreachable or refusing: nothing was saved, the customer may retry
+        except Exception:  # noqa: BLE001 - Stripe unreachable or refusing: nothing was saved, the customer may retry
             self.form_error = _UNAVAILABLE
         finally:
             self.saving = False
@@ -139,8 +140,9 @@ class PortalCardState(PortalState):
         self.saving = True
         yield
         try:
-            result = portal_actions.save_card(merchant_id=identity[0], subscriber_id=identity[1],
-                                              form={"stripe_id": setup_intent_id})
+            result = portal_actions.save_card(
+                merchant_id=identity[0], subscriber_id=identity[1], form={"stripe_id": setup_intent_id}
+            )
         except BillingError as err:
             self.form_error = err.message
             return
@@ -156,7 +158,7 @@ class PortalCardState(PortalState):
         self.payment_client_secret = self.payment_method_ref = self.payment_prompt = self._payment_amount = ""
         try:
             pending = stripe_events.payment_to_authenticate(merchant_id=merchant_id, subscriber_id=subscriber_id)
-        except Exception:  # Stripe unreachable: the customer can still update the card
+        except Exception:  # noqa: BLE001 - Stripe unreachable: the customer can still update the card
             return
         if pending is None:
             return
@@ -165,8 +167,9 @@ class PortalCardState(PortalState):
         self.payment_client_secret = pending.client_secret
         self.payment_method_ref = pending.payment_method_ref
         self._payment_amount = i18n.fmt_money(pending.amount, self.lang)
-        self.payment_prompt = i18n.t(self.lang, "approve_payment_body", amount=self._payment_amount,
-                                    number=pending.invoice_number)
+        self.payment_prompt = i18n.t(
+            self.lang, "approve_payment_body", amount=self._payment_amount, number=pending.invoice_number
+        )
         self.payment_button_label = i18n.t(self.lang, "approve_payment")
 
     @rx.event
@@ -184,16 +187,20 @@ class PortalCardState(PortalState):
             return
         try:
             paid = stripe_events.finish_payment_authentication(
-                merchant_id=identity[0], subscriber_id=identity[1], payment_intent_id=payment_intent_id)
+                merchant_id=identity[0], subscriber_id=identity[1], payment_intent_id=payment_intent_id
+            )
         except BillingError as err:
             self.result_ok, self.result_message = False, err.message
             return
-        except Exception:
+        except Exception:  # noqa: BLE001 - a gateway failure of any kind is reported, never raised
             self.result_ok, self.result_message = False, _UNAVAILABLE
             return
         self.result_ok = paid
-        self.result_message = (i18n.t(self.lang, "card_saved_paid", amount=self._payment_amount) if paid
-                               else i18n.t(self.lang, "payment_not_completed"))
+        self.result_message = (
+            i18n.t(self.lang, "card_saved_paid", amount=self._payment_amount)
+            if paid
+            else i18n.t(self.lang, "payment_not_completed")
+        )
         self._refresh(*identity)
         self._load_payment_to_authenticate(*identity)
 
@@ -216,15 +223,31 @@ class PortalCardState(PortalState):
         self._refresh(*identity)
 
 
-def _field(label_key: str, name: str, error, *, autocomplete: str, placeholder: str, inputmode: str = "numeric",
-           max_length: int = 23) -> rx.Component:
+def _field(
+    label_key: str,
+    name: str,
+    error,
+    *,
+    autocomplete: str,
+    placeholder: str,
+    inputmode: str = "numeric",
+    max_length: int = 23,
+) -> rx.Component:
     field_id = f"card-{name}"
     return rx.vstack(
         rx.el.label(PortalCardState.tx[label_key], html_for=field_id, font_weight="500", font_size="14px"),
         rx.input(
-            id=field_id, name=name, auto_complete=autocomplete, placeholder=placeholder, input_mode=inputmode,
-            max_length=max_length, size="3", width="100%", required=True,
-            aria_invalid=rx.cond(error != "", "true", "false"), aria_describedby=f"{field_id}-error",
+            id=field_id,
+            name=name,
+            auto_complete=autocomplete,
+            placeholder=placeholder,
+            input_mode=inputmode,
+            max_length=max_length,
+            size="3",
+            width="100%",
+            required=True,
+            aria_invalid=rx.cond(error != "", "true", "false"),
+            aria_describedby=f"{field_id}-error",
         ),
         rx.cond(error != "", rx.text(error, id=f"{field_id}-error", color_scheme="red", size="2", role="alert")),
         spacing="1",
@@ -246,11 +269,26 @@ def stripe_card_form() -> rx.Component:
             ),
             rx.cond(PortalCardState.saving, rx.spinner(size="3")),
         ),
-        rx.cond(PortalCardState.form_error != "",
-                rx.callout(PortalCardState.form_error, icon="triangle_alert", color_scheme="red", role="alert",
-                           width="100%", data_testid="card-error")),
-        rx.button(PortalCardState.tx["cancel"], type="button", variant="soft", color_scheme="gray", size="3",
-                  min_height=TAP, on_click=PortalCardState.close_form),
+        rx.cond(
+            PortalCardState.form_error != "",
+            rx.callout(
+                PortalCardState.form_error,
+                icon="triangle_alert",
+                color_scheme="red",
+                role="alert",
+                width="100%",
+                data_testid="card-error",
+            ),
+        ),
+        rx.button(
+            PortalCardState.tx["cancel"],
+            type="button",
+            variant="soft",
+            color_scheme="gray",
+            size="3",
+            min_height=TAP,
+            on_click=PortalCardState.close_form,
+        ),
         spacing="3",
         width="100%",
         aria_label=PortalCardState.tx["edit_payment_method"],
@@ -282,27 +320,68 @@ def payment_authentication() -> rx.Component:
 def card_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _field("card_number", "number", PortalCardState.number_error, autocomplete="cc-number",
-                   placeholder="1234 1234 1234 1234"),
+            _field(
+                "card_number",
+                "number",
+                PortalCardState.number_error,
+                autocomplete="cc-number",
+                placeholder="1234 1234 1234 1234",
+            ),
             rx.flex(
-                rx.box(_field("expiry", "expiry", PortalCardState.expiry_error, autocomplete="cc-exp",
-                              placeholder="MM/YY", max_length=7), flex="1", min_width="120px"),
-                rx.box(_field("cvc", "cvc", PortalCardState.cvc_error, autocomplete="cc-csc", placeholder="123",
-                              max_length=4), flex="1", min_width="120px"),
+                rx.box(
+                    _field(
+                        "expiry",
+                        "expiry",
+                        PortalCardState.expiry_error,
+                        autocomplete="cc-exp",
+                        placeholder="MM/YY",
+                        max_length=7,
+                    ),
+                    flex="1",
+                    min_width="120px",
+                ),
+                rx.box(
+                    _field(
+                        "cvc", "cvc", PortalCardState.cvc_error, autocomplete="cc-csc", placeholder="123", max_length=4
+                    ),
+                    flex="1",
+                    min_width="120px",
+                ),
                 spacing="3",
                 width="100%",
                 wrap="wrap",
             ),
-            rx.cond(PortalCardState.test_mode, rx.text(PortalCardState.tx["test_cards_hint"], size="2",
-                                                       color_scheme="gray")),
-            rx.cond(PortalCardState.form_error != "",
-                    rx.callout(PortalCardState.form_error, icon="triangle_alert", color_scheme="red", role="alert",
-                               width="100%", data_testid="card-error")),
+            rx.cond(
+                PortalCardState.test_mode, rx.text(PortalCardState.tx["test_cards_hint"], size="2", color_scheme="gray")
+            ),
+            rx.cond(
+                PortalCardState.form_error != "",
+                rx.callout(
+                    PortalCardState.form_error,
+                    icon="triangle_alert",
+                    color_scheme="red",
+                    role="alert",
+                    width="100%",
+                    data_testid="card-error",
+                ),
+            ),
             rx.flex(
-                rx.button(PortalCardState.tx["save_card"], type="submit", size="3", min_height=TAP,
-                          loading=PortalCardState.saving),
-                rx.button(PortalCardState.tx["cancel"], type="button", variant="soft", color_scheme="gray", size="3",
-                          min_height=TAP, on_click=PortalCardState.close_form),
+                rx.button(
+                    PortalCardState.tx["save_card"],
+                    type="submit",
+                    size="3",
+                    min_height=TAP,
+                    loading=PortalCardState.saving,
+                ),
+                rx.button(
+                    PortalCardState.tx["cancel"],
+                    type="button",
+                    variant="soft",
+                    color_scheme="gray",
+                    size="3",
+                    min_height=TAP,
+                    on_click=PortalCardState.close_form,
+                ),
                 spacing="3",
                 wrap="wrap",
             ),
@@ -322,10 +401,20 @@ def challenge_dialog() -> rx.Component:
             rx.dialog.title(PortalCardState.tx["threeds_title"]),
             rx.dialog.description(PortalCardState.tx["threeds_body"]),
             rx.flex(
-                rx.button(PortalCardState.tx["threeds_complete"], size="3", min_height=TAP,
-                          on_click=PortalCardState.finish_challenge(True)),
-                rx.button(PortalCardState.tx["threeds_fail"], size="3", min_height=TAP, color_scheme="red",
-                          variant="soft", on_click=PortalCardState.finish_challenge(False)),
+                rx.button(
+                    PortalCardState.tx["threeds_complete"],
+                    size="3",
+                    min_height=TAP,
+                    on_click=PortalCardState.finish_challenge(True),
+                ),
+                rx.button(
+                    PortalCardState.tx["threeds_fail"],
+                    size="3",
+                    min_height=TAP,
+                    color_scheme="red",
+                    variant="soft",
+                    on_click=PortalCardState.finish_challenge(False),
+                ),
                 spacing="3",
                 margin_top="16px",
                 wrap="wrap",
@@ -345,9 +434,11 @@ def payment_method_section() -> rx.Component:
                 rx.flex(
                     rx.icon("credit_card", size=20, aria_hidden="true"),
                     rx.text(PortalCardState.card_label, weight="medium", data_testid="card-label"),
-                    rx.text(PortalCardState.card_expiry, color=rx.cond(PortalCardState.card_expired, "var(--red-11)",
-                                                                        "var(--gray-11)"),
-                            data_testid="card-expiry"),
+                    rx.text(
+                        PortalCardState.card_expiry,
+                        color=rx.cond(PortalCardState.card_expired, "var(--red-11)", "var(--gray-11)"),
+                        data_testid="card-expiry",
+                    ),
                     spacing="2",
                     align="center",
                     wrap="wrap",
@@ -356,17 +447,26 @@ def payment_method_section() -> rx.Component:
             ),
             rx.cond(
                 PortalCardState.result_message != "",
-                rx.callout(PortalCardState.result_message, icon=rx.cond(PortalCardState.result_ok, "circle_check",
-                                                                         "triangle_alert"),
-                           color_scheme=rx.cond(PortalCardState.result_ok, "green", "red"), role="status",
-                           width="100%", data_testid="card-result"),
+                rx.callout(
+                    PortalCardState.result_message,
+                    icon=rx.cond(PortalCardState.result_ok, "circle_check", "triangle_alert"),
+                    color_scheme=rx.cond(PortalCardState.result_ok, "green", "red"),
+                    role="status",
+                    width="100%",
+                    data_testid="card-result",
+                ),
             ),
             payment_authentication(),
             rx.cond(
                 PortalCardState.form_open,
                 rx.cond(PortalCardState.stripe_mode, stripe_card_form(), card_form()),
-                rx.button(PortalCardState.tx["edit_payment_method"], size="3", min_height=TAP, variant="outline",
-                          on_click=PortalCardState.open_form),
+                rx.button(
+                    PortalCardState.tx["edit_payment_method"],
+                    size="3",
+                    min_height=TAP,
+                    variant="outline",
+                    on_click=PortalCardState.open_form,
+                ),
             ),
             challenge_dialog(),
             spacing="3",

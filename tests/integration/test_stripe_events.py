@@ -11,18 +11,17 @@ import pytest
 from portal_app.billing.gateways.base import CardDetails, ChargeOutcome, ChargeResult
 from portal_app.billing.payments import idempotency_key
 from portal_app.billing.runs import run_billing
-from portal_app.billing.services import new_session
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
 from portal_app.billing.stripe_events import EngineCallbacks
+from portal_app.db import new_session
 from portal_app.models import Merchant, PaymentMethod, Subscriber
-from tests.integration.test_billing_support import (  # noqa: F401  (gateway is a fixture)
+from tests.builders import (
     JAN31,
     VISA,
     attempts_of,
     audit_kinds,
     card,
     emails_of,
-    gateway,
     invoices_of,
     rows,
     subscribed_world,
@@ -31,8 +30,12 @@ from tests.integration.test_billing_support import (  # noqa: F401  (gateway is 
 
 FEB28 = JAN31.replace(month=2, day=28)
 PI = "pi_3QwebhookPaid0001"
-DECLINED = ChargeResult(ChargeOutcome.DECLINED, gateway_ref=PI, decline_code="insufficient_funds",
-                        message="Your card has insufficient funds.")
+DECLINED = ChargeResult(
+    ChargeOutcome.DECLINED,
+    gateway_ref=PI,
+    decline_code="insufficient_funds",
+    message="Your card has insufficient funds.",
+)
 
 
 def _past_due(engine, gateway):
@@ -73,6 +76,7 @@ def _callbacks(engine, gateway, at):
     return EngineCallbacks(engine, gateway=gateway, clock=lambda: at)
 
 
+@pytest.mark.concurrency
 def test_twenty_concurrent_successes_settle_an_unknown_attempt_once(any_engine, gateway):
     world, invoice, attempt_id = _unknown_attempt(any_engine, gateway)
     callbacks = _callbacks(any_engine, gateway, invoice.next_retry_at + timedelta(minutes=1))
@@ -112,15 +116,16 @@ def test_a_failure_after_the_success_never_unpays(engine, gateway):
     callbacks.payment_succeeded(idempotency_key=key, gateway_ref=PI)
 
     callbacks.payment_failed(idempotency_key=key, result=DECLINED)
-    callbacks.payment_failed(idempotency_key=key,
-                             result=ChargeResult(ChargeOutcome.REQUIRES_ACTION, gateway_ref=PI,
-                                                 decline_code="authentication_required"))
+    callbacks.payment_failed(
+        idempotency_key=key,
+        result=ChargeResult(ChargeOutcome.REQUIRES_ACTION, gateway_ref=PI, decline_code="authentication_required"),
+    )
     callbacks.payment_succeeded(idempotency_key=key, gateway_ref=PI)  # a redelivery changes nothing either
 
     attempt = _attempt(world, attempt_id)
     assert attempt.status == AttemptStatus.SUCCEEDED and attempt.decline_code == ""
     assert _invoice(world, invoice.id).status == InvoiceStatus.PAID
-    assert len([e for e in emails_of(world, "receipt")]) == 2  # January's and this one
+    assert len(list(emails_of(world, "receipt"))) == 2  # January's and this one
 
 
 def test_a_failure_of_an_unknown_attempt_releases_the_claim_and_dunning_goes_on(engine, gateway):
@@ -166,7 +171,8 @@ def test_a_failed_authentication_fails_the_attempt_without_counting_twice(engine
     failed = ChargeResult(ChargeOutcome.DECLINED, gateway_ref=PI, decline_code="authentication_failed")
 
     _callbacks(engine, gateway, FEB28 + timedelta(hours=1)).payment_failed(
-        idempotency_key=_key(world, attempt.id), result=failed)
+        idempotency_key=_key(world, attempt.id), result=failed
+    )
 
     settled = _attempt(world, attempt.id)
     assert settled.status == AttemptStatus.FAILED and settled.decline_code == "authentication_failed"
@@ -174,11 +180,14 @@ def test_a_failed_authentication_fails_the_attempt_without_counting_twice(engine
     assert after.status == InvoiceStatus.OPEN and after.attempt_count == invoice.attempt_count
 
 
-@pytest.mark.parametrize("key", [
-    "m1-20200101000000000000-attempt-1",  # right shape, another database's merchant instant
-    "portal-charge-123",
-    "",
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "m1-20200101000000000000-attempt-1",  # right shape, another database's merchant instant
+        "portal-charge-123",
+        "",
+    ],
+)
 def test_keys_that_are_not_ours_change_nothing(engine, gateway, key):
     world, invoice, attempt_id = _unknown_attempt(engine, gateway)
     callbacks = _callbacks(engine, gateway, invoice.next_retry_at)
@@ -204,11 +213,14 @@ def test_a_setup_the_portal_never_heard_of_saves_the_card_and_pays_open_invoices
     callbacks = _callbacks(engine, gateway, invoice.next_retry_at)
 
     for _ in range(2):  # a redelivery (or the portal having saved it) adds nothing
-        callbacks.card_setup_succeeded(customer_ref=subscriber.gateway_customer_id, setup_ref="seti_1Qx",
-                                       card=new_card)
+        callbacks.card_setup_succeeded(customer_ref=subscriber.gateway_customer_id, setup_ref="seti_1Qx", card=new_card)
 
-    cards = rows(engine, PaymentMethod, PaymentMethod.subscriber_id == world.subscriber_id,
-                 PaymentMethod.gateway_ref == new_card.gateway_ref)
+    cards = rows(
+        engine,
+        PaymentMethod,
+        PaymentMethod.subscriber_id == world.subscriber_id,
+        PaymentMethod.gateway_ref == new_card.gateway_ref,
+    )
     assert len(cards) == 1 and cards[0].is_default and cards[0].last4 == "4242"
     assert _invoice(world, invoice.id).status == InvoiceStatus.PAID
     assert subscription_of(world).status == SubscriptionStatus.ACTIVE
@@ -218,17 +230,27 @@ def test_a_setup_of_an_unknown_customer_is_ignored(engine, gateway):
     world, _ = subscribed_world(engine, gateway)
     before = rows(engine, PaymentMethod)
     _callbacks(engine, gateway, FEB28).card_setup_succeeded(
-        customer_ref="cus_Tsomeoneelse", setup_ref="seti_1Qx",
-        card=CardDetails("pm_1Qother", "visa", "1111", 1, 2030))
+        customer_ref="cus_Tsomeoneelse", setup_ref="seti_1Qx", card=CardDetails("pm_1Qother", "visa", "1111", 1, 2030)
+    )
     assert len(rows(engine, PaymentMethod)) == len(before)
 
 
 def test_a_card_network_update_refreshes_brand_last4_and_expiry(engine, gateway):
     world, _ = subscribed_world(engine, gateway)
     with new_session(engine) as session, session.begin():
-        session.add(PaymentMethod(merchant_id=world.merchant_id, subscriber_id=world.subscriber_id, gateway="stripe",
-                                  gateway_ref="pm_1Qrefreshed", brand="visa", last4="4242", exp_month=1,
-                                  exp_year=2026, is_default=False))
+        session.add(
+            PaymentMethod(
+                merchant_id=world.merchant_id,
+                subscriber_id=world.subscriber_id,
+                gateway="stripe",
+                gateway_ref="pm_1Qrefreshed",
+                brand="visa",
+                last4="4242",
+                exp_month=1,
+                exp_year=2026,
+                is_default=False,
+            )
+        )
     callbacks = _callbacks(engine, gateway, FEB28)
     updated = CardDetails("pm_1Qrefreshed", "mastercard", "4444", 9, 2031)
 
@@ -246,7 +268,7 @@ def test_a_card_network_update_refreshes_brand_last4_and_expiry(engine, gateway)
 
 @pytest.fixture
 def stripe_http():
-    from tests.unit.test_stripe_gateway import StubStripeHTTP
+    from tests.stripe_stubs import StubStripeHTTP
 
     stub = StubStripeHTTP()
     yield stub
@@ -265,10 +287,11 @@ def stripe_facade(engine, stripe_http, monkeypatch):
     return stripe_events
 
 
-def test_start_card_setup_creates_the_customer_once_and_returns_only_the_client_secret(engine, stripe_facade,
-                                                                                         stripe_http):
-    from tests.integration.test_billing_support import make_world
-    from tests.unit.test_stripe_gateway import setup_intent
+def test_start_card_setup_creates_the_customer_once_and_returns_only_the_client_secret(
+    engine, stripe_facade, stripe_http
+):
+    from tests.builders import make_world
+    from tests.stripe_stubs import setup_intent
 
     world = make_world(engine)
     stripe_http.reply("POST", "/v1/customers", {"id": "cus_T1new", "object": "customer"})
@@ -288,20 +311,22 @@ def test_start_card_setup_creates_the_customer_once_and_returns_only_the_client_
 
 
 def test_the_facade_is_scoped_to_the_callers_merchant(engine, stripe_facade):
-    from portal_app.billing.services import NotFound
-    from tests.integration.test_billing_support import make_world
+    from portal_app.billing.errors import NotFound
+    from tests.builders import make_world
 
     world = make_world(engine)
     with pytest.raises(NotFound):
         stripe_facade.start_card_setup(merchant_id=world.merchant_id + 1, subscriber_id=world.subscriber_id)
     with pytest.raises(NotFound):
-        stripe_facade.finish_payment_authentication(merchant_id=world.merchant_id, subscriber_id=world.subscriber_id,
-                                                    payment_intent_id="pi_3Qsomeoneelse")
+        stripe_facade.finish_payment_authentication(
+            merchant_id=world.merchant_id, subscriber_id=world.subscriber_id, payment_intent_id="pi_3Qsomeoneelse"
+        )
 
 
-def test_a_payment_waiting_for_3ds_is_offered_then_settled_after_asking_stripe(engine, gateway, stripe_facade,
-                                                                                 stripe_http):
-    from tests.unit.test_stripe_gateway import payment_intent
+def test_a_payment_waiting_for_3ds_is_offered_then_settled_after_asking_stripe(
+    engine, gateway, stripe_facade, stripe_http
+):
+    from tests.stripe_stubs import payment_intent
 
     world, _ = subscribed_world(engine, gateway)
     gateway.require_action_next()
@@ -320,12 +345,17 @@ def test_a_payment_waiting_for_3ds_is_offered_then_settled_after_asking_stripe(e
     assert pending.amount.amount_minor == invoice.total_minor and pending.payment_method_ref
 
     stripe_http.reply("GET", f"/v1/payment_intents/{PI}", payment_intent("succeeded", pi_id=PI, key=key))
-    assert stripe_facade.finish_payment_authentication(
-        merchant_id=world.merchant_id, subscriber_id=world.subscriber_id, payment_intent_id=PI) is True
+    assert (
+        stripe_facade.finish_payment_authentication(
+            merchant_id=world.merchant_id, subscriber_id=world.subscriber_id, payment_intent_id=PI
+        )
+        is True
+    )
     assert _invoice(world, invoice.id).status == InvoiceStatus.PAID
     assert _attempt(world, attempt.id).status == AttemptStatus.SUCCEEDED
-    assert stripe_facade.payment_to_authenticate(merchant_id=world.merchant_id,
-                                                 subscriber_id=world.subscriber_id) is None
+    assert (
+        stripe_facade.payment_to_authenticate(merchant_id=world.merchant_id, subscriber_id=world.subscriber_id) is None
+    )
 
 
 def test_saving_the_same_card_twice_keeps_one_row(engine):

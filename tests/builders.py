@@ -1,22 +1,19 @@
-"""Shared fixtures and builders for the billing integration tests (no tests in here).
+"""Small builders for tests: a merchant with a plan and a subscriber, cards, and row queries.
 
-Test modules import what they need: `from tests.integration.test_billing_support import *`.
-"""
+Fixtures live in conftest.py; test modules import builders from here by name."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.billing.payments import update_payment_method
 from portal_app.billing.plans import create_plan
-from portal_app.billing.services import new_session
 from portal_app.billing.subscriptions import subscribe
+from portal_app.db import new_session
 from portal_app.models import (
     AuditEvent,
     EmailMessage,
@@ -28,7 +25,7 @@ from portal_app.models import (
     utcnow,
 )
 
-UTC = timezone.utc
+UTC = UTC
 JAN31 = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
 VISA = "4242424242424242"
 CHARGE_DECLINES = "4000000000000341"
@@ -36,15 +33,6 @@ CHARGE_DECLINES = "4000000000000341"
 
 def card(number: str = VISA) -> dict[str, str]:
     return {"number": number, "exp_month": "12", "exp_year": str(utcnow().year + 3), "cvc": "123"}
-
-
-@pytest.fixture
-def gateway():
-    """The simulated gateway, reset around each test (its store is process-wide)."""
-    gw = SimulatedGateway()
-    gw.reset()
-    yield gw
-    gw.reset()
 
 
 @dataclasses.dataclass
@@ -59,44 +47,77 @@ class World:
 
 
 def make_merchant(session: Session, slug: str = "fit", prefix: str = "FIT", **kw) -> Merchant:
-    merchant = Merchant(name=kw.pop("name", slug.title() + " Inc."), slug=slug, invoice_prefix=prefix,
-                        support_email=f"help@{slug}.example", **kw)
+    merchant = Merchant(
+        name=kw.pop("name", slug.title() + " Inc."),
+        slug=slug,
+        invoice_prefix=prefix,
+        support_email=f"help@{slug}.example",
+        **kw,
+    )
     session.add(merchant)
     session.flush()
     return merchant
 
 
-def make_subscriber(session: Session, merchant_id: int, name: str = "Ada Lovelace", email: str | None = None,
-                    **kw) -> Subscriber:
-    subscriber = Subscriber(merchant_id=merchant_id, name=name,
-                            email=email or name.lower().replace(" ", ".") + "@example.com", **kw)
+def make_subscriber(
+    session: Session, merchant_id: int, name: str = "Ada Lovelace", email: str | None = None, **kw
+) -> Subscriber:
+    subscriber = Subscriber(
+        merchant_id=merchant_id, name=name, email=email or name.lower().replace(" ", ".") + "@example.com", **kw
+    )
     session.add(subscriber)
     session.flush()
     return subscriber
 
 
-def make_world(engine: sa.Engine, *, interval: str = "month", policy: str = "at_period_end",
-               amount_minor: int = 2900, slug: str = "fit", prefix: str = "FIT", **merchant_kw) -> World:
+def make_world(
+    engine: sa.Engine,
+    *,
+    interval: str = "month",
+    policy: str = "at_period_end",
+    amount_minor: int = 2900,
+    slug: str = "fit",
+    prefix: str = "FIT",
+    **merchant_kw,
+) -> World:
     with new_session(engine) as session, session.begin():
         merchant = make_merchant(session, slug, prefix, **merchant_kw)
-        plan = create_plan(session, merchant_id=merchant.id, name="Basic Monthly", amount_minor=amount_minor,
-                           currency="USD", interval=interval, cancellation_policy=policy)
+        plan = create_plan(
+            session,
+            merchant_id=merchant.id,
+            name="Basic Monthly",
+            amount_minor=amount_minor,
+            currency="USD",
+            interval=interval,
+            cancellation_policy=policy,
+        )
         subscriber = make_subscriber(session, merchant.id)
         return World(engine, merchant.id, plan.id, subscriber.id)
 
 
 def add_card(world: World, gateway, number: str = VISA, now: datetime = JAN31, subscriber_id: int | None = None):
-    return update_payment_method(world.engine, merchant_id=world.merchant_id,
-                                 subscriber_id=subscriber_id or world.subscriber_id,
-                                 card_input=card(number), gateway=gateway, now=now)
+    return update_payment_method(
+        world.engine,
+        merchant_id=world.merchant_id,
+        subscriber_id=subscriber_id or world.subscriber_id,
+        card_input=card(number),
+        gateway=gateway,
+        now=now,
+    )
 
 
 def subscribed_world(engine: sa.Engine, gateway, *, start_at: datetime = JAN31, number: str = VISA, **kw):
     """A merchant, a plan and a subscriber with a card and a paid first invoice."""
     world = make_world(engine, **kw)
     add_card(world, gateway, number, now=start_at)
-    result = subscribe(engine, merchant_id=world.merchant_id, subscriber_id=world.subscriber_id,
-                       plan_id=world.plan_id, start_at=start_at, gateway=gateway)
+    result = subscribe(
+        engine,
+        merchant_id=world.merchant_id,
+        subscriber_id=world.subscriber_id,
+        plan_id=world.plan_id,
+        start_at=start_at,
+        gateway=gateway,
+    )
     return world, result
 
 
@@ -115,8 +136,9 @@ def invoices_of(world: World) -> list[Invoice]:
 
 
 def attempts_of(world: World) -> list[PaymentAttempt]:
-    return sorted(rows(world.engine, PaymentAttempt, PaymentAttempt.merchant_id == world.merchant_id),
-                  key=lambda a: a.id)
+    return sorted(
+        rows(world.engine, PaymentAttempt, PaymentAttempt.merchant_id == world.merchant_id), key=lambda a: a.id
+    )
 
 
 def emails_of(world: World, kind: str | None = None) -> list[EmailMessage]:
@@ -127,5 +149,9 @@ def emails_of(world: World, kind: str | None = None) -> list[EmailMessage]:
 
 
 def audit_kinds(world: World) -> list[str]:
-    return [e.kind for e in sorted(rows(world.engine, AuditEvent, AuditEvent.subscriber_id == world.subscriber_id),
-                                   key=lambda e: e.id)]
+    return [
+        e.kind
+        for e in sorted(
+            rows(world.engine, AuditEvent, AuditEvent.subscriber_id == world.subscriber_id), key=lambda e: e.id
+        )
+    ]

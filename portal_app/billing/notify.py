@@ -1,0 +1,74 @@
+"""Notices to subscribers: one email in their language, with their portal link when they must act."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from portal_app.billing.emails import send_email
+from portal_app.billing.portal_links import current_portal_url, is_subscriber_deleted
+from portal_app.models import Merchant, Subscriber, utcnow
+
+BACKDATED = timedelta(hours=1)
+
+
+def send_subscriber_email(
+    session: Session,
+    *,
+    merchant,
+    subscriber,
+    kind: str,
+    context: dict[str, Any],
+    now: datetime,
+    with_portal_link: bool = True,
+):
+    """Send (or queue in the outbox) one email to a subscriber in their language.
+
+    Fills merchant_name, subscriber_name and, for emails that ask the customer to act, portal_url.
+    The message is dated `now` so back-dated runs (demo data) keep a consistent timeline.
+    """
+    full = {"merchant_name": merchant.name, "subscriber_name": subscriber.name, **context}
+    if with_portal_link and "portal_url" not in full:
+        full["portal_url"] = current_portal_url(session, subscriber)
+    message = send_email(
+        session,
+        merchant=merchant,
+        to_address=subscriber.email,
+        kind=kind,
+        language=subscriber.language or merchant.default_language or "en",
+        context=full,
+        subscriber_id=subscriber.id,
+    )
+    # Back-dated runs (demo data, tests) date the message on their clock. A live run's clock is the
+    # wall clock give or take the run's length: no UPDATE then, which keeps bulk receipts cheap.
+    if message is not None and abs(message.created_at - now) > BACKDATED:
+        message.created_at = now
+        session.add(message)
+    return message
+
+
+def send_new_link(session: Session, *, email: str, now: datetime | None = None) -> int:
+    """Email each subscriber with this address their current portal link (a new one if every
+    link was revoked). The caller answers the same whether or not anything was sent; returns how
+    many emails were queued (for tests and logs only)."""
+    email = (email or "").strip().lower()
+    if not email or len(email) > 254 or "@" not in email:
+        return 0
+    now = now or utcnow()
+    sent = 0
+    for subscriber in session.exec(select(Subscriber).where(sa.func.lower(Subscriber.email) == email).limit(20)):
+        if is_subscriber_deleted(session, subscriber.merchant_id, subscriber.id):
+            continue
+        send_subscriber_email(
+            session,
+            merchant=session.get(Merchant, subscriber.merchant_id),
+            subscriber=subscriber,
+            kind="new_link",
+            context={"portal_url": current_portal_url(session, subscriber)},
+            now=now,
+        )
+        sent += 1
+    return sent
