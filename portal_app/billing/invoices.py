@@ -43,6 +43,11 @@ I, S = InvoiceStatus, SubscriptionStatus
 DOWNLOADABLE_STATUSES = (I.OPEN, I.PAID, I.UNCOLLECTIBLE)
 
 
+def is_downloadable(status: str) -> bool:
+    """Finalized and not voided: the customer may download (and the portal lists) this invoice."""
+    return status in DOWNLOADABLE_STATUSES
+
+
 class InvoiceError(BillingError):
     code = "invoice_error"
 

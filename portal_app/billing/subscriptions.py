@@ -80,6 +80,16 @@ def can_self_cancel(sub: Subscription, plan: Plan) -> bool:
     )
 
 
+def display_status(sub: Subscription, now: datetime) -> str:
+    """The status people see: "canceling" while a period-end cancellation is in its grace period."""
+    return "canceling" if on_grace_period(sub, now) else sub.status
+
+
+def asks_for_payment(sub: Subscription, amount_due: Money | None) -> bool:
+    """A failed renewal waits for the customer: past due or unpaid with an amount still open."""
+    return sub.status in (S.PAST_DUE, S.UNPAID) and bool(amount_due)
+
+
 def access_ends_at(sub: Subscription) -> datetime | None:
     """When service stops: the period end for a scheduled cancellation, the end for an ended one."""
     if sub.status == S.CANCELED or sub.deleted_at is not None:
@@ -125,6 +135,9 @@ class SubscriptionOverview:
     has_open_invoice: bool
     amount_due: Money | None  # sum of open invoices
     is_deleted: bool
+    display_status: str  # status, or "canceling" during the grace period (display_status())
+    asks_for_payment: bool  # past due / unpaid with an amount open (asks_for_payment())
+    is_ended: bool
 
 
 def subscription_overview(
@@ -141,6 +154,7 @@ def _overview(session: Session, sub: Subscription, now: datetime) -> Subscriptio
         .where(Invoice.subscription_id == sub.id, Invoice.status == I.OPEN)
         .group_by(Invoice.currency)
     ).first()
+    amount_due = Money(int(due[1]), due[0]) if due is not None else None
     return SubscriptionOverview(
         subscription_id=sub.id,
         subscriber_id=sub.subscriber_id,
@@ -160,8 +174,11 @@ def _overview(session: Session, sub: Subscription, now: datetime) -> Subscriptio
         access_ends_at=access_ends_at(sub),
         cancellation_reason=sub.cancellation_reason,
         has_open_invoice=due is not None,
-        amount_due=Money(int(due[1]), due[0]) if due is not None else None,
+        amount_due=amount_due,
         is_deleted=sub.deleted_at is not None,
+        display_status=display_status(sub, now),
+        asks_for_payment=asks_for_payment(sub, amount_due),
+        is_ended=is_ended(sub),
     )
 
 

@@ -61,6 +61,19 @@ def test_at_period_end_keeps_access_and_can_be_undone(engine, gateway):
     assert audit_kinds(world)[-2:] == ["subscription_canceled", "cancellation_undone"]
 
 
+def test_the_grace_period_reads_canceling_for_everyone_until_the_period_ends(engine, gateway):
+    world, _ = subscribed_world(engine, gateway, policy="at_period_end")
+    _cancel(world)
+    sub_id = subscription_of(world).id
+    with new_session(engine) as session:
+        during = subs.subscription_overview(session, sub_id, merchant_id=world.merchant_id, now=MID)
+        after = subs.subscription_overview(
+            session, sub_id, merchant_id=world.merchant_id, now=FEB28 + timedelta(seconds=1)
+        )
+    assert during.display_status == "canceling" and during.status == "active" and not during.is_ended
+    assert after.display_status == "active"  # the run ends it at the period end; until then the row is active
+
+
 def test_undo_is_refused_after_the_period_ended(engine, gateway):
     world, _ = subscribed_world(engine, gateway)
     _cancel(world)
@@ -104,6 +117,7 @@ def test_predicates_and_overview(engine, gateway):
     assert view.next_amount.amount_minor == 2900 and view.next_amount.currency == "USD"
     assert view.can_self_cancel and not view.on_grace_period and not view.has_open_invoice
     assert view.amount_due is None
+    assert view.display_status == "active" and not view.asks_for_payment and not view.is_ended
     # A price change shows in the next amount (issued invoices keep theirs).
     with new_session(engine) as session, session.begin():
         update_plan(session, world.plan_id, merchant_id=world.merchant_id, amount_minor=3500)

@@ -139,3 +139,13 @@ def test_all_pairs_exhaustively():
                 else:
                     with pytest.raises(InvalidTransition):
                         check_transition(enum, current, new)
+
+
+@pytest.mark.parametrize(
+    ("status", "downloadable"),
+    [("draft", False), ("open", True), ("paid", True), ("uncollectible", True), ("void", False)],
+)
+def test_only_finalized_unvoided_invoices_are_downloadable(status, downloadable):
+    from portal_app.billing.invoices import is_downloadable
+
+    assert is_downloadable(status) is downloadable
