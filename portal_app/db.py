@@ -63,6 +63,16 @@ def session_scope(engine: sa.Engine | None = None) -> Iterator[Session]:
             raise
 
 
+def ping() -> bool:
+    """True when the database answers a trivial query (health checks report, they never raise)."""
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+    return True
+
+
 def create_all(engine: sa.Engine | None = None) -> None:
     """Create every table directly (tests); deployments use the alembic migrations."""
     SQLModel.metadata.create_all(engine or get_engine())

@@ -1,4 +1,7 @@
-"""Route constants and URL builders: the one place that knows the app's URLs."""
+"""Every path of the app and its URL builders: pages, portal, console, the HTTP API and webhooks.
+
+Page routes use Reflex's `[param]` form; API patterns use Starlette's `{param:type}` form.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,40 @@ from urllib.parse import quote
 
 from portal_app.settings import get_settings
 
-CONSOLE = "/console"
+# --- Merchant console pages ---------------------------------------------------------------
+CONSOLE = "/console"  # sign in
 CONSOLE_SIGNUP = "/console/signup"
 CONSOLE_HOME = "/console/dashboard"
 CONSOLE_PLANS = "/console/plans"
+CONSOLE_PLAN = "/console/plans/[plan_id]"  # one plan and its subscribers
 CONSOLE_SUBSCRIBERS = "/console/subscribers"
+CONSOLE_SUBSCRIBER = "/console/subscribers/[subscriber_id]"  # one subscriber's profile
 CONSOLE_OUTBOX = "/console/outbox"
 CONSOLE_SETTINGS = "/console/settings"
+
+# --- Subscriber portal pages --------------------------------------------------------------
 PORTAL = "/portal"  # the portal after the token has been exchanged for a session
 PORTAL_TOKEN = "/portal/[token]"
 PORTAL_INVALID = "/invalid-link"  # outside /portal/*, which the token route owns
+
+# --- HTTP API (Starlette, mounted in front of Reflex) -------------------------------------
 API_PREFIX = "/api"
 HEALTH = f"{API_PREFIX}/health"
+PORTAL_EXCHANGE = f"{PORTAL}/{{token}}"  # swaps a link token for a session cookie, before any page loads
+API_PORTAL = f"{API_PREFIX}/portal"  # a subscriber's downloads (never cached)
+API_INVOICE_PDF = f"{API_PORTAL}/invoices/{{invoice_id:int}}.pdf"
+API_INVOICE_YEAR_ZIP = f"{API_PORTAL}/invoices/{{year:int}}.zip"
+API_MERCHANT_LOGO = f"{API_PREFIX}/merchants/{{slug}}/logo"
+API_CONSOLE_LOGIN = f"{API_PREFIX}/console/login"
+API_CONSOLE_SIGNUP = f"{API_PREFIX}/console/signup"
+API_CONSOLE_LOGOUT = f"{API_PREFIX}/console/logout"
+STRIPE_WEBHOOK = f"{API_PREFIX}/stripe/webhook"
+
+PORTAL_SESSION_COOKIE = "portal_session"
+CONSOLE_SESSION_COOKIE = "console_session"
 
 
 def _public_url() -> str:
-
     return get_settings().public_url.rstrip("/")
 
 
@@ -30,30 +51,16 @@ def portal_url(token: str) -> str:
     return f"{_public_url()}{PORTAL}/{quote(token, safe='')}"
 
 
-PORTAL_SESSION_COOKIE = "portal_session"
-CONSOLE_SESSION_COOKIE = "console_session"
-
-
-def portal_exchange_path() -> str:
-    """Starlette route that swaps a link token for a session cookie (before any page loads)."""
-    return f"{PORTAL}/{{token}}"
-
-
 def merchant_logo_url(slug: str, version: str = "") -> str:
     return f"{API_PREFIX}/merchants/{quote(slug, safe='')}/logo" + (f"?v={version}" if version else "")
 
 
 def invoice_pdf_url(invoice_id: int) -> str:
-    return f"{API_PREFIX}/portal/invoices/{int(invoice_id)}.pdf"
+    return f"{API_PORTAL}/invoices/{int(invoice_id)}.pdf"
 
 
 def invoice_year_zip_url(year: int) -> str:
-    return f"{API_PREFIX}/portal/invoices/{int(year)}.zip"
-
-
-# Merchant console: one plan (its subscribers) and one subscriber's profile.
-CONSOLE_PLAN = "/console/plans/[plan_id]"
-CONSOLE_SUBSCRIBER = "/console/subscribers/[subscriber_id]"
+    return f"{API_PORTAL}/invoices/{int(year)}.zip"
 
 
 def console_plan_url(plan_id: int) -> str:
@@ -62,3 +69,13 @@ def console_plan_url(plan_id: int) -> str:
 
 def console_subscriber_url(subscriber_id: int) -> str:
     return f"{CONSOLE_SUBSCRIBERS}/{int(subscriber_id)}"
+
+
+def console_login_error_url(code: str) -> str:
+    """The sign-in page reporting a failed login ("invalid", "throttled")."""
+    return f"{CONSOLE}?error={quote(code, safe='')}"
+
+
+def console_signup_error_url(message: str) -> str:
+    """The sign-up page echoing why the sign-up was refused."""
+    return f"{CONSOLE_SIGNUP}?error={quote(message)}"

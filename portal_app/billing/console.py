@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app import db
-from portal_app.accounts import AccountError, add_user, normalize_email
 from portal_app.billing import plans as plan_service
 from portal_app.billing import subscriptions as subscription_service
+from portal_app.billing.accounts import AccountError, add_user, normalize_email
 from portal_app.billing.audit import audit
 from portal_app.billing.errors import BillingError, NotAllowed, NotFound
 from portal_app.billing.gateways import get_gateway

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlmodel import select
 
-from portal_app.accounts import hash_password
+from portal_app.billing.accounts import hash_password
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.billing.payments import update_payment_method
 from portal_app.billing.periods import add_interval, period_bounds

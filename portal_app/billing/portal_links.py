@@ -3,7 +3,7 @@
 token = base64url(HMAC-SHA256(SECRET_KEY, "portal-link:" + nonce)), 256 bits.
 The database keeps the random nonce and SHA-256(token): a database leak alone reveals no
 working link, while the console can still show a subscriber's current link again.
-Rotating SECRET_KEY invalidates every link.
+Rotating SECRET_KEY invalidates every link. The browser sessions a link opens live in sessions.py.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session, select
 
 from portal_app.billing.audit import audit
-from portal_app.models import PortalLink, PortalSession, Subscriber, Subscription, utcnow
+from portal_app.models import PortalLink, Subscriber, Subscription, utcnow
 from portal_app.routes import portal_url
 from portal_app.settings import get_settings
 
@@ -132,65 +132,6 @@ def resolve_portal_token(session: Session, token: str, *, now: datetime | None =
     link.last_used_at = now or utcnow()
     session.add(link)
     return link
-
-
-# --- Browser sessions opened from a link -------------------------------------------------
-
-PORTAL_SESSION_IDLE = timedelta(days=7)
-PORTAL_SESSION_MAX_AGE = timedelta(days=30)
-
-
-def open_portal_session(session: Session, link: PortalLink, *, now: datetime | None = None) -> str:
-    """Exchange a resolved link for a browser session; returns the secret for the cookie."""
-    now = now or utcnow()
-    secret = secrets.token_urlsafe(32)
-    session.add(
-        PortalSession(
-            merchant_id=link.merchant_id,
-            subscriber_id=link.subscriber_id,
-            link_id=link.id,
-            secret_hash=_hash_token(secret),
-            created_at=now,
-            last_seen_at=now,
-        )
-    )
-    session.flush()
-    return secret
-
-
-def resolve_portal_session(session: Session, secret: str, *, now: datetime | None = None) -> PortalSession | None:
-    """The live session for a cookie secret, or None (unknown, revoked, link revoked, expired)."""
-    if not secret or len(secret) > 100:
-        return None
-    now = now or utcnow()
-    row = session.exec(
-        select(PortalSession, PortalLink)
-        .join(PortalLink, PortalLink.id == PortalSession.link_id)
-        .where(PortalSession.secret_hash == _hash_token(secret))
-    ).first()
-    if row is None:
-        return None
-    portal_session, link = row
-    if (
-        portal_session.revoked_at is not None
-        or link.revoked_at is not None
-        or now - portal_session.last_seen_at > PORTAL_SESSION_IDLE
-        or now - portal_session.created_at > PORTAL_SESSION_MAX_AGE
-    ):
-        return None
-    if is_subscriber_deleted(session, link.merchant_id, link.subscriber_id):
-        return None
-    if now - portal_session.last_seen_at > timedelta(minutes=5):
-        portal_session.last_seen_at = now
-        session.add(portal_session)
-    return portal_session
-
-
-def close_portal_session(session: Session, secret: str, *, now: datetime | None = None) -> None:
-    row = session.exec(select(PortalSession).where(PortalSession.secret_hash == _hash_token(secret))).first()
-    if row and row.revoked_at is None:
-        row.revoked_at = now or utcnow()
-        session.add(row)
 
 
 def record_portal_visit(session: Session, link: PortalLink, *, ip: str) -> None:

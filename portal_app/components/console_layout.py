@@ -39,7 +39,7 @@ def _sign_out() -> rx.Component:
     return native_form(
         rx.button("Sign out", type="submit", variant="soft", color_scheme="gray", size="2", min_height=TAP),
         method="post",
-        action="/api/console/logout",
+        action=routes.API_CONSOLE_LOGOUT,
     )
 
 

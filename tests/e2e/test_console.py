@@ -233,7 +233,7 @@ def test_merchant_journey(server, browser, tmp_path):
 
 def test_merchant_a_cannot_reach_merchant_b(server, page):
     """Demo owner (Acme) asks for another merchant's subscriber and plan by URL: bounced, nothing shown."""
-    from portal_app.accounts import sign_up
+    from portal_app.billing.accounts import sign_up
     from portal_app.models import Plan
 
     engine = server["engine"]

@@ -8,8 +8,12 @@ import pytest
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from portal_app import accounts, api, db
+from portal_app import db
+from portal_app.api import build_api
+from portal_app.api import console as console_api
+from portal_app.billing import accounts, sessions
 from portal_app.models import ConsoleSession, Merchant, MerchantUser, utcnow
+from portal_app.ratelimit import RateLimiter
 
 PASSWORD = "correct horse battery"
 
@@ -56,32 +60,32 @@ def test_authenticate_same_answer_for_unknown_email_and_wrong_password(session):
 def test_console_session_timeouts_and_logout(session):
     user = accounts.sign_up(session, company_name="Acme", email="a@acme.example", password=PASSWORD)
     now = utcnow()
-    secret = accounts.open_console_session(session, user, now=now)
-    assert accounts.resolve_console_session(session, secret, now=now + timedelta(minutes=90)).user_id == user.id
-    assert accounts.resolve_console_session(session, secret, now=now + timedelta(minutes=90 + 121)) is None
-    secret = accounts.open_console_session(session, user, now=now)
+    secret = sessions.open_console_session(session, user, now=now)
+    assert sessions.resolve_console_session(session, secret, now=now + timedelta(minutes=90)).user_id == user.id
+    assert sessions.resolve_console_session(session, secret, now=now + timedelta(minutes=90 + 121)) is None
+    secret = sessions.open_console_session(session, user, now=now)
     stored = session.exec(select(ConsoleSession).where(ConsoleSession.revoked_at.is_(None))).all()
     assert all(row.secret_hash != secret for row in stored)
-    accounts.close_console_session(session, secret)
-    assert accounts.resolve_console_session(session, secret, now=now) is None
+    sessions.close_session(session, sessions.CONSOLE_SESSION, secret)
+    assert sessions.resolve_console_session(session, secret, now=now) is None
 
 
 def test_absolute_timeout_even_when_active(session):
     user = accounts.sign_up(session, company_name="Acme", email="a@acme.example", password=PASSWORD)
     now = utcnow()
-    secret = accounts.open_console_session(session, user, now=now)
+    secret = sessions.open_console_session(session, user, now=now)
     for minutes in range(60, 13 * 60 + 1, 60):  # active every hour
-        result = accounts.resolve_console_session(session, secret, now=now + timedelta(minutes=minutes))
+        result = sessions.resolve_console_session(session, secret, now=now + timedelta(minutes=minutes))
     assert result is None
 
 
 @pytest.fixture
 def client(engine, monkeypatch):
     monkeypatch.setattr(db, "get_engine", lambda: engine)
-    monkeypatch.setattr(api, "login_ip_limiter", api.RateLimiter("ip", limit=30, window_seconds=900))
-    monkeypatch.setattr(api, "login_account_limiter", api.RateLimiter("acct", limit=3, window_seconds=900))
-    monkeypatch.setattr(api, "signup_ip_limiter", api.RateLimiter("su", limit=10, window_seconds=900))
-    return TestClient(api.build_api(), follow_redirects=False, base_url="http://portal.test")
+    monkeypatch.setattr(console_api, "login_ip_limiter", RateLimiter("ip", limit=30, window_seconds=900))
+    monkeypatch.setattr(console_api, "login_account_limiter", RateLimiter("acct", limit=3, window_seconds=900))
+    monkeypatch.setattr(console_api, "signup_ip_limiter", RateLimiter("su", limit=10, window_seconds=900))
+    return TestClient(build_api(), follow_redirects=False, base_url="http://portal.test")
 
 
 def _login(client, email, password, **headers):
@@ -99,12 +103,12 @@ def test_signup_then_login_rotates_session_and_logout_revokes(client, session):
     second = resp.cookies["console_session"]
     assert first != second
     with db.session_scope() as s:
-        assert accounts.resolve_console_session(s, first) is None  # rotated at login
-        assert accounts.resolve_console_session(s, second) is not None
+        assert sessions.resolve_console_session(s, first) is None  # rotated at login
+        assert sessions.resolve_console_session(s, second) is not None
     client.cookies.set("console_session", second)
     assert client.post("/api/console/logout").status_code == 303
     with db.session_scope() as s:
-        assert accounts.resolve_console_session(s, second) is None
+        assert sessions.resolve_console_session(s, second) is None
 
 
 def test_login_failures_are_generic_and_throttled_per_account(client, session):
@@ -131,3 +135,23 @@ def test_signup_error_is_reported_and_nothing_created(client, session):
     resp = client.post("/api/console/signup", data={"company_name": "", "email": "x", "password": "y"})
     assert resp.headers["location"].startswith("/console/signup?error=")
     assert session.exec(select(MerchantUser)).first() is None
+
+
+def test_console_identity_from_a_cookie_header_and_logout_without_a_cookie(client, session, engine):
+    user = accounts.sign_up(session, company_name="Acme", email="a@acme.example", password=PASSWORD)
+    secret = sessions.open_console_session(session, user)
+    session.commit()
+    identity = sessions.console_identity(f"lang=es; console_session={secret}")
+    assert identity == sessions.ConsoleIdentity(merchant_id=user.merchant_id, user_id=user.id, email="a@acme.example")
+    assert sessions.console_identity(f"portal_session={secret}") is None
+    resp = client.post("/api/console/logout")  # no cookie: nothing to end, still signed out
+    assert resp.status_code == 303 and resp.headers["location"] == "/console"
+    assert sessions.console_identity(f"console_session={secret}") is not None
+
+
+def test_login_cookie_flags_and_lifetime(client, session):
+    accounts.sign_up(session, company_name="Acme", email="a@acme.example", password=PASSWORD)
+    session.commit()
+    cookie = _login(client, "a@acme.example", PASSWORD).headers["set-cookie"]
+    assert cookie.startswith("console_session=") and "HttpOnly" in cookie and "Path=/" in cookie
+    assert "samesite=lax" in cookie.lower() and "Max-Age=43200" in cookie and "Secure" not in cookie

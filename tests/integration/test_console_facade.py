@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from portal_app import accounts, db
-from portal_app.billing import console, portal_links
+from portal_app import db
+from portal_app.billing import accounts, console, portal_links
 from portal_app.billing.errors import BillingError, NotFound
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.models import (

@@ -13,8 +13,8 @@ import reflex as rx
 from reflex.istate.data import RouterData
 from sqlmodel import select
 
-from portal_app import accounts, db
-from portal_app.billing import console, portal_links
+from portal_app import db
+from portal_app.billing import accounts, console, portal_links, sessions
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.models import Invoice, Subscriber
 from portal_app.pages.console.dashboard import ConsoleDashboardState
@@ -43,7 +43,7 @@ def world(engine, monkeypatch):
             user = accounts.sign_up(
                 session, company_name=company, email=f"owner@{company.lower()}.example", password="long enough password"
             )
-            secret = accounts.open_console_session(session, user)
+            secret = sessions.open_console_session(session, user)
         plan_id = console.save_plan(
             merchant_id=user.merchant_id,
             user_id=user.id,
@@ -73,7 +73,7 @@ def world(engine, monkeypatch):
         ).first()
         subscriber = session.get(Subscriber, ids["b"]["subscriber"])
         link = portal_links.resolve_portal_token(session, portal_links.current_portal_token(session, subscriber))
-        ids["b"]["portal_cookie"] = "portal_session=" + portal_links.open_portal_session(session, link)
+        ids["b"]["portal_cookie"] = "portal_session=" + sessions.open_portal_session(session, link)
     return ids
 
 

@@ -13,12 +13,13 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from portal_app.api.stripe import stripe_routes
 from portal_app.billing.gateways.stripe import StripeGateway
 from portal_app.billing.payments import idempotency_key
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
 from portal_app.models import Merchant, WebhookEvent
-from portal_app.stripe_api import STRIPE_WEBHOOK_PATH, stripe_routes
+from portal_app.routes import STRIPE_WEBHOOK
 from tests.builders import JAN31, attempts_of, emails_of, invoices_of, rows, subscribed_world, subscription_of
 from tests.stripe_stubs import PI, WHSEC, StubStripeHTTP, event_body, payment_intent, sign
 
@@ -76,9 +77,7 @@ def test_a_signed_payment_event_settles_the_unknown_charge(engine, stripe_gw, ht
     http.reply("GET", PI_PATH, payment_intent("succeeded", key=unknown_charge.key))
     body = event_body("payment_intent.succeeded", payment_intent("succeeded", key=unknown_charge.key))
 
-    response = _client(engine, stripe_gw).post(
-        STRIPE_WEBHOOK_PATH, content=body, headers={"Stripe-Signature": sign(body)}
-    )
+    response = _client(engine, stripe_gw).post(STRIPE_WEBHOOK, content=body, headers={"Stripe-Signature": sign(body)})
 
     assert response.status_code == 200
     assert response.json() == {"received": True, "result": "payment_succeeded"}
@@ -92,8 +91,8 @@ def test_a_duplicate_delivery_has_one_effect(engine, stripe_gw, http, unknown_ch
     client = _client(engine, stripe_gw)
     receipts = len(emails_of(unknown_charge.world, "receipt"))
 
-    first = client.post(STRIPE_WEBHOOK_PATH, content=body, headers={"Stripe-Signature": sign(body)})
-    again = client.post(STRIPE_WEBHOOK_PATH, content=body, headers={"Stripe-Signature": sign(body)})
+    first = client.post(STRIPE_WEBHOOK, content=body, headers={"Stripe-Signature": sign(body)})
+    again = client.post(STRIPE_WEBHOOK, content=body, headers={"Stripe-Signature": sign(body)})
 
     assert (first.status_code, again.status_code) == (200, 200)
     assert again.json()["result"] == "duplicate"
@@ -115,7 +114,7 @@ def test_forged_stale_or_unsigned_requests_are_400_with_no_effect(engine, stripe
     body, header = forge(event_body("payment_intent.succeeded", payment_intent("succeeded", key=unknown_charge.key)))
     headers = {"Stripe-Signature": header} if header is not None else {}
 
-    response = _client(engine, stripe_gw).post(STRIPE_WEBHOOK_PATH, content=body, headers=headers)
+    response = _client(engine, stripe_gw).post(STRIPE_WEBHOOK, content=body, headers=headers)
 
     assert response.status_code == 400
     assert http.sent == []  # Stripe was not even asked
@@ -128,12 +127,12 @@ def test_stripe_unreachable_is_500_and_the_retry_is_handled(engine, stripe_gw, h
     body = event_body("payment_intent.succeeded", payment_intent("succeeded", key=unknown_charge.key))
     client = _client(engine, stripe_gw)
 
-    failed = client.post(STRIPE_WEBHOOK_PATH, content=body, headers={"Stripe-Signature": sign(body)})
+    failed = client.post(STRIPE_WEBHOOK, content=body, headers={"Stripe-Signature": sign(body)})
     assert failed.status_code == 500 and _claimed_events(engine) == 0
     assert _state(unknown_charge) == (AttemptStatus.UNKNOWN, InvoiceStatus.OPEN)
 
     http.reply("GET", PI_PATH, payment_intent("succeeded", key=unknown_charge.key))
-    retried = client.post(STRIPE_WEBHOOK_PATH, content=body, headers={"Stripe-Signature": sign(body)})
+    retried = client.post(STRIPE_WEBHOOK, content=body, headers={"Stripe-Signature": sign(body)})
     assert retried.status_code == 200
     assert _state(unknown_charge) == (AttemptStatus.SUCCEEDED, InvoiceStatus.PAID)
 
@@ -141,7 +140,7 @@ def test_stripe_unreachable_is_500_and_the_retry_is_handled(engine, stripe_gw, h
 def test_the_route_is_404_when_the_gateway_is_simulated(engine, stripe_gw, http):
     body = event_body("payment_intent.succeeded", payment_intent("succeeded"))
     response = _client(engine, stripe_gw, gateway_name="simulated").post(
-        STRIPE_WEBHOOK_PATH, content=body, headers={"Stripe-Signature": sign(body)}
+        STRIPE_WEBHOOK, content=body, headers={"Stripe-Signature": sign(body)}
     )
     assert response.status_code == 404 and http.sent == []
 
@@ -149,17 +148,17 @@ def test_the_route_is_404_when_the_gateway_is_simulated(engine, stripe_gw, http)
 def test_oversized_bodies_are_413_before_any_work(engine, stripe_gw, http):
     client = _client(engine, stripe_gw, max_body_bytes=1024)
     big = b"{" + b" " * 2048 + b"}"
-    assert client.post(STRIPE_WEBHOOK_PATH, content=big, headers={"Stripe-Signature": sign(big)}).status_code == 413
+    assert client.post(STRIPE_WEBHOOK, content=big, headers={"Stripe-Signature": sign(big)}).status_code == 413
 
     def chunks():  # no Content-Length: the limit holds while streaming
         yield b"{"
         yield b" " * 2048
         yield b"}"
 
-    streamed = client.post(STRIPE_WEBHOOK_PATH, content=chunks(), headers={"Stripe-Signature": sign(big)})
+    streamed = client.post(STRIPE_WEBHOOK, content=chunks(), headers={"Stripe-Signature": sign(big)})
     assert streamed.status_code == 413
     assert _claimed_events(engine) == 0 and http.sent == []
 
 
 def test_only_post_is_routed(engine, stripe_gw):
-    assert _client(engine, stripe_gw).get(STRIPE_WEBHOOK_PATH).status_code == 405
+    assert _client(engine, stripe_gw).get(STRIPE_WEBHOOK).status_code == 405

@@ -7,7 +7,8 @@ from datetime import datetime
 
 import reflex as rx
 
-from portal_app import accounts, i18n, routes
+from portal_app import i18n, routes
+from portal_app.billing import sessions
 from portal_app.billing.money import Money
 from portal_app.components.console_layout import console_frame
 from portal_app.db import session_scope
@@ -56,14 +57,14 @@ class ConsoleState(ConsoleAuthState):
     test_mode: bool = False
     signed_in: bool = False
 
-    def _authorize(self) -> accounts.ConsoleIdentity | None:
+    def _authorize(self) -> sessions.ConsoleIdentity | None:
         """The live console identity, or None (then the page state says signed out)."""
         identity = self._console_identity()
         if identity is None:
             self.signed_in = False
         return identity
 
-    def _load_console_header(self) -> accounts.ConsoleIdentity | None:
+    def _load_console_header(self) -> sessions.ConsoleIdentity | None:
         """Authorize and fill the header; returns the identity, or None."""
         identity = self._authorize()
         if identity is None:

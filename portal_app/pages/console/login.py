@@ -1,4 +1,4 @@
-"""/console (sign in) and /console/signup. The forms post to plain HTTP routes (api.py), which
+"""/console (sign in) and /console/signup. The forms post to plain HTTP routes (api/console.py), which
 set the HttpOnly session cookie; these pages only render them and the error they report."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def login_page() -> rx.Component:
                 width="100%",
             ),
             method="post",
-            action="/api/console/login",
+            action=routes.API_CONSOLE_LOGIN,
             width="100%",
         ),
         rx.text("New here? ", rx.link("Create an account", href=routes.CONSOLE_SIGNUP), size="2"),
@@ -88,7 +88,7 @@ def signup_page() -> rx.Component:
                 width="100%",
             ),
             method="post",
-            action="/api/console/signup",
+            action=routes.API_CONSOLE_SIGNUP,
             width="100%",
         ),
         rx.text("Already have an account? ", rx.link("Sign in", href=routes.CONSOLE), size="2"),

@@ -25,7 +25,6 @@ from portal_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-STRIPE_WEBHOOK_PATH = f"{routes.API_PREFIX}/stripe/webhook"
 MAX_WEBHOOK_BYTES = 1024 * 1024  # Stripe's events are a few KB; refuse to buffer more
 
 
@@ -59,16 +58,10 @@ def stripe_routes(
     mounting the route never builds a gateway in simulated mode."""
 
     def _gateway():
-        if gateway is not None:
-            return gateway()
-
-        return get_gateway()
+        return gateway() if gateway is not None else get_gateway()
 
     def _engine() -> sa.Engine:
-        if engine is not None:
-            return engine()
-
-        return get_engine()
+        return engine() if engine is not None else get_engine()
 
     async def stripe_webhook(request: Request) -> JSONResponse:
         config = settings()
@@ -98,4 +91,4 @@ def stripe_routes(
             return JSONResponse({"error": "processing failed"}, status_code=500)
         return JSONResponse({"received": True, "result": result.value})
 
-    return [Route(STRIPE_WEBHOOK_PATH, stripe_webhook, methods=["POST"])]
+    return [Route(routes.STRIPE_WEBHOOK, stripe_webhook, methods=["POST"])]

@@ -1,31 +1,31 @@
-"""Merchant accounts: sign-up, password login and server-side console sessions.
+"""Merchant accounts: sign-up, team users and password login (sessions live in sessions.py).
 
-Passwords: Argon2id with OWASP's minimum (19 MiB, 2 iterations, 1 lane). Sessions: a random
-secret in an HttpOnly cookie, only its SHA-256 stored; a new one at every login; logout revokes;
-idle and absolute timeouts. Unknown email and wrong password get the same answer and take the
-same time.
+Passwords: Argon2id with OWASP's minimum (19 MiB, 2 iterations, 1 lane). Unknown email and wrong
+password get the same answer and take the same time; every login rotates the console session.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import re
 import secrets
-from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
-from portal_app.models import ConsoleSession, Merchant, MerchantUser, utcnow
+from portal_app.billing.sessions import (
+    CONSOLE_SESSION,
+    open_console_session,
+    rotate_console_session,
+    secret_from_cookie_header,
+)
+from portal_app.db import session_scope
+from portal_app.models import Merchant, MerchantUser
 
 password_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified against for unknown emails, so both failures cost one Argon2 computation.
 _DUMMY_HASH = password_hasher.hash(secrets.token_urlsafe(16))
 
-CONSOLE_SESSION_IDLE = timedelta(hours=2)
-CONSOLE_SESSION_MAX_AGE = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 _EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}$")
@@ -117,62 +117,20 @@ def authenticate(session: Session, *, email: str, password: str) -> MerchantUser
     return user
 
 
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+def sign_in(*, email: str, password: str, cookie_header: str) -> str | None:
+    """A password login in its own transaction: the new console session secret, or None.
+
+    The browser's previous console session (from its Cookie header) ends here.
+    """
+    with session_scope() as session:
+        user = authenticate(session, email=email, password=password)
+        if user is None:
+            return None
+        return rotate_console_session(session, secret_from_cookie_header(cookie_header, CONSOLE_SESSION), user)
 
 
-def open_console_session(session: Session, user: MerchantUser, *, now: datetime | None = None) -> str:
-    """A fresh session for a successful login; returns the cookie secret."""
-    now = now or utcnow()
-    secret = secrets.token_urlsafe(32)
-    session.add(
-        ConsoleSession(
-            merchant_id=user.merchant_id,
-            user_id=user.id,
-            secret_hash=_hash_secret(secret),
-            created_at=now,
-            last_seen_at=now,
-        )
-    )
-    session.flush()
-    return secret
-
-
-@dataclasses.dataclass(frozen=True)
-class ConsoleIdentity:
-    merchant_id: int
-    user_id: int
-    email: str
-
-
-def resolve_console_session(session: Session, secret: str, *, now: datetime | None = None) -> ConsoleIdentity | None:
-    if not secret or len(secret) > 100:
-        return None
-    now = now or utcnow()
-    row = session.exec(
-        select(ConsoleSession, MerchantUser)
-        .join(MerchantUser, MerchantUser.id == ConsoleSession.user_id)
-        .where(ConsoleSession.secret_hash == _hash_secret(secret))
-    ).first()
-    if row is None:
-        return None
-    console_session, user = row
-    if (
-        console_session.revoked_at is not None
-        or now - console_session.last_seen_at > CONSOLE_SESSION_IDLE
-        or now - console_session.created_at > CONSOLE_SESSION_MAX_AGE
-        or user.merchant_id != console_session.merchant_id
-    ):
-        return None
-    if now - console_session.last_seen_at > timedelta(minutes=1):
-        console_session.last_seen_at = now
-        session.add(console_session)
-    return ConsoleIdentity(merchant_id=console_session.merchant_id, user_id=user.id, email=user.email)
-
-
-def close_console_session(session: Session, secret: str, *, now: datetime | None = None) -> None:
-    """Logout: the session stops working at once."""
-    row = session.exec(select(ConsoleSession).where(ConsoleSession.secret_hash == _hash_secret(secret or ""))).first()
-    if row is not None and row.revoked_at is None:
-        row.revoked_at = now or utcnow()
-        session.add(row)
+def sign_up_and_sign_in(*, company_name: str, email: str, password: str) -> str:
+    """A new merchant and its owner, signed in; the console session secret. Raises AccountError."""
+    with session_scope() as session:
+        user = sign_up(session, company_name=company_name, email=email, password=password)
+        return open_console_session(session, user)

@@ -1,0 +1,39 @@
+"""Plain HTTP routes beside the Reflex app: portal link exchange, downloads, console forms, logos,
+the Stripe webhook and health.
+
+Mounted in front of Reflex (rx.App(api_transformer=...)), so in production, where one port serves
+everything, these paths are answered before the single-page app loads. Routes never open a
+database session: they call domain functions that own their transaction.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from portal_app import routes
+from portal_app.api.assets import merchant_logo
+from portal_app.api.console import console_login, console_logout, console_signup
+from portal_app.api.headers import SecurityHeadersMiddleware
+from portal_app.api.health import health
+from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, portal_year_zip
+from portal_app.api.stripe import stripe_routes
+
+
+def build_api() -> Starlette:
+    """The Starlette app Reflex mounts in front of itself, security headers on every response."""
+    api = Starlette(
+        routes=[
+            Route(routes.HEALTH, health, methods=["GET"]),
+            Route(routes.API_MERCHANT_LOGO, merchant_logo, methods=["GET"]),
+            Route(routes.PORTAL_EXCHANGE, exchange_portal_token, methods=["GET"]),
+            Route(routes.API_INVOICE_PDF, portal_invoice_pdf, methods=["GET"]),
+            Route(routes.API_INVOICE_YEAR_ZIP, portal_year_zip, methods=["GET"]),
+            Route(routes.API_CONSOLE_LOGIN, console_login, methods=["POST"]),
+            Route(routes.API_CONSOLE_SIGNUP, console_signup, methods=["POST"]),
+            Route(routes.API_CONSOLE_LOGOUT, console_logout, methods=["POST"]),
+            *stripe_routes(),
+        ]
+    )
+    api.add_middleware(SecurityHeadersMiddleware)
+    return api

@@ -1,0 +1,65 @@
+"""The HTTP security edge shared by every route: response headers, client IP, same-origin posts
+and session cookies (their names, lifetimes and storage are billing/sessions.py)."""
+
+from __future__ import annotations
+
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from portal_app import routes
+from portal_app.billing.sessions import SessionKind
+from portal_app.settings import get_settings
+
+_NO_STORE_PREFIXES = (routes.PORTAL, routes.PORTAL_INVALID, routes.API_PORTAL, routes.CONSOLE)
+
+
+class SecurityHeadersMiddleware(BaseHTTPMiddleware):
+    """No referrers anywhere (links carry bearer tokens); portal and console pages never cached."""
+
+    async def dispatch(self, request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.url.path.startswith(_NO_STORE_PREFIXES):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def cookie_header(request: Request) -> str:
+    """The raw Cookie header: billing/sessions.py parses it, for routes and Reflex state alike."""
+    return request.headers.get("cookie", "")
+
+
+def same_origin(request: Request) -> bool:
+    """Refuse cross-site form posts (login CSRF); browsers always send Origin on POST."""
+    origin = request.headers.get("origin")
+    if origin == "null":
+        # Our Referrer-Policy: no-referrer makes browsers send "Origin: null" on form posts; they
+        # still say where the request came from in Sec-Fetch-Site (not settable by scripts).
+        return request.headers.get("sec-fetch-site") == "same-origin"
+    if origin is None:
+        return True
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+def cross_site_refused() -> Response:
+    return Response("cross-site request refused", status_code=403)
+
+
+def set_session_cookie(response: Response, kind: SessionKind, secret: str) -> None:
+    """HttpOnly, SameSite=Lax, Secure whenever the app is served over HTTPS; lives as long as the session may."""
+    secure = get_settings().public_url.startswith("https://")
+    response.set_cookie(
+        kind.cookie, secret, max_age=kind.cookie_max_age_seconds, httponly=True, secure=secure, samesite="lax", path="/"
+    )
+
+
+def delete_session_cookie(response: Response, kind: SessionKind) -> None:
+    response.delete_cookie(kind.cookie, path="/")

@@ -1,0 +1,211 @@
+"""Browser sessions of the portal and the console: one implementation, parameterised by kind.
+
+A random secret lives in an HttpOnly cookie and only its SHA-256 is stored, so a database leak
+opens no session. Each kind has an idle and an absolute timeout; logout and a revoked link end a
+session at once. The Cookie header is parsed here and nowhere else, for Reflex state and HTTP routes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from sqlmodel import Session, select
+
+from portal_app import routes
+from portal_app.billing.portal_links import is_subscriber_deleted, record_portal_visit, resolve_portal_token
+from portal_app.db import session_scope
+from portal_app.models import ConsoleSession, MerchantUser, PortalLink, PortalSession, utcnow
+
+MAX_SECRET_LENGTH = 100  # token_urlsafe(32) is 43 characters; anything longer is not ours
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionKind:
+    """Where a kind of session is stored, which cookie carries it, and how long it lives."""
+
+    table: type[PortalSession] | type[ConsoleSession]
+    cookie: str
+    idle: timedelta
+    max_age: timedelta
+    touch_every: timedelta  # last_seen_at is written at most this often
+
+    @property
+    def cookie_max_age_seconds(self) -> int:
+        return int(self.max_age.total_seconds())
+
+
+PORTAL_SESSION = SessionKind(
+    PortalSession, routes.PORTAL_SESSION_COOKIE, timedelta(days=7), timedelta(days=30), timedelta(minutes=5)
+)
+CONSOLE_SESSION = SessionKind(
+    ConsoleSession, routes.CONSOLE_SESSION_COOKIE, timedelta(hours=2), timedelta(hours=12), timedelta(minutes=1)
+)
+
+
+class PortalIdentity(NamedTuple):
+    """The subscriber behind a live portal session (unpacks as (merchant_id, subscriber_id))."""
+
+    merchant_id: int
+    subscriber_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsoleIdentity:
+    """The merchant user behind a live console session."""
+
+    merchant_id: int
+    user_id: int
+    email: str
+
+
+def hash_secret(secret: str) -> str:
+    """What the database keeps of a session secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_from_cookie_header(cookie_header: str, kind: SessionKind) -> str:
+    """The session secret of this kind in a raw Cookie header, or "".
+
+    Parsed the way browsers and Starlette do (split on ";" then the first "="), so another site
+    cookie the stdlib parser rejects cannot hide the session; the last duplicate wins.
+    """
+    secret = ""
+    for chunk in (cookie_header or "").split(";"):
+        name, sep, value = chunk.partition("=")
+        if sep and name.strip() == kind.cookie:
+            value = value.strip()
+            secret = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    return secret
+
+
+# --- One implementation for both kinds ---------------------------------------------------
+
+
+def _open(session: Session, kind: SessionKind, now: datetime | None, **owner: int) -> str:
+    now = now or utcnow()
+    secret = secrets.token_urlsafe(32)
+    session.add(kind.table(**owner, secret_hash=hash_secret(secret), created_at=now, last_seen_at=now))
+    session.flush()
+    return secret
+
+
+def _live_row(session: Session, kind: SessionKind, secret: str, now: datetime):
+    """The row of an unrevoked, unexpired session for this secret, or None."""
+    if not secret or len(secret) > MAX_SECRET_LENGTH:
+        return None
+    row = session.exec(select(kind.table).where(kind.table.secret_hash == hash_secret(secret))).first()
+    if (
+        row is None
+        or row.revoked_at is not None
+        or now - row.last_seen_at > kind.idle
+        or now - row.created_at > kind.max_age
+    ):
+        return None
+    return row
+
+
+def _touch(session: Session, kind: SessionKind, row, now: datetime) -> None:
+    if now - row.last_seen_at > kind.touch_every:
+        row.last_seen_at = now
+        session.add(row)
+
+
+def close_session(session: Session, kind: SessionKind, secret: str, *, now: datetime | None = None) -> None:
+    """Logout: the session stops working at once (unknown secrets are ignored)."""
+    row = session.exec(select(kind.table).where(kind.table.secret_hash == hash_secret(secret or ""))).first()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now or utcnow()
+        session.add(row)
+
+
+# --- Portal sessions (opened by exchanging a portal link) --------------------------------
+
+
+def open_portal_session(session: Session, link: PortalLink, *, now: datetime | None = None) -> str:
+    """A browser session for a resolved link; returns the secret for the cookie."""
+    return _open(
+        session, PORTAL_SESSION, now, merchant_id=link.merchant_id, subscriber_id=link.subscriber_id, link_id=link.id
+    )
+
+
+def resolve_portal_session(session: Session, secret: str, *, now: datetime | None = None) -> PortalIdentity | None:
+    """The subscriber of a live session, or None (unknown, revoked, link revoked, expired, deleted)."""
+    now = now or utcnow()
+    row = _live_row(session, PORTAL_SESSION, secret, now)
+    if row is None:
+        return None
+    link = session.get(PortalLink, row.link_id)
+    if link is None or link.revoked_at is not None:
+        return None
+    if is_subscriber_deleted(session, link.merchant_id, link.subscriber_id):
+        return None
+    _touch(session, PORTAL_SESSION, row, now)
+    return PortalIdentity(row.merchant_id, row.subscriber_id)
+
+
+def exchange_portal_token(token: str, *, ip: str) -> str | None:
+    """Swap a portal link token for a new session (visit recorded); the cookie secret, or None."""
+    with session_scope() as session:
+        link = resolve_portal_token(session, token)
+        if link is None:
+            return None
+        secret = open_portal_session(session, link)
+        record_portal_visit(session, link, ip=ip)
+        return secret
+
+
+def portal_identity(cookie_header: str) -> PortalIdentity | None:
+    """Who is calling, from a request's Cookie header: the one check for Reflex state and HTTP routes."""
+    secret = secret_from_cookie_header(cookie_header, PORTAL_SESSION)
+    if not secret:
+        return None
+    with session_scope() as session:
+        return resolve_portal_session(session, secret)
+
+
+# --- Console sessions (opened by a password login) ---------------------------------------
+
+
+def open_console_session(session: Session, user: MerchantUser, *, now: datetime | None = None) -> str:
+    """A fresh session for a successful login; returns the cookie secret."""
+    return _open(session, CONSOLE_SESSION, now, merchant_id=user.merchant_id, user_id=user.id)
+
+
+def rotate_console_session(
+    session: Session, previous_secret: str, user: MerchantUser, *, now: datetime | None = None
+) -> str:
+    """Login: whatever session this browser had ends here, and a new one begins."""
+    close_session(session, CONSOLE_SESSION, previous_secret, now=now)
+    return open_console_session(session, user, now=now)
+
+
+def resolve_console_session(session: Session, secret: str, *, now: datetime | None = None) -> ConsoleIdentity | None:
+    """The user of a live session, or None (unknown, revoked, expired, user moved merchants)."""
+    now = now or utcnow()
+    row = _live_row(session, CONSOLE_SESSION, secret, now)
+    if row is None:
+        return None
+    user = session.get(MerchantUser, row.user_id)
+    if user is None or user.merchant_id != row.merchant_id:
+        return None
+    _touch(session, CONSOLE_SESSION, row, now)
+    return ConsoleIdentity(merchant_id=row.merchant_id, user_id=user.id, email=user.email)
+
+
+def console_identity(cookie_header: str) -> ConsoleIdentity | None:
+    """Who is calling, from a request's Cookie header: the one check for Reflex state and HTTP routes."""
+    secret = secret_from_cookie_header(cookie_header, CONSOLE_SESSION)
+    if not secret:
+        return None
+    with session_scope() as session:
+        return resolve_console_session(session, secret)
+
+
+def sign_out_console(cookie_header: str) -> None:
+    """Logout from a request's Cookie header, in its own transaction."""
+    with session_scope() as session:
+        close_session(session, CONSOLE_SESSION, secret_from_cookie_header(cookie_header, CONSOLE_SESSION))
