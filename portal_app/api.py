@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from portal_app import accounts, routes
-from portal_app.billing import invoices, portal_links
+from portal_app.billing import invoice_queries, invoices, portal_links
 from portal_app.billing.errors import BillingError, NotFound
 from portal_app.billing.pdf import invoice_pdf_filename
 from portal_app.db import get_engine, session_scope
@@ -187,12 +187,12 @@ def portal_invoice_pdf(request: Request) -> Response:
     merchant_id, subscriber_id = identity
     try:
         with session_scope() as session:
-            invoice = invoices.get_invoice(
+            invoice = invoice_queries.get_invoice(
                 session, request.path_params["invoice_id"], merchant_id=merchant_id, subscriber_id=subscriber_id
             )
             if invoice.status not in invoices.DOWNLOADABLE_STATUSES:
                 raise NotFound("Invoice not found")
-            data = invoices.ensure_invoice_pdf(
+            data = invoice_queries.ensure_invoice_pdf(
                 session, invoice.id, merchant_id=merchant_id, subscriber_id=subscriber_id
             )
             filename = invoice_pdf_filename(invoice)
@@ -211,7 +211,7 @@ def portal_year_zip(request: Request) -> Response:
         return Response("Not found", status_code=404)
     merchant_id, subscriber_id = identity
     with session_scope() as session:
-        filename, data, count = invoices.year_zip_for_subscriber(session, subscriber_id, merchant_id, year)
+        filename, data, count = invoice_queries.year_zip_for_subscriber(session, subscriber_id, merchant_id, year)
     if count == 0:
         return Response("Not found", status_code=404)
     return _attachment(data, "application/zip", filename)

@@ -27,7 +27,8 @@ from portal_app.billing import subscriptions as subscription_service
 from portal_app.billing.audit import audit
 from portal_app.billing.errors import BillingError, NotAllowed, NotFound
 from portal_app.billing.gateways import get_gateway
-from portal_app.billing.invoices import InvoiceError, ensure_invoice_pdf, get_invoice, invoice_total, list_invoices
+from portal_app.billing.invoice_queries import ensure_invoice_pdf, get_invoice, list_invoices
+from portal_app.billing.invoices import InvoiceError, invoice_total
 from portal_app.billing.money import Money, validate_currency
 from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments.card_updates import CardUpdateOutcome, update_payment_method

@@ -25,7 +25,7 @@ from portal_app.billing.audit import audit
 from portal_app.billing.errors import NotFound
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.gateways.base import CardDetails, CardEntry, ChargeOutcome, ChargeResult, PaymentGateway
-from portal_app.billing.invoices import reactivate_paid_up_subscriptions
+from portal_app.billing.invoices import settle_invoice
 from portal_app.billing.money import Money
 from portal_app.billing.payments.attempts import ChargeClaim
 from portal_app.billing.payments.attempts import idempotency_key as attempt_key  # callbacks take a kwarg of that name
@@ -218,11 +218,9 @@ class EngineCallbacks:
             attempt.decline_code = attempt.failure_message = ""
             session.add(attempt)
             if invoice.status == I.UNCOLLECTIBLE:
-                transition(invoice, I.PAID)
-                invoice.paid_at, invoice.next_retry_at, invoice.pdf_bytes = now, None, None
-                session.add(invoice)
-                session.flush()
-                reactivate_paid_up_subscriptions(session, [invoice.subscription_id], now=now)
+                settle_invoice(
+                    session, invoice.id, I.PAID, merchant_id=claim.merchant_id, actor="system", now=now, audited=False
+                )
                 send_receipts(session, [claim], now=now)
             else:
                 self._audit_review(

@@ -16,7 +16,6 @@ OVERSIZED_FOR_NOW = {
     "portal_app/billing/console.py",
     "portal_app/billing/pdf.py",
     "portal_app/billing/emails.py",
-    "portal_app/billing/invoices.py",
     "portal_app/billing/subscriptions.py",
     "portal_app/pages/console/subscribers.py",
     "portal_app/pages/console/profile.py",

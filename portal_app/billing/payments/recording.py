@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from portal_app.billing import dunning
 from portal_app.billing.emails import queue_emails
 from portal_app.billing.gateways.base import GENERIC_DECLINE, ChargeOutcome, ChargeResult
-from portal_app.billing.invoices import reactivate_paid_up_subscriptions
+from portal_app.billing.invoices import settle_invoices_paid
 from portal_app.billing.money import Money
 from portal_app.billing.payments.attempts import ChargeClaim, ChargeInvoiceResult, PaymentOutcome
 from portal_app.billing.payments.declines import AUTHENTICATION_REQUIRED, NEVER_REACHED
@@ -69,13 +69,13 @@ def record_successes(
 
     Bulk statements instead of transition(): each move is validated against the status table
     first, and every UPDATE pins the current status in its WHERE, so only validated moves apply.
+    The invoices are paid by invoices.settle_invoices_paid (the same effects as settle_invoice).
     """
     if not paid:
         return {}
-    att, inv = PaymentAttempt.__table__, Invoice.__table__
+    att = PaymentAttempt.__table__
     for status in {status for _, _, status in paid}:
         check_transition(AttemptStatus, status, A.SUCCEEDED)
-    check_transition(InvoiceStatus, I.OPEN, I.PAID)
     check_transition(AttemptStatus, A.REQUIRES_ACTION, A.FAILED)
     session.execute(
         sa.update(att)
@@ -89,26 +89,16 @@ def record_successes(
         ),
         [{"b_attempt": c.attempt_id, "b_status": status, "b_ref": r.gateway_ref[:64]} for c, r, status in paid],
     )
-    subscription_ids = []
     for start in range(0, len(paid), 1000):
         invoice_ids = [c.invoice_id for c, _, _ in paid[start : start + 1000]]
-        attempt_ids = [c.attempt_id for c, _, _ in paid[start : start + 1000]]
-        # Money moved, so the invoice is paid whatever dunning said; only the claim holder settles it.
-        session.execute(
-            sa.update(inv)
-            .where(inv.c.id.in_(invoice_ids), inv.c.status == I.OPEN.value, inv.c.charging_attempt_id.in_(attempt_ids))
-            .values(status=I.PAID.value, paid_at=now, next_retry_at=None, charging_attempt_id=None, pdf_bytes=None)
-        )
-        subscription_ids += (
-            session.execute(sa.select(inv.c.subscription_id).where(inv.c.id.in_(invoice_ids))).scalars().all()
-        )
         # Earlier attempts still waiting for 3DS are moot once the invoice is paid.
         session.execute(
             sa.update(att)
             .where(att.c.invoice_id.in_(invoice_ids), att.c.status == A.REQUIRES_ACTION.value)
             .values(status=A.FAILED.value, failure_message="superseded by a successful payment", settled_at=now)
         )
-    reactivate_paid_up_subscriptions(session, subscription_ids, now=now)
+    # Money moved, so the invoice is paid whatever dunning said; only the claim holder settles it.
+    settle_invoices_paid(session, [(c.invoice_id, c.attempt_id) for c, _, _ in paid], now=now)
     send_receipts(session, [c for c, _, _ in paid], now=now)
     return {
         c.attempt_id: ChargeInvoiceResult(
