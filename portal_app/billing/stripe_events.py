@@ -47,7 +47,6 @@ _PI_ID = re.compile(r"^pi_[A-Za-z0-9]{1,100}$")
 
 
 def _gateway() -> PaymentGateway:
-
     return get_gateway()
 
 
@@ -390,7 +389,6 @@ def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payme
 
 
 def _engine() -> sa.Engine:
-
     return get_engine()
 
 

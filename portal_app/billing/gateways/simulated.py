@@ -1,7 +1,7 @@
 """An offline gateway that behaves like Stripe test mode, for the demo and for tests.
 
 It accepts only Stripe's documented test card numbers and reproduces their behaviour (declines,
-3DS, charge failures). State lives in one process-wide store guarded by a lock, so every instance in
+3DS, charge failures; the card table and checks are in simulated_cards.py). State lives in one process-wide store guarded by a lock, so every instance in
 a process sees the same customers, cards and charges, and idempotency holds across threads.
 The store never keeps a card number or CVC: only brand, last4, expiry and a behaviour tag.
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import stripe
 
-from portal_app.billing.gateways.base import (
-    IdempotencyKeyReused,
-)
+from portal_app.billing.gateways.base import IdempotencyKeyReused
 
 
 class StripeUnavailable(RuntimeError):
