@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from portal_app.billing.payments import update_payment_method
+from portal_app.billing.payments.card_updates import update_payment_method
 from portal_app.billing.plans import create_plan
 from portal_app.billing.subscriptions import subscribe
 from portal_app.db import new_session

@@ -27,17 +27,13 @@ from portal_app.billing.accounts import AccountError, add_user, normalize_email
 from portal_app.billing.audit import audit
 from portal_app.billing.errors import BillingError, NotAllowed, NotFound
 from portal_app.billing.gateways import get_gateway
-from portal_app.billing.invoices import InvoiceError, ensure_invoice_pdf, get_invoice, invoice_total, list_invoices
+from portal_app.billing.invoice_queries import ensure_invoice_pdf, get_invoice, list_invoices
+from portal_app.billing.invoices import InvoiceError, invoice_total
 from portal_app.billing.money import Money, validate_currency
 from portal_app.billing.notify import send_subscriber_email
-from portal_app.billing.payments import (
-    CardSummary,
-    CardUpdateOutcome,
-    card_is_expired,
-    decline_message,
-    default_payment_method,
-    update_payment_method,
-)
+from portal_app.billing.payments.card_updates import CardUpdateOutcome, update_payment_method
+from portal_app.billing.payments.cards import CardSummary, card_is_expired, default_payment_method
+from portal_app.billing.payments.declines import decline_message
 from portal_app.billing.pdf import invoice_pdf_filename
 from portal_app.billing.portal_actions import card_input_from_form
 from portal_app.billing.portal_links import current_portal_token, issue_portal_link, revoke_portal_links

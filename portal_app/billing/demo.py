@@ -25,7 +25,7 @@ from sqlmodel import select
 
 from portal_app.billing.accounts import hash_password
 from portal_app.billing.gateways.simulated import SimulatedGateway
-from portal_app.billing.payments import update_payment_method
+from portal_app.billing.payments.card_updates import update_payment_method
 from portal_app.billing.periods import add_interval, period_bounds
 from portal_app.billing.plans import create_plan
 from portal_app.billing.portal_links import issue_portal_link

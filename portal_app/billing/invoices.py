@@ -1,24 +1,21 @@
-"""Invoices: drafts, finalization with gapless numbers, immutability, void / uncollectible / paid, PDFs.
-
-Numbers look like ACME-2026-000123: one sequence per merchant and calendar year (UTC) of
-finalization, taken from `invoice_counter` inside the finalizing transaction, so a rolled-back
-finalization gives its number back and no number is ever skipped or used twice.
+"""Invoices: drafts, finalization (numbered by invoice_numbers.py), immutability, settling
+(paid / void / uncollectible: settle_invoice and its bulk twin share one definition of the effects).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from portal_app.billing.audit import audit
-from portal_app.billing.errors import BillingError, NotAllowed, NotFound
+from portal_app.billing.errors import BillingError, NotAllowed
+from portal_app.billing.invoice_numbers import allocate_invoice_numbers
 from portal_app.billing.money import Money
-from portal_app.billing.pdf import render_invoice_pdf, year_zip
 from portal_app.billing.statuses import (
     InvoiceStatus,
     SubscriptionStatus,
@@ -29,7 +26,6 @@ from portal_app.billing.statuses import (
 from portal_app.billing.tenancy import get_scoped, row_id
 from portal_app.models import (
     Invoice,
-    InvoiceCounter,
     InvoiceLine,
     Merchant,
     Plan,
@@ -43,8 +39,9 @@ I, S = InvoiceStatus, SubscriptionStatus
 DOWNLOADABLE_STATUSES = (I.OPEN, I.PAID, I.UNCOLLECTIBLE)
 
 
-def is_downloadable(status: str) -> bool:
+def is_downloadable(invoice_or_status: Invoice | str) -> bool:
     """Finalized and not voided: the customer may download (and the portal lists) this invoice."""
+    status = invoice_or_status if isinstance(invoice_or_status, str) else invoice_or_status.status
     return status in DOWNLOADABLE_STATUSES
 
 
@@ -56,38 +53,6 @@ class InvoiceImmutable(InvoiceError):
     """Amounts and lines of a finalized invoice never change: void it and issue another."""
 
     code = "invoice_immutable"
-
-
-# --- numbering ------------------------------------------------------------------------------
-
-
-def allocate_invoice_numbers(session: Session, *, merchant: Merchant, year: int, count: int = 1) -> list[str]:
-    """Take `count` consecutive numbers of the merchant's sequence for `year`.
-
-    Must run inside the transaction that stores the numbers: the UPDATE holds the counter row's
-    lock (PostgreSQL) or the database write lock (SQLite, BEGIN IMMEDIATE) until commit.
-    """
-    if count <= 0:
-        return []
-    table = InvoiceCounter.__table__
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(table)
-        .values(merchant_id=merchant.id, year=year, last_value=0)
-        .on_conflict_do_nothing(index_elements=["merchant_id", "year"])
-    )
-    last = session.execute(
-        sa.update(table)
-        .where(table.c.merchant_id == merchant.id, table.c.year == year)
-        .values(last_value=table.c.last_value + count)
-        .returning(table.c.last_value)
-    ).scalar_one()
-    return [format_invoice_number(merchant.invoice_prefix, year, n) for n in range(last - count + 1, last + 1)]
-
-
-def format_invoice_number(prefix: str, year: int, value: int) -> str:
-    return f"{prefix}-{year}-{value:06d}"
 
 
 # --- drafts ---------------------------------------------------------------------------------
@@ -307,6 +272,29 @@ def issue_renewal_invoices(session: Session, items: list[RenewalInvoice], *, now
 # --- settling -------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class _Entering:
+    """What entering a settled status does besides the status itself (the one definition)."""
+
+    stamp: str | None  # the column that records when
+    reactivates: bool  # the invoice is no longer owed: its subscription may be active again
+    audit_kind: str  # how a person's settlement is audited (a payment is recorded by its attempt)
+
+
+_ENTERING: dict[InvoiceStatus, _Entering] = {
+    I.PAID: _Entering("paid_at", reactivates=True, audit_kind="invoice_marked_paid"),
+    I.VOID: _Entering("voided_at", reactivates=True, audit_kind="invoice_voided"),
+    I.UNCOLLECTIBLE: _Entering(None, reactivates=False, audit_kind="invoice_uncollectible"),
+}
+
+
+def _settled_columns(new_status: InvoiceStatus, now: datetime) -> dict[str, Any]:
+    """Columns entering `new_status` sets: its instant, no retry scheduled, no stored PDF (the PDF
+    prints the payment status, so it is rendered again on the next download)."""
+    stamp = _ENTERING[new_status].stamp
+    return {"next_retry_at": None, "pdf_bytes": None, **({stamp: now} if stamp else {})}
+
+
 def _require_settleable(invoice: Invoice, new_status: InvoiceStatus) -> None:
     """Refuse (with words for the page) moves the status table forbids, and any move while a
     payment is in flight: its outcome must settle the invoice first."""
@@ -368,98 +356,70 @@ def reactivate_paid_up_subscriptions(
     return restored
 
 
-def _settle(
+def settle_invoice(
     session: Session,
     invoice_id: int,
-    new_status: I,
+    new_status: InvoiceStatus,
     *,
     merchant_id: int,
     actor: str,
     now: datetime,
-    kind: str,
-    detail: dict[str, Any],
-    reactivate: bool,
+    detail: dict[str, Any] | None = None,
+    audited: bool = True,
 ) -> Invoice:
-    """The one way a merchant closes an invoice: lock, check, transition, stop retries, drop the
-    stored PDF (it prints the payment status), optionally restore the subscription, audit."""
+    """The one way an invoice becomes paid, void or uncollectible: lock, check, transition, effects.
+
+    audited=False when another record already tells the story (a payment's attempt and receipt).
+    """
     invoice = get_scoped(session, Invoice, row_id(invoice_id), merchant_id, for_update=True)
     _require_settleable(invoice, new_status)
     transition(invoice, new_status)
-    if new_status is I.PAID:
-        invoice.paid_at = now
-    elif new_status is I.VOID:
-        invoice.voided_at = now
-    invoice.next_retry_at = None
-    invoice.pdf_bytes = None
+    for column, value in _settled_columns(new_status, now).items():
+        setattr(invoice, column, value)
     session.add(invoice)
     session.flush()
-    if reactivate:
-        # Paid or no longer owed: a past-due subscription owes nothing more for it.
+    entering = _ENTERING[new_status]
+    if entering.reactivates:
         reactivate_paid_up_subscriptions(session, [invoice.subscription_id], now=now, actor=actor)
-    audit(
-        session,
-        merchant_id=merchant_id,
-        subscriber_id=invoice.subscriber_id,
-        actor=actor,
-        kind=kind,
-        detail={"invoice_id": invoice.id, "number": invoice.number, **detail},
-        now=now,
-    )
+    if audited:
+        audit(
+            session,
+            merchant_id=merchant_id,
+            subscriber_id=invoice.subscriber_id,
+            actor=actor,
+            kind=entering.audit_kind,
+            detail={"invoice_id": invoice.id, "number": invoice.number, **(detail or {})},
+            now=now,
+        )
     return invoice
 
 
-def mark_paid(
-    session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime, note: str = ""
-) -> Invoice:
-    """Record a payment made outside the gateway (bank transfer, cheque). Restores the subscription."""
-    return _settle(
-        session,
-        invoice_id,
-        I.PAID,
-        merchant_id=merchant_id,
-        actor=actor,
-        now=now,
-        kind="invoice_marked_paid",
-        detail={"note": note},
-        reactivate=True,
-    )
+def settle_invoices_paid(session: Session, paid: Sequence[tuple[int, int]], *, now: datetime) -> list[int]:
+    """The bulk twin of settle_invoice(..., PAID, audited=False) for (invoice id, attempt id) pairs whose
+    attempt moved the money: only open invoices still claimed by those attempts are paid, their claims
+    released. Returns the subscription ids looked at for reactivation."""
+    check_transition(InvoiceStatus, I.OPEN, I.PAID)
+    inv = Invoice.__table__
+    values = {"status": I.PAID.value, "charging_attempt_id": None, **_settled_columns(I.PAID, now)}
+    subscription_ids: list[int] = []
+    for start in range(0, len(paid), 1000):
+        invoice_ids = [invoice_id for invoice_id, _ in paid[start : start + 1000]]
+        attempt_ids = [attempt_id for _, attempt_id in paid[start : start + 1000]]
+        # The WHERE pins the validated move and the claim: only the claim holder settles an invoice.
+        session.execute(
+            sa.update(inv)
+            .where(inv.c.id.in_(invoice_ids), inv.c.status == I.OPEN.value, inv.c.charging_attempt_id.in_(attempt_ids))
+            .values(**values)
+        )
+        subscription_ids += (
+            session.execute(sa.select(inv.c.subscription_id).where(inv.c.id.in_(invoice_ids))).scalars().all()
+        )
+    if _ENTERING[I.PAID].reactivates:
+        reactivate_paid_up_subscriptions(session, subscription_ids, now=now)
+    return subscription_ids
 
 
-def void_invoice(
-    session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime, reason: str = ""
-) -> Invoice:
-    """Cancel an invoice that is not owed (corrections void and reissue; paid ones cannot be voided)."""
-    return _settle(
-        session,
-        invoice_id,
-        I.VOID,
-        merchant_id=merchant_id,
-        actor=actor,
-        now=now,
-        kind="invoice_voided",
-        detail={"reason": reason},
-        reactivate=True,
-    )
-
-
-def mark_uncollectible(
-    session: Session, invoice_id: int, *, merchant_id: int, actor: str, now: datetime, reason: str = ""
-) -> Invoice:
-    """Write the debt off: no more automatic retries. A later payment still settles it."""
-    return _settle(
-        session,
-        invoice_id,
-        I.UNCOLLECTIBLE,
-        merchant_id=merchant_id,
-        actor=actor,
-        now=now,
-        kind="invoice_uncollectible",
-        detail={"reason": reason},
-        reactivate=False,
-    )
-
-
-# --- reading, PDFs, ZIP ---------------------------------------------------------------------
+# --- reading (the queries live in invoice_queries.py) ----------------------------------------
 
 
 def invoice_total(invoice: Invoice) -> Money:
@@ -468,97 +428,3 @@ def invoice_total(invoice: Invoice) -> Money:
 
 def is_finalized(invoice: Invoice) -> bool:
     return invoice.status != I.DRAFT
-
-
-def get_invoice(session: Session, invoice_id: int, *, merchant_id: int, subscriber_id: int | None = None) -> Invoice:
-    """One invoice of the merchant (and of the subscriber, for portal sessions)."""
-    invoice = get_scoped(session, Invoice, row_id(invoice_id), merchant_id)
-    if subscriber_id is not None and invoice.subscriber_id != subscriber_id:
-        raise NotFound("Invoice not found")
-    return invoice
-
-
-def invoice_lines(session: Session, invoice: Invoice) -> list[InvoiceLine]:
-    return list(session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.id)))
-
-
-def list_invoices(
-    session: Session,
-    *,
-    merchant_id: int,
-    subscriber_id: int | None = None,
-    include_drafts: bool = False,
-    limit: int | None = None,
-) -> list[Invoice]:
-    """Newest first. Subscribers never see drafts."""
-    stmt = select(Invoice).where(Invoice.merchant_id == merchant_id)
-    if subscriber_id is not None:
-        stmt = stmt.where(Invoice.subscriber_id == subscriber_id)
-    if not include_drafts:
-        stmt = stmt.where(Invoice.status != I.DRAFT)
-    stmt = stmt.order_by(Invoice.finalized_at.desc(), Invoice.id.desc())
-    if limit:
-        stmt = stmt.limit(limit)
-    return list(session.exec(stmt))
-
-
-def ensure_invoice_pdf(
-    session: Session, invoice_id: int, *, merchant_id: int, subscriber_id: int | None = None
-) -> bytes:
-    """The invoice's PDF: rendered once from the finalized invoice and stored; stored bytes thereafter.
-
-    Status changes (paid, void, uncollectible) clear the stored PDF because it prints the payment
-    status; the content (number, lines, amounts) is immutable, so re-rendering can't differ there.
-    """
-
-    invoice = get_invoice(session, invoice_id, merchant_id=merchant_id, subscriber_id=subscriber_id)
-    if invoice.pdf_bytes is not None:
-        return invoice.pdf_bytes
-    if not is_finalized(invoice):
-        raise InvoiceError("Only finalized invoices have a PDF.")
-    merchant = session.get(Merchant, merchant_id)
-    data = render_invoice_pdf(invoice, invoice_lines(session, invoice), merchant)
-    table = Invoice.__table__
-    # First renderer wins; a concurrent download keeps the bytes already stored.
-    session.execute(
-        sa.update(table).where(table.c.id == invoice.id, table.c.pdf_bytes.is_(None)).values(pdf_bytes=data)
-    )
-    session.refresh(invoice, ["pdf_bytes"])
-    return invoice.pdf_bytes
-
-
-def _downloadable(merchant_id: int, subscriber_id: int):
-    return (
-        Invoice.merchant_id == merchant_id,
-        Invoice.subscriber_id == subscriber_id,
-        Invoice.status.in_([s.value for s in DOWNLOADABLE_STATUSES]),
-        Invoice.finalized_at.is_not(None),
-    )
-
-
-def invoice_years(session: Session, *, merchant_id: int, subscriber_id: int) -> dict[int, int]:
-    """{year: number of downloadable invoices finalized that year}, newest year first."""
-    rows = session.execute(sa.select(Invoice.finalized_at).where(*_downloadable(merchant_id, subscriber_id))).scalars()
-    counts: dict[int, int] = {}
-    for finalized_at in rows:
-        counts[finalized_at.year] = counts.get(finalized_at.year, 0) + 1
-    return dict(sorted(counts.items(), reverse=True))
-
-
-def year_zip_for_subscriber(
-    session: Session, subscriber_id: int, merchant_id: int, year: int
-) -> tuple[str, bytes, int]:
-    """(filename, zip bytes, invoice count) with every downloadable invoice of that year as a PDF."""
-
-    get_scoped(session, Subscriber, subscriber_id, merchant_id)
-    start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
-    invoices = session.exec(
-        select(Invoice)
-        .where(*_downloadable(merchant_id, subscriber_id), Invoice.finalized_at >= start, Invoice.finalized_at < end)
-        .order_by(Invoice.finalized_at, Invoice.id)
-    ).all()
-    if not invoices:
-        raise InvoiceError(f"No invoices in {year}.", code="not_found")
-    files = [(f"{inv.number}.pdf", ensure_invoice_pdf(session, inv.id, merchant_id=merchant_id)) for inv in invoices]
-    merchant = session.get(Merchant, merchant_id)
-    return f"{merchant.slug}-invoices-{year}.zip", year_zip(files), len(files)

@@ -10,7 +10,11 @@ from datetime import datetime
 from portal_app.billing import subscribers, subscriptions
 from portal_app.billing.errors import BillingError, NotFound
 from portal_app.billing.gateways import get_gateway
-from portal_app.billing.payments import CardUpdateResult, confirm_payment_method_setup, update_payment_method
+from portal_app.billing.payments.card_updates import (
+    CardUpdateResult,
+    confirm_payment_method_setup,
+    update_payment_method,
+)
 from portal_app.billing.portal_view import current_subscription
 from portal_app.db import get_engine, session_scope
 from portal_app.models import utcnow

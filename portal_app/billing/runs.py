@@ -23,15 +23,10 @@ from portal_app.billing.emails import deliver_queued_emails
 from portal_app.billing.gateways.base import PaymentGateway
 from portal_app.billing.invoices import RenewalInvoice, issue_renewal_invoices
 from portal_app.billing.notify import send_subscriber_email
-from portal_app.billing.payments import (
-    ChargeInvoiceResult,
-    PaymentOutcome,
-    charge_claims,
-    charge_invoices,
-    claim_invoices,
-    expiry_instant,
-    settle_unknown_attempts,
-)
+from portal_app.billing.payments.attempts import ChargeInvoiceResult, PaymentOutcome
+from portal_app.billing.payments.cards import expiry_instant
+from portal_app.billing.payments.charging import charge_claims, charge_invoices, claim_invoices
+from portal_app.billing.payments.settlement import settle_unknown_attempts
 from portal_app.billing.periods import period_bounds
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, check_transition
 from portal_app.db import is_postgres, new_session

@@ -1,7 +1,7 @@
 """What the engine does with Stripe's facts (webhooks, the browser's 3DS), and the portal's Stripe facade.
 
 EngineCallbacks implements webhooks.BillingCallbacks on our tables. Every callback is idempotent and
-forward-only, and settles through payments.py's own recording path (_record_outcomes), so a charge
+forward-only, and settles through the payments' own recording path (recording.record_outcomes), so a charge
 settled by a webhook, by its worker or by settle_unknown_attempts ends in exactly the same rows:
 one paid invoice, one receipt, whoever comes first. Rows are found by what Stripe hands back (our
 idempotency key, the Stripe customer, the PaymentMethod id), so tenancy follows the rows found.
@@ -24,19 +24,14 @@ from sqlmodel import select
 from portal_app.billing.audit import audit
 from portal_app.billing.errors import NotFound
 from portal_app.billing.gateways import get_gateway
-from portal_app.billing.gateways.base import CardDetails, ChargeOutcome, ChargeResult, PaymentGateway
-from portal_app.billing.invoices import reactivate_paid_up_subscriptions
+from portal_app.billing.gateways.base import CardDetails, CardEntry, ChargeOutcome, ChargeResult, PaymentGateway
+from portal_app.billing.invoices import settle_invoice
 from portal_app.billing.money import Money
-from portal_app.billing.payments import (
-    ChargeClaim,
-    _ensure_customer,
-    _record_outcomes,
-    _record_successes,
-    _save_card,
-    _send_receipts,
-    retry_open_invoices,
-)
-from portal_app.billing.payments import idempotency_key as attempt_key  # callbacks take a kwarg of that name
+from portal_app.billing.payments.attempts import ChargeClaim
+from portal_app.billing.payments.attempts import idempotency_key as attempt_key  # callbacks take a kwarg of that name
+from portal_app.billing.payments.card_updates import retry_open_invoices
+from portal_app.billing.payments.cards import ensure_gateway_customer, save_card
+from portal_app.billing.payments.recording import record_outcomes, record_successes, send_receipts
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, transition
 from portal_app.billing.tenancy import get_scoped
 from portal_app.db import get_engine, new_session
@@ -52,7 +47,6 @@ _PI_ID = re.compile(r"^pi_[A-Za-z0-9]{1,100}$")
 
 
 def _gateway() -> PaymentGateway:
-
     return get_gateway()
 
 
@@ -81,7 +75,7 @@ class EngineCallbacks:
         status = self._attempt_status(claim.attempt_id)
         if status in (A.PENDING, A.UNKNOWN):
             # The very path settle_unknown_attempts takes: re-checks the status under lock.
-            _record_outcomes(self.engine, [(claim, answer)], now=now)
+            record_outcomes(self.engine, [(claim, answer)], now=now)
             # Its worker may have recorded requires_action in between: then settle it as authenticated.
             status = self._attempt_status(claim.attempt_id)
         if status == A.REQUIRES_ACTION:
@@ -99,7 +93,7 @@ class EngineCallbacks:
         now = self.clock()
         status = self._attempt_status(claim.attempt_id)
         if status in (A.PENDING, A.UNKNOWN):
-            _record_outcomes(self.engine, [(claim, result)], now=now)  # declines hand over to dunning
+            record_outcomes(self.engine, [(claim, result)], now=now)  # declines hand over to dunning
         elif status == A.REQUIRES_ACTION and result.outcome is ChargeOutcome.DECLINED:
             self._fail_authentication(claim, result, now=now)
         # SUCCEEDED or FAILED: settled; a late failure never un-pays an invoice.
@@ -125,7 +119,7 @@ class EngineCallbacks:
             return
         gateway = self.gateway
         now = self.clock()
-        _save_card(self.engine, subscriber, card, gateway, actor="stripe", now=now)
+        save_card(self.engine, subscriber, card, gateway, actor="stripe", now=now)
         retry_open_invoices(self.engine, subscriber.id, subscriber.merchant_id, gateway, now)
 
     def card_updated(self, *, card: CardDetails) -> None:
@@ -215,7 +209,7 @@ class EngineCallbacks:
                 invoice.charging_attempt_id = attempt.id
                 session.add(invoice)
                 session.flush()
-                _record_successes(session, [(claim, answer, A.REQUIRES_ACTION)], now=now)
+                record_successes(session, [(claim, answer, A.REQUIRES_ACTION)], now=now)
                 return
             transition(attempt, A.SUCCEEDED)
             attempt.gateway_ref = answer.gateway_ref[:64]
@@ -223,12 +217,10 @@ class EngineCallbacks:
             attempt.decline_code = attempt.failure_message = ""
             session.add(attempt)
             if invoice.status == I.UNCOLLECTIBLE:
-                transition(invoice, I.PAID)
-                invoice.paid_at, invoice.next_retry_at, invoice.pdf_bytes = now, None, None
-                session.add(invoice)
-                session.flush()
-                reactivate_paid_up_subscriptions(session, [invoice.subscription_id], now=now)
-                _send_receipts(session, [claim], now=now)
+                settle_invoice(
+                    session, invoice.id, I.PAID, merchant_id=claim.merchant_id, actor="system", now=now, audited=False
+                )
+                send_receipts(session, [claim], now=now)
             else:
                 self._audit_review(
                     session, claim, "payment_received_for_settled_invoice", answer.gateway_ref, invoice.status, now=now
@@ -287,28 +279,32 @@ class EngineCallbacks:
 
 
 def stripe_mode() -> bool:
-    return _gateway().name == "stripe"
+    """Cards are entered in Stripe Elements (else in our own form)."""
+    return _gateway().card_entry is CardEntry.STRIPE_ELEMENTS
+
+
+def _elements_gateway() -> PaymentGateway:
+    """The gateway, when its card entry runs in Stripe Elements; NotFound otherwise."""
+    gateway = _gateway()
+    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS:
+        raise NotFound("Stripe is not the configured gateway.")
+    return gateway
 
 
 def publishable_key() -> str:
     """The browser's Stripe key (designed to be public); never the secret key."""
-    gateway = _gateway()
-    if gateway.name != "stripe":
-        raise NotFound("Stripe is not the configured gateway.")
-    return gateway.publishable_key
+    return _elements_gateway().publishable_key
 
 
 def start_card_setup(*, merchant_id: int, subscriber_id: int) -> str:
     """A SetupIntent for this subscriber's Stripe customer (created on first use): its client secret,
     for Stripe Elements. The card is saved when the browser reports the confirmed seti_ id."""
-    gateway = _gateway()
-    if gateway.name != "stripe":
-        raise NotFound("Stripe is not the configured gateway.")
+    gateway = _elements_gateway()
     engine = _engine()
     with new_session(engine) as session:
         subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
         session.expunge(subscriber)
-    customer_ref = _ensure_customer(engine, subscriber, gateway)
+    customer_ref = ensure_gateway_customer(engine, subscriber, gateway)
     _setup_id, client_secret = gateway.create_setup_intent(customer_ref=customer_ref)
     return client_secret
 
@@ -326,7 +322,7 @@ class PaymentToAuthenticate:
 def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> PaymentToAuthenticate | None:
     """The subscriber's oldest open invoice waiting for 3DS on its latest attempt, or None."""
     gateway = _gateway()
-    if gateway.name != "stripe":
+    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS:
         return None
     later = aliased(PaymentAttempt)
     with new_session(_engine()) as session:
@@ -366,7 +362,7 @@ def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payme
     like the webhook would. True when the invoice's payment succeeded. Scoped: the intent must be one
     of this subscriber's attempts."""
     gateway = _gateway()
-    if gateway.name != "stripe" or not _PI_ID.match(payment_intent_id or ""):
+    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS or not _PI_ID.match(payment_intent_id or ""):
         raise NotFound("No payment is waiting for confirmation.")
     engine = _engine()
     with new_session(engine) as session:
@@ -393,7 +389,6 @@ def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payme
 
 
 def _engine() -> sa.Engine:
-
     return get_engine()
 
 

@@ -18,7 +18,8 @@ from portal_app.billing.errors import BillingError, NotAllowed
 from portal_app.billing.invoices import create_draft_invoice, finalize_invoice
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
-from portal_app.billing.payments import ChargeInvoiceResult, charge_invoice
+from portal_app.billing.payments.attempts import ChargeInvoiceResult
+from portal_app.billing.payments.charging import charge_invoice
 from portal_app.billing.periods import period_bounds
 from portal_app.billing.plans import CancellationPolicy
 from portal_app.billing.portal_links import revoke_portal_links

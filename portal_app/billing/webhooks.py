@@ -28,8 +28,9 @@ import stripe
 from sqlmodel import Session
 
 from portal_app.billing.gateways.base import CardDetails, ChargeOutcome, ChargeResult, SetupOutcome
-from portal_app.billing.gateways.stripe import StripeGateway, StripeRequestRejected
-from portal_app.billing.gateways.stripe import stripe_field as _field
+from portal_app.billing.gateways.stripe.errors import StripeRequestRejected
+from portal_app.billing.gateways.stripe.gateway import StripeGateway
+from portal_app.billing.gateways.stripe.objects import stripe_field as _field
 from portal_app.db import session_scope
 from portal_app.models import WebhookEvent, utcnow
 

@@ -197,7 +197,7 @@ def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly
 
     from portal_app.billing.demo import MERCHANT_SLUG
     from portal_app.billing.gateways.simulated import SimulatedGateway
-    from portal_app.billing.payments import update_payment_method
+    from portal_app.billing.payments.card_updates import update_payment_method
     from portal_app.billing.periods import add_interval
     from portal_app.billing.portal_links import issue_portal_link
     from portal_app.billing.runs import run_billing

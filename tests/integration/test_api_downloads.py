@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from portal_app import db, routes
 from portal_app.api import build_api
 from portal_app.billing import invoices, portal_links, sessions
+from portal_app.billing.statuses import InvoiceStatus
 from portal_app.models import Merchant, Subscriber
 from tests.builders import JAN31, subscribed_world
 
@@ -63,7 +64,9 @@ def test_void_invoice_is_not_downloadable(client, engine, worlds):
     with db.session_scope(engine) as session:
         draft = invoices.create_draft_invoice(session, start.subscription_id, merchant_id=mine.merchant_id, now=JAN31)
         invoices.finalize_invoice(session, draft.id, merchant_id=mine.merchant_id, now=JAN31)
-        invoices.void_invoice(session, draft.id, merchant_id=mine.merchant_id, actor="merchant", now=JAN31)
+        invoices.settle_invoice(
+            session, draft.id, InvoiceStatus.VOID, merchant_id=mine.merchant_id, actor="merchant", now=JAN31
+        )
     client.cookies.set(routes.PORTAL_SESSION_COOKIE, _portal_cookie(engine, mine.subscriber_id))
     assert client.get(routes.invoice_pdf_url(draft.id)).status_code == 404
     assert client.get(routes.invoice_pdf_url(start.invoice_id)).status_code == 200

@@ -9,8 +9,8 @@ from argon2 import PasswordHasher
 from sqlmodel import select
 
 from portal_app.billing.demo import DEMO_PASSWORD, demo_portal_links, seed_demo
-from portal_app.billing.invoices import invoice_years
-from portal_app.billing.payments import card_is_expired, default_payment_method
+from portal_app.billing.invoice_queries import invoice_years
+from portal_app.billing.payments.cards import card_is_expired, default_payment_method
 from portal_app.billing.portal_links import resolve_portal_token
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
 from portal_app.billing.subscriptions import on_grace_period

@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
+from portal_app.billing import invoice_queries
 from portal_app.billing import invoices as inv
 from portal_app.billing.errors import NotAllowed, NotFound
 from portal_app.billing.runs import run_billing
@@ -17,7 +18,7 @@ from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
 from portal_app.billing.subscriptions import start_subscription
 from portal_app.db import new_session
 from portal_app.models import Invoice, InvoiceCounter
-from tests.builders import JAN31, UTC, invoices_of, make_world, rows, subscribed_world, subscription_of
+from tests.builders import JAN31, UTC, audit_kinds, invoices_of, make_world, rows, subscribed_world, subscription_of
 
 
 def _drafts(world, count: int) -> list[int]:
@@ -113,11 +114,23 @@ def test_settling_moves_follow_the_status_table(engine, gateway):
     paid, open_ = invoices_of(world)
     with new_session(engine) as session, session.begin():
         with pytest.raises(NotAllowed):
-            inv.void_invoice(session, paid.id, merchant_id=world.merchant_id, actor="user:1", now=JAN31)
-        inv.mark_uncollectible(session, open_.id, merchant_id=world.merchant_id, actor="user:1", now=JAN31)
+            inv.settle_invoice(
+                session, paid.id, InvoiceStatus.VOID, merchant_id=world.merchant_id, actor="user:1", now=JAN31
+            )
+        inv.settle_invoice(
+            session, open_.id, InvoiceStatus.UNCOLLECTIBLE, merchant_id=world.merchant_id, actor="user:1", now=JAN31
+        )
     assert invoices_of(world)[1].next_retry_at is None
     with new_session(engine) as session, session.begin():
-        inv.mark_paid(session, open_.id, merchant_id=world.merchant_id, actor="user:1", now=JAN31, note="cheque")
+        inv.settle_invoice(
+            session,
+            open_.id,
+            InvoiceStatus.PAID,
+            merchant_id=world.merchant_id,
+            actor="user:1",
+            now=JAN31,
+            detail={"note": "cheque"},
+        )
     assert invoices_of(world)[1].status == InvoiceStatus.PAID
     assert subscription_of(world).status == SubscriptionStatus.ACTIVE
 
@@ -130,34 +143,36 @@ def test_invoice_under_a_live_charge_cannot_be_settled_by_hand(engine, gateway):
     with new_session(engine) as session, session.begin():
         session.execute(sa.update(Invoice).where(Invoice.id == open_.id).values(charging_attempt_id=999))
     with new_session(engine) as session, session.begin(), pytest.raises(NotAllowed):
-        inv.void_invoice(session, open_.id, merchant_id=world.merchant_id, actor="user:1", now=JAN31)
+        inv.settle_invoice(
+            session, open_.id, InvoiceStatus.VOID, merchant_id=world.merchant_id, actor="user:1", now=JAN31
+        )
 
 
 def test_pdf_is_rendered_once_and_stored(engine, gateway, monkeypatch):
     world, _ = subscribed_world(engine, gateway)
     (invoice,) = invoices_of(world)
     calls = []
-    real = inv.render_invoice_pdf
-    monkeypatch.setattr(inv, "render_invoice_pdf", lambda *a: calls.append(1) or real(*a))
+    real = invoice_queries.render_invoice_pdf
+    monkeypatch.setattr(invoice_queries, "render_invoice_pdf", lambda *a: calls.append(1) or real(*a))
     with new_session(engine) as session, session.begin():
-        first = inv.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id)
+        first = invoice_queries.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id)
     with new_session(engine) as session, session.begin():
-        second = inv.ensure_invoice_pdf(
+        second = invoice_queries.ensure_invoice_pdf(
             session, invoice.id, merchant_id=world.merchant_id, subscriber_id=world.subscriber_id
         )
     assert first == second and first.startswith(b"%PDF") and len(calls) == 1
     assert invoices_of(world)[0].pdf_bytes == first
     with new_session(engine) as session, pytest.raises(NotFound):
-        inv.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id, subscriber_id=12345)
+        invoice_queries.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id, subscriber_id=12345)
     with new_session(engine) as session, pytest.raises(NotFound):
-        inv.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id + 1)
+        invoice_queries.ensure_invoice_pdf(session, invoice.id, merchant_id=world.merchant_id + 1)
 
 
 def test_drafts_have_no_pdf(engine):
     world = make_world(engine)
     (draft_id,) = _drafts(world, 1)
     with new_session(engine) as session, pytest.raises(inv.InvoiceError):
-        inv.ensure_invoice_pdf(session, draft_id, merchant_id=world.merchant_id)
+        invoice_queries.ensure_invoice_pdf(session, draft_id, merchant_id=world.merchant_id)
 
 
 def test_year_zip_holds_that_years_invoices(engine, gateway):
@@ -166,15 +181,81 @@ def test_year_zip_holds_that_years_invoices(engine, gateway):
         run_billing(engine, now=datetime(2025, month, 5, 1, tzinfo=UTC), gateway=gateway)
     run_billing(engine, now=datetime(2026, 1, 5, 1, tzinfo=UTC), gateway=gateway)
     with new_session(engine) as session, session.begin():
-        assert inv.invoice_years(session, merchant_id=world.merchant_id, subscriber_id=world.subscriber_id) == {
+        assert invoice_queries.invoice_years(
+            session, merchant_id=world.merchant_id, subscriber_id=world.subscriber_id
+        ) == {
             2026: 1,
             2025: 3,
         }
-        name, data, count = inv.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id, 2025)
+        name, data, count = invoice_queries.year_zip_for_subscriber(
+            session, world.subscriber_id, world.merchant_id, 2025
+        )
     assert (name, count) == ("fit-invoices-2025.zip", 3)
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert names == ["FIT-2025-000001.pdf", "FIT-2025-000002.pdf", "FIT-2025-000003.pdf"]
     with new_session(engine) as session, pytest.raises(inv.InvoiceError):
-        inv.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id, 2024)
+        invoice_queries.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id, 2024)
     with new_session(engine) as session, pytest.raises(NotFound):
-        inv.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id + 1, 2025)
+        invoice_queries.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id + 1, 2025)
+
+
+def _declined_renewal(engine, gateway):
+    """Paid January, declined February renewal: one open invoice with a retry scheduled."""
+    world, _ = subscribed_world(engine, gateway)
+    gateway.fail_next("insufficient_funds")
+    run_billing(engine, now=JAN31.replace(month=2, day=28), gateway=gateway)
+    open_ = invoices_of(world)[1]
+    assert open_.status == InvoiceStatus.OPEN and open_.next_retry_at is not None
+    with new_session(engine) as session, session.begin():
+        invoice_queries.ensure_invoice_pdf(session, open_.id, merchant_id=world.merchant_id)
+    return world, open_
+
+
+@pytest.mark.parametrize(
+    ("status", "stamp", "audit_kind", "subscription"),
+    [
+        (InvoiceStatus.PAID, "paid_at", "invoice_marked_paid", SubscriptionStatus.ACTIVE),
+        (InvoiceStatus.VOID, "voided_at", "invoice_voided", SubscriptionStatus.ACTIVE),
+        (InvoiceStatus.UNCOLLECTIBLE, None, "invoice_uncollectible", SubscriptionStatus.PAST_DUE),
+    ],
+)
+def test_settling_by_hand_has_the_effects_of_its_status(engine, gateway, status, stamp, audit_kind, subscription):
+    world, open_ = _declined_renewal(engine, gateway)
+    at = JAN31.replace(month=3, day=1)
+    with new_session(engine) as session, session.begin():
+        inv.settle_invoice(
+            session, open_.id, status, merchant_id=world.merchant_id, actor="user:1", now=at, detail={"note": "x"}
+        )
+    settled = invoices_of(world)[1]
+    assert settled.status == status and settled.next_retry_at is None and settled.pdf_bytes is None
+    if stamp:
+        assert getattr(settled, stamp) == at
+    assert audit_kinds(world)[-1] == audit_kind
+    assert subscription_of(world).status == subscription
+
+
+def test_a_paying_charge_has_the_same_effects_as_paying_by_hand(engine, gateway):
+    world, open_ = _declined_renewal(engine, gateway)
+    before = audit_kinds(world)
+    run_billing(engine, now=open_.next_retry_at, gateway=gateway)
+    paid = invoices_of(world)[1]
+    assert paid.status == InvoiceStatus.PAID and paid.charging_attempt_id is None
+    assert paid.next_retry_at is None and paid.pdf_bytes is None and paid.paid_at == open_.next_retry_at
+    assert subscription_of(world).status == SubscriptionStatus.ACTIVE
+    # A payment is told by its attempt and receipt, not by a "marked paid" audit row.
+    assert "invoice_marked_paid" not in audit_kinds(world)[len(before) :]
+
+
+def test_void_invoices_are_not_downloadable(engine, gateway):
+    world, open_ = _declined_renewal(engine, gateway)
+    assert inv.is_downloadable(open_)
+    with new_session(engine) as session, session.begin():
+        voided = inv.settle_invoice(
+            session, open_.id, InvoiceStatus.VOID, merchant_id=world.merchant_id, actor="user:1", now=JAN31
+        )
+        assert not inv.is_downloadable(voided) and not inv.is_downloadable("void")
+        assert invoice_queries.invoice_years(
+            session, merchant_id=world.merchant_id, subscriber_id=world.subscriber_id
+        ) == {2026: 1}
+        _, data, count = invoice_queries.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id, 2026)
+    assert count == 1 and zipfile.ZipFile(io.BytesIO(data)).namelist() == [f"{invoices_of(world)[0].number}.pdf"]

@@ -7,16 +7,16 @@ from datetime import timedelta
 
 import pytest
 
-from portal_app.billing import payments
-from portal_app.billing.payments import (
+from portal_app.billing.payments import charging, settlement
+from portal_app.billing.payments.attempts import PaymentOutcome
+from portal_app.billing.payments.card_updates import (
     CardUpdateOutcome,
-    PaymentOutcome,
-    charge_invoice,
     confirm_payment_method_setup,
-    decline_message,
     retry_open_invoices,
-    settle_unknown_attempts,
 )
+from portal_app.billing.payments.charging import charge_invoice
+from portal_app.billing.payments.declines import decline_message
+from portal_app.billing.payments.settlement import settle_unknown_attempts
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
 from portal_app.models import PaymentMethod, Subscriber
@@ -115,7 +115,7 @@ def test_crash_between_gateway_and_commit_never_charges_twice(engine, gateway, m
     def crash(*args, **kwargs):
         raise RuntimeError("worker died after the gateway answered")
 
-    monkeypatch.setattr(payments, "_record_outcomes", crash)
+    monkeypatch.setattr(charging, "record_outcomes", crash)
     (first,) = retry_open_invoices(engine, world.subscriber_id, world.merchant_id, gateway, at)
     assert first.outcome is PaymentOutcome.UNKNOWN
     assert gateway.succeeded_charge_count() - before == 1  # the money moved
@@ -145,8 +145,8 @@ def test_crash_that_cannot_even_mark_unknown_is_settled_after_the_grace(engine, 
     def crash(*args, **kwargs):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(payments, "_record_outcomes", crash)
-    monkeypatch.setattr(payments, "_mark_unknown", lambda *args, **kwargs: None)  # best effort, failed too
+    monkeypatch.setattr(charging, "record_outcomes", crash)
+    monkeypatch.setattr(charging, "mark_unknown", lambda *args, **kwargs: None)  # best effort, failed too
     retry_open_invoices(engine, world.subscriber_id, world.merchant_id, gateway, at)
     monkeypatch.undo()
     (attempt,) = [a for a in attempts_of(world) if a.invoice_id == invoice.id and a.trigger == "card_update"]
@@ -156,7 +156,7 @@ def test_crash_that_cannot_even_mark_unknown_is_settled_after_the_grace(engine, 
     assert settle_unknown_attempts(engine, gateway=gateway, now=at + timedelta(minutes=1)).checked == 0
     (blocked,) = retry_open_invoices(engine, world.subscriber_id, world.merchant_id, gateway, at)
     assert blocked.outcome is PaymentOutcome.IN_PROGRESS
-    late = settle_unknown_attempts(engine, gateway=gateway, now=at + payments.PENDING_GRACE + timedelta(minutes=1))
+    late = settle_unknown_attempts(engine, gateway=gateway, now=at + settlement.PENDING_GRACE + timedelta(minutes=1))
     assert late.succeeded == 1
     assert gateway.succeeded_charge_count() - before == 1
     assert [i for i in invoices_of(world) if i.id == invoice.id][0].status == InvoiceStatus.PAID

@@ -9,7 +9,8 @@ import pytest
 from portal_app.billing import subscriptions as subs
 from portal_app.billing.errors import NotAllowed, NotFound
 from portal_app.billing.invoices import finalize_invoice
-from portal_app.billing.payments import charge_invoice, retry_open_invoices, update_payment_method
+from portal_app.billing.payments.card_updates import retry_open_invoices, update_payment_method
+from portal_app.billing.payments.charging import charge_invoice
 from portal_app.billing.plans import update_plan
 from portal_app.billing.portal_links import issue_portal_link, resolve_portal_token
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus

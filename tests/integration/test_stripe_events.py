@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from portal_app.billing.gateways.base import CardDetails, ChargeOutcome, ChargeResult
-from portal_app.billing.payments import idempotency_key
+from portal_app.billing.payments.attempts import idempotency_key
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
 from portal_app.billing.stripe_events import EngineCallbacks
@@ -279,7 +279,7 @@ def stripe_http():
 def stripe_facade(engine, stripe_http, monkeypatch):
     """stripe_events' facade on this database and a Stripe gateway answering from the stub."""
     from portal_app.billing import stripe_events
-    from portal_app.billing.gateways.stripe import StripeGateway
+    from portal_app.billing.gateways.stripe.gateway import StripeGateway
 
     gw = StripeGateway("sk_test_51Tst", "pk_test_51Tst", http_client=stripe_http, max_retries=0)
     monkeypatch.setattr(stripe_events, "_gateway", lambda: gw)
@@ -364,7 +364,7 @@ def test_saving_the_same_card_twice_keeps_one_row(engine):
 
     from portal_app.billing.gateways.base import CardDetails
     from portal_app.billing.gateways.simulated import SimulatedGateway
-    from portal_app.billing.payments import _save_card
+    from portal_app.billing.payments.cards import save_card
     from portal_app.models import Merchant, PaymentMethod, Subscriber, utcnow
 
     with Session(engine, expire_on_commit=False) as session:
@@ -375,8 +375,8 @@ def test_saving_the_same_card_twice_keeps_one_row(engine):
         session.add(subscriber)
         session.commit()
     card = CardDetails("pm_123", "visa", "4242", 12, 2030)
-    first = _save_card(engine, subscriber, card, SimulatedGateway(), actor="subscriber", now=utcnow())
-    second = _save_card(engine, subscriber, card, SimulatedGateway(), actor="webhook", now=utcnow())
+    first = save_card(engine, subscriber, card, SimulatedGateway(), actor="subscriber", now=utcnow())
+    second = save_card(engine, subscriber, card, SimulatedGateway(), actor="webhook", now=utcnow())
     assert first.id == second.id
     with Session(engine) as session:
         assert len(session.exec(select(PaymentMethod)).all()) == 1

@@ -14,8 +14,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from portal_app.api.stripe import stripe_routes
-from portal_app.billing.gateways.stripe import StripeGateway
-from portal_app.billing.payments import idempotency_key
+from portal_app.billing.gateways.stripe.gateway import StripeGateway
+from portal_app.billing.payments.attempts import idempotency_key
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
 from portal_app.models import Merchant, WebhookEvent

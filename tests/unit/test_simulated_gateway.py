@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import pickle
 import threading
 import time
@@ -15,16 +16,16 @@ import pytest
 from portal_app.billing.gateways import simulated
 from portal_app.billing.gateways.base import (
     CardDetails,
+    CardEntry,
+    CardEntryNotSupported,
     ChargeOutcome,
+    IdempotencyKeyReused,
     PaymentGateway,
     SetupOutcome,
 )
-from portal_app.billing.gateways.simulated import (
-    TEST_CARDS,
-    IdempotencyKeyReused,
-    SimulatedGateway,
-    format_test_card,
-)
+from portal_app.billing.gateways.simulated import SimulatedGateway
+from portal_app.billing.gateways.simulated_cards import TEST_CARDS, format_test_card
+from portal_app.billing.text import luhn_valid
 
 NEXT_YEAR = str(datetime.now(UTC).year + 1)
 IN_FIVE_YEARS = datetime.now(UTC).year + 5
@@ -69,6 +70,20 @@ def charge(gw, customer, pm: str, key: str, amount: int = 2900, currency: str = 
 def test_implements_the_protocol_in_test_mode():
     gateway: PaymentGateway = SimulatedGateway()
     assert gateway.name == "simulated" and gateway.test_mode is True
+    declared = [n for n, m in vars(PaymentGateway).items() if not n.startswith("_") and inspect.isfunction(m)]
+    assert "create_setup_intent" in declared
+    for method in declared:
+        expected = inspect.signature(getattr(PaymentGateway, method)).parameters
+        assert list(inspect.signature(getattr(SimulatedGateway, method)).parameters) == list(expected), method
+
+
+def test_cards_come_from_our_form_so_browser_card_entry_is_refused():
+    gateway = SimulatedGateway()
+    assert gateway.card_entry is CardEntry.FORM and gateway.publishable_key == ""
+    with pytest.raises(CardEntryNotSupported):
+        gateway.create_setup_intent(customer_ref="cus_sim_x")
+    with pytest.raises(CardEntryNotSupported):
+        gateway.payment_client_secret("pi_x")
 
 
 @pytest.mark.parametrize("key", ["sk_live_abc", "rk_live_abc", " sk_live_padded"])
@@ -102,7 +117,7 @@ def test_test_cards_help_text():
     assert "insufficient funds" in TEST_CARDS["4000000000009995"]
     assert "3D Secure" in TEST_CARDS["4000002760003184"]
     assert len(TEST_CARDS) == 13
-    assert all(simulated.luhn_valid(n) for n in TEST_CARDS)
+    assert all(luhn_valid(n) for n in TEST_CARDS)
     assert format_test_card("4242424242424242") == "4242 4242 4242 4242"
     assert format_test_card("378282246310005") == "3782 822463 10005"
     with pytest.raises(TypeError):

@@ -14,17 +14,19 @@ from types import SimpleNamespace
 import pytest
 import stripe
 
-from portal_app.billing.gateways.base import CardDetails, ChargeOutcome, PaymentGateway, SetupOutcome
-from portal_app.billing.gateways.stripe import (
+from portal_app.billing.gateways.base import (
     HARD_DECLINE_CODES,
+    CardDetails,
+    CardEntry,
+    ChargeOutcome,
     IdempotencyKeyReused,
-    StripeGateway,
-    StripeRequestRejected,
-    StripeSettingsError,
-    StripeUnavailable,
-    check_stripe_settings,
-    stripe_amount,
+    PaymentGateway,
+    SetupOutcome,
 )
+from portal_app.billing.gateways.stripe.config import check_stripe_settings
+from portal_app.billing.gateways.stripe.errors import StripeRequestRejected, StripeSettingsError, StripeUnavailable
+from portal_app.billing.gateways.stripe.gateway import StripeGateway
+from portal_app.billing.gateways.stripe.objects import stripe_amount
 from portal_app.settings import Settings
 from tests.stripe_stubs import (
     CUSTOMER,
@@ -596,11 +598,25 @@ def test_create_customer_retries_with_one_key_then_raises_unavailable(gw, http):
 # --------------------------------------------------------------------------- gateway shape and settings
 
 
+def protocol_methods() -> list[str]:
+    """Every method PaymentGateway declares (attributes and properties aside)."""
+    return [
+        name for name, member in vars(PaymentGateway).items() if not name.startswith("_") and inspect.isfunction(member)
+    ]
+
+
+def test_the_protocol_declares_card_entry_and_browser_authentication():
+    assert {"create_setup_intent", "payment_client_secret", "charge_status", "charge", "lookup_charge"} <= set(
+        protocol_methods()
+    )
+
+
 def test_the_gateway_matches_the_protocol_and_knows_its_mode(http):
     gateway: PaymentGateway = StripeGateway(SECRET, http_client=http)
     assert gateway.name == "stripe" and gateway.test_mode is True
     assert StripeGateway("rk_live_51Abc", http_client=http).test_mode is False
-    for method in ("create_customer", "attach_card", "confirm_setup", "charge", "lookup_charge"):
+    assert gateway.card_entry is CardEntry.STRIPE_ELEMENTS
+    for method in protocol_methods():
         expected = inspect.signature(getattr(PaymentGateway, method)).parameters
         actual = inspect.signature(getattr(StripeGateway, method)).parameters
         assert list(actual) == list(expected), method

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from portal_app.billing.gateways.base import CardDetails, ChargeOutcome, ChargeResult
-from portal_app.billing.gateways.stripe import StripeGateway, StripeUnavailable
+from portal_app.billing.gateways.stripe.errors import StripeUnavailable
+from portal_app.billing.gateways.stripe.gateway import StripeGateway
 from portal_app.billing.webhooks import (
     WebhookRejected,
     WebhookResult,

@@ -11,7 +11,7 @@ import hashlib
 
 from sqlmodel import select
 
-from portal_app.billing import invoices
+from portal_app.billing import invoice_queries, invoices
 from portal_app.billing.errors import BillingError
 from portal_app.billing.pdf import invoice_pdf_filename
 from portal_app.db import session_scope
@@ -39,10 +39,12 @@ def invoice_pdf(invoice_id: int, *, merchant_id: int, subscriber_id: int) -> Dow
     """One downloadable invoice of this subscriber as a PDF (rendered once, then stored)."""
     try:
         with session_scope() as session:
-            invoice = invoices.get_invoice(session, invoice_id, merchant_id=merchant_id, subscriber_id=subscriber_id)
+            invoice = invoice_queries.get_invoice(
+                session, invoice_id, merchant_id=merchant_id, subscriber_id=subscriber_id
+            )
             if not invoices.is_downloadable(invoice.status):
                 return None
-            data = invoices.ensure_invoice_pdf(
+            data = invoice_queries.ensure_invoice_pdf(
                 session, invoice.id, merchant_id=merchant_id, subscriber_id=subscriber_id
             )
             return Download(invoice_pdf_filename(invoice), "application/pdf", data)
@@ -54,7 +56,7 @@ def invoice_year_zip(year: int, *, merchant_id: int, subscriber_id: int) -> Down
     """Every downloadable invoice this subscriber was issued in `year`, one PDF each, or None if none."""
     try:
         with session_scope() as session:
-            filename, data, count = invoices.year_zip_for_subscriber(session, subscriber_id, merchant_id, year)
+            filename, data, count = invoice_queries.year_zip_for_subscriber(session, subscriber_id, merchant_id, year)
     except BillingError:
         return None
     return Download(filename, "application/zip", data) if count else None

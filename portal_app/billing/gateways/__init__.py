@@ -6,15 +6,15 @@ import functools
 
 from portal_app.billing.gateways.base import PaymentGateway
 from portal_app.billing.gateways.simulated import SimulatedGateway
-from portal_app.billing.gateways.stripe import StripeGateway, check_stripe_settings
+from portal_app.billing.gateways.stripe.gateway import StripeGateway
 from portal_app.settings import Settings, get_settings
 
 
 def make_gateway(settings: Settings) -> PaymentGateway:
     """The gateway for these settings: simulated (test mode, offline) or Stripe."""
     if settings.gateway == "stripe":
-        check_stripe_settings(settings)  # refuses missing keys, mixed modes, live keys outside production
-        return StripeGateway(settings.stripe_secret_key, settings.stripe_publishable_key)
+        # Refuses missing keys, mixed modes, live keys outside production.
+        return StripeGateway.from_settings(settings)
 
     # Refuses to start when a live Stripe key sits beside it.
     return SimulatedGateway(stripe_secret_key=settings.stripe_secret_key)

@@ -1,6 +1,8 @@
-"""The payment gateway contract shared by the simulated and the Stripe gateway.
+"""The payment gateway contract shared by the simulated and the Stripe gateway, and the decline facts
+both report by.
 
-Our engine owns subscriptions and invoices; a gateway only stores cards and moves money.
+Our engine owns subscriptions and invoices; a gateway only stores cards and moves money. Callers ask
+a gateway what it can do (`card_entry`, `test_mode`), never which gateway it is.
 """
 
 from __future__ import annotations
@@ -8,6 +10,64 @@ from __future__ import annotations
 import dataclasses
 from enum import StrEnum
 from typing import Protocol
+
+# --- decline facts (Stripe's decline_code names, which both gateways report) ---------------------
+
+GENERIC_DECLINE = "generic_decline"
+# "Do not retry" codes: the issuer will not change its mind, and retrying risks network penalties.
+# Issuer-level (lost, stolen, fraud, revoked) plus account-level ones (the card or account is closed
+# or invalid, or the card is gone at the gateway). Deliberately NOT hard: do_not_honor and
+# generic_decline (the issuer's vague "no"; later retries often succeed), insufficient_funds,
+# expired_card (the card network's updater may refresh the card), processing_error.
+HARD_DECLINE_CODES: frozenset[str] = frozenset(
+    {
+        "lost_card",
+        "stolen_card",
+        "pickup_card",
+        "restricted_card",
+        "do_not_try_again",
+        "fraudulent",
+        "revocation_of_all_authorizations",
+        "revocation_of_authorization",
+        "security_violation",
+        "stop_payment_order",
+        "invalid_account",
+        "new_account_information_available",
+        "card_not_supported",
+        "currency_not_supported",
+        "merchant_blacklist",
+        "transaction_not_allowed",
+        "resource_missing",
+    }
+)
+
+
+def decline_code_of(code: str) -> str:
+    """The decline_code for a card error code: "card_declined" (or nothing) is a generic decline."""
+    return GENERIC_DECLINE if code in ("", "card_declined") else code
+
+
+def is_hard_decline(decline_code: str, advice_code: str = "") -> bool:
+    """Never retried: a hard code, or any decline whose advice_code says "do_not_try_again"."""
+    return decline_code in HARD_DECLINE_CODES or advice_code == "do_not_try_again"
+
+
+class IdempotencyKeyReused(ValueError):
+    """The same idempotency key was sent with different charge parameters (a bug in the caller)."""
+
+
+class CardEntryNotSupported(NotImplementedError):
+    """The gateway does not collect cards this way (ask `card_entry` first)."""
+
+
+class CardEntry(StrEnum):
+    """How a gateway collects a card."""
+
+    FORM = "form"  # our form posts number, expiry and CVC to the gateway (the simulated one only)
+    STRIPE_ELEMENTS = "stripe_elements"  # the browser hands the card to Stripe; we see seti_/pm_/pi_ ids
+
+
+# --- results ----------------------------------------------------------------------------------
 
 
 class ChargeOutcome(StrEnum):
@@ -61,8 +121,18 @@ class SetupResult:
 
 
 class PaymentGateway(Protocol):
-    name: str  # "simulated" | "stripe"
-    test_mode: bool
+    name: str  # "simulated" | "stripe": recorded on rows, never branched on
+    card_entry: CardEntry
+
+    @property
+    def test_mode(self) -> bool:
+        """No real money moves (the simulated gateway, or Stripe with test keys)."""
+        ...
+
+    @property
+    def publishable_key(self) -> str:
+        """The browser's key for STRIPE_ELEMENTS card entry (public by design); "" for FORM."""
+        ...
 
     def create_customer(self, *, email: str, name: str, metadata: dict[str, str]) -> str:
         """Create the gateway customer; returns its id."""
@@ -92,4 +162,18 @@ class PaymentGateway(Protocol):
 
     def lookup_charge(self, *, idempotency_key: str) -> ChargeResult | None:
         """The result of an earlier charge with this key, or None if it never reached the gateway."""
+        ...
+
+    # --- browser card entry and on-session 3DS (STRIPE_ELEMENTS; FORM raises CardEntryNotSupported)
+
+    def create_setup_intent(self, *, customer_ref: str) -> tuple[str, str]:
+        """Start saving a card in the browser: (setup id, client secret for the browser only)."""
+        ...
+
+    def payment_client_secret(self, pi_id: str) -> str:
+        """The client secret the browser needs to let the customer authenticate a REQUIRES_ACTION charge."""
+        ...
+
+    def charge_status(self, pi_id: str) -> tuple[str, ChargeResult]:
+        """(our idempotency key, current result) of a charge by its gateway reference; "" key when not ours."""
         ...

@@ -1,7 +1,7 @@
 """An offline gateway that behaves like Stripe test mode, for the demo and for tests.
 
 It accepts only Stripe's documented test card numbers and reproduces their behaviour (declines,
-3DS, charge failures). State lives in one process-wide store guarded by a lock, so every instance in
+3DS, charge failures; the card table and checks are in simulated_cards.py). State lives in one process-wide store guarded by a lock, so every instance in
 a process sees the same customers, cards and charges, and idempotency holds across threads.
 The store never keeps a card number or CVC: only brand, last4, expiry and a behaviour tag.
 
@@ -30,200 +30,31 @@ import re
 import secrets
 import threading
 from collections import deque
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from types import MappingProxyType
 
 from portal_app.billing.gateways.base import (
     CardDetails,
+    CardEntry,
+    CardEntryNotSupported,
     ChargeOutcome,
     ChargeResult,
+    IdempotencyKeyReused,
     SetupOutcome,
     SetupResult,
+    decline_code_of,
+    is_hard_decline,
+)
+from portal_app.billing.gateways.simulated_cards import (
+    BEHAVIOUR_CODES,
+    BEHAVIOURS,
+    CODE_BEHAVIOURS,
+    check_card,
+    gateway_message,
+    setup_declined,
 )
 from portal_app.billing.money import validate_currency
-from portal_app.billing.text import luhn_valid
 
-# --------------------------------------------------------------------------- test cards
-
-
-@dataclasses.dataclass(frozen=True)
-class _Behaviour:
-    """What a test card does. Declines use Stripe's decline_code names."""
-
-    description: str
-    attach_decline: str = ""  # decline_code when saving the card; "" = the card saves
-    charge_decline: str = ""  # decline_code on every off-session charge
-    setup_needs_3ds: bool = False  # saving the card needs the customer's 3DS challenge
-    charge_needs_3ds: bool = False  # every off-session charge needs 3DS (authentication_required)
-
-
-# Keyed by a tag, not by number: stored cards keep the tag, so no number survives attach_card().
-_BEHAVIOURS: dict[str, _Behaviour] = {
-    "succeeds": _Behaviour("succeeds"),
-    "generic_decline": _Behaviour("declined (generic decline)", attach_decline="generic_decline"),
-    "insufficient_funds": _Behaviour("declined (insufficient funds)", attach_decline="insufficient_funds"),
-    "expired_card": _Behaviour("declined (expired card)", attach_decline="expired_card"),
-    "incorrect_cvc": _Behaviour("declined (incorrect CVC)", attach_decline="incorrect_cvc"),
-    "lost_card": _Behaviour(
-        "declined (lost card, hard decline)", attach_decline="lost_card", charge_decline="lost_card"
-    ),
-    "stolen_card": _Behaviour(
-        "declined (stolen card, hard decline)", attach_decline="stolen_card", charge_decline="stolen_card"
-    ),
-    "charge_declines": _Behaviour("saves, but every charge is declined", charge_decline="generic_decline"),
-    "3ds_once": _Behaviour("asks for 3D Secure when saved; later charges succeed", setup_needs_3ds=True),
-    "3ds_always": _Behaviour(
-        "asks for 3D Secure when saved and on every charge", setup_needs_3ds=True, charge_needs_3ds=True
-    ),
-}
-
-_TEST_CARD_TAGS: dict[str, str] = {
-    "4242424242424242": "succeeds",
-    "4000056655665556": "succeeds",
-    "5555555555554444": "succeeds",
-    "378282246310005": "succeeds",
-    "4000000000000002": "generic_decline",
-    "4000000000009995": "insufficient_funds",
-    "4000000000000069": "expired_card",
-    "4000000000000127": "incorrect_cvc",
-    "4000000000009987": "lost_card",
-    "4000000000009979": "stolen_card",
-    "4000000000000341": "charge_declines",
-    "4000002500003155": "3ds_once",
-    "4000002760003184": "3ds_always",
-}
-
-_BRAND_LABELS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express"}
-_DEBIT = {"4000056655665556"}
-
-
-def _describe(number: str) -> str:
-    brand = _BRAND_LABELS.get(_brand_of(number), "Card")
-    if number in _DEBIT:
-        brand += " debit"
-    return f"{brand}: {_BEHAVIOURS[_TEST_CARD_TAGS[number]].description}"
-
-
-def format_test_card(number: str) -> str:
-    """Digits grouped as embossed, for help text: 4242 4242 4242 4242, or 4-6-5 for American Express."""
-    if _brand_of(number) == "amex" and len(number) == 15:
-        return f"{number[:4]} {number[4:10]} {number[10:]}"
-    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
-
-
-# --------------------------------------------------------------------------- messages
-
-GENERIC_DECLINE = "generic_decline"
-# Stripe advises never retrying these: the bank will not change its mind.
-HARD_DECLINE_CODES: frozenset[str] = frozenset(
-    {
-        "lost_card",
-        "stolen_card",
-        "pickup_card",
-        "restricted_card",
-        "do_not_try_again",
-        "fraudulent",
-        "revocation_of_all_authorizations",
-        "revocation_of_authorization",
-        "security_violation",
-        "stop_payment_order",
-    }
-)
-
-# Stripe's customer-facing messages; lost/stolen are masked as a plain decline, as Stripe does.
-_MESSAGES: dict[str, str] = {
-    "generic_decline": "Your card was declined.",
-    "insufficient_funds": "Your card has insufficient funds.",
-    "expired_card": "Your card has expired.",
-    "incorrect_cvc": "Your card's security code is incorrect.",
-    "lost_card": "Your card was declined.",
-    "stolen_card": "Your card was declined.",
-    "do_not_honor": "Your card was declined.",
-    "processing_error": "An error occurred while processing your card. Try again in a little bit.",
-    "authentication_required": "Your card was declined. This transaction requires authentication.",
-    "authentication_failed": (
-        "We are unable to authenticate your payment method. Please choose a different payment method and try again."
-    ),
-    "incorrect_number": "Your card number is incorrect.",
-    "invalid_cvc": "Your card's security code is invalid.",
-    "test_mode_live_card": ("Your card was declined. This is test mode: use a test card such as 4242 4242 4242 4242."),
-}
 _TIMEOUT_MESSAGE = "The payment gateway did not answer in time; the outcome of this charge is unknown."
-
-
-def _message(decline_code: str) -> str:
-    return _MESSAGES.get(decline_code, _MESSAGES[GENERIC_DECLINE])
-
-
-# --------------------------------------------------------------------------- card checks
-
-
-def _brand_of(number: str) -> str:
-    """The card network from the number's prefix (IIN ranges)."""
-    if number.startswith("4"):
-        return "visa"
-    if number[:2] in {"34", "37"}:
-        return "amex"
-    if "51" <= number[:2] <= "55" or "2221" <= number[:4] <= "2720":
-        return "mastercard"
-    if number.startswith(("6011", "65")) or "644" <= number[:3] <= "649":
-        return "discover"
-    return "unknown"
-
-
-def _parse_expiry(month_text: str, year_text: str) -> tuple[int, int] | str:
-    """(month, 4-digit year), or the message to show when the expiry is malformed or past."""
-    if not (month_text.isdigit() and 1 <= int(month_text) <= 12):
-        return "Your card's expiration month is invalid."
-    if not (year_text.isdigit() and len(year_text) in (2, 4)):
-        return "Your card's expiration year is invalid."
-    month, year = int(month_text), int(year_text)
-    if len(year_text) == 2:
-        year += 2000
-    today = datetime.now(UTC)
-    # A card is good through the last day of its expiry month.
-    if (year, month) < (today.year, today.month):
-        return "Your card's expiration date is in the past."
-    if year > today.year + 50:
-        return "Your card's expiration year is invalid."
-    return month, year
-
-
-@dataclasses.dataclass(frozen=True)
-class _CheckedCard:
-    """A card that passed validation: everything we may keep, plus its behaviour tag."""
-
-    behaviour: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-
-
-def _check_card(card_input: Mapping[str, str]) -> _CheckedCard | SetupResult:
-    """Validate like Stripe does (number, expiry, CVC, then test-mode) without keeping the number."""
-    if not isinstance(card_input, Mapping):
-        raise TypeError("card_input must be a mapping with number, exp_month, exp_year, cvc")
-    number = str(card_input.get("number", "")).replace(" ", "").replace("-", "").strip()
-    if not (number.isdigit() and number.isascii() and 13 <= len(number) <= 19 and luhn_valid(number)):
-        return _setup_declined("incorrect_number")
-    expiry = _parse_expiry(str(card_input.get("exp_month", "")).strip(), str(card_input.get("exp_year", "")).strip())
-    if isinstance(expiry, str):
-        return SetupResult(SetupOutcome.DECLINED, decline_code="invalid_expiry", message=expiry)
-    brand = _brand_of(number)
-    cvc = str(card_input.get("cvc", "")).strip()
-    if not (cvc.isdigit() and cvc.isascii() and len(cvc) == (4 if brand == "amex" else 3)):
-        return _setup_declined("invalid_cvc")
-    tag = _TEST_CARD_TAGS.get(number)
-    if tag is None:
-        return _setup_declined("test_mode_live_card")
-    return _CheckedCard(tag, brand, number[-4:], expiry[0], expiry[1])
-
-
-def _setup_declined(decline_code: str, message: str = "") -> SetupResult:
-    return SetupResult(SetupOutcome.DECLINED, decline_code=decline_code, message=message or _message(decline_code))
-
 
 # --------------------------------------------------------------------------- the store
 
@@ -238,19 +69,6 @@ def _new_ref(prefix: str) -> str:
     return f"{prefix}_sim_" + _random_part(16)
 
 
-_BEHAVIOUR_CODES = {
-    "succeeds": "S",
-    "generic_decline": "G",
-    "insufficient_funds": "I",
-    "expired_card": "E",
-    "incorrect_cvc": "C",
-    "lost_card": "L",
-    "stolen_card": "T",
-    "charge_declines": "D",
-    "3ds_once": "O",
-    "3ds_always": "A",
-}
-_CODE_BEHAVIOURS = {code: tag for tag, code in _BEHAVIOUR_CODES.items()}
 _CUSTOMER_REF = re.compile(r"^cus_sim_[A-Za-z0-9]{16}$")
 _CARD_REF = re.compile(r"^pm_sim_([A-Z])[A-Za-z0-9]{12}([0-9a-f]{8})$")
 
@@ -262,7 +80,7 @@ def _customer_fingerprint(customer_ref: str) -> str:
 def _new_card_ref(behaviour: str, customer_ref: str) -> str:
     """pm_sim_<behaviour code><12 random><customer fingerprint>: chargeable from any process."""
     random_part = _random_part(12)
-    return f"pm_sim_{_BEHAVIOUR_CODES[behaviour]}{random_part}{_customer_fingerprint(customer_ref)}"
+    return f"pm_sim_{BEHAVIOUR_CODES[behaviour]}{random_part}{_customer_fingerprint(customer_ref)}"
 
 
 def _is_customer(customer_ref: str) -> bool:
@@ -278,7 +96,7 @@ def _card_for(payment_method_ref: str, customer_ref: str) -> _StoredCard | None:
     match = _CARD_REF.fullmatch(payment_method_ref or "")
     if match is None or match.group(2) != _customer_fingerprint(customer_ref or ""):
         return None
-    behaviour = _CODE_BEHAVIOURS.get(match.group(1))
+    behaviour = CODE_BEHAVIOURS.get(match.group(1))
     if behaviour is None:
         return None
     return _StoredCard(customer_ref, behaviour, CardDetails(payment_method_ref, "", "", 0, 0))
@@ -341,21 +159,14 @@ _LOCK = threading.Lock()
 _STORE = _Store()
 
 
-class IdempotencyKeyReused(ValueError):
-    """The same idempotency key was sent with different charge parameters (a bug in the caller)."""
-
-
 # --------------------------------------------------------------------------- the gateway
-
-TEST_CARDS: Mapping[str, str] = MappingProxyType({number: _describe(number) for number in _TEST_CARD_TAGS})
-"""Stripe's test card numbers this gateway accepts -> one-line description, for the UI help text."""
 
 
 class SimulatedGateway:
     """Stripe test mode without the network. Implements portal_app.billing.gateways.base.PaymentGateway."""
 
     name = "simulated"
-    test_mode = True
+    card_entry = CardEntry.FORM
 
     def __init__(self, stripe_secret_key: str = "") -> None:
         # A live key beside a fake gateway means someone believes real money is moving: stop loudly.
@@ -364,6 +175,14 @@ class SimulatedGateway:
                 "The simulated gateway refuses to run while a live Stripe key is configured; "
                 "use the Stripe gateway or remove the live key"
             )
+
+    @property
+    def test_mode(self) -> bool:
+        return True
+
+    @property
+    def publishable_key(self) -> str:
+        return ""
 
     # ----------------------------------------------------------------- PaymentGateway
 
@@ -375,12 +194,12 @@ class SimulatedGateway:
 
     def attach_card(self, *, customer_ref: str, card_input: dict[str, str]) -> SetupResult:
         """Validate and save a card. 3DS test cards answer REQUIRES_ACTION with a setup_ref."""
-        checked = _check_card(card_input)
+        checked = check_card(card_input)
         if isinstance(checked, SetupResult):
             return checked
-        behaviour = _BEHAVIOURS[checked.behaviour]
+        behaviour = BEHAVIOURS[checked.behaviour]
         if behaviour.attach_decline:
-            return _setup_declined(behaviour.attach_decline)
+            return setup_declined(behaviour.attach_decline)
         stored = _StoredCard(
             customer_ref=customer_ref,
             behaviour=checked.behaviour,
@@ -394,7 +213,7 @@ class SimulatedGateway:
         )
         with _LOCK:
             if not _is_customer(customer_ref):
-                return _setup_declined("resource_missing", f"No such customer: '{customer_ref}'")
+                return setup_declined("resource_missing", f"No such customer: '{customer_ref}'")
             if behaviour.setup_needs_3ds:
                 setup_ref = _new_ref("seti")
                 _STORE.pending_setups[setup_ref] = stored
@@ -413,7 +232,7 @@ class SimulatedGateway:
                 return _STORE.finished_setups[setup_ref]
             pending = _STORE.pending_setups.pop(setup_ref, None)
             if pending is None:
-                return _setup_declined(
+                return setup_declined(
                     "resource_missing", "This card confirmation has expired. Please enter your card again."
                 )
             if approved:
@@ -424,7 +243,7 @@ class SimulatedGateway:
                     SetupOutcome.DECLINED,
                     setup_ref=setup_ref,
                     decline_code="authentication_failed",
-                    message=_message("authentication_failed"),
+                    message=gateway_message("authentication_failed"),
                 )
             _STORE.finished_setups[setup_ref] = result
             return result
@@ -504,6 +323,15 @@ class SimulatedGateway:
             known = _STORE.charges_by_key.get(idempotency_key)
             return known.result if known is not None else None
 
+    def create_setup_intent(self, *, customer_ref: str) -> tuple[str, str]:
+        raise CardEntryNotSupported("The simulated gateway takes cards from our form (attach_card)")
+
+    def payment_client_secret(self, pi_id: str) -> str:
+        raise CardEntryNotSupported("The simulated gateway has no browser-side authentication")
+
+    def charge_status(self, pi_id: str) -> tuple[str, ChargeResult]:
+        raise CardEntryNotSupported("The simulated gateway has no browser-side authentication")
+
     @staticmethod
     def _decide(card: _StoredCard, script: _Script | None) -> ChargeResult:
         """The real outcome of a charge that reached the gateway: a script, else the card's behaviour."""
@@ -516,13 +344,13 @@ class SimulatedGateway:
                 message=script.message,
                 hard=script.hard,
             )
-        behaviour = _BEHAVIOURS[card.behaviour]
+        behaviour = BEHAVIOURS[card.behaviour]
         if behaviour.charge_needs_3ds or (script is not None and script.kind == "requires_action"):
             return ChargeResult(
                 ChargeOutcome.REQUIRES_ACTION,
                 gateway_ref=ref,
                 decline_code="authentication_required",
-                message=_message("authentication_required"),
+                message=gateway_message("authentication_required"),
             )
         # attach_decline too: a lost/stolen card that somehow got saved still never pays.
         code = behaviour.charge_decline or behaviour.attach_decline
@@ -531,8 +359,8 @@ class SimulatedGateway:
                 ChargeOutcome.DECLINED,
                 gateway_ref=ref,
                 decline_code=code,
-                message=_message(code),
-                hard=code in HARD_DECLINE_CODES,
+                message=gateway_message(code),
+                hard=is_hard_decline(code),
             )
         return ChargeResult(ChargeOutcome.SUCCEEDED, gateway_ref=ref)
 
@@ -551,12 +379,12 @@ class SimulatedGateway:
         "card_declined" is Stripe's error code for a generic decline, so it yields decline_code
         "generic_decline". hard=None follows Stripe: lost/stolen/pickup/fraudulent... are hard.
         """
-        decline_code = GENERIC_DECLINE if code in ("", "card_declined") else code
+        decline_code = decline_code_of(code)
         script = _Script(
             "decline",
             decline_code=decline_code,
-            message=message or _message(decline_code),
-            hard=(decline_code in HARD_DECLINE_CODES) if hard is None else hard,
+            message=message or gateway_message(decline_code),
+            hard=is_hard_decline(decline_code) if hard is None else hard,
         )
         self._push(script, times)
 

@@ -15,7 +15,8 @@ import reflex as rx
 from portal_app import i18n
 from portal_app.billing import portal_actions, stripe_events
 from portal_app.billing.errors import BillingError
-from portal_app.billing.payments import CardUpdateOutcome, CardUpdateResult, PaymentOutcome
+from portal_app.billing.payments.attempts import PaymentOutcome
+from portal_app.billing.payments.card_updates import CardUpdateOutcome, CardUpdateResult
 from portal_app.components.stripe_elements import stripe_card_setup, stripe_payment_authentication
 from portal_app.pages.portal.overview import PortalState, to_invalid_page
 

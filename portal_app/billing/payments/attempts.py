@@ -1,0 +1,88 @@
+"""A payment attempt as the charge protocol carries it: the claim, its gateway key, the result."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from enum import StrEnum
+
+from portal_app.billing.money import Money
+from portal_app.billing.payments.declines import decline_message
+from portal_app.models import Merchant
+
+
+class PaymentOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    REQUIRES_ACTION = "requires_action"  # the bank wants the customer to authenticate (3DS)
+    UNKNOWN = "unknown"  # sent, no answer yet: settled by lookup later, never charged again
+    IN_PROGRESS = "in_progress"  # another worker holds the claim right now
+    ALREADY_PAID = "already_paid"
+    NOT_PAYABLE = "not_payable"  # draft, void or uncollectible
+
+
+_STATIC_MESSAGES = {
+    "unknown": "We couldn't confirm this payment yet. We'll check with the payment processor shortly; "
+    "you won't be charged twice.",
+    "in_progress": "A payment for this invoice is already in progress.",
+    "already_paid": "This invoice is already paid.",
+    "not_payable": "This invoice can't be paid.",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ChargeInvoiceResult:
+    """What one charge try did, ready for the portal to show (`message` is the human text)."""
+
+    outcome: PaymentOutcome
+    invoice_id: int
+    invoice_number: str
+    amount: Money | None
+    attempt_id: int | None = None  # None: we did not charge (paid already, someone else charging, ...)
+    decline_code: str = ""
+    hard_decline: bool = False
+    action_url: str = ""  # where the customer authenticates (REQUIRES_ACTION)
+    next_retry_at: datetime | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome is PaymentOutcome.SUCCEEDED
+
+    @property
+    def paid(self) -> bool:
+        """The invoice is paid now (by this try or an earlier one)."""
+        return self.outcome in (PaymentOutcome.SUCCEEDED, PaymentOutcome.ALREADY_PAID)
+
+    @property
+    def message(self) -> str:
+        # Computed on demand: a billing run produces thousands of results nobody reads.
+        if self.outcome is PaymentOutcome.SUCCEEDED:
+            return f"Payment of {self.amount.format()} received for invoice {self.invoice_number}. Thank you!"
+        if self.outcome in (PaymentOutcome.DECLINED, PaymentOutcome.REQUIRES_ACTION):
+            return decline_message(self.decline_code)
+        return _STATIC_MESSAGES[self.outcome.value]
+
+
+@dataclasses.dataclass(frozen=True)
+class ChargeClaim:
+    """A claimed invoice with everything the gateway call and the outcome need."""
+
+    attempt_id: int
+    invoice_id: int
+    merchant_id: int
+    subscriber_id: int
+    number: str
+    amount: Money
+    customer_ref: str
+    payment_method_ref: str  # "" when the subscriber has no card on file
+    idempotency_key: str
+    trigger: str
+
+
+def idempotency_key(merchant: Merchant, attempt_id: int) -> str:
+    """The gateway key of an attempt: re-derivable from rows, so a lookup finds the same charge.
+
+    Attempt ids start again at 1 in every new database (tests, demo resets) while a gateway account
+    lives on, so the key also carries the merchant's creation instant.
+    """
+    return f"m{merchant.id}-{merchant.created_at:%Y%m%d%H%M%S%f}-attempt-{attempt_id}"
