@@ -16,9 +16,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from portal_app.billing.audit import audit
+from portal_app.billing.documents.archive import year_zip
+from portal_app.billing.documents.renderer import render_invoice_pdf
 from portal_app.billing.errors import BillingError, NotAllowed, NotFound
 from portal_app.billing.money import Money
-from portal_app.billing.pdf import render_invoice_pdf, year_zip
 from portal_app.billing.statuses import (
     InvoiceStatus,
     SubscriptionStatus,

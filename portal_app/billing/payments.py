@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 
 from portal_app.billing import dunning
 from portal_app.billing.audit import audit
-from portal_app.billing.emails import queue_emails
+from portal_app.billing.emails.outbox import queue_emails
 from portal_app.billing.errors import NotFound
 from portal_app.billing.gateways.base import (
     CardDetails,

@@ -12,14 +12,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlmodel import Session, select
 
-from portal_app.billing.emails import (
+from portal_app.billing.emails.outbox import deliver_queued_emails, send_email
+from portal_app.billing.emails.render import (
     EMAIL_KINDS,
     REQUIRED_CONTEXT,
     decline_reason,
-    deliver_queued_emails,
     mask_card_numbers,
     render_email,
-    send_email,
 )
 from portal_app.billing.money import Money
 from portal_app.models import EmailMessage, Merchant, Subscriber
