@@ -16,72 +16,41 @@ from babel.numbers import format_decimal, format_percent
 
 from portal_app.billing.money import Money
 from portal_app.billing.statuses import InvoiceStatus
-from portal_app.billing.text import language_and_locale
+from portal_app.i18n import babel_locale, language, translate
+from portal_app.i18n.catalogue import NC_
 from portal_app.models import Invoice, InvoiceLine, Merchant
 
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "invoice": "Invoice",
-        "receipt": "Receipt",
-        "invoice_number": "Invoice number",
-        "issue_date": "Issue date",
-        "due_date": "Due date",
-        "service_period": "Service period",
-        "paid_date": "Paid on",
-        "bill_to": "Bill to",
-        "tax_id": "Tax ID",
-        "description": "Description",
-        "quantity": "Qty",
-        "unit_price": "Unit price",
-        "amount": "Amount",
-        "subtotal": "Subtotal",
-        "tax": "Tax ({rate})",
-        "total": "Total",
-        "amount_paid": "Amount paid",
-        "amount_due": "Amount due",
-        "note_paid": "Paid on {date}. Thank you!",
-        "note_open": "Please pay {amount} by {date}.",
-        "note_open_no_due": "Please pay {amount}.",
-        "note_void": "This invoice has been voided and is not payable.",
-        "note_uncollectible": "This invoice has been marked as uncollectible.",
-        "support": "Questions? Contact {email}",
-        "page": "Page {page} of {pages}",
-        "status_paid": "PAID",
-        "status_open": "OPEN",
-        "status_void": "VOID",
-        "status_uncollectible": "UNCOLLECTIBLE",
-    },
-    "es": {
-        "invoice": "Factura",
-        "receipt": "Recibo",
-        "invoice_number": "Número de factura",
-        "issue_date": "Fecha de emisión",
-        "due_date": "Fecha de vencimiento",
-        "service_period": "Periodo de servicio",
-        "paid_date": "Pagada el",
-        "bill_to": "Facturar a",
-        "tax_id": "Identificación fiscal",
-        "description": "Descripción",
-        "quantity": "Cant.",
-        "unit_price": "Precio unitario",
-        "amount": "Importe",
-        "subtotal": "Subtotal",
-        "tax": "Impuestos ({rate})",
-        "total": "Total",
-        "amount_paid": "Importe pagado",
-        "amount_due": "Importe pendiente",
-        "note_paid": "Pagada el {date}. ¡Gracias!",
-        "note_open": "Por favor, pague {amount} antes del {date}.",
-        "note_open_no_due": "Por favor, pague {amount}.",
-        "note_void": "Esta factura ha sido anulada y no debe pagarse.",
-        "note_uncollectible": "Esta factura se ha marcado como incobrable.",
-        "support": "¿Preguntas? Escríbanos a {email}",
-        "page": "Página {page} de {pages}",
-        "status_paid": "PAGADA",
-        "status_open": "PENDIENTE",
-        "status_void": "ANULADA",
-        "status_uncollectible": "INCOBRABLE",
-    },
+INVOICE = "invoice"  # msgctxt of the PDFs' texts ("usted" in Spanish)
+INVOICE_LABELS: dict[str, str] = {
+    "invoice": NC_("invoice", "Invoice"),
+    "receipt": NC_("invoice", "Receipt"),
+    "invoice_number": NC_("invoice", "Invoice number"),
+    "issue_date": NC_("invoice", "Issue date"),
+    "due_date": NC_("invoice", "Due date"),
+    "service_period": NC_("invoice", "Service period"),
+    "paid_date": NC_("invoice", "Paid on"),
+    "bill_to": NC_("invoice", "Bill to"),
+    "tax_id": NC_("invoice", "Tax ID"),
+    "description": NC_("invoice", "Description"),
+    "quantity": NC_("invoice", "Qty"),
+    "unit_price": NC_("invoice", "Unit price"),
+    "amount": NC_("invoice", "Amount"),
+    "subtotal": NC_("invoice", "Subtotal"),
+    "tax": NC_("invoice", "Tax (%(rate)s)"),
+    "total": NC_("invoice", "Total"),
+    "amount_paid": NC_("invoice", "Amount paid"),
+    "amount_due": NC_("invoice", "Amount due"),
+    "note_paid": NC_("invoice", "Paid on %(date)s. Thank you!"),
+    "note_open": NC_("invoice", "Please pay %(amount)s by %(date)s."),
+    "note_open_no_due": NC_("invoice", "Please pay %(amount)s."),
+    "note_void": NC_("invoice", "This invoice has been voided and is not payable."),
+    "note_uncollectible": NC_("invoice", "This invoice has been marked as uncollectible."),
+    "support": NC_("invoice", "Questions? Contact %(email)s"),
+    "page": NC_("invoice", "Page %(page)s of %(pages)s"),
+    "status_paid": NC_("invoice", "PAID"),
+    "status_open": NC_("invoice", "OPEN"),
+    "status_void": NC_("invoice", "VOID"),
+    "status_uncollectible": NC_("invoice", "UNCOLLECTIBLE"),
 }
 
 FOOTER_SEPARATOR = " · "
@@ -152,8 +121,8 @@ def check_renderable(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: M
 
 
 def invoice_view(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: Merchant) -> InvoiceView:
-    lang, locale = language_and_locale(invoice.language)
-    labels = LABELS[lang]
+    lang, locale = language(invoice.language), babel_locale(invoice.language)
+    labels = {key: translate(lang, INVOICE, message) for key, message in INVOICE_LABELS.items()}
     status = InvoiceStatus(invoice.status)
 
     def money(amount_minor: int) -> str:
@@ -183,7 +152,7 @@ def invoice_view(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: Merch
     rate = format_percent(Decimal(invoice.tax_rate_bp) / 10000, locale=locale, decimal_quantization=False)
     totals = [(labels["subtotal"], money(invoice.subtotal_minor))]
     if invoice.tax_rate_bp or invoice.tax_minor:
-        totals.append((labels["tax"].format(rate=rate), money(invoice.tax_minor)))
+        totals.append((labels["tax"] % {"rate": rate}, money(invoice.tax_minor)))
     totals.append((labels["total"], money(invoice.total_minor)))
 
     total = money(invoice.total_minor)
@@ -191,13 +160,13 @@ def invoice_view(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: Merch
     if status == InvoiceStatus.PAID:
         balance = (labels["amount_paid"], total)
         paid_on = day(invoice.paid_at or invoice.finalized_at)
-        note = labels["note_paid"].format(date=paid_on)
+        note = labels["note_paid"] % {"date": paid_on}
     elif status == InvoiceStatus.OPEN:
         balance = (labels["amount_due"], total)
         note = (
-            labels["note_open"].format(amount=total, date=day(invoice.due_at))
+            labels["note_open"] % {"amount": total, "date": day(invoice.due_at)}
             if invoice.due_at is not None
-            else labels["note_open_no_due"].format(amount=total)
+            else labels["note_open_no_due"] % {"amount": total}
         )
     elif status == InvoiceStatus.UNCOLLECTIBLE:
         balance = (labels["amount_due"], total)
@@ -214,7 +183,7 @@ def invoice_view(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: Merch
         title=title,
         status_text=labels[f"status_{status.value}"],
         merchant_name=merchant_name,
-        support_line=labels["support"].format(email=support_email) if support_email else "",
+        support_line=labels["support"] % {"email": support_email} if support_email else "",
         number=invoice.number or "",
         meta=meta,
         bill_to=bill_to,

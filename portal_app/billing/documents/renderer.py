@@ -57,7 +57,7 @@ class _InvoicePDF(FPDF):
         footer_left = FOOTER_SEPARATOR.join(part for part in parts if part)
         self.cell(0, 5, footer_left, align="L")
         self.set_x(self.l_margin)
-        page = self.text.labels["page"].format(page=self.page_no(), pages=_PAGES_ALIAS)
+        page = self.text.labels["page"] % {"page": self.page_no(), "pages": _PAGES_ALIAS}
         self.cell(0, 5, page, align="R")
 
     def write_block(self, w: float, h: float, text: str, align: str = "L") -> None:

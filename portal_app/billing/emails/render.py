@@ -1,4 +1,4 @@
-"""Customer email content: templates (English, Spanish), plain text and inline-styled HTML layouts.
+"""Customer email content: per kind, its text from the i18n catalogue, in plain text and inline-styled HTML.
 
 Context values may be Money (formatted in the email's locale), date/datetime (long date in the
 email's locale) or already formatted strings. Templates are plain text; the HTML part escapes
@@ -17,8 +17,10 @@ from typing import Any
 
 from babel.dates import format_date, format_skeleton
 
+from portal_app.billing.card_numbers import mask_card_numbers
 from portal_app.billing.money import Money
-from portal_app.billing.text import language_and_locale, luhn_valid
+from portal_app.i18n import babel_locale, decline_reason, translate
+from portal_app.i18n import language as supported_language
 
 # Keys each kind needs beyond merchant_name (send_email fills merchant_name and support_email from
 # the merchant). Optional everywhere: subscriber_name (greeting), support_email (footer).
@@ -52,196 +54,7 @@ CARD_BRANDS = {
     "unionpay": "UnionPay",
 }
 
-# Why a payment failed, by Stripe decline code, in words a customer understands. Lost, stolen and
-# fraud codes deliberately read like any unusable card: the email must not accuse anyone.
-DECLINE_REASONS: dict[str, dict[str, str]] = {
-    "en": {
-        "": "Your bank declined the payment.",
-        "insufficient_funds": "Your bank declined the payment for insufficient funds.",
-        "expired_card": "Your card has expired.",
-        "incorrect_cvc": "Your card's security code was rejected.",
-        "invalid_cvc": "Your card's security code was rejected.",
-        "incorrect_number": "The card number was rejected.",
-        "invalid_expiry": "The card's expiry date is invalid.",
-        "unusable": "This card can no longer be used.",
-        "authentication_required": "Your bank asks you to confirm this payment.",
-        "authentication_failed": "Your bank could not confirm the payment.",
-        "resource_missing": "Your saved card is no longer available.",
-        "no_payment_method": "There is no card on file.",
-        "processing_error": "The payment could not be processed.",
-        "card_velocity_exceeded": "Your card has reached its spending limit.",
-        "card_not_supported": "Your card does not support this payment.",
-        "test_mode_live_card": "A real card was used in test mode.",
-    },
-    "es": {
-        "": "Su banco rechazó el pago.",
-        "insufficient_funds": "Su banco rechazó el pago por fondos insuficientes.",
-        "expired_card": "Su tarjeta ha caducado.",
-        "incorrect_cvc": "Se rechazó el código de seguridad de su tarjeta.",
-        "invalid_cvc": "Se rechazó el código de seguridad de su tarjeta.",
-        "incorrect_number": "Se rechazó el número de la tarjeta.",
-        "invalid_expiry": "La fecha de caducidad de la tarjeta no es válida.",
-        "unusable": "Esta tarjeta ya no se puede usar.",
-        "authentication_required": "Su banco le pide que confirme este pago.",
-        "authentication_failed": "Su banco no pudo confirmar el pago.",
-        "resource_missing": "Su tarjeta guardada ya no está disponible.",
-        "no_payment_method": "No hay ninguna tarjeta registrada.",
-        "processing_error": "No se pudo procesar el pago.",
-        "card_velocity_exceeded": "Su tarjeta ha alcanzado su límite de gasto.",
-        "card_not_supported": "Su tarjeta no admite este pago.",
-        "test_mode_live_card": "Se usó una tarjeta real en modo de prueba.",
-    },
-}
-_DECLINE_ALIASES = {
-    "lost_card": "unusable",
-    "stolen_card": "unusable",
-    "pickup_card": "unusable",
-    "restricted_card": "unusable",
-    "fraudulent": "unusable",
-    "do_not_try_again": "unusable",
-    "withdrawal_count_limit_exceeded": "card_velocity_exceeded",
-    "currency_not_supported": "card_not_supported",
-}
-
-# Shared phrases per language.
-COMMON: dict[str, dict[str, str]] = {
-    "en": {
-        "greeting_name": "Hi {name},",
-        "greeting": "Hello,",
-        "signoff": "— {merchant}",
-        "footer_support": "Questions? Write to {email}.",
-        "footer": "You receive this email because you have a subscription with {merchant}.",
-        "link_hint": "If the button does not work, copy this link into your browser:",
-        "amount": "Amount",
-        "invoice": "Invoice",
-        "card": "Card",
-        "expires": "Expires",
-        "access_until": "Access until",
-        "plan": "Plan",
-    },
-    "es": {
-        "greeting_name": "Hola, {name}:",
-        "greeting": "Hola:",
-        "signoff": "— {merchant}",
-        "footer_support": "¿Preguntas? Escríbanos a {email}.",
-        "footer": "Recibe este correo porque tiene una suscripción con {merchant}.",
-        "link_hint": "Si el botón no funciona, copie este enlace en su navegador:",
-        "amount": "Importe",
-        "invoice": "Factura",
-        "card": "Tarjeta",
-        "expires": "Caduca",
-        "access_until": "Acceso hasta",
-        "plan": "Plan",
-    },
-}
-
-# Per kind and language: the subject and the sentences the builders below assemble.
-TEXTS: dict[str, dict[str, dict[str, str]]] = {
-    "invitation": {
-        "en": {
-            "subject": "Your billing portal at {merchant}",
-            "intro": "{merchant} has set up a billing portal for you.",
-            "body": "There you can see your plan, update your card, download invoices and "
-            "manage your subscription. Keep this link private: it opens your account.",
-            "plan": "Your plan: {plan}.",
-            "button": "Open your billing portal",
-        },
-        "es": {
-            "subject": "Su portal de facturación de {merchant}",
-            "intro": "{merchant} ha creado un portal de facturación para usted.",
-            "body": "Allí puede ver su plan, actualizar su tarjeta, descargar facturas y "
-            "gestionar su suscripción. No comparta este enlace: abre su cuenta.",
-            "plan": "Su plan: {plan}.",
-            "button": "Abrir el portal de facturación",
-        },
-    },
-    "receipt": {
-        "en": {
-            "subject": "Receipt from {merchant}: {amount} for invoice {number}",
-            "intro": "Thank you! We received your payment of {amount} for invoice {number}.",
-            "body": "The receipt (PDF) is available in your billing portal.",
-            "button": "View your invoices",
-        },
-        "es": {
-            "subject": "Recibo de {merchant}: {amount} por la factura {number}",
-            "intro": "¡Gracias! Hemos recibido su pago de {amount} por la factura {number}.",
-            "body": "El recibo (PDF) está disponible en su portal de facturación.",
-            "button": "Ver sus facturas",
-        },
-    },
-    "payment_failed": {
-        "en": {
-            "subject": "{merchant}: your payment of {amount} failed",
-            "intro": "We could not collect {amount} for invoice {number}.",
-            "retry": "We will try again on {date}. To avoid an interruption, you can update "
-            "your card now; we retry right away when you do.",
-            "final": "This was our last automatic attempt. Please update your card to pay the "
-            "invoice and keep your subscription.",
-            "update": "Please update your card in your billing portal; we retry right away when you do.",
-            "button": "Update your card",
-        },
-        "es": {
-            "subject": "{merchant}: no pudimos cobrar su pago de {amount}",
-            "intro": "No pudimos cobrar {amount} de la factura {number}.",
-            "retry": "Lo volveremos a intentar el {date}. Para evitar una interrupción, puede "
-            "actualizar su tarjeta ahora; en cuanto lo haga, reintentamos el cobro.",
-            "final": "Este fue nuestro último intento automático. Actualice su tarjeta para "
-            "pagar la factura y mantener su suscripción.",
-            "update": "Actualice su tarjeta en su portal de facturación; en cuanto lo haga, reintentamos el cobro.",
-            "button": "Actualizar su tarjeta",
-        },
-    },
-    "card_expiring": {
-        "en": {
-            "subject": "{merchant}: your {brand} card ending in {last4} expires soon",
-            "intro": "Your {brand} card ending in {last4} expires at the end of {exp}.",
-            "body": "To keep your subscription running without interruption, please add a new "
-            "card in your billing portal before then.",
-            "button": "Update your card",
-        },
-        "es": {
-            "subject": "{merchant}: su tarjeta {brand} terminada en {last4} caduca pronto",
-            "intro": "Su tarjeta {brand} terminada en {last4} caduca a finales de {exp}.",
-            "body": "Para que su suscripción continúe sin interrupciones, añada una nueva "
-            "tarjeta en su portal de facturación antes de esa fecha.",
-            "button": "Actualizar su tarjeta",
-        },
-    },
-    "cancellation": {
-        "en": {
-            "subject": "{merchant}: your subscription has been canceled",
-            "intro_plan": "Your {plan} subscription has been canceled.",
-            "intro": "Your subscription has been canceled.",
-            "until": "You keep access until {date}. Changed your mind? You can undo the "
-            "cancellation in your billing portal until then.",
-            "ended": "Your access ended on {date}. Your invoices stay available in your billing portal.",
-            "button": "Open your billing portal",
-        },
-        "es": {
-            "subject": "{merchant}: su suscripción ha sido cancelada",
-            "intro_plan": "Su suscripción a {plan} ha sido cancelada.",
-            "intro": "Su suscripción ha sido cancelada.",
-            "until": "Mantiene el acceso hasta el {date}. ¿Ha cambiado de opinión? Puede "
-            "deshacer la cancelación en su portal de facturación hasta esa fecha.",
-            "ended": "Su acceso terminó el {date}. Sus facturas siguen disponibles en su portal de facturación.",
-            "button": "Abrir el portal de facturación",
-        },
-    },
-    "new_link": {
-        "en": {
-            "subject": "{merchant}: your new billing portal link",
-            "intro": "You asked for a new link to your billing portal at {merchant}.",
-            "body": "Use the button below to open it. If you did not ask for this, you can ignore this email.",
-            "button": "Open your billing portal",
-        },
-        "es": {
-            "subject": "{merchant}: su nuevo enlace al portal de facturación",
-            "intro": "Ha solicitado un nuevo enlace a su portal de facturación de {merchant}.",
-            "body": "Use el botón de abajo para abrirlo. Si no lo ha solicitado, puede ignorar este correo.",
-            "button": "Abrir el portal de facturación",
-        },
-    },
-}
+EMAIL = "email"  # msgctxt of the emails' texts ("usted" in Spanish)
 
 
 @dataclasses.dataclass
@@ -282,20 +95,6 @@ class _Values:
         return mask_card_numbers(text)
 
 
-# 13 to 19 digits, optionally grouped by spaces or dashes: the shape of a card number.
-_CARD_NUMBER = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-
-
-def mask_card_numbers(text: str) -> str:
-    """Replace anything that looks like a full card number with '•••• 1234'."""
-
-    def mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group())
-        return f"•••• {digits[-4:]}" if luhn_valid(digits) else match.group()
-
-    return _CARD_NUMBER.sub(mask, text)
-
-
 def _portal_url(v: _Values) -> str:
     """The portal link as given (never masked: it must keep working), if it is an http(s) URL."""
     url = str(v.context["portal_url"]).strip()
@@ -308,64 +107,101 @@ def _brand(raw: str) -> str:
     return CARD_BRANDS.get(raw.strip().lower(), raw.strip().title() or "Card")
 
 
-def decline_reason(decline_code: str, language: str = "en") -> str:
-    """A failed payment's reason in the customer's words (generic for unknown codes)."""
-    lang, _ = language_and_locale(language)
-    reasons = DECLINE_REASONS[lang]
-    code = _DECLINE_ALIASES.get(decline_code or "", decline_code or "")
-    return reasons.get(code, reasons[""])
-
-
 # --------------------------------------------------------------------------- builders
 
 
-def _invitation(t: dict[str, str], c: dict[str, str], v: _Values) -> _Email:
-    paragraphs = [t["intro"].format(merchant=v["merchant_name"]), t["body"]]
+def _invitation(v: _Values) -> _Email:
+    lang, merchant = v.lang, v["merchant_name"]
+    paragraphs = [
+        translate(lang, "email", "%(merchant)s has set up a billing portal for you.", merchant=merchant),
+        translate(
+            lang,
+            "email",
+            "There you can see your plan, update your card, download invoices and manage your subscription. "
+            "Keep this link private: it opens your account.",
+        ),
+    ]
     if v.has("plan_name"):
-        paragraphs.insert(1, t["plan"].format(plan=v["plan_name"]))
+        paragraphs.insert(1, translate(lang, "email", "Your plan: %(plan)s.", plan=v["plan_name"]))
     return _Email(
-        subject=t["subject"].format(merchant=v["merchant_name"]),
+        subject=translate(lang, "email", "Your billing portal at %(merchant)s", merchant=merchant),
         paragraphs=paragraphs,
-        button=t["button"],
+        button=translate(lang, "email", "Open your billing portal"),
         url=_portal_url(v),
     )
 
 
-def _receipt(t: dict[str, str], c: dict[str, str], v: _Values) -> _Email:
-    amount, number = v["amount"], v["invoice_number"]
+def _receipt(v: _Values) -> _Email:
+    lang, amount, number = v.lang, v["amount"], v["invoice_number"]
     has_link = v.has("portal_url")
+    paragraphs = [
+        translate(
+            lang,
+            "email",
+            "Thank you! We received your payment of %(amount)s for invoice %(number)s.",
+            amount=amount,
+            number=number,
+        )
+    ]
+    if has_link:
+        paragraphs.append(translate(lang, "email", "The receipt (PDF) is available in your billing portal."))
     return _Email(
-        subject=t["subject"].format(merchant=v["merchant_name"], amount=amount, number=number),
-        paragraphs=[t["intro"].format(amount=amount, number=number)] + ([t["body"]] if has_link else []),
-        facts=[(c["invoice"], number), (c["amount"], amount)],
-        button=t["button"] if has_link else "",
+        subject=translate(
+            lang,
+            "email",
+            "Receipt from %(merchant)s: %(amount)s for invoice %(number)s",
+            merchant=v["merchant_name"],
+            amount=amount,
+            number=number,
+        ),
+        paragraphs=paragraphs,
+        facts=[(translate(lang, "email", "Invoice"), number), (translate(lang, "email", "Amount"), amount)],
+        button=translate(lang, "email", "View your invoices") if has_link else "",
         url=_portal_url(v) if has_link else "",
     )
 
 
-def _payment_failed(t: dict[str, str], c: dict[str, str], v: _Values) -> _Email:
-    amount, number = v["amount"], v["invoice_number"]
+def _payment_failed(v: _Values) -> _Email:
+    lang, amount, number = v.lang, v["amount"], v["invoice_number"]
     if v.has("decline_code") or not v.has("reason"):
-        reason = decline_reason(v["decline_code"], v.lang)
+        reason = decline_reason(v["decline_code"], lang)
     else:
         reason = v["reason"]
     if v.context.get("final"):
-        next_step = t["final"]
+        next_step = translate(
+            lang,
+            "email",
+            "This was our last automatic attempt. Please update your card to pay the invoice and keep "
+            "your subscription.",
+        )
     elif v.has("next_retry_at"):
-        next_step = t["retry"].format(date=v["next_retry_at"])
+        next_step = translate(
+            lang,
+            "email",
+            "We will try again on %(date)s. To avoid an interruption, you can update your card now; "
+            "we retry right away when you do.",
+            date=v["next_retry_at"],
+        )
     else:
-        next_step = t["update"]
+        next_step = translate(
+            lang, "email", "Please update your card in your billing portal; we retry right away when you do."
+        )
+    intro = translate(
+        lang, "email", "We could not collect %(amount)s for invoice %(number)s.", amount=amount, number=number
+    )
     return _Email(
-        subject=t["subject"].format(merchant=v["merchant_name"], amount=amount),
-        paragraphs=[t["intro"].format(amount=amount, number=number), reason, next_step],
-        facts=[(c["invoice"], number), (c["amount"], amount)],
-        button=t["button"],
+        subject=translate(
+            lang, "email", "%(merchant)s: your payment of %(amount)s failed", merchant=v["merchant_name"], amount=amount
+        ),
+        paragraphs=[intro, reason, next_step],
+        facts=[(translate(lang, "email", "Invoice"), number), (translate(lang, "email", "Amount"), amount)],
+        button=translate(lang, "email", "Update your card"),
         url=_portal_url(v),
     )
 
 
-def _card_expiring(t: dict[str, str], c: dict[str, str], v: _Values) -> _Email:
-    last4 = v["last4"]
+def _card_expiring(v: _Values) -> _Email:
+    lang, last4 = v.lang, v["last4"]
     if not re.fullmatch(r"\d{4}", last4):
         raise ValueError("last4 must be exactly the last 4 digits of the card")
     if v.has("exp_month") and v.has("exp_year"):
@@ -378,39 +214,93 @@ def _card_expiring(t: dict[str, str], c: dict[str, str], v: _Values) -> _Email:
     month_name = format_skeleton("yMMMM", date(year, month, 1), locale=v.locale)  # "March 2026"
     brand = _brand(v["brand"])
     return _Email(
-        subject=t["subject"].format(merchant=v["merchant_name"], brand=brand, last4=last4),
-        paragraphs=[t["intro"].format(brand=brand, last4=last4, exp=month_name), t["body"]],
-        facts=[(c["card"], f"{brand} •••• {last4}"), (c["expires"], expiry)],
-        button=t["button"],
+        subject=translate(
+            lang,
+            "email",
+            "%(merchant)s: your %(brand)s card ending in %(last4)s expires soon",
+            merchant=v["merchant_name"],
+            brand=brand,
+            last4=last4,
+        ),
+        paragraphs=[
+            translate(
+                lang,
+                "email",
+                "Your %(brand)s card ending in %(last4)s expires at the end of %(exp)s.",
+                brand=brand,
+                last4=last4,
+                exp=month_name,
+            ),
+            translate(
+                lang,
+                "email",
+                "To keep your subscription running without interruption, please add a new card in your "
+                "billing portal before then.",
+            ),
+        ],
+        facts=[
+            (translate(lang, "email", "Card"), f"{brand} •••• {last4}"),
+            (translate(lang, "email", "Expires"), expiry),
+        ],
+        button=translate(lang, "email", "Update your card"),
         url=_portal_url(v),
     )
 
 
-def _cancellation(t: dict[str, str], c: dict[str, str], v: _Values) -> _Email:
-    ends = v["access_ends"]
-    intro = t["intro_plan"].format(plan=v["plan_name"]) if v.has("plan_name") else t["intro"]
+def _cancellation(v: _Values) -> _Email:
+    lang, ends = v.lang, v["access_ends"]
+    if v.has("plan_name"):
+        intro = translate(lang, "email", "Your %(plan)s subscription has been canceled.", plan=v["plan_name"])
+    else:
+        intro = translate(lang, "email", "Your subscription has been canceled.")
     # Undo is possible only while access continues, i.e. for a cancellation at period end.
-    next_step = t["ended" if v.context.get("immediate") else "until"].format(date=ends)
-    facts = [(c["plan"], v["plan_name"])] if v.has("plan_name") else []
+    if v.context.get("immediate"):
+        next_step = translate(
+            lang,
+            "email",
+            "Your access ended on %(date)s. Your invoices stay available in your billing portal.",
+            date=ends,
+        )
+    else:
+        next_step = translate(
+            lang,
+            "email",
+            "You keep access until %(date)s. Changed your mind? You can undo the cancellation in your "
+            "billing portal until then.",
+            date=ends,
+        )
+    facts = [(translate(lang, "email", "Plan"), v["plan_name"])] if v.has("plan_name") else []
     return _Email(
-        subject=t["subject"].format(merchant=v["merchant_name"]),
+        subject=translate(
+            lang, "email", "%(merchant)s: your subscription has been canceled", merchant=v["merchant_name"]
+        ),
         paragraphs=[intro, next_step],
-        facts=facts + [(c["access_until"], ends)],
-        button=t["button"],
+        facts=facts + [(translate(lang, "email", "Access until"), ends)],
+        button=translate(lang, "email", "Open your billing portal"),
         url=_portal_url(v),
     )
 
 
-def _new_link(t: dict[str, str], c: dict[str, str], v: _Values) -> _Email:
+def _new_link(v: _Values) -> _Email:
+    lang, merchant = v.lang, v["merchant_name"]
     return _Email(
-        subject=t["subject"].format(merchant=v["merchant_name"]),
-        paragraphs=[t["intro"].format(merchant=v["merchant_name"]), t["body"]],
-        button=t["button"],
+        subject=translate(lang, "email", "%(merchant)s: your new billing portal link", merchant=merchant),
+        paragraphs=[
+            translate(
+                lang, "email", "You asked for a new link to your billing portal at %(merchant)s.", merchant=merchant
+            ),
+            translate(
+                lang,
+                "email",
+                "Use the button below to open it. If you did not ask for this, you can ignore this email.",
+            ),
+        ],
+        button=translate(lang, "email", "Open your billing portal"),
         url=_portal_url(v),
     )
 
 
-_BUILDERS: dict[str, Callable[[dict[str, str], dict[str, str], _Values], _Email]] = {
+_BUILDERS: dict[str, Callable[[_Values], _Email]] = {
     "invitation": _invitation,
     "receipt": _receipt,
     "payment_failed": _payment_failed,
@@ -437,9 +327,7 @@ def _text_layout(email: _Email, greeting: str, signoff: str, footer: list[str]) 
 _FONT = "font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;"
 
 
-def _html_layout(
-    email: _Email, greeting: str, signoff: str, footer: list[str], c: dict[str, str], merchant_name: str, lang: str
-) -> str:
+def _html_layout(email: _Email, greeting: str, signoff: str, footer: list[str], merchant_name: str, lang: str) -> str:
     """Simple inline-styled HTML (mail clients ignore style sheets); every text is escaped."""
     e = html.escape
     p_style = f"margin:0 0 16px;{_FONT}font-size:15px;line-height:1.5;color:#18181b;"
@@ -455,11 +343,12 @@ def _html_layout(
     button = ""
     if email.url:
         url = e(email.url, quote=True)
+        link_hint = translate(lang, "email", "If the button does not work, copy this link into your browser:")
         button = (
             f'<p style="margin:8px 0 24px;"><a href="{url}" style="{_FONT}display:inline-block;'
             "background:#18181b;color:#ffffff;text-decoration:none;font-size:15px;font-weight:600;"
             f'padding:12px 20px;border-radius:6px;">{e(email.button)}</a></p>'
-            f'<p style="{p_style}font-size:13px;color:#71717a;">{e(c["link_hint"])}<br>'
+            f'<p style="{p_style}font-size:13px;color:#71717a;">{e(link_hint)}<br>'
             f'<a href="{url}" style="color:#2563eb;word-break:break-all;">{e(email.url)}</a></p>'
         )
     paragraphs = "".join(f'<p style="{p_style}">{e(text)}</p>' for text in email.paragraphs)
@@ -491,23 +380,28 @@ def render_email(kind: str, language: str, context: dict[str, Any]) -> tuple[str
     missing = [k for k in ("merchant_name", *REQUIRED_CONTEXT[kind]) if context.get(k) in (None, "")]
     if missing:
         raise KeyError(f"{kind} email needs context keys: {', '.join(missing)}")
-    lang, locale = language_and_locale(language)
-    values = _Values(context, lang, locale)
-    common = COMMON[lang]
-    email = _BUILDERS[kind](TEXTS[kind][lang], common, values)
+    lang = supported_language(language)
+    values = _Values(context, lang, babel_locale(language))
+    email = _BUILDERS[kind](values)
     # Subjects are headers: one line (no CR/LF from user data), within the column size.
     email.subject = re.sub(r"[\r\n\t\v\f]+", " ", email.subject).strip()[:300]
 
     merchant_name = values["merchant_name"]
-    greeting = (
-        common["greeting_name"].format(name=values["subscriber_name"])
-        if values.has("subscriber_name")
-        else common["greeting"]
-    )
-    signoff = common["signoff"].format(merchant=merchant_name)
-    footer = [common["footer"].format(merchant=merchant_name)]
+    if values.has("subscriber_name"):
+        greeting = translate(lang, "email", "Hi %(name)s,", name=values["subscriber_name"])
+    else:
+        greeting = translate(lang, "email", "Hello,")
+    signoff = translate(lang, "email", "— %(merchant)s", merchant=merchant_name)
+    footer = [
+        translate(
+            lang,
+            "email",
+            "You receive this email because you have a subscription with %(merchant)s.",
+            merchant=merchant_name,
+        )
+    ]
     if values.has("support_email"):
-        footer.insert(0, common["footer_support"].format(email=values["support_email"]))
+        footer.insert(0, translate(lang, "email", "Questions? Write to %(email)s.", email=values["support_email"]))
     text = _text_layout(email, greeting, signoff, footer)
-    body_html = _html_layout(email, greeting, signoff, footer, common, merchant_name, lang)
+    body_html = _html_layout(email, greeting, signoff, footer, merchant_name, lang)
     return email.subject, text, body_html

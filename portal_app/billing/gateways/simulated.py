@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 
+from portal_app.billing.card_numbers import luhn_valid
 from portal_app.billing.gateways.base import (
     CardDetails,
     ChargeOutcome,
@@ -42,7 +43,6 @@ from portal_app.billing.gateways.base import (
     SetupResult,
 )
 from portal_app.billing.money import validate_currency
-from portal_app.billing.text import luhn_valid
 
 # --------------------------------------------------------------------------- test cards
 
