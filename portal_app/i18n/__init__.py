@@ -28,6 +28,7 @@ from portal_app.i18n.declines import (
     DECLINE_REASONS,
     REASON_ALIASES,
 )
+from portal_app.i18n.payments import DECLINE_OUTCOMES, PAYMENT, PAYMENT_OUTCOMES
 from portal_app.i18n.portal_text import PORTAL, PORTAL_TEXT
 
 # Every customer-facing text (portal, emails, PDFs) exists in these languages.
@@ -72,6 +73,15 @@ def all_text(lang: str | None) -> dict[str, str]:
 def decline_message(code: str | None, lang: str | None = "en") -> str:
     """What the portal tells the customer for a decline code (unknown codes read as a plain bank decline)."""
     return translate(lang, DECLINE, DECLINE_MESSAGES.get(code or "", CHECK_BANK))
+
+
+def payment_message(
+    outcome: str, lang: str | None = "en", *, decline_code: str = "", amount: str = "", number: str = ""
+) -> str:
+    """The portal's answer to a charge try: outcome is a PaymentOutcome value; amount already formatted."""
+    if outcome in DECLINE_OUTCOMES:
+        return decline_message(decline_code, lang)
+    return translate(lang, PAYMENT, PAYMENT_OUTCOMES[outcome], amount=amount, number=number)
 
 
 def decline_reason(code: str | None, lang: str | None = "en") -> str:

@@ -19,6 +19,7 @@ from portal_app import i18n
 from portal_app.i18n import catalogue
 from portal_app.i18n.audit import AUDIT_TITLES
 from portal_app.i18n.declines import CARD_ERRORS, DECLINE_MESSAGES, DECLINE_REASONS, REASON_ALIASES
+from portal_app.i18n.payments import PAYMENT_OUTCOMES
 from portal_app.i18n.portal_text import PORTAL_TEXT
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -111,6 +112,7 @@ def test_every_table_entry_is_in_the_catalogue():
         "decline reason": DECLINE_REASONS.values(),
         "card error": CARD_ERRORS.values(),
         "audit": AUDIT_TITLES.values(),
+        "payment": PAYMENT_OUTCOMES.values(),
     }
     missing = [(context, m) for context, values in tables.items() for m in values if (context, m) not in known]
     assert missing == []
@@ -218,3 +220,17 @@ def test_audit_titles_by_kind_and_language():
     assert i18n.audit_title("invoice_voided") == "Invoice voided"
     assert i18n.audit_title("invoice_voided", "es") == "Factura anulada"
     assert i18n.audit_title("plan_price_changed", "es") == "Plan price changed"  # unknown kinds read as words
+
+
+def test_payment_messages_by_outcome_and_language():
+    paid = i18n.payment_message("succeeded", "es", amount="29,00 €", number="ACME-1")
+    assert paid == "Hemos recibido el pago de 29,00 € de la factura ACME-1. ¡Gracias!"
+    assert i18n.payment_message("already_paid", "en") == "This invoice is already paid."
+    assert i18n.payment_message("declined", "es", decline_code="expired_card") == i18n.decline_message(
+        "expired_card", "es"
+    )
+    assert i18n.payment_message("requires_action", "en", decline_code="authentication_required").startswith(
+        "Your bank asks you to confirm this payment."
+    )
+    with pytest.raises(KeyError):
+        i18n.payment_message("exploded", "en")
