@@ -18,7 +18,7 @@ export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || ech
 export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(PATH)
 export PUBLIC_URL ?= http://localhost:$(PORT)
 
-.PHONY: help run test unit lint format deps dev-deps bun migrate seed browser clean
+.PHONY: help run test unit lint format deps dev-deps bun migrate seed browser clean messages-extract messages-update messages-compile
 
 help:
 	@echo "make run   - install, migrate, seed demo data and serve on http://localhost:$(PORT)"
@@ -38,8 +38,26 @@ $(VENV)/.dev-deps: requirements-dev.txt requirements.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.deps
 
-deps: $(VENV)/.deps
-dev-deps: $(VENV)/.dev-deps
+# The gettext catalogue (portal_app/i18n): .po files are committed, .mo files are built here.
+# After changing customer text in the code: make messages-update, translate the new msgids in es, commit.
+LOCALES := portal_app/i18n/locale
+PYBABEL := $(VENV)/bin/pybabel
+PO_FILES := $(wildcard $(LOCALES)/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+
+deps: $(VENV)/.deps $(MO_FILES)
+dev-deps: $(VENV)/.dev-deps $(MO_FILES)
+
+messages-extract: $(VENV)/.deps
+	$(PYBABEL) extract -F babel.cfg --add-location=file --sort-by-file --no-wrap --omit-header -o $(LOCALES)/messages.pot portal_app
+
+messages-update: messages-extract
+	$(PYBABEL) update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
+
+messages-compile: $(MO_FILES)
+
+$(LOCALES)/%/LC_MESSAGES/messages.mo: $(LOCALES)/%/LC_MESSAGES/messages.po | $(VENV)/.deps
+	$(PYBABEL) compile -i $< -o $@
 
 # Reflex would download bun from the web; the npm registry has it.
 $(BUN):

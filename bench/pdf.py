@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image, ImageDraw
 
-from portal_app.billing.pdf import InvoiceRenderer, year_zip
+from portal_app.billing.documents.archive import year_zip
+from portal_app.billing.documents.renderer import InvoiceRenderer
 from portal_app.models import Invoice, InvoiceLine, Merchant
 
 TARGET_PER_SECOND = 25.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from portal_app.billing.emails import deliver_queued_emails
+from portal_app.billing.emails.outbox import deliver_queued_emails
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.runs import run_billing
 from portal_app.db import get_engine

@@ -25,6 +25,7 @@ from portal_app.billing import plans as plan_service
 from portal_app.billing import subscriptions as subscription_service
 from portal_app.billing.accounts import AccountError, add_user, normalize_email
 from portal_app.billing.audit import audit
+from portal_app.billing.documents.archive import invoice_pdf_filename
 from portal_app.billing.errors import BillingError, NotAllowed, NotFound
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.invoice_queries import ensure_invoice_pdf, get_invoice, list_invoices
@@ -34,7 +35,6 @@ from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments.card_updates import CardUpdateOutcome, update_payment_method
 from portal_app.billing.payments.cards import CardSummary, card_is_expired, default_payment_method
 from portal_app.billing.payments.declines import decline_message
-from portal_app.billing.pdf import invoice_pdf_filename
 from portal_app.billing.portal_actions import card_input_from_form
 from portal_app.billing.portal_links import current_portal_token, issue_portal_link, revoke_portal_links
 from portal_app.billing.portal_view import current_subscription

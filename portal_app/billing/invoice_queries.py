@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from portal_app.billing.documents.archive import year_zip
+from portal_app.billing.documents.renderer import render_invoice_pdf
 from portal_app.billing.errors import NotFound
 from portal_app.billing.invoices import DOWNLOADABLE_STATUSES, InvoiceError, is_finalized
-from portal_app.billing.pdf import render_invoice_pdf, year_zip
 from portal_app.billing.statuses import InvoiceStatus
 from portal_app.billing.tenancy import get_scoped, row_id
 from portal_app.models import Invoice, InvoiceLine, Merchant, Subscriber

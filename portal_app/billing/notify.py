@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from portal_app.billing.emails import send_email
+from portal_app.billing.emails.outbox import send_email
 from portal_app.billing.portal_links import current_portal_url, is_subscriber_deleted
 from portal_app.models import Merchant, Subscriber, utcnow
 

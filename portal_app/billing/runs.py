@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app.billing.audit import audit_rows
-from portal_app.billing.emails import deliver_queued_emails
+from portal_app.billing.emails.outbox import deliver_queued_emails
 from portal_app.billing.gateways.base import PaymentGateway
 from portal_app.billing.invoices import RenewalInvoice, issue_renewal_invoices
 from portal_app.billing.notify import send_subscriber_email

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from portal_app.billing.audit import audit
 from portal_app.billing.errors import BillingError
 from portal_app.billing.tenancy import get_scoped
-from portal_app.billing.text import SUPPORTED_LANGUAGES
+from portal_app.i18n import SUPPORTED_LANGUAGES
 from portal_app.models import Subscriber, utcnow
 
 _LIMITS = {"billing_name": 120, "billing_address": 500, "tax_id": 40}

@@ -12,16 +12,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlmodel import Session, select
 
-from portal_app.billing.emails import (
-    EMAIL_KINDS,
-    REQUIRED_CONTEXT,
-    decline_reason,
-    deliver_queued_emails,
-    mask_card_numbers,
-    render_email,
-    send_email,
-)
+from portal_app.billing.card_numbers import mask_card_numbers
+from portal_app.billing.emails.outbox import deliver_queued_emails, send_email
+from portal_app.billing.emails.render import EMAIL_KINDS, REQUIRED_CONTEXT, render_email
 from portal_app.billing.money import Money
+from portal_app.i18n import decline_reason
 from portal_app.models import EmailMessage, Merchant, Subscriber
 from portal_app.settings import Settings
 

@@ -21,17 +21,10 @@ from fontTools import ttLib
 from fpdf import FPDF
 from PIL import Image, ImageDraw
 
+from portal_app.billing.documents.archive import invoice_pdf_filename, year_zip
+from portal_app.billing.documents.fonts import FONT_DIR, FONT_FAMILY, FontBank, extra_pages
+from portal_app.billing.documents.renderer import InvoiceRenderer, render_invoice_pdf
 from portal_app.billing.money import Money
-from portal_app.billing.pdf import (
-    FONT_DIR,
-    FONT_FAMILY,
-    FontBank,
-    InvoiceRenderer,
-    extra_pages,
-    invoice_pdf_filename,
-    render_invoice_pdf,
-    year_zip,
-)
 from portal_app.models import Invoice, InvoiceLine, Merchant
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -310,7 +303,7 @@ def test_identical_bytes_in_another_process():
         "import sys, hashlib\n"
         "sys.path.insert(0, 'tests/unit')\n"
         "from test_pdf import make_invoice, png_logo\n"
-        "from portal_app.billing.pdf import render_invoice_pdf\n"
+        "from portal_app.billing.documents.renderer import render_invoice_pdf\n"
         "data = render_invoice_pdf(*make_invoice(logo=png_logo(), billing_name='Ελένη Дмитрий Zoë'))\n"
         "print(hashlib.sha256(data).hexdigest())\n"
     )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from portal_app.billing.card_numbers import luhn_valid
 from portal_app.billing.gateways import simulated
 from portal_app.billing.gateways.base import (
     CardDetails,
@@ -25,7 +26,6 @@ from portal_app.billing.gateways.base import (
 )
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.billing.gateways.simulated_cards import TEST_CARDS, format_test_card
-from portal_app.billing.text import luhn_valid
 
 NEXT_YEAR = str(datetime.now(UTC).year + 1)
 IN_FIVE_YEARS = datetime.now(UTC).year + 5

@@ -12,8 +12,8 @@ import hashlib
 from sqlmodel import select
 
 from portal_app.billing import invoice_queries, invoices
+from portal_app.billing.documents.archive import invoice_pdf_filename
 from portal_app.billing.errors import BillingError
-from portal_app.billing.pdf import invoice_pdf_filename
 from portal_app.db import session_scope
 from portal_app.models import Merchant
 

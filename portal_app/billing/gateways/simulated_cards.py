@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 
+from portal_app.billing.card_numbers import luhn_valid
 from portal_app.billing.gateways.base import GENERIC_DECLINE, SetupOutcome, SetupResult
-from portal_app.billing.text import luhn_valid
 
 # --------------------------------------------------------------------------- test cards
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app.billing import dunning
-from portal_app.billing.emails import queue_emails
+from portal_app.billing.emails.outbox import queue_emails
 from portal_app.billing.gateways.base import GENERIC_DECLINE, ChargeOutcome, ChargeResult
 from portal_app.billing.invoices import settle_invoices_paid
 from portal_app.billing.money import Money

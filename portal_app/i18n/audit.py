@@ -1,0 +1,24 @@
+"""Titles of audit events on the console's subscriber timeline, by event kind."""
+
+from __future__ import annotations
+
+from portal_app.i18n.catalogue import NC_
+
+AUDIT = "audit"  # msgctxt
+
+AUDIT_TITLES: dict[str, str] = {
+    "subscriber_registered": NC_("audit", "Registered in the console"),
+    "subscription_started": NC_("audit", "Subscription started"),
+    "subscription_canceled": NC_("audit", "Subscription canceled"),
+    "cancellation_undone": NC_("audit", "Cancellation undone"),
+    "subscription_deleted": NC_("audit", "Subscription deleted"),
+    "subscription_reactivated": NC_("audit", "Subscription active again"),
+    "payment_method_updated": NC_("audit", "Card changed"),
+    "portal_visit": NC_("audit", "Opened the portal"),
+    "billing_details_updated": NC_("audit", "Billing details updated"),
+    "portal_link_regenerated": NC_("audit", "Portal link regenerated (old link revoked)"),
+    "invitation_sent": NC_("audit", "Invitation sent from the console"),
+    "invoice_marked_paid": NC_("audit", "Invoice marked paid"),
+    "invoice_voided": NC_("audit", "Invoice voided"),
+    "invoice_uncollectible": NC_("audit", "Invoice marked uncollectible"),
+}
