@@ -12,11 +12,14 @@ from portal_app.billing.invoices import finalize_invoice
 from portal_app.billing.payments import charge_invoice, retry_open_invoices, update_payment_method
 from portal_app.billing.plans import update_plan
 from portal_app.billing.portal_links import issue_portal_link, resolve_portal_token
+from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
 from portal_app.db import new_session
 from portal_app.models import Plan, PortalLink, Subscriber
 from tests.builders import (
+    CHARGE_DECLINES,
     JAN31,
+    add_card,
     audit_kinds,
     card,
     emails_of,
@@ -72,6 +75,41 @@ def test_the_grace_period_reads_canceling_for_everyone_until_the_period_ends(eng
         )
     assert during.display_status == "canceling" and during.status == "active" and not during.is_ended
     assert after.display_status == "active"  # the run ends it at the period end; until then the row is active
+
+
+def _assert_ended_at_once(world, gateway, result, at):
+    """Canceled now (not at the period end), retries stopped, the open invoice still payable."""
+    sub = subscription_of(world)
+    assert result.immediate and result.access_ends_at == at
+    assert sub.status == SubscriptionStatus.CANCELED and sub.ended_at == at and not sub.cancel_at_period_end
+    assert not subs.on_grace_period(sub, at) and not subs.can_undo_cancellation(sub, at)
+    (invoice,) = [i for i in invoices_of(world) if i.status == InvoiceStatus.OPEN]
+    assert invoice.next_retry_at is None
+    (email,) = emails_of(world, "cancellation")
+    assert audit_kinds(world)[-1] == "subscription_canceled"
+    before = gateway.charge_request_count()
+    run_billing(world.engine, now=at + timedelta(days=10), gateway=gateway)  # past every scheduled retry
+    assert gateway.charge_request_count() == before and subscription_of(world).status == SubscriptionStatus.CANCELED
+
+
+def test_cancel_ends_an_incomplete_subscription_at_once_whatever_the_policy(engine, gateway):
+    world, started = subscribed_world(engine, gateway, number=CHARGE_DECLINES, policy="at_period_end")
+    assert not started.active and subscription_of(world).status == SubscriptionStatus.INCOMPLETE
+    assert invoices_of(world)[0].next_retry_at is not None  # dunning retries a first invoice too
+    result = _cancel(world)
+    _assert_ended_at_once(world, gateway, result, MID)
+
+
+def test_cancel_ends_an_unpaid_subscription_at_once_whatever_the_policy(engine, gateway):
+    world, _ = subscribed_world(engine, gateway, policy="at_period_end", dunning_end_state="unpaid")
+    add_card(world, gateway, CHARGE_DECLINES, now=JAN31)
+    run_billing(engine, now=FEB28, gateway=gateway)
+    while (invoice := invoices_of(world)[-1]).next_retry_at is not None:
+        run_billing(engine, now=invoice.next_retry_at, gateway=gateway)
+    assert subscription_of(world).status == SubscriptionStatus.UNPAID
+    at = FEB28 + timedelta(days=10)
+    result = _cancel(world, now=at)
+    _assert_ended_at_once(world, gateway, result, at)
 
 
 def test_undo_is_refused_after_the_period_ended(engine, gateway):
@@ -130,8 +168,6 @@ def test_predicates_and_overview(engine, gateway):
 def test_delete_revokes_links_and_voids_unpaid(engine, gateway):
     world, _ = subscribed_world(engine, gateway)
     gateway.fail_next("insufficient_funds")
-    from portal_app.billing.runs import run_billing
-
     run_billing(engine, now=FEB28, gateway=gateway)
     with new_session(engine) as session, session.begin():
         token = issue_portal_link(session, session.get(Subscriber, world.subscriber_id))
