@@ -33,7 +33,7 @@ from portal_app.billing.payments import (
     settle_unknown_attempts,
 )
 from portal_app.billing.periods import period_bounds
-from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, check_transition
+from portal_app.billing.statuses import RENEWING_STATUSES, InvoiceStatus, SubscriptionStatus, check_transition
 from portal_app.db import is_postgres, new_session
 from portal_app.models import (
     AuditEvent,
@@ -50,8 +50,6 @@ S, I = SubscriptionStatus, InvoiceStatus
 
 BATCH_SIZE = 1000
 CARD_EXPIRY_NOTICE = timedelta(days=30)
-# Subscriptions the run renews: service continues while dunning works on an open invoice.
-RENEWABLE = (S.ACTIVE, S.PAST_DUE)
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -126,7 +124,7 @@ def run_billing(
 
 def _due_filter(now: datetime):
     return (
-        Subscription.status.in_([s.value for s in RENEWABLE]),
+        Subscription.status.in_(sorted(RENEWING_STATUSES)),
         Subscription.deleted_at.is_(None),
         Subscription.current_period_end <= now,
     )
@@ -357,7 +355,7 @@ def send_card_expiring_emails(engine: sa.Engine, *, now: datetime, window: timed
         sa.select(Subscription.id)
         .where(
             Subscription.subscriber_id == PaymentMethod.subscriber_id,
-            Subscription.status.in_([s.value for s in (S.TRIALING, S.ACTIVE, S.PAST_DUE)]),
+            Subscription.status.in_(sorted(RENEWING_STATUSES)),
             Subscription.deleted_at.is_(None),
             Subscription.cancel_at_period_end.is_(False),
         )

@@ -35,6 +35,18 @@ class AttemptStatus(StrEnum):
 
 S, I, A = SubscriptionStatus, InvoiceStatus, AttemptStatus
 
+# Statuses that renew: at the period end the billing run invoices the next period, and service goes on
+# meanwhile (past_due too: dunning works on the open invoice). trialing is not one of them: nothing
+# enters trialing today (a subscription starts incomplete and turns active when its first invoice is
+# paid) and the billing run never renewed it; trials, when they come, are added here and only here.
+RENEWING_STATUSES = frozenset({S.ACTIVE, S.PAST_DUE})
+
+
+def renews(status: str) -> bool:
+    """Whether a subscription in this status is renewed by the billing run at its period end."""
+    return status in RENEWING_STATUSES
+
+
 ALLOWED_TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
     SubscriptionStatus: {
         S.INCOMPLETE: frozenset({S.ACTIVE, S.TRIALING, S.CANCELED}),

@@ -22,15 +22,13 @@ from portal_app.billing.payments import ChargeInvoiceResult, charge_invoice
 from portal_app.billing.periods import period_bounds
 from portal_app.billing.plans import CancellationPolicy
 from portal_app.billing.portal_links import revoke_portal_links
-from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, transition
+from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, renews, transition
 from portal_app.billing.tenancy import get_scoped, row_id
 from portal_app.db import new_session
 from portal_app.models import Invoice, Merchant, PaymentMethod, Plan, Subscriber, Subscription
 
 S, I = SubscriptionStatus, InvoiceStatus
 
-# Statuses in which the subscription renews and the customer has service.
-RENEWING = (S.TRIALING, S.ACTIVE, S.PAST_DUE)
 MAX_REASON_LENGTH = 500
 
 
@@ -47,7 +45,7 @@ def is_ended(sub: Subscription) -> bool:
 
 def next_renewal_at(sub: Subscription) -> datetime | None:
     """When the next invoice is issued, or None if the subscription will not renew."""
-    if sub.deleted_at is not None or sub.status not in RENEWING or sub.cancel_at_period_end:
+    if sub.deleted_at is not None or not renews(sub.status) or sub.cancel_at_period_end:
         return None
     return sub.current_period_end
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from portal_app.billing.runs import count_due_renewals, run_billing, send_card_expiring_emails
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
-from portal_app.billing.subscriptions import cancel_subscription, subscribe
+from portal_app.billing.subscriptions import cancel_subscription, next_renewal_at, subscribe
 from portal_app.db import new_session
-from portal_app.models import AuditEvent, Invoice, PaymentMethod
+from portal_app.models import AuditEvent, Invoice, PaymentMethod, Subscription
 from portal_app.routes import portal_url
 from tests.builders import (
     JAN31,
@@ -108,6 +109,21 @@ def test_past_due_subscriptions_keep_renewing(engine, gateway):
     summary = run_billing(engine, now=JAN31.replace(month=3, day=31), gateway=gateway)
     assert summary.renewed == 1
     assert [i.status for i in invoices_of(world)] == [InvoiceStatus.PAID, InvoiceStatus.OPEN, InvoiceStatus.OPEN]
+
+
+@pytest.mark.parametrize("status", list(SubscriptionStatus))
+def test_the_run_renews_exactly_what_the_portal_announces(engine, gateway, status):
+    """One renewal rule: the run, the "next renewal" shown and the card-expiry warning agree."""
+    world, _ = subscribed_world(engine, gateway)
+    with new_session(engine) as session, session.begin():
+        # Test setup only: put the row in each status without going through its transitions.
+        session.execute(sa.update(Subscription).values(status=status.value))
+    (card,) = rows(engine, PaymentMethod, PaymentMethod.subscriber_id == world.subscriber_id)
+    announced = next_renewal_at(subscription_of(world)) is not None
+    at_period_end = JAN31.replace(month=2, day=28)
+    warned = send_card_expiring_emails(engine, now=datetime(card.exp_year, card.exp_month, 10, tzinfo=UTC))
+    assert count_due_renewals(engine, now=at_period_end) == int(announced) == warned
+    assert announced is (status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE))
 
 
 def test_many_subscriptions_in_batches(engine, gateway):
