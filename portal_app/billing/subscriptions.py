@@ -22,7 +22,14 @@ from portal_app.billing.payments import ChargeInvoiceResult, charge_invoice
 from portal_app.billing.periods import period_bounds
 from portal_app.billing.plans import CancellationPolicy
 from portal_app.billing.portal_links import revoke_portal_links
-from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, renews, transition
+from portal_app.billing.statuses import (
+    InvoiceStatus,
+    SubscriptionStatus,
+    end_subscription,
+    is_ended,
+    renews,
+    transition,
+)
 from portal_app.billing.tenancy import get_scoped, row_id
 from portal_app.db import new_session
 from portal_app.models import Invoice, Merchant, PaymentMethod, Plan, Subscriber, Subscription
@@ -37,10 +44,6 @@ class SubscriptionError(BillingError):
 
 
 # --- predicates (pure: computed from rows, no queries unless named so) ------------------------
-
-
-def is_ended(sub: Subscription) -> bool:
-    return sub.status == S.CANCELED or sub.deleted_at is not None
 
 
 def next_renewal_at(sub: Subscription) -> datetime | None:
@@ -311,24 +314,6 @@ class CancelResult:
     access_ends_at: datetime | None
 
 
-def _stop_retries(session: Session, sub: Subscription) -> None:
-    """An ended subscription is not dunned any more (its open invoices stay payable in the portal)."""
-    table = Invoice.__table__
-    session.execute(
-        sa.update(table)
-        .where(table.c.subscription_id == sub.id, table.c.status == I.OPEN.value)
-        .values(next_retry_at=None)
-    )
-
-
-def _end_now(session: Session, sub: Subscription, now: datetime) -> None:
-    transition(sub, S.CANCELED)
-    sub.canceled_at = sub.canceled_at or now
-    sub.ended_at = now
-    sub.cancel_at_period_end = False
-    _stop_retries(session, sub)
-
-
 def cancel_subscription(
     session: Session,
     subscription_id: Subscription | int,
@@ -369,7 +354,7 @@ def cancel_subscription(
 
     sub.cancellation_reason = reason
     if immediate:
-        _end_now(session, sub, now)
+        end_subscription(session, sub, now=now)
     else:
         # Status stays active/past_due: the customer keeps what they paid for until the period ends.
         sub.cancel_at_period_end = True
@@ -441,7 +426,7 @@ def delete_subscription(
     if sub.deleted_at is not None:
         raise NotAllowed("This subscription is already deleted.")
     if sub.status != S.CANCELED:
-        _end_now(session, sub, now)
+        end_subscription(session, sub, now=now)
     sub.deleted_at = now
     session.add(sub)
     session.flush()

@@ -84,6 +84,7 @@ def test_canceled_end_state_writes_the_invoice_off(engine, gateway):
     invoice = _run_retries(engine, gateway, world, until_count=99)
     sub = subscription_of(world)
     assert sub.status == SubscriptionStatus.CANCELED and sub.ended_at is not None
+    assert sub.canceled_at == sub.ended_at and sub.cancellation_reason == "Payment failed"
     assert invoice.status == InvoiceStatus.UNCOLLECTIBLE
     # Nothing left to charge: a card update charges nothing.
     before = gateway.charge_request_count()
@@ -145,3 +146,20 @@ def test_a_subscription_ended_at_period_end_is_retried_no_more(engine, gateway):
     assert invoice.status == InvoiceStatus.OPEN and invoice.next_retry_at is None  # still payable in the portal
     run_billing(engine, now=period_end + timedelta(days=30), gateway=gateway)
     assert gateway.charge_request_count() == before and len(emails_of(world, "payment_failed")) == 4
+
+
+def test_ending_after_the_last_retry_stops_the_other_invoices_retries_too(engine, gateway):
+    # Weekly plan, past due: the Feb 14 run renews (a second invoice, declined) before the first
+    # invoice's last retry fails and cancels the subscription.
+    world, _ = subscribed_world(engine, gateway, interval="week", dunning_end_state="canceled")
+    add_card(world, gateway, "4000000000000341", now=JAN31)
+    run_billing(engine, now=JAN31 + timedelta(days=7), gateway=gateway)
+    _run_retries(engine, gateway, world, until_count=4)
+    run_billing(engine, now=JAN31 + timedelta(days=14), gateway=gateway)
+    first, second = invoices_of(world)[1:]
+    assert subscription_of(world).status == SubscriptionStatus.CANCELED
+    assert first.status == InvoiceStatus.UNCOLLECTIBLE
+    assert second.status == InvoiceStatus.OPEN and second.next_retry_at is None
+    before = gateway.charge_request_count()
+    run_billing(engine, now=JAN31 + timedelta(days=30), gateway=gateway)
+    assert gateway.charge_request_count() == before

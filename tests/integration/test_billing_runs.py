@@ -96,6 +96,9 @@ def test_cancel_at_period_end_ends_at_the_run_without_invoice(engine, gateway):
     assert summary.ended == 1 and summary.renewed == 0
     sub = subscription_of(world)
     assert sub.status == SubscriptionStatus.CANCELED and sub.ended_at == period_end
+    # When and why it was canceled stay; the flag records that it ended at the period end (as Stripe's).
+    assert sub.canceled_at == JAN31 + timedelta(days=3) and sub.cancellation_reason == "Too expensive"
+    assert sub.cancel_at_period_end
     assert len(invoices_of(world)) == 1
     kinds = [e.kind for e in rows(engine, AuditEvent, AuditEvent.subscriber_id == world.subscriber_id)]
     assert "subscription_ended" in kinds
