@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from portal_app.billing import subscription_views as views
 from portal_app.billing import subscriptions as subs
 from portal_app.billing.errors import NotAllowed, NotFound
 from portal_app.billing.invoices import finalize_invoice
@@ -69,12 +70,13 @@ def test_the_grace_period_reads_canceling_for_everyone_until_the_period_ends(eng
     _cancel(world)
     sub_id = subscription_of(world).id
     with new_session(engine) as session:
-        during = subs.subscription_overview(session, sub_id, merchant_id=world.merchant_id, now=MID)
-        after = subs.subscription_overview(
+        during = views.subscription_overview(session, sub_id, merchant_id=world.merchant_id, now=MID)
+        after = views.subscription_overview(
             session, sub_id, merchant_id=world.merchant_id, now=FEB28 + timedelta(seconds=1)
         )
     assert during.display_status == "canceling" and during.status == "active" and not during.is_ended
     assert after.display_status == "active"  # the run ends it at the period end; until then the row is active
+    assert during.can_undo_cancellation and not after.can_undo_cancellation
 
 
 def _assert_ended_at_once(world, gateway, result, at):
@@ -150,17 +152,18 @@ def test_not_allowed_refuses_in_portal_but_merchant_can_force(engine, gateway):
 def test_predicates_and_overview(engine, gateway):
     world, _ = subscribed_world(engine, gateway)
     with new_session(engine) as session:
-        view = subs.subscription_overview(session, subscription_of(world).id, merchant_id=world.merchant_id, now=MID)
+        view = views.subscription_overview(session, subscription_of(world).id, merchant_id=world.merchant_id, now=MID)
     assert view.status == "active" and view.next_renewal_at == FEB28
     assert view.next_amount.amount_minor == 2900 and view.next_amount.currency == "USD"
     assert view.can_self_cancel and not view.on_grace_period and not view.has_open_invoice
     assert view.amount_due is None
     assert view.display_status == "active" and not view.asks_for_payment and not view.is_ended
+    assert not view.can_undo_cancellation
     # A price change shows in the next amount (issued invoices keep theirs).
     with new_session(engine) as session, session.begin():
         update_plan(session, world.plan_id, merchant_id=world.merchant_id, amount_minor=3500)
     with new_session(engine) as session:
-        view = subs.subscription_overview(session, subscription_of(world).id, merchant_id=world.merchant_id, now=MID)
+        view = views.subscription_overview(session, subscription_of(world).id, merchant_id=world.merchant_id, now=MID)
     assert view.next_amount.amount_minor == 3500
     assert invoices_of(world)[0].total_minor == 2900
 
@@ -218,7 +221,7 @@ def test_other_merchants_ids_are_not_found(engine, gateway):
             lambda: subs.cancel_subscription(session, their_sub.id, merchant_id=mine.merchant_id, actor="x", now=MID),
             lambda: subs.undo_cancellation(session, their_sub.id, merchant_id=mine.merchant_id, actor="x", now=MID),
             lambda: subs.delete_subscription(session, their_sub.id, merchant_id=mine.merchant_id, actor="x", now=MID),
-            lambda: subs.subscription_overview(session, their_sub.id, merchant_id=mine.merchant_id, now=MID),
+            lambda: views.subscription_overview(session, their_sub.id, merchant_id=mine.merchant_id, now=MID),
             lambda: subs.start_subscription(
                 session, merchant_id=mine.merchant_id, subscriber=theirs.subscriber_id, plan=mine.plan_id, start_at=MID
             ),
