@@ -120,7 +120,8 @@ def test_success_on_a_retry_restores_active(engine, gateway):
     assert invoices_of(world)[-1].next_retry_at is None
 
 
-def test_a_subscription_ended_at_period_end_is_retried_no_more(engine, gateway):
+def test_a_subscription_ended_at_period_end_is_retried_no_more(any_engine, gateway):
+    engine = any_engine
     # Weekly plan: the period Feb 7 -> Feb 14 ends on the day the last retry (first failure + 7) is due.
     world, _ = subscribed_world(engine, gateway, interval="week")
     add_card(world, gateway, "4000000000000341", now=JAN31)
@@ -148,7 +149,8 @@ def test_a_subscription_ended_at_period_end_is_retried_no_more(engine, gateway):
     assert gateway.charge_request_count() == before and len(emails_of(world, "payment_failed")) == 4
 
 
-def test_ending_after_the_last_retry_stops_the_other_invoices_retries_too(engine, gateway):
+def test_ending_after_the_last_retry_stops_the_other_invoices_retries_too(any_engine, gateway):
+    engine = any_engine
     # Weekly plan, past due: the Feb 14 run renews (a second invoice, declined) before the first
     # invoice's last retry fails and cancels the subscription.
     world, _ = subscribed_world(engine, gateway, interval="week", dunning_end_state="canceled")

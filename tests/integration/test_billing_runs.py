@@ -79,7 +79,8 @@ def test_yearly_and_weekly_plans_renew_on_their_anchor(engine, gateway):
     assert invoices_of(world)[-1].number == "FIT-2025-000001"  # numbering restarts each year
 
 
-def test_cancel_at_period_end_ends_at_the_run_without_invoice(engine, gateway):
+def test_cancel_at_period_end_ends_at_the_run_without_invoice(any_engine, gateway):
+    engine = any_engine
     world, _ = subscribed_world(engine, gateway)
     with new_session(engine) as session, session.begin():
         cancel_subscription(

@@ -94,7 +94,8 @@ def _assert_ended_at_once(world, gateway, result, at):
     assert gateway.charge_request_count() == before and subscription_of(world).status == SubscriptionStatus.CANCELED
 
 
-def test_cancel_ends_an_incomplete_subscription_at_once_whatever_the_policy(engine, gateway):
+def test_cancel_ends_an_incomplete_subscription_at_once_whatever_the_policy(any_engine, gateway):
+    engine = any_engine
     world, started = subscribed_world(engine, gateway, number=CHARGE_DECLINES, policy="at_period_end")
     assert not started.active and subscription_of(world).status == SubscriptionStatus.INCOMPLETE
     assert invoices_of(world)[0].next_retry_at is not None  # dunning retries a first invoice too
@@ -102,7 +103,8 @@ def test_cancel_ends_an_incomplete_subscription_at_once_whatever_the_policy(engi
     _assert_ended_at_once(world, gateway, result, MID)
 
 
-def test_cancel_ends_an_unpaid_subscription_at_once_whatever_the_policy(engine, gateway):
+def test_cancel_ends_an_unpaid_subscription_at_once_whatever_the_policy(any_engine, gateway):
+    engine = any_engine
     world, _ = subscribed_world(engine, gateway, policy="at_period_end", dunning_end_state="unpaid")
     add_card(world, gateway, CHARGE_DECLINES, now=JAN31)
     run_billing(engine, now=FEB28, gateway=gateway)
