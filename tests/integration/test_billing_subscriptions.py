@@ -170,6 +170,30 @@ def test_predicates_and_overview(engine, gateway):
     assert invoices_of(world)[0].total_minor == 2900
 
 
+def test_the_overview_asks_for_payment_only_when_a_failed_renewal_waits(engine, gateway):
+    world, _ = subscribed_world(engine, gateway)
+    gateway.fail_next("insufficient_funds")
+    run_billing(engine, now=FEB28, gateway=gateway)
+    with new_session(engine) as session:
+        view = views.subscription_overview(session, subscription_of(world).id, merchant_id=world.merchant_id, now=FEB28)
+    assert view.status == "past_due" and view.display_status == "past_due"
+    assert view.asks_for_payment and view.amount_due.amount_minor == 2900 and not view.is_ended
+    # A first invoice never paid (incomplete) is not a failed renewal: the portal shows no "pay now" line.
+    other = make_world(engine, slug="other", prefix="OTH")
+    add_card(other, gateway, CHARGE_DECLINES, now=JAN31)
+    subs.subscribe(
+        engine,
+        merchant_id=other.merchant_id,
+        subscriber_id=other.subscriber_id,
+        plan_id=other.plan_id,
+        start_at=JAN31,
+        gateway=gateway,
+    )
+    with new_session(engine) as session:
+        view = views.subscription_overview(session, subscription_of(other).id, merchant_id=other.merchant_id, now=MID)
+    assert view.status == "incomplete" and view.has_open_invoice and not view.asks_for_payment
+
+
 def test_delete_revokes_links_and_voids_unpaid(engine, gateway):
     world, _ = subscribed_world(engine, gateway)
     gateway.fail_next("insufficient_funds")
