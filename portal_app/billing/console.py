@@ -39,7 +39,8 @@ from portal_app.billing.portal_actions import card_input_from_form
 from portal_app.billing.portal_links import current_portal_token, issue_portal_link, revoke_portal_links
 from portal_app.billing.portal_view import current_subscription
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
-from portal_app.billing.subscriptions import SubscriptionOverview, subscribe, subscription_overview
+from portal_app.billing.subscription_views import SubscriptionOverview, subscription_overview
+from portal_app.billing.subscriptions import subscribe
 from portal_app.billing.tenancy import get_scoped
 from portal_app.models import (
     AuditEvent,

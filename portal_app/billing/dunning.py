@@ -23,7 +23,14 @@ from sqlmodel import Session
 from portal_app.billing.audit import audit
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
-from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, can_transition, transition
+from portal_app.billing.statuses import (
+    InvoiceStatus,
+    SubscriptionStatus,
+    can_transition,
+    end_subscription,
+    is_ended,
+    transition,
+)
 from portal_app.billing.tenancy import get_scoped
 from portal_app.models import Invoice, Merchant, PaymentAttempt, Subscriber, Subscription
 from portal_app.settings import get_settings, parse_dunning_schedule
@@ -75,7 +82,7 @@ def record_payment_failure(
         if invoice.subscription_id
         else None
     )
-    ended = subscription is not None and (subscription.status == S.CANCELED or subscription.deleted_at is not None)
+    ended = subscription is not None and is_ended(subscription)
     days = retry_schedule(merchant)
     failures = invoice.attempt_count + 1
     first_failure = _first_failure_at(invoice, days, failures, now)
@@ -95,7 +102,7 @@ def record_payment_failure(
     old_status = subscription.status if subscription else None
     if subscription is not None and not ended:
         if final:
-            _end_subscription(session, subscription, invoice, merchant, now=now)
+            _end_after_the_last_retry(session, subscription, invoice, merchant, now=now)
         elif can_transition(SubscriptionStatus, subscription.status, S.PAST_DUE):
             transition(subscription, S.PAST_DUE)  # a first invoice (incomplete) stays incomplete
         session.add(subscription)
@@ -145,19 +152,15 @@ def record_payment_failure(
     return DunningStep(invoice.id, failures, next_retry, new_status, final)
 
 
-def _end_subscription(
+def _end_after_the_last_retry(
     session: Session, subscription: Subscription, invoice: Invoice, merchant: Merchant, *, now: datetime
 ) -> None:
     """The last retry failed: unpaid (invoice stays payable) or canceled (invoice written off)."""
     end_state = END_STATES.get(merchant.dunning_end_state, S.UNPAID)
     if end_state == S.UNPAID and not can_transition(SubscriptionStatus, subscription.status, S.UNPAID):
         end_state = S.CANCELED  # a first invoice never paid (incomplete) cannot be "unpaid": it ends
-    transition(subscription, end_state)
+    end_subscription(session, subscription, status=end_state, now=now, reason="Payment failed")
     if end_state == S.CANCELED:
-        subscription.canceled_at = subscription.canceled_at or now
-        subscription.ended_at = now
-        subscription.cancel_at_period_end = False
-        subscription.cancellation_reason = subscription.cancellation_reason or "Payment failed"
         transition(invoice, I.UNCOLLECTIBLE)
         invoice.pdf_bytes = None
 

@@ -13,7 +13,7 @@ from portal_app.billing.invoice_queries import invoice_years, list_invoices
 from portal_app.billing.invoices import invoice_total
 from portal_app.billing.money import Money
 from portal_app.billing.payments.cards import CardSummary, card_is_expired, default_payment_method
-from portal_app.billing.subscriptions import SubscriptionOverview, subscription_overview
+from portal_app.billing.subscription_views import SubscriptionOverview, subscription_overview
 from portal_app.models import Merchant, Subscriber, Subscription
 
 

@@ -28,7 +28,7 @@ from portal_app.billing.payments.cards import expiry_instant
 from portal_app.billing.payments.charging import charge_claims, charge_invoices, claim_invoices
 from portal_app.billing.payments.settlement import settle_unknown_attempts
 from portal_app.billing.periods import period_bounds
-from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, check_transition
+from portal_app.billing.statuses import RENEWING_STATUSES, Ending, InvoiceStatus, SubscriptionStatus, end_subscriptions
 from portal_app.db import is_postgres, new_session
 from portal_app.models import (
     AuditEvent,
@@ -45,8 +45,6 @@ S, I = SubscriptionStatus, InvoiceStatus
 
 BATCH_SIZE = 1000
 CARD_EXPIRY_NOTICE = timedelta(days=30)
-# Subscriptions the run renews: service continues while dunning works on an open invoice.
-RENEWABLE = (S.ACTIVE, S.PAST_DUE)
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -121,7 +119,7 @@ def run_billing(
 
 def _due_filter(now: datetime):
     return (
-        Subscription.status.in_([s.value for s in RENEWABLE]),
+        Subscription.status.in_(sorted(RENEWING_STATUSES)),
         Subscription.deleted_at.is_(None),
         Subscription.current_period_end <= now,
     )
@@ -201,24 +199,7 @@ def _end_at_period_end(session: Session, rows: list, *, now: datetime) -> None:
     """Cancellations scheduled for the period end take effect: canceled, ended at the period end."""
     if not rows:
         return
-    table = Subscription.__table__
-    for status in {row.status for row in rows}:
-        check_transition(SubscriptionStatus, status, S.CANCELED)
-    ended = session.execute(
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("b_id"), table.c.status == sa.bindparam("b_status"))
-        .values(status=S.CANCELED.value, ended_at=sa.bindparam("b_end")),
-        [{"b_id": row.id, "b_status": row.status, "b_end": row.current_period_end} for row in rows],
-    ).rowcount
-    if ended != len(rows):
-        raise RuntimeError(f"ended {ended} of {len(rows)} locked subscriptions")
-    inv = Invoice.__table__
-    # An ended subscription is not dunned any more; its open invoices stay payable in the portal.
-    session.execute(
-        sa.update(inv)
-        .where(inv.c.subscription_id.in_([row.id for row in rows]), inv.c.status == I.OPEN.value)
-        .values(next_retry_at=None)
-    )
+    end_subscriptions(session, [Ending(row.id, row.status, row.current_period_end, at_period_end=True) for row in rows])
     session.execute(
         sa.insert(AuditEvent.__table__),
         audit_rows(
@@ -352,7 +333,7 @@ def send_card_expiring_emails(engine: sa.Engine, *, now: datetime, window: timed
         sa.select(Subscription.id)
         .where(
             Subscription.subscriber_id == PaymentMethod.subscriber_id,
-            Subscription.status.in_([s.value for s in (S.TRIALING, S.ACTIVE, S.PAST_DUE)]),
+            Subscription.status.in_(sorted(RENEWING_STATUSES)),
             Subscription.deleted_at.is_(None),
             Subscription.cancel_at_period_end.is_(False),
         )

@@ -1,11 +1,20 @@
-"""Status enums (Stripe's names) and the only legal moves between them.
+"""Status enums (Stripe's names), the only legal moves between them, which statuses renew, and what
+entering an end status does to a subscription.
 
-Nothing assigns a status field directly: call transition(obj, new_status).
+Nothing assigns a status field directly: call transition(obj, new_status), or end_subscription(s).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from portal_app.models import Invoice, Subscription
 
 
 class SubscriptionStatus(StrEnum):
@@ -34,6 +43,18 @@ class AttemptStatus(StrEnum):
 
 
 S, I, A = SubscriptionStatus, InvoiceStatus, AttemptStatus
+
+# Statuses that renew: at the period end the billing run invoices the next period, and service goes on
+# meanwhile (past_due too: dunning works on the open invoice). trialing is not one of them: nothing
+# enters trialing today (a subscription starts incomplete and turns active when its first invoice is
+# paid) and the billing run never renewed it; trials, when they come, are added here and only here.
+RENEWING_STATUSES = frozenset({S.ACTIVE, S.PAST_DUE})
+
+
+def renews(status: str) -> bool:
+    """Whether a subscription in this status is renewed by the billing run at its period end."""
+    return status in RENEWING_STATUSES
+
 
 ALLOWED_TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
     SubscriptionStatus: {
@@ -91,3 +112,83 @@ def transition(obj, new_status: StrEnum | str) -> None:
     enum = _ENUM_BY_TABLE[obj.__tablename__]
     check_transition(enum, obj.status, new_status)
     obj.status = enum(new_status).value
+
+
+def is_ended(sub: Subscription) -> bool:
+    """Canceled or deleted: no service, no renewal, no more dunning."""
+    return sub.status == S.CANCELED or sub.deleted_at is not None
+
+
+# --- ending: the one definition of what entering an end status does --------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Ending:
+    """One subscription to end: its id, the status it is in now, when it ends, and whether that is the
+    period-end cancellation it was scheduled for (the flag then stays, as Stripe's does)."""
+
+    subscription_id: int
+    status: str
+    ended_at: datetime
+    at_period_end: bool = False
+
+
+def end_subscription(
+    session: Session, sub: Subscription, *, status: SubscriptionStatus = S.CANCELED, now: datetime, reason: str = ""
+) -> None:
+    """End one subscription at `now` (see end_subscriptions); `sub` is flushed first and reloaded after."""
+    session.flush()
+    end_subscriptions(session, [Ending(sub.id, sub.status, now)], status=status, reason=reason)
+    session.refresh(sub)
+
+
+def end_subscriptions(
+    session: Session, endings: Sequence[Ending], *, status: SubscriptionStatus = S.CANCELED, reason: str = ""
+) -> None:
+    """Move subscriptions into an end status, with what that status entails.
+
+    canceled: ended at each ending's instant, canceled then unless it was before, nothing scheduled any
+      more, `reason` kept unless one was given before, and no more retries: the open invoices stay
+      payable in the portal but are not charged again.
+    unpaid: the status alone; its open invoices stay open, and paying them restores the subscription.
+    Audit rows and emails belong to the cause (cancel, delete, the run, dunning), written there.
+    """
+    if not endings:
+        return
+    status = SubscriptionStatus(status)
+    for current in {ending.status for ending in endings}:
+        check_transition(SubscriptionStatus, current, status)
+    table = Subscription.__table__
+    values: dict[str, object] = {"status": status.value}
+    if status == S.CANCELED:
+        ended_at = sa.bindparam("b_end", type_=table.c.ended_at.type)
+        values |= {
+            "ended_at": ended_at,
+            "canceled_at": sa.func.coalesce(table.c.canceled_at, ended_at),
+            "cancel_at_period_end": sa.bindparam("b_at_period_end"),
+        }
+        if reason:
+            values["cancellation_reason"] = sa.case(
+                (table.c.cancellation_reason == "", reason), else_=table.c.cancellation_reason
+            )
+    ended = session.execute(
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"), table.c.status == sa.bindparam("b_status"))
+        .values(values),
+        [
+            {"b_id": e.subscription_id, "b_status": e.status, "b_end": e.ended_at, "b_at_period_end": e.at_period_end}
+            for e in endings
+        ],
+    ).rowcount
+    if ended != len(endings):
+        raise RuntimeError(f"ended {ended} of {len(endings)} locked subscriptions")
+    if status == S.CANCELED:
+        invoice = Invoice.__table__
+        session.execute(
+            sa.update(invoice)
+            .where(
+                invoice.c.subscription_id.in_([e.subscription_id for e in endings]),
+                invoice.c.status == I.OPEN.value,
+            )
+            .values(next_retry_at=None)
+        )

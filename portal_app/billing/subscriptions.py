@@ -1,8 +1,9 @@
 """Subscriptions: start, cancel (per plan policy), undo, delete, and the predicates the UI shows.
 
 Statuses follow Stripe: a new subscription is `incomplete` until its first invoice is paid, then
-`active`; dunning moves it to `past_due` and finally `unpaid` or `canceled`. The UI asks the
-predicates here (`can_self_cancel`, `on_grace_period`, ...) instead of comparing status strings.
+`active`; dunning moves it to `past_due` and finally `unpaid` or `canceled`. Ending one goes through
+statuses.end_subscription. The read models (subscription_views) carry the predicates here
+(`can_self_cancel`, `on_grace_period`, `display_status`, ...) so that no page compares status strings.
 """
 
 from __future__ import annotations
@@ -23,15 +24,20 @@ from portal_app.billing.payments.charging import charge_invoice
 from portal_app.billing.periods import period_bounds
 from portal_app.billing.plans import CancellationPolicy
 from portal_app.billing.portal_links import revoke_portal_links
-from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, transition
+from portal_app.billing.statuses import (
+    InvoiceStatus,
+    SubscriptionStatus,
+    end_subscription,
+    is_ended,
+    renews,
+    transition,
+)
 from portal_app.billing.tenancy import get_scoped, row_id
 from portal_app.db import new_session
 from portal_app.models import Invoice, Merchant, PaymentMethod, Plan, Subscriber, Subscription
 
 S, I = SubscriptionStatus, InvoiceStatus
 
-# Statuses in which the subscription renews and the customer has service.
-RENEWING = (S.TRIALING, S.ACTIVE, S.PAST_DUE)
 MAX_REASON_LENGTH = 500
 
 
@@ -42,13 +48,9 @@ class SubscriptionError(BillingError):
 # --- predicates (pure: computed from rows, no queries unless named so) ------------------------
 
 
-def is_ended(sub: Subscription) -> bool:
-    return sub.status == S.CANCELED or sub.deleted_at is not None
-
-
 def next_renewal_at(sub: Subscription) -> datetime | None:
     """When the next invoice is issued, or None if the subscription will not renew."""
-    if sub.deleted_at is not None or sub.status not in RENEWING or sub.cancel_at_period_end:
+    if sub.deleted_at is not None or not renews(sub.status) or sub.cancel_at_period_end:
         return None
     return sub.current_period_end
 
@@ -98,102 +100,6 @@ def access_ends_at(sub: Subscription) -> datetime | None:
     if sub.cancel_at_period_end:
         return sub.current_period_end
     return None
-
-
-def has_open_invoice(session: Session, sub: Subscription) -> bool:
-    """Query: does the subscription have an invoice waiting for payment?"""
-    return (
-        session.execute(
-            sa.select(sa.func.count())
-            .select_from(Invoice)
-            .where(Invoice.subscription_id == sub.id, Invoice.status == I.OPEN)
-        ).scalar_one()
-        > 0
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class SubscriptionOverview:
-    """Everything the portal and console show about one subscription, computed once."""
-
-    subscription_id: int
-    subscriber_id: int
-    status: str
-    plan_id: int
-    plan_name: str
-    price: Money
-    interval: str
-    interval_count: int
-    cancellation_policy: str
-    current_period_start: datetime
-    current_period_end: datetime
-    next_renewal_at: datetime | None
-    next_amount: Money | None
-    can_self_cancel: bool
-    on_grace_period: bool
-    access_ends_at: datetime | None
-    cancellation_reason: str
-    has_open_invoice: bool
-    amount_due: Money | None  # sum of open invoices
-    is_deleted: bool
-    display_status: str  # status, or "canceling" during the grace period (display_status())
-    asks_for_payment: bool  # past due / unpaid with an amount open (asks_for_payment())
-    is_ended: bool
-
-
-def subscription_overview(
-    session: Session, subscription_id: int, *, merchant_id: int, now: datetime
-) -> SubscriptionOverview:
-    sub = get_scoped(session, Subscription, row_id(subscription_id), merchant_id)
-    return _overview(session, sub, now)
-
-
-def _overview(session: Session, sub: Subscription, now: datetime) -> SubscriptionOverview:
-    plan = session.get(Plan, sub.plan_id)
-    due = session.execute(
-        sa.select(Invoice.currency, sa.func.sum(Invoice.total_minor))
-        .where(Invoice.subscription_id == sub.id, Invoice.status == I.OPEN)
-        .group_by(Invoice.currency)
-    ).first()
-    amount_due = Money(int(due[1]), due[0]) if due is not None else None
-    return SubscriptionOverview(
-        subscription_id=sub.id,
-        subscriber_id=sub.subscriber_id,
-        status=sub.status,
-        plan_id=plan.id,
-        plan_name=plan.name,
-        price=Money(plan.amount_minor, plan.currency),
-        interval=plan.interval,
-        interval_count=plan.interval_count,
-        cancellation_policy=plan.cancellation_policy,
-        current_period_start=sub.current_period_start,
-        current_period_end=sub.current_period_end,
-        next_renewal_at=next_renewal_at(sub),
-        next_amount=next_amount(sub, plan),
-        can_self_cancel=can_self_cancel(sub, plan),
-        on_grace_period=on_grace_period(sub, now),
-        access_ends_at=access_ends_at(sub),
-        cancellation_reason=sub.cancellation_reason,
-        has_open_invoice=due is not None,
-        amount_due=amount_due,
-        is_deleted=sub.deleted_at is not None,
-        display_status=display_status(sub, now),
-        asks_for_payment=asks_for_payment(sub, amount_due),
-        is_ended=is_ended(sub),
-    )
-
-
-def subscriber_subscriptions(
-    session: Session, *, merchant_id: int, subscriber_id: int, now: datetime, include_deleted: bool = False
-) -> list[SubscriptionOverview]:
-    """The subscriber's subscriptions, newest first."""
-    get_scoped(session, Subscriber, subscriber_id, merchant_id)
-    stmt = select(Subscription).where(
-        Subscription.merchant_id == merchant_id, Subscription.subscriber_id == subscriber_id
-    )
-    if not include_deleted:
-        stmt = stmt.where(Subscription.deleted_at.is_(None))
-    return [_overview(session, sub, now) for sub in session.exec(stmt.order_by(Subscription.id.desc()))]
 
 
 # --- start -----------------------------------------------------------------------------------
@@ -314,24 +220,6 @@ class CancelResult:
     access_ends_at: datetime | None
 
 
-def _stop_retries(session: Session, sub: Subscription) -> None:
-    """An ended subscription is not dunned any more (its open invoices stay payable in the portal)."""
-    table = Invoice.__table__
-    session.execute(
-        sa.update(table)
-        .where(table.c.subscription_id == sub.id, table.c.status == I.OPEN.value)
-        .values(next_retry_at=None)
-    )
-
-
-def _end_now(session: Session, sub: Subscription, now: datetime) -> None:
-    transition(sub, S.CANCELED)
-    sub.canceled_at = sub.canceled_at or now
-    sub.ended_at = now
-    sub.cancel_at_period_end = False
-    _stop_retries(session, sub)
-
-
 def cancel_subscription(
     session: Session,
     subscription_id: Subscription | int,
@@ -372,7 +260,7 @@ def cancel_subscription(
 
     sub.cancellation_reason = reason
     if immediate:
-        _end_now(session, sub, now)
+        end_subscription(session, sub, now=now)
     else:
         # Status stays active/past_due: the customer keeps what they paid for until the period ends.
         sub.cancel_at_period_end = True
@@ -444,7 +332,7 @@ def delete_subscription(
     if sub.deleted_at is not None:
         raise NotAllowed("This subscription is already deleted.")
     if sub.status != S.CANCELED:
-        _end_now(session, sub, now)
+        end_subscription(session, sub, now=now)
     sub.deleted_at = now
     session.add(sub)
     session.flush()

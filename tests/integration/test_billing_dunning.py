@@ -8,6 +8,8 @@ import pytest
 
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
+from portal_app.billing.subscriptions import cancel_subscription
+from portal_app.db import new_session
 from tests.builders import (
     JAN31,
     VISA,
@@ -82,6 +84,7 @@ def test_canceled_end_state_writes_the_invoice_off(engine, gateway):
     invoice = _run_retries(engine, gateway, world, until_count=99)
     sub = subscription_of(world)
     assert sub.status == SubscriptionStatus.CANCELED and sub.ended_at is not None
+    assert sub.canceled_at == sub.ended_at and sub.cancellation_reason == "Payment failed"
     assert invoice.status == InvoiceStatus.UNCOLLECTIBLE
     # Nothing left to charge: a card update charges nothing.
     before = gateway.charge_request_count()
@@ -115,3 +118,50 @@ def test_success_on_a_retry_restores_active(engine, gateway):
     assert invoices_of(world)[-1].status == InvoiceStatus.PAID
     assert subscription_of(world).status == SubscriptionStatus.ACTIVE
     assert invoices_of(world)[-1].next_retry_at is None
+
+
+def test_a_subscription_ended_at_period_end_is_retried_no_more(any_engine, gateway):
+    engine = any_engine
+    # Weekly plan: the period Feb 7 -> Feb 14 ends on the day the last retry (first failure + 7) is due.
+    world, _ = subscribed_world(engine, gateway, interval="week")
+    add_card(world, gateway, "4000000000000341", now=JAN31)
+    first_failure = JAN31 + timedelta(days=7)
+    run_billing(engine, now=first_failure, gateway=gateway)
+    with new_session(engine) as session, session.begin():
+        result = cancel_subscription(
+            session,
+            subscription_of(world).id,
+            merchant_id=world.merchant_id,
+            actor="subscriber",
+            now=first_failure + timedelta(hours=1),
+        )
+    assert not result.immediate and subscription_of(world).status == SubscriptionStatus.PAST_DUE
+    invoice = _run_retries(engine, gateway, world, until_count=4)  # retries go on during the grace period
+    period_end = subscription_of(world).current_period_end
+    assert invoice.next_retry_at == period_end and len(emails_of(world, "payment_failed")) == 4
+    before = gateway.charge_request_count()
+    summary = run_billing(engine, now=period_end, gateway=gateway)
+    assert summary.ended == 1 and summary.retries == 0 and summary.charges_attempted == 0
+    sub, invoice = subscription_of(world), invoices_of(world)[-1]
+    assert sub.status == SubscriptionStatus.CANCELED and sub.ended_at == period_end
+    assert invoice.status == InvoiceStatus.OPEN and invoice.next_retry_at is None  # still payable in the portal
+    run_billing(engine, now=period_end + timedelta(days=30), gateway=gateway)
+    assert gateway.charge_request_count() == before and len(emails_of(world, "payment_failed")) == 4
+
+
+def test_ending_after_the_last_retry_stops_the_other_invoices_retries_too(any_engine, gateway):
+    engine = any_engine
+    # Weekly plan, past due: the Feb 14 run renews (a second invoice, declined) before the first
+    # invoice's last retry fails and cancels the subscription.
+    world, _ = subscribed_world(engine, gateway, interval="week", dunning_end_state="canceled")
+    add_card(world, gateway, "4000000000000341", now=JAN31)
+    run_billing(engine, now=JAN31 + timedelta(days=7), gateway=gateway)
+    _run_retries(engine, gateway, world, until_count=4)
+    run_billing(engine, now=JAN31 + timedelta(days=14), gateway=gateway)
+    first, second = invoices_of(world)[1:]
+    assert subscription_of(world).status == SubscriptionStatus.CANCELED
+    assert first.status == InvoiceStatus.UNCOLLECTIBLE
+    assert second.status == InvoiceStatus.OPEN and second.next_retry_at is None
+    before = gateway.charge_request_count()
+    run_billing(engine, now=JAN31 + timedelta(days=30), gateway=gateway)
+    assert gateway.charge_request_count() == before

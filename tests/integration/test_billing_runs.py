@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from portal_app.billing.runs import count_due_renewals, run_billing, send_card_expiring_emails
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
-from portal_app.billing.subscriptions import cancel_subscription, subscribe
+from portal_app.billing.subscriptions import cancel_subscription, next_renewal_at, subscribe
 from portal_app.db import new_session
-from portal_app.models import AuditEvent, Invoice, PaymentMethod
+from portal_app.models import AuditEvent, Invoice, PaymentMethod, Subscription
 from portal_app.routes import portal_url
 from tests.builders import (
     JAN31,
@@ -78,7 +79,8 @@ def test_yearly_and_weekly_plans_renew_on_their_anchor(engine, gateway):
     assert invoices_of(world)[-1].number == "FIT-2025-000001"  # numbering restarts each year
 
 
-def test_cancel_at_period_end_ends_at_the_run_without_invoice(engine, gateway):
+def test_cancel_at_period_end_ends_at_the_run_without_invoice(any_engine, gateway):
+    engine = any_engine
     world, _ = subscribed_world(engine, gateway)
     with new_session(engine) as session, session.begin():
         cancel_subscription(
@@ -95,6 +97,9 @@ def test_cancel_at_period_end_ends_at_the_run_without_invoice(engine, gateway):
     assert summary.ended == 1 and summary.renewed == 0
     sub = subscription_of(world)
     assert sub.status == SubscriptionStatus.CANCELED and sub.ended_at == period_end
+    # When and why it was canceled stay; the flag records that it ended at the period end (as Stripe's).
+    assert sub.canceled_at == JAN31 + timedelta(days=3) and sub.cancellation_reason == "Too expensive"
+    assert sub.cancel_at_period_end
     assert len(invoices_of(world)) == 1
     kinds = [e.kind for e in rows(engine, AuditEvent, AuditEvent.subscriber_id == world.subscriber_id)]
     assert "subscription_ended" in kinds
@@ -108,6 +113,21 @@ def test_past_due_subscriptions_keep_renewing(engine, gateway):
     summary = run_billing(engine, now=JAN31.replace(month=3, day=31), gateway=gateway)
     assert summary.renewed == 1
     assert [i.status for i in invoices_of(world)] == [InvoiceStatus.PAID, InvoiceStatus.OPEN, InvoiceStatus.OPEN]
+
+
+@pytest.mark.parametrize("status", list(SubscriptionStatus))
+def test_the_run_renews_exactly_what_the_portal_announces(engine, gateway, status):
+    """One renewal rule: the run, the "next renewal" shown and the card-expiry warning agree."""
+    world, _ = subscribed_world(engine, gateway)
+    with new_session(engine) as session, session.begin():
+        # Test setup only: put the row in each status without going through its transitions.
+        session.execute(sa.update(Subscription).values(status=status.value))
+    (card,) = rows(engine, PaymentMethod, PaymentMethod.subscriber_id == world.subscriber_id)
+    announced = next_renewal_at(subscription_of(world)) is not None
+    at_period_end = JAN31.replace(month=2, day=28)
+    warned = send_card_expiring_emails(engine, now=datetime(card.exp_year, card.exp_month, 10, tzinfo=UTC))
+    assert count_due_renewals(engine, now=at_period_end) == int(announced) == warned
+    assert announced is (status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE))
 
 
 def test_many_subscriptions_in_batches(engine, gateway):

@@ -14,6 +14,7 @@ from portal_app.billing.statuses import (
     SubscriptionStatus,
     can_transition,
     check_transition,
+    renews,
     transition,
 )
 
@@ -149,3 +150,18 @@ def test_only_finalized_unvoided_invoices_are_downloadable(status, downloadable)
     from portal_app.billing.invoices import is_downloadable
 
     assert is_downloadable(status) is downloadable
+
+
+@pytest.mark.parametrize(
+    ("status", "renewing"),
+    [
+        ("active", True),
+        ("past_due", True),  # service goes on while dunning works on the open invoice
+        ("trialing", False),  # nothing enters trialing; the billing run never renewed it
+        ("incomplete", False),
+        ("unpaid", False),
+        ("canceled", False),
+    ],
+)
+def test_which_statuses_renew(status, renewing):
+    assert renews(status) is renewing
