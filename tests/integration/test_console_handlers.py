@@ -14,7 +14,10 @@ from reflex.istate.data import RouterData
 from sqlmodel import select
 
 from portal_app import accounts, db
-from portal_app.billing import console, portal_links
+from portal_app.billing import portal_links
+from portal_app.billing.facades.console import plans as plans_facade
+from portal_app.billing.facades.console import settings as settings_facade
+from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.models import Invoice, Subscriber
 from portal_app.pages.console.dashboard import ConsoleDashboardState
@@ -44,12 +47,12 @@ def world(engine, monkeypatch):
                 session, company_name=company, email=f"owner@{company.lower()}.example", password="long enough password"
             )
             secret = accounts.open_console_session(session, user)
-        plan_id = console.save_plan(
+        plan_id = plans_facade.save_plan(
             merchant_id=user.merchant_id,
             user_id=user.id,
             form={**PLAN_FORM, "name": f"{company} Secret Plan" if key == "b" else "Basic"},
         )
-        result = console.register_subscriber(
+        result = subscribers_facade.register_subscriber(
             merchant_id=user.merchant_id,
             user_id=user.id,
             plan_id=plan_id,
@@ -241,8 +244,8 @@ def test_merchant_a_handlers_with_merchant_b_ids_change_and_show_nothing_of_b(wo
     b_rows_after = {k: [r for r in v if f"('merchant_id', '{b['merchant']}')" in repr(r)] for k, v in after.items()}
     assert b_rows_after == b_rows_before
     # A's own calls did run (the test would pass vacuously otherwise): A's settings were saved.
-    assert console.merchant_settings(merchant_id=a["merchant"]).name == "Hijacked"
-    assert console.merchant_settings(merchant_id=b["merchant"]).name == "Bravo"
+    assert settings_facade.merchant_settings(merchant_id=a["merchant"]).name == "Hijacked"
+    assert settings_facade.merchant_settings(merchant_id=b["merchant"]).name == "Bravo"
 
 
 def test_profile_handlers_work_for_the_owner(world, engine):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import routes
-from portal_app.billing import console
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades.console import forms as forms_facade
+from portal_app.billing.facades.console import profile as profile_facade
 from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, section
 from portal_app.pages.console.base import STATUS_LABELS, ConsoleState, console_page, day, money, to_sign_in
@@ -50,7 +51,7 @@ class ConsoleProfileState(ConsoleState):
     confirm: str = ""  # "" | "regenerate" | "delete"
 
     def _refresh(self, merchant_id: int) -> None:
-        p = console.subscriber_profile(merchant_id=merchant_id, subscriber_id=self.profile_id)
+        p = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=self.profile_id)
         self.found = True
         self.name, self.email, self.language = p.name, p.email, p.language
         self.since = day(p.created_at)
@@ -95,7 +96,9 @@ class ConsoleProfileState(ConsoleState):
         ]
         self.timeline = [
             {"at": e.at.strftime("%Y-%m-%d %H:%M UTC"), "icon": e.category, "title": e.title, "detail": e.detail}
-            for e in console.subscriber_timeline(merchant_id=merchant_id, subscriber_id=self.profile_id, limit=100)
+            for e in profile_facade.subscriber_timeline(
+                merchant_id=merchant_id, subscriber_id=self.profile_id, limit=100
+            )
         ]
 
     @rx.event
@@ -105,7 +108,7 @@ class ConsoleProfileState(ConsoleState):
             return to_sign_in()
         self.confirm = ""
         try:
-            self.profile_id = console.parse_id(self.router.page.params.get("subscriber_id", ""), "subscriber")
+            self.profile_id = forms_facade.parse_id(self.router.page.params.get("subscriber_id", ""), "subscriber")
             self._refresh(identity.merchant_id)
         except BillingError:
             self.found = False
@@ -136,7 +139,7 @@ class ConsoleProfileState(ConsoleState):
             return to_sign_in()
         self.confirm = ""
         try:
-            console.regenerate_portal_link(
+            profile_facade.regenerate_portal_link(
                 merchant_id=identity.merchant_id, user_id=identity.user_id, subscriber_id=self.profile_id
             )
         except BillingError as err:
@@ -150,7 +153,7 @@ class ConsoleProfileState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            address = console.send_invitation(
+            address = profile_facade.send_invitation(
                 merchant_id=identity.merchant_id, user_id=identity.user_id, subscriber_id=self.profile_id
             )
         except BillingError as err:
@@ -165,7 +168,7 @@ class ConsoleProfileState(ConsoleState):
             return to_sign_in()
         self.confirm = ""
         try:
-            console.delete_subscription(
+            profile_facade.delete_subscription(
                 merchant_id=identity.merchant_id, user_id=identity.user_id, subscriber_id=self.profile_id
             )
         except BillingError as err:
@@ -179,7 +182,7 @@ class ConsoleProfileState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            filename, data = console.invoice_pdf(merchant_id=identity.merchant_id, invoice_id=invoice_id)
+            filename, data = profile_facade.invoice_pdf(merchant_id=identity.merchant_id, invoice_id=invoice_id)
         except BillingError as err:
             return rx.toast.error(err.message)
         return rx.download(data=data, filename=filename)

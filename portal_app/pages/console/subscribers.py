@@ -7,8 +7,9 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import routes
-from portal_app.billing import console
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades.console import plans as plans_facade
+from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, error_callout, labelled, section
 from portal_app.pages.console.base import (
@@ -22,7 +23,7 @@ from portal_app.pages.console.base import (
     to_sign_in,
 )
 
-STATUS_CHOICES = [("all", "All statuses")] + [(s, STATUS_LABELS[s]) for s in console.STATUS_FILTERS]
+STATUS_CHOICES = [("all", "All statuses")] + [(s, STATUS_LABELS[s]) for s in subscribers_facade.STATUS_FILTERS]
 
 
 class ConsoleSubscribersState(ConsoleState):
@@ -48,7 +49,7 @@ class ConsoleSubscribersState(ConsoleState):
     def _fetch(self, merchant_id: int) -> None:
         after = self._cursors[self.page_number - 1] if self.page_number - 1 < len(self._cursors) else None
         try:
-            page = console.search_subscribers(
+            page = subscribers_facade.search_subscribers(
                 merchant_id=merchant_id,
                 plan_id=self.current_plan_id or None,
                 query=self.query,
@@ -97,7 +98,7 @@ class ConsoleSubscribersState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            plan = console.get_plan(
+            plan = plans_facade.get_plan(
                 merchant_id=identity.merchant_id, plan_id=self.router.page.params.get("plan_id", "")
             )
         except BillingError:
@@ -122,8 +123,8 @@ class ConsoleSubscribersState(ConsoleState):
             return to_sign_in()
         query = form_data.get("query", "") if isinstance(form_data, dict) else ""
         status = form_data.get("status", "all") if isinstance(form_data, dict) else "all"
-        if not isinstance(query, str) or len(query) > console.MAX_QUERY_LENGTH:
-            self.search_error = f"Search for at most {console.MAX_QUERY_LENGTH} characters."
+        if not isinstance(query, str) or len(query) > subscribers_facade.MAX_QUERY_LENGTH:
+            self.search_error = f"Search for at most {subscribers_facade.MAX_QUERY_LENGTH} characters."
             return
         if status not in dict(STATUS_CHOICES):
             self.search_error = "Unknown status filter."
@@ -165,7 +166,7 @@ class ConsoleSubscribersState(ConsoleState):
         self.registering = True
         yield
         try:
-            result = console.register_subscriber(
+            result = subscribers_facade.register_subscriber(
                 merchant_id=identity.merchant_id, user_id=identity.user_id, plan_id=self.current_plan_id, form=form_data
             )
         except BillingError as err:
@@ -230,7 +231,7 @@ def _search_form() -> rx.Component:
                         name="query",
                         default_value=S.query,
                         type="search",
-                        max_length=console.MAX_QUERY_LENGTH,
+                        max_length=subscribers_facade.MAX_QUERY_LENGTH,
                         size="3",
                         width="100%",
                     ),

@@ -1,0 +1,1 @@
+"""What the UI and the API may call: each call owns its transaction and returns typed read models."""
