@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from portal_app import accounts, db
 from portal_app.billing import portal_links
 from portal_app.billing.errors import BillingError, NotFound
+from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.facades.console import dashboard as dashboard_facade
 from portal_app.billing.facades.console import forms as forms_facade
 from portal_app.billing.facades.console import outbox as outbox_facade
@@ -526,9 +527,7 @@ def test_dashboard_metrics(wired):
         plan_id=yearly,
         form={"name": "D Four", "email": "d@example.com", **CARD},
     )
-    from portal_app.billing import portal_actions
-
-    portal_actions.cancel(merchant_id=merchant_id, subscriber_id=ids[0], reason_code="too_expensive", reason_text="")
+    portal_facade.cancel(merchant_id=merchant_id, subscriber_id=ids[0], reason_code="too_expensive", reason_text="")
     profile_facade.delete_subscription(merchant_id=merchant_id, user_id=user_id, subscriber_id=ids[1])
     metrics = dashboard_facade.dashboard_metrics(merchant_id=merchant_id)
     # A (canceling at period end, still paying), C, and the yearly one at 120/12.

@@ -138,7 +138,6 @@ def test_the_domain_never_imports_reflex_or_the_ui(layer):
     assert offenders == []
 
 
-@pytest.mark.xfail(strict=True, reason="architecture issue: three pages still open sessions")
 def test_pages_and_components_call_facades_only():
     forbidden = ("portal_app.db", "portal_app.models", "portal_app.billing.gateways", "sqlmodel", "sqlalchemy")
     offenders = []

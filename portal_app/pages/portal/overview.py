@@ -7,11 +7,8 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import i18n, routes
-from portal_app.billing import portal_actions, portal_view
 from portal_app.billing.errors import BillingError
-from portal_app.db import session_scope
-from portal_app.models import utcnow
-from portal_app.settings import get_settings
+from portal_app.billing.facades import portal as portal_facade
 from portal_app.state import PortalSessionState
 
 
@@ -69,9 +66,7 @@ class PortalState(PortalSessionState):
         return identity, None
 
     def _refresh(self, merchant_id: int, subscriber_id: int) -> bool:
-        now = utcnow()
-        with session_scope() as session:
-            summary = portal_view.portal_summary(session, merchant_id=merchant_id, subscriber_id=subscriber_id, now=now)
+        summary = portal_facade.portal_summary(merchant_id=merchant_id, subscriber_id=subscriber_id)
         if summary is None:
             return False
         lang = i18n.language(summary.language)
@@ -80,10 +75,10 @@ class PortalState(PortalSessionState):
         self.logo_url = (
             routes.merchant_logo_url(summary.merchant_slug, summary.logo_version) if summary.logo_version else ""
         )
-        self.test_mode = get_settings().gateway == "simulated"
+        self.test_mode = portal_facade.test_mode()
         self.subscriber_name = summary.subscriber_name
         self.greeting = i18n.t(lang, "hello", name=summary.subscriber_name)
-        self._fill_subscription(summary, lang, now)
+        self._fill_subscription(summary, lang)
         card = summary.card
         self.has_card = card is not None
         self.card_label = i18n.t(lang, "card_ending", brand=card.brand.title(), last4=card.last4) if card else ""
@@ -122,7 +117,7 @@ class PortalState(PortalSessionState):
         self.loaded = True
         return True
 
-    def _fill_subscription(self, summary: portal_view.PortalSummary, lang: str, now) -> None:
+    def _fill_subscription(self, summary: portal_facade.PortalSummary, lang: str) -> None:
         sub = summary.subscription
         self.has_subscription = sub is not None
         if sub is None:
@@ -174,7 +169,7 @@ class PortalState(PortalSessionState):
         if identity is None:
             return redirect
         try:
-            portal_actions.change_language(merchant_id=identity[0], subscriber_id=identity[1], language=language)
+            portal_facade.change_language(merchant_id=identity[0], subscriber_id=identity[1], language=language)
         except BillingError as err:
             return rx.toast.error(err.message)
         self._refresh(*identity)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import i18n
-from portal_app.billing import portal_actions, stripe_events
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.payments import CardUpdateOutcome, CardUpdateResult, PaymentOutcome
 from portal_app.components.stripe_elements import stripe_card_setup, stripe_payment_authentication
 from portal_app.pages.portal.overview import PortalState, to_invalid_page
@@ -58,15 +58,15 @@ class PortalCardState(PortalState):
             return
         self._clear_errors()
         self.result_message = ""
-        self.stripe_mode = stripe_events.stripe_mode()
+        self.stripe_mode = portal_facade.stripe_mode()
         self.form_open = True
         if not self.stripe_mode:
             return
         self.saving = True
         yield
         try:
-            self.stripe_publishable_key = stripe_events.publishable_key()
-            self.setup_client_secret = stripe_events.start_card_setup(
+            self.stripe_publishable_key = portal_facade.publishable_key()
+            self.setup_client_secret = portal_facade.start_card_setup(
                 merchant_id=identity[0], subscriber_id=identity[1]
             )
         except BillingError as err:
@@ -115,7 +115,7 @@ class PortalCardState(PortalState):
         self.saving = True
         yield
         try:
-            result = portal_actions.save_card(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)
+            result = portal_facade.save_card(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)
         except BillingError as err:
             setattr(self, _ERROR_VARS.get(getattr(err, "field", None) or "", "form_error"), err.message)
             return
@@ -140,7 +140,7 @@ class PortalCardState(PortalState):
         self.saving = True
         yield
         try:
-            result = portal_actions.save_card(
+            result = portal_facade.save_card(
                 merchant_id=identity[0], subscriber_id=identity[1], form={"stripe_id": setup_intent_id}
             )
         except BillingError as err:
@@ -157,13 +157,13 @@ class PortalCardState(PortalState):
     def _load_payment_to_authenticate(self, merchant_id: int, subscriber_id: int) -> None:
         self.payment_client_secret = self.payment_method_ref = self.payment_prompt = self._payment_amount = ""
         try:
-            pending = stripe_events.payment_to_authenticate(merchant_id=merchant_id, subscriber_id=subscriber_id)
+            pending = portal_facade.payment_to_authenticate(merchant_id=merchant_id, subscriber_id=subscriber_id)
         except Exception:  # noqa: BLE001 - Stripe unreachable: the customer can still update the card
             return
         if pending is None:
             return
         self.stripe_mode = True
-        self.stripe_publishable_key = stripe_events.publishable_key()
+        self.stripe_publishable_key = portal_facade.publishable_key()
         self.payment_client_secret = pending.client_secret
         self.payment_method_ref = pending.payment_method_ref
         self._payment_amount = i18n.fmt_money(pending.amount, self.lang)
@@ -176,7 +176,7 @@ class PortalCardState(PortalState):
     def check_payment_to_authenticate(self):
         """Stripe mode: offer the bank's challenge for an open invoice whose charge asked for 3DS."""
         identity = self._portal_identity()
-        if identity is not None and stripe_events.stripe_mode():
+        if identity is not None and portal_facade.stripe_mode():
             self._load_payment_to_authenticate(*identity)
 
     @rx.event
@@ -186,7 +186,7 @@ class PortalCardState(PortalState):
         if identity is None:
             return
         try:
-            paid = stripe_events.finish_payment_authentication(
+            paid = portal_facade.finish_payment_authentication(
                 merchant_id=identity[0], subscriber_id=identity[1], payment_intent_id=payment_intent_id
             )
         except BillingError as err:
@@ -213,7 +213,7 @@ class PortalCardState(PortalState):
         if identity is None or not setup_ref:
             return
         try:
-            result = portal_actions.confirm_card(
+            result = portal_facade.confirm_card(
                 merchant_id=identity[0], subscriber_id=identity[1], setup_ref=setup_ref, approved=approved is True
             )
         except BillingError as err:

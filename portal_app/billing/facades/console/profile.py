@@ -19,6 +19,7 @@ from portal_app.billing.facades.console.forms import (
     actor_for,
     parse_id,
 )
+from portal_app.billing.facades.portal import current_subscription
 from portal_app.billing.invoices import InvoiceError, ensure_invoice_pdf, get_invoice, invoice_total, list_invoices
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
@@ -30,7 +31,6 @@ from portal_app.billing.payments import (
 )
 from portal_app.billing.pdf import invoice_pdf_filename
 from portal_app.billing.portal_links import current_portal_token, issue_portal_link, revoke_portal_links
-from portal_app.billing.portal_view import current_subscription
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
 from portal_app.billing.subscriptions import SubscriptionOverview, subscription_overview
 from portal_app.billing.tenancy import get_scoped

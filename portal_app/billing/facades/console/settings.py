@@ -24,6 +24,7 @@ from portal_app.billing.facades.console.forms import (
     form_dict,
     text_field,
 )
+from portal_app.billing.gateways import get_gateway
 from portal_app.billing.statuses import SubscriptionStatus
 from portal_app.models import (
     Merchant,
@@ -36,6 +37,20 @@ S = SubscriptionStatus
 PREFIX_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,11}$")
 MAX_LOGO_BYTES = 512 * 1024
 LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsoleHeader:
+    """What every console page shows in its header."""
+
+    merchant_name: str
+    test_mode: bool  # the configured gateway moves no real money
+
+
+def console_header(*, merchant_id: int) -> ConsoleHeader:
+    with db.session_scope() as session:
+        merchant = session.get(Merchant, merchant_id)
+        return ConsoleHeader(merchant.name if merchant else "", get_gateway().test_mode)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,13 +25,13 @@ from portal_app.billing.facades.console.forms import (
     parse_id,
     text_field,
 )
+from portal_app.billing.facades.portal import card_input_from_form
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments import (
     CardUpdateOutcome,
     update_payment_method,
 )
-from portal_app.billing.portal_actions import card_input_from_form
 from portal_app.billing.portal_links import issue_portal_link
 from portal_app.billing.statuses import SubscriptionStatus
 from portal_app.billing.subscriptions import subscribe
