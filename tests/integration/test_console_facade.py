@@ -30,6 +30,7 @@ from portal_app.models import (
     Invoice,
     Merchant,
     MerchantUser,
+    PaymentAttempt,
     Plan,
     PortalLink,
     Subscriber,
@@ -265,8 +266,6 @@ def test_plan_form_parses_money_exactly_and_edits(wired):
         ({"start_date": "2999-01-01"}, "start_date"),
         ({"start_date": "yesterday"}, "start_date"),
         ({"number": "1234"}, "number"),
-        ({"number": "4000 0000 0000 0002"}, "number"),  # declined by the gateway
-        ({"number": "4000 0027 6000 3184"}, "number"),  # needs 3DS: impossible from the console
         ({"expiry": "13/30"}, "expiry"),
         ({"cvc": "12"}, "cvc"),
     ],
@@ -448,7 +447,12 @@ def test_register_backdated_start_and_failing_first_charge(wired):
         plan_id=plan_id,
         form={"name": "Fails", "email": "fails@example.com", **CARD, "number": "4000 0000 0000 0341"},
     )
-    assert not failing.active and "failed" in failing.message
+    assert failing.outcome is subscribers_facade.RegistrationOutcome.PAYMENT_FAILED and "failed" in failing.message
+    with Session(wired) as session:
+        (invoice,) = session.exec(select(Invoice).where(Invoice.subscriber_id == failing.subscriber_id)).all()
+        (attempt,) = session.exec(select(PaymentAttempt).where(PaymentAttempt.invoice_id == invoice.id)).all()
+    # A failed first renewal is dunned like any other: retried on schedule.
+    assert attempt.trigger == "renewal" and invoice.status == "open" and invoice.next_retry_at is not None
     assert (
         profile_facade.subscriber_profile(
             merchant_id=merchant_id, subscriber_id=failing.subscriber_id
@@ -469,6 +473,9 @@ def test_regenerate_revokes_old_link_and_delete_closes_the_portal(wired):
     profile_facade.delete_subscription(merchant_id=merchant_id, user_id=user_id, subscriber_id=ana)
     with Session(wired) as session:
         assert portal_links.resolve_portal_token(session, new_url.rsplit("/", 1)[1]) is None
+        assert all(
+            link.revoked_at is not None for link in session.exec(select(PortalLink))
+        )  # revoked, not only refused
     profile = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=ana)
     assert profile.deleted and profile.portal_url == "" and profile.subscription is None
     for call in (profile_facade.regenerate_portal_link, profile_facade.send_invitation):
@@ -583,3 +590,43 @@ def test_no_console_call_writes_the_card_number(wired):
             for row in conn.execute(sa.text(f"SELECT * FROM {name}"))
         )
     assert "4242424242424242" not in dump.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    ("number", "says"), [("4000 0000 0000 0002", "declined"), ("4000 0027 6000 3184", "3D Secure")]
+)
+def test_a_refused_card_at_registration_is_recorded_and_another_card_resumes_it(wired, number, says):
+    merchant_id, user_id, plan_id, _ = _setup("Acme", people=())
+    form = {"name": "Ana", "email": "ana@example.com", "send_invitation": "on", **CARD}
+    refused = subscribers_facade.register_subscriber(
+        merchant_id=merchant_id, user_id=user_id, plan_id=plan_id, form={**form, "number": number}
+    )
+    assert refused.outcome is subscribers_facade.RegistrationOutcome.CARD_REFUSED and not refused.active
+    assert refused.field == "number" and says.lower() in refused.message.lower()
+    profile = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=refused.subscriber_id)
+    assert profile.subscription.status == "incomplete" and profile.card is None
+    assert [(i.status, i.downloadable) for i in profile.invoices] == [("open", True)]
+    titles = [
+        e.title
+        for e in profile_facade.subscriber_timeline(merchant_id=merchant_id, subscriber_id=refused.subscriber_id)
+    ]
+    for expected in ("Registered in the console", "Subscription started", "Card refused at registration"):
+        assert expected in titles
+    with Session(wired) as session:
+        assert session.exec(select(PaymentAttempt)).all() == []  # nothing was charged
+        (invitation,) = session.exec(select(EmailMessage).where(EmailMessage.kind == "invitation")).all()
+
+    resumed = subscribers_facade.register_subscriber(
+        merchant_id=merchant_id, user_id=user_id, plan_id=plan_id, form=form
+    )
+    assert resumed.active and (resumed.subscriber_id, resumed.subscription_id) == (
+        refused.subscriber_id,
+        refused.subscription_id,
+    )
+    profile = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=resumed.subscriber_id)
+    assert profile.subscription.status == "active" and [i.status for i in profile.invoices] == ["paid"]
+    with Session(wired) as session:
+        assert len(session.exec(select(Subscriber)).all()) == 1
+        assert len(session.exec(select(EmailMessage).where(EmailMessage.kind == "invitation")).all()) == 1
+    with pytest.raises(forms_facade.ConsoleError, match="already has"):
+        subscribers_facade.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=plan_id, form=form)

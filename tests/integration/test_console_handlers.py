@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from portal_app import accounts, db
 from portal_app.billing import portal_links
+from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.facades.console import plans as plans_facade
 from portal_app.billing.facades.console import settings as settings_facade
 from portal_app.billing.facades.console import subscribers as subscribers_facade
@@ -262,3 +263,26 @@ def test_profile_handlers_work_for_the_owner(world, engine):
     assert "download" in repr(download).lower()
     _run(ConsoleProfileState.delete_subscription, state)
     assert state.deleted and state.portal_url == ""
+
+
+def test_profile_shows_the_grace_period_as_canceling_like_the_portal(world, engine):
+    a = world["a"]
+    portal_facade.cancel(merchant_id=a["merchant"], subscriber_id=a["subscriber"], reason_code="other", reason_text="")
+    state = _state(ConsoleProfileState, a["cookie"], {"subscriber_id": str(a["subscriber"])})
+    _run(ConsoleProfileState.load, state)
+    assert state.status == "canceling"
+    assert state.status_label.startswith("Cancels ") and state.next_renewal == ""
+    assert state.test_mode is True and state.merchant_name == "Acme"
+
+
+def test_register_with_a_refused_card_keeps_the_form_open_with_the_error(world, engine):
+    a = world["a"]
+    state = _state(ConsoleSubscribersState, a["cookie"], {"plan_id": str(a["plan"])})
+    _run(ConsoleSubscribersState.load_plan, state)
+    _run(ConsoleSubscribersState.set_register_open, state, True)
+    form = {"name": "Cara Declined", "email": "cara@acme.example", **CARD, "number": "4000 0000 0000 0002"}
+    emitted = _run(ConsoleSubscribersState.register, state, form)
+    assert state.register_open and "declined" in state.register_error.lower() and not state.registering
+    assert "redirect" not in repr(emitted).lower()
+    shown = {row["name"]: row["status"] for row in state.rows}
+    assert shown["Cara Declined"] == "incomplete"

@@ -25,6 +25,7 @@ from portal_app.billing.payments import (
     default_payment_method,
     update_payment_method,
 )
+from portal_app.billing.plans import CancellationPolicy
 from portal_app.billing.subscriptions import SubscriptionOverview, subscription_overview
 from portal_app.db import get_engine, session_scope
 from portal_app.models import Merchant, Subscriber, Subscription, utcnow
@@ -57,6 +58,8 @@ class PortalSummary:
     billing_address: str
     tax_id: str
     subscription: SubscriptionOverview | None
+    cancels_immediately: bool  # the plan ends a cancellation at once (else at the period end)
+    cancel_not_allowed: bool  # the plan can't be canceled online and the subscription has not ended
     card: CardSummary | None
     card_expired: bool
     invoices: list[InvoiceRow]  # the downloadable ones (finalized, not void), newest first
@@ -113,6 +116,10 @@ def _summary(session: Session, merchant_id: int, subscriber_id: int, now: dateti
         billing_address=subscriber.billing_address,
         tax_id=subscriber.tax_id,
         subscription=overview,
+        cancels_immediately=bool(overview) and overview.cancellation_policy == CancellationPolicy.IMMEDIATELY,
+        cancel_not_allowed=bool(overview)
+        and overview.cancellation_policy == CancellationPolicy.NOT_ALLOWED
+        and not overview.is_ended,
         card=CardSummary.from_row(card_row) if card_row else None,
         card_expired=card_is_expired(card_row, now) if card_row else False,
         invoices=invoices,

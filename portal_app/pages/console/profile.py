@@ -60,9 +60,7 @@ class ConsoleProfileState(ConsoleState):
         self.deleted = p.deleted
         self.plan_name = sub.plan_name if sub else ""
         self.plan_url = routes.console_plan_url(sub.plan_id) if sub else ""
-        status = sub.status if sub else ""
-        if sub and sub.on_grace_period:
-            status = "canceled"
+        status = sub.display_status if sub else ""
         self.status = status
         self.status_label = (
             ("Cancels " + day(sub.access_ends_at)) if sub and sub.on_grace_period else STATUS_LABELS.get(status, status)

@@ -174,6 +174,11 @@ class ConsoleSubscribersState(ConsoleState):
             return
         finally:
             self.registering = False
+        if result.outcome is subscribers_facade.RegistrationOutcome.CARD_REFUSED:
+            # Recorded as an incomplete subscription; the form stays open for another card.
+            self.register_error = result.message
+            self._fetch(identity.merchant_id)
+            return
         self.register_open = False
         toast = rx.toast.success if result.active else rx.toast.warning
         yield toast(result.message + (" Invitation email sent." if result.invitation_sent else ""))

@@ -101,7 +101,6 @@ class PortalState(PortalSessionState):
                 "aria": i18n.t(lang, "download_pdf", number=row.number),
             }
             for row in summary.invoices
-            if row.status != "void"
         ]
         self.years = [
             {
@@ -126,16 +125,16 @@ class PortalState(PortalSessionState):
             self.can_cancel = self.can_undo = False
             return
         self.plan_name = sub.plan_name
-        self.status = "canceling" if sub.on_grace_period else sub.status
+        self.status = sub.display_status
         self.status_label = i18n.t(lang, f"s_{self.status}")
         self.next_date = i18n.fmt_date(sub.next_renewal_at, lang)
         self.next_amount = i18n.fmt_money(sub.next_amount, lang)
         self.amount_due = i18n.fmt_money(sub.amount_due, lang)
-        if sub.status in ("past_due", "unpaid") and sub.amount_due:
+        if sub.asks_for_payment:
             self.next_line = i18n.t(lang, sub.status, amount=self.amount_due)
         elif sub.on_grace_period and sub.access_ends_at:
             self.next_line = i18n.t(lang, "access_ends", date=i18n.fmt_date(sub.access_ends_at, lang))
-        elif sub.status == "canceled":
+        elif sub.is_ended:
             self.next_line = i18n.t(lang, "ended")
         elif sub.next_renewal_at and sub.next_amount:
             self.next_line = i18n.t(lang, "will_charge", amount=self.next_amount, date=self.next_date)
@@ -145,13 +144,11 @@ class PortalState(PortalSessionState):
         self.can_undo = sub.on_grace_period
         self.cancel_note = (
             i18n.t(lang, "cancel_immediately")
-            if sub.cancellation_policy == "immediately"
+            if summary.cancels_immediately
             else i18n.t(lang, "cancel_at_period_end", date=i18n.fmt_date(sub.current_period_end, lang))
         )
         self.not_allowed_note = (
-            i18n.t(lang, "cancel_not_allowed", merchant=summary.merchant_name)
-            if sub.cancellation_policy == "not_allowed" and sub.status != "canceled"
-            else ""
+            i18n.t(lang, "cancel_not_allowed", merchant=summary.merchant_name) if summary.cancel_not_allowed else ""
         )
 
     @rx.event

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from portal_app import db
-from portal_app.billing.facades.console.plans import MRR_STATUSES, money_by_currency, monthly_amount_minor
+from portal_app.billing.facades.console.plans import money_by_currency, monthly_amount_minor
 from portal_app.billing.money import Money
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
+from portal_app.billing.subscriptions import RENEWING
 from portal_app.models import (
     Invoice,
     PaymentAttempt,
@@ -87,7 +88,7 @@ def dashboard_metrics(*, merchant_id: int, now: datetime | None = None, months: 
         ):
             by_status[status] = by_status.get(status, 0) + count
             plan = plans.get(plan_id)
-            if plan is not None and status in MRR_STATUSES:
+            if plan is not None and status in RENEWING:
                 mrr[plan.currency] = mrr.get(plan.currency, 0) + count * monthly_amount_minor(
                     plan.amount_minor, plan.interval, plan.interval_count
                 )

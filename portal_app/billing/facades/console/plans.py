@@ -22,6 +22,7 @@ from portal_app.billing.facades.console.forms import (
 )
 from portal_app.billing.money import Money, validate_currency
 from portal_app.billing.statuses import SubscriptionStatus
+from portal_app.billing.subscriptions import RENEWING
 from portal_app.billing.tenancy import get_scoped
 from portal_app.models import (
     Plan,
@@ -29,9 +30,6 @@ from portal_app.models import (
 )
 
 S = SubscriptionStatus
-
-# Subscriptions that bring in recurring revenue (a past_due one is still owed and retried).
-MRR_STATUSES = (S.ACTIVE.value, S.PAST_DUE.value, S.TRIALING.value)
 
 
 _MONTHS_PER = {"day": Fraction(12, 365), "week": Fraction(12, 52), "month": Fraction(1), "year": Fraction(12)}
@@ -93,7 +91,7 @@ def _plan_counts(session: Session, merchant_id: int, plan_ids: list[int] | None 
     paying: dict[int, int] = {}
     for plan_id, status, count in session.execute(stmt):
         counts[plan_id] = counts.get(plan_id, 0) + count
-        if status in MRR_STATUSES:
+        if status in RENEWING:  # they bring in recurring revenue
             paying[plan_id] = paying.get(plan_id, 0) + count
     return counts, paying
 

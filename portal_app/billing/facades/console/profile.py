@@ -20,7 +20,14 @@ from portal_app.billing.facades.console.forms import (
     parse_id,
 )
 from portal_app.billing.facades.portal import current_subscription
-from portal_app.billing.invoices import InvoiceError, ensure_invoice_pdf, get_invoice, invoice_total, list_invoices
+from portal_app.billing.invoices import (
+    InvoiceError,
+    ensure_invoice_pdf,
+    get_invoice,
+    invoice_total,
+    is_downloadable,
+    list_invoices,
+)
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments import (
@@ -30,7 +37,7 @@ from portal_app.billing.payments import (
     default_payment_method,
 )
 from portal_app.billing.pdf import invoice_pdf_filename
-from portal_app.billing.portal_links import current_portal_token, issue_portal_link, revoke_portal_links
+from portal_app.billing.portal_links import current_portal_token, is_subscriber_deleted, issue_portal_link
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
 from portal_app.billing.subscriptions import SubscriptionOverview, subscription_overview
 from portal_app.billing.tenancy import get_scoped
@@ -43,7 +50,6 @@ from portal_app.models import (
     Plan,
     PortalLink,
     Subscriber,
-    Subscription,
     utcnow,
 )
 from portal_app.routes import portal_url
@@ -77,19 +83,6 @@ class SubscriberProfile:
     last_visit_at: datetime | None
 
 
-def _has_deleted_only(session: Session, merchant_id: int, subscriber_id: int) -> bool:
-    rows = (
-        session.execute(
-            sa.select(Subscription.deleted_at).where(
-                Subscription.merchant_id == merchant_id, Subscription.subscriber_id == subscriber_id
-            )
-        )
-        .scalars()
-        .all()
-    )
-    return bool(rows) and all(value is not None for value in rows)
-
-
 def subscriber_profile(*, merchant_id: int, subscriber_id: Any, now: datetime | None = None) -> SubscriberProfile:
     subscriber_id = parse_id(subscriber_id, "subscriber")
     now = now or utcnow()
@@ -98,7 +91,7 @@ def subscriber_profile(*, merchant_id: int, subscriber_id: Any, now: datetime | 
         sub = current_subscription(session, merchant_id, subscriber_id)
         overview = subscription_overview(session, sub.id, merchant_id=merchant_id, now=now) if sub else None
         card_row = default_payment_method(session, merchant_id=merchant_id, subscriber_id=subscriber_id)
-        deleted = _has_deleted_only(session, merchant_id, subscriber_id)
+        deleted = is_subscriber_deleted(session, merchant_id, subscriber_id)
         token = None if deleted else current_portal_token(session, subscriber)
         last_visit = session.execute(
             sa.select(sa.func.max(PortalLink.last_used_at)).where(
@@ -112,7 +105,7 @@ def subscriber_profile(*, merchant_id: int, subscriber_id: Any, now: datetime | 
                 inv.finalized_at,
                 invoice_total(inv),
                 inv.status,
-                inv.status != I.VOID and inv.finalized_at is not None,
+                is_downloadable(inv.status),
             )
             for inv in list_invoices(session, merchant_id=merchant_id, subscriber_id=subscriber_id, limit=100)
         ]
@@ -148,6 +141,7 @@ _AUDIT_TITLES = {
     "subscription_deleted": ("subscription", "Subscription deleted"),
     "subscription_reactivated": ("subscription", "Subscription active again"),
     "payment_method_updated": ("card", "Card changed"),
+    "card_refused": ("card", "Card refused at registration"),
     "portal_visit": ("visit", "Opened the portal"),
     "billing_details_updated": ("other", "Billing details updated"),
     "portal_link_regenerated": ("link", "Portal link regenerated (old link revoked)"),
@@ -166,6 +160,10 @@ def _audit_detail(kind: str, detail: dict) -> str:
         return "; ".join(parts)
     if kind == "payment_method_updated":
         return f"{str(detail.get('brand', '')).title()} ending in {detail.get('last4', '')}, expires {detail.get('exp', '')}"
+    if kind == "card_refused":
+        if detail.get("outcome") == "requires_action":
+            return "the bank asked for 3D Secure, which the console can't do"
+        return decline_message(detail["decline_code"]) if detail.get("decline_code") else ""
     if kind == "subscription_started":
         return f"{detail.get('plan', '')} (first invoice {detail.get('invoice', '')})"
     if kind == "subscription_deleted" and detail.get("voided_invoices"):
@@ -246,7 +244,7 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
 
 def _live_subscriber(session: Session, merchant_id: int, subscriber_id: int) -> Subscriber:
     subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
-    if _has_deleted_only(session, merchant_id, subscriber_id):
+    if is_subscriber_deleted(session, merchant_id, subscriber_id):
         raise NotAllowed("This subscriber's subscription was deleted: their portal is closed.")
     return subscriber
 
@@ -309,9 +307,6 @@ def delete_subscription(*, merchant_id: int, user_id: int, subscriber_id: Any, n
         subscription_service.delete_subscription(
             session, sub.id, merchant_id=merchant_id, actor=actor_for(user_id), now=now, reason="deleted in the console"
         )
-        # No live subscription left: the link must die even if an older one lingers.
-        if current_subscription(session, merchant_id, subscriber_id) is None:
-            revoke_portal_links(session, merchant_id=merchant_id, subscriber_id=subscriber_id, now=now)
 
 
 def invoice_pdf(*, merchant_id: int, invoice_id: Any) -> tuple[str, bytes]:
@@ -319,7 +314,7 @@ def invoice_pdf(*, merchant_id: int, invoice_id: Any) -> tuple[str, bytes]:
     invoice_id = parse_id(invoice_id, "invoice")
     with db.session_scope() as session:
         invoice = get_invoice(session, invoice_id, merchant_id=merchant_id)
-        if invoice.finalized_at is None or invoice.status == I.VOID:
+        if not is_downloadable(invoice.status):
             raise NotFound("Invoice not found")
         try:
             data = ensure_invoice_pdf(session, invoice.id, merchant_id=merchant_id)

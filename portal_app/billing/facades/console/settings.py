@@ -15,6 +15,7 @@ from sqlmodel import select
 from portal_app import db
 from portal_app.accounts import AccountError, add_user
 from portal_app.billing.audit import audit
+from portal_app.billing.dunning import END_STATES
 from portal_app.billing.errors import NotFound
 from portal_app.billing.facades.console.forms import (
     LANGUAGES,
@@ -114,7 +115,7 @@ def save_merchant_settings(*, merchant_id: int, user_id: int, form: Any) -> None
             field="dunning_schedule_days",
         )
     end_state = form.get("dunning_end_state", "")
-    if end_state not in (S.UNPAID.value, S.CANCELED.value):
+    if end_state not in END_STATES:
         raise ConsoleError(
             "After the last retry the subscription becomes unpaid or canceled.", field="dunning_end_state"
         )

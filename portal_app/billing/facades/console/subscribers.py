@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from portal_app import db
 from portal_app.billing import subscriptions as subscription_service
@@ -30,14 +31,16 @@ from portal_app.billing.gateways import get_gateway
 from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments import (
     CardUpdateOutcome,
+    CardUpdateResult,
+    charge_invoice,
+    default_payment_method,
     update_payment_method,
 )
 from portal_app.billing.portal_links import issue_portal_link
 from portal_app.billing.statuses import SubscriptionStatus
-from portal_app.billing.subscriptions import subscribe
+from portal_app.billing.subscriptions import start_subscription
 from portal_app.billing.tenancy import get_scoped
 from portal_app.models import (
-    AuditEvent,
     Merchant,
     Plan,
     Subscriber,
@@ -183,13 +186,27 @@ def search_subscribers(
 # --- register a subscriber ------------------------------------------------------------------------
 
 
+class RegistrationOutcome(StrEnum):
+    ACTIVE = "active"  # card saved, first invoice paid
+    PAYMENT_FAILED = "payment_failed"  # card saved, first charge failed: dunning retries, the portal can fix it
+    CARD_REFUSED = "card_refused"  # the gateway refused the card (or wants 3DS): nothing was charged
+
+
 @dataclasses.dataclass(frozen=True)
 class RegisterResult:
+    """What registering did. CARD_REFUSED keeps the subscriber and its incomplete subscription: the
+    form shows `message` on `field`, and sending the form again with another card resumes it."""
+
     subscriber_id: int
     subscription_id: int
-    active: bool
+    outcome: RegistrationOutcome
     invitation_sent: bool
     message: str
+    field: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.outcome is RegistrationOutcome.ACTIVE
 
 
 def _start_at(value: Any, now: datetime) -> datetime:
@@ -210,127 +227,194 @@ def _start_at(value: Any, now: datetime) -> datetime:
     return now if day == today else datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Registration:
+    """The checked form of a registration."""
+
+    plan_id: int
+    name: str
+    email: str
+    language: str
+    start_at: datetime
+    card_input: dict[str, str]
+    send_invitation: bool
+    actor: str
+
+
+def _registration_from_form(form: Any, *, plan_id: Any, user_id: int, now: datetime) -> _Registration:
+    form = form_dict(form)
+    return _Registration(
+        plan_id=parse_id(plan_id, "plan"),
+        name=text_field(form, "name", label="Name", max_length=120),
+        email=email_field(form.get("email", "")),
+        language=form.get("language", "") or "",
+        start_at=_start_at(form.get("start_date", ""), now),
+        card_input=card_input_from_form(form),
+        send_invitation=checkbox(form.get("send_invitation", "")),
+        actor=actor_for(user_id),
+    )
+
+
+def _pending_registration(session: Session, merchant_id: int, reg: _Registration) -> Subscription | None:
+    """The email's live subscription on the plan, if any; ConsoleError unless it is a registration whose
+    card was refused (incomplete, no card on file), which a new card resumes."""
+    subscriptions = session.exec(
+        select(Subscription)
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(
+            Subscriber.merchant_id == merchant_id,
+            Subscriber.email == reg.email,
+            Subscription.plan_id == reg.plan_id,
+            Subscription.deleted_at.is_(None),
+        )
+    ).all()
+    row = next((sub for sub in subscriptions if not subscription_service.is_ended(sub)), None)
+    if row is None:
+        return None
+    refused_card = row.status == S.INCOMPLETE and (
+        default_payment_method(session, merchant_id=merchant_id, subscriber_id=row.subscriber_id) is None
+    )
+    if not refused_card:
+        raise ConsoleError("This email already has a live subscription on this plan.", field="email")
+    return row
+
+
+def _card_refused_message(card: CardUpdateResult) -> str:
+    if card.outcome is CardUpdateOutcome.REQUIRES_ACTION:
+        return (
+            "This card needs the cardholder to approve it with their bank (3D Secure), "
+            "which can't be done from the console. Use another card."
+        )
+    return card.message
+
+
 def register_subscriber(
     *, merchant_id: int, user_id: int, plan_id: Any, form: Any, gateway=None, now: datetime | None = None
 ) -> RegisterResult:
-    """Create a subscriber, save their card through the gateway, start the subscription on the plan
-    and charge its first invoice; then email the portal link unless the form says not to.
+    """Register a subscriber on a plan: the subscriber, their incomplete subscription with its first
+    invoice, the portal link and (if asked) the invitation; the card goes to the gateway and the first
+    invoice is charged outside any transaction (claim, call, record).
 
-    Everything is validated before anything is written; a card the gateway refuses leaves nothing
-    behind (the subscriber row is removed again)."""
-
-    form = form_dict(form)
+    The whole form is checked before anything is written. A refused card is recorded, not erased:
+    the subscriber keeps the incomplete subscription (the audit trail says why), the form shows the
+    refusal, and sending the form again with another card resumes that registration.
+    """
     now = now or utcnow()
-    plan_id = parse_id(plan_id, "plan")
-    name = text_field(form, "name", label="Name", max_length=120)
-    email = email_field(form.get("email", ""))
-    language = form.get("language", "") or ""
-    start_at = _start_at(form.get("start_date", ""), now)
-    card_input = card_input_from_form(form)
-    send_invitation = checkbox(form.get("send_invitation", ""))
-    actor = actor_for(user_id)
+    reg = _registration_from_form(form, plan_id=plan_id, user_id=user_id, now=now)
     gateway = gateway or get_gateway()
-
     with db.session_scope() as session:
         merchant = session.get(Merchant, merchant_id)
         if merchant is None:
             raise NotFound("Merchant not found")
-        language = language or merchant.default_language or "en"
+        language = reg.language or merchant.default_language or "en"
         if language not in LANGUAGES:
             raise ConsoleError("Choose English or Spanish.", field="language")
-        plan = get_scoped(session, Plan, plan_id, merchant_id)
+        plan = get_scoped(session, Plan, reg.plan_id, merchant_id)
         if not plan.active:
             raise ConsoleError("This plan is archived: activate it before registering subscribers.")
-        duplicate = session.exec(
-            select(Subscription.id)
-            .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-            .where(
-                Subscriber.merchant_id == merchant_id,
-                Subscriber.email == email,
-                Subscription.plan_id == plan_id,
-                Subscription.deleted_at.is_(None),
-                Subscription.status != S.CANCELED.value,
+        plan_name = plan.name
+        pending = _pending_registration(session, merchant_id, reg)
+        if pending is None:
+            subscriber = Subscriber(
+                merchant_id=merchant_id, name=reg.name, email=reg.email, language=language, created_at=now
             )
-        ).first()
-        if duplicate is not None:
-            raise ConsoleError("This email already has a live subscription on this plan.", field="email")
-        subscriber = Subscriber(merchant_id=merchant_id, name=name, email=email, language=language, created_at=now)
-        session.add(subscriber)
-        session.flush()
-        subscriber_id = subscriber.id
+            session.add(subscriber)
+            session.flush()
+            audit(
+                session,
+                merchant_id=merchant_id,
+                subscriber_id=subscriber.id,
+                actor=reg.actor,
+                kind="subscriber_registered",
+                detail={"plan_id": reg.plan_id, "send_invitation": reg.send_invitation},
+                now=now,
+            )
+            subscriber_id, subscription_id = subscriber.id, None
+        else:
+            subscriber_id, subscription_id = pending.subscriber_id, pending.id
 
+    # The gateway stores the card outside any transaction. A resumed registration's open first
+    # invoice is charged right away with the new card (as when the subscriber fixes it in the portal).
     card = update_payment_method(
         db.get_engine(),
         merchant_id=merchant_id,
         subscriber_id=subscriber_id,
-        card_input=card_input,
+        card_input=reg.card_input,
         gateway=gateway,
         now=now,
-        actor=actor,
+        actor=reg.actor,
     )
-    if card.outcome is not CardUpdateOutcome.UPDATED:
-        with db.session_scope() as session:
-            session.execute(sa.delete(AuditEvent.__table__).where(AuditEvent.subscriber_id == subscriber_id))
-            session.execute(
-                sa.delete(Subscriber.__table__).where(
-                    Subscriber.id == subscriber_id, Subscriber.merchant_id == merchant_id
-                )
-            )
-        if card.outcome is CardUpdateOutcome.REQUIRES_ACTION:
-            raise ConsoleError(
-                "This card needs the cardholder to approve it with their bank (3D Secure), "
-                "which can't be done from the console. Use another card.",
-                field="number",
-            )
-        raise ConsoleError(card.message, field="number")
-
+    saved = card.outcome is CardUpdateOutcome.UPDATED
+    invitation_sent = False
     with db.session_scope() as session:
-        audit(
-            session,
-            merchant_id=merchant_id,
-            subscriber_id=subscriber_id,
-            actor=actor,
-            kind="subscriber_registered",
-            detail={"plan_id": plan_id, "send_invitation": send_invitation},
-            now=now,
-        )
-    result = subscribe(
-        db.get_engine(),
-        merchant_id=merchant_id,
-        subscriber_id=subscriber_id,
-        plan_id=plan_id,
-        start_at=start_at,
-        gateway=gateway,
-        now=now,
-        actor=actor,
-    )
-    with db.session_scope() as session:
-        subscriber = session.get(Subscriber, subscriber_id)
-        merchant = session.get(Merchant, merchant_id)
-        token = issue_portal_link(session, subscriber, now=now)
-        if send_invitation:
-            send_subscriber_email(
+        if subscription_id is None:
+            started = start_subscription(
                 session,
-                merchant=merchant,
-                subscriber=subscriber,
-                kind="invitation",
-                now=now,
-                context={"plan_name": plan.name, "portal_url": portal_url(token)},
+                merchant_id=merchant_id,
+                subscriber=subscriber_id,
+                plan=reg.plan_id,
+                start_at=reg.start_at,
+                actor=reg.actor,
             )
+            subscription_id, invoice_id = started.subscription.id, started.invoice.id
+            invitation_sent = _issue_link(session, merchant_id, subscriber_id, plan_name, reg, now)
+        if not saved:
             audit(
                 session,
                 merchant_id=merchant_id,
                 subscriber_id=subscriber_id,
-                actor=actor,
-                kind="invitation_sent",
-                detail={},
+                actor=reg.actor,
+                kind="card_refused",
+                detail={"outcome": card.outcome.value, "decline_code": card.decline_code},
                 now=now,
             )
-    if result.active:
-        message = f"{name} is subscribed to {plan.name}; the first payment succeeded."
-    else:
-        message = (
-            f"{name} is registered, but the first payment failed: {result.charge.message} "
-            "They can fix their card in the portal."
+    if not saved:
+        message = _card_refused_message(card)
+        return RegisterResult(
+            subscriber_id, subscription_id, RegistrationOutcome.CARD_REFUSED, invitation_sent, message, "number"
         )
-    return RegisterResult(subscriber_id, result.subscription_id, result.active, send_invitation, message)
+    if pending is None:
+        charges = [
+            charge_invoice(
+                db.get_engine(), invoice_id, merchant_id=merchant_id, trigger="renewal", gateway=gateway, now=now
+            )
+        ]
+    else:
+        charges = list(card.charges)
+    failed = next((c for c in charges if not c.paid), None)
+    if failed is None:
+        message = f"{reg.name} is subscribed to {plan_name}; the first payment succeeded."
+        return RegisterResult(subscriber_id, subscription_id, RegistrationOutcome.ACTIVE, invitation_sent, message)
+    message = (
+        f"{reg.name} is registered, but the first payment failed: {failed.message} "
+        "They can fix their card in the portal."
+    )
+    return RegisterResult(subscriber_id, subscription_id, RegistrationOutcome.PAYMENT_FAILED, invitation_sent, message)
+
+
+def _issue_link(
+    session: Session, merchant_id: int, subscriber_id: int, plan_name: str, reg: _Registration, now: datetime
+) -> bool:
+    """The subscriber's first portal link, emailed when the form asks; returns whether it was."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    token = issue_portal_link(session, subscriber, now=now)
+    if not reg.send_invitation:
+        return False
+    send_subscriber_email(
+        session,
+        merchant=session.get(Merchant, merchant_id),
+        subscriber=subscriber,
+        kind="invitation",
+        now=now,
+        context={"plan_name": plan_name, "portal_url": portal_url(token)},
+    )
+    audit(
+        session,
+        merchant_id=merchant_id,
+        subscriber_id=subscriber_id,
+        actor=reg.actor,
+        kind="invitation_sent",
+        detail={},
+        now=now,
+    )
+    return True
