@@ -20,9 +20,6 @@ OVERSIZED_FOR_NOW = {
     "portal_app/billing/gateways/simulated.py",
     "portal_app/billing/invoices.py",
     "portal_app/billing/subscriptions.py",
-    "portal_app/pages/console/subscribers.py",
-    "portal_app/pages/console/profile.py",
-    "portal_app/pages/portal/payment_method.py",
 }
 
 

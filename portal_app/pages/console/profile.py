@@ -11,17 +11,8 @@ from portal_app.billing.facades.console import forms as forms_facade
 from portal_app.billing.facades.console import profile as profile_facade
 from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, section
+from portal_app.components.profile_parts import confirm_dialog, fact, invoice_row, timeline_row
 from portal_app.pages.console.base import STATUS_LABELS, ConsoleState, console_page, day, money, to_sign_in
-
-_CATEGORY_ICONS = {
-    "email": "mail",
-    "visit": "log_in",
-    "card": "credit_card",
-    "payment": "receipt",
-    "subscription": "repeat",
-    "link": "link",
-    "other": "circle_dot",
-}
 
 
 class ConsoleProfileState(ConsoleState):
@@ -186,40 +177,6 @@ class ConsoleProfileState(ConsoleState):
         return rx.download(data=data, filename=filename)
 
 
-def _fact(label: str, value, testid: str) -> rx.Component:
-    return rx.vstack(
-        rx.text(label, size="2", color_scheme="gray"),
-        rx.text(value, size="3", weight="bold", data_testid=testid),
-        spacing="1",
-        min_width="140px",
-    )
-
-
-def _confirm_dialog(kind: str, title: str, body: str, action: str, handler) -> rx.Component:
-    P = ConsoleProfileState
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(title),
-            rx.alert_dialog.description(body),
-            rx.flex(
-                rx.alert_dialog.cancel(
-                    rx.button("Keep it", variant="soft", color_scheme="gray", size="3", min_height=TAP)
-                ),
-                rx.alert_dialog.action(
-                    rx.button(action, color_scheme="red", size="3", min_height=TAP, on_click=handler)
-                ),
-                spacing="3",
-                justify="end",
-                wrap="wrap",
-                margin_top="16px",
-            ),
-            max_width="460px",
-        ),
-        open=P.confirm == kind,
-        on_open_change=P.close_confirm,
-    )
-
-
 def _overview() -> rx.Component:
     P = ConsoleProfileState
     return section(
@@ -243,9 +200,9 @@ def _overview() -> rx.Component:
                     wrap="wrap",
                 ),
                 rx.flex(
-                    _fact("Next renewal", rx.cond(P.next_renewal != "", P.next_renewal, "—"), "profile-next-date"),
-                    _fact("Amount", rx.cond(P.next_amount != "", P.next_amount, "—"), "profile-next-amount"),
-                    rx.cond(P.amount_due != "", _fact("Amount due", P.amount_due, "profile-amount-due")),
+                    fact("Next renewal", rx.cond(P.next_renewal != "", P.next_renewal, "—"), "profile-next-date"),
+                    fact("Amount", rx.cond(P.next_amount != "", P.next_amount, "—"), "profile-next-amount"),
+                    rx.cond(P.amount_due != "", fact("Amount due", P.amount_due, "profile-amount-due")),
                     spacing="5",
                     wrap="wrap",
                 ),
@@ -351,86 +308,24 @@ def _portal_link() -> rx.Component:
             spacing="3",
             wrap="wrap",
         ),
-        _confirm_dialog(
-            "regenerate",
+        confirm_dialog(
             "Regenerate the portal link?",
             "The current link stops working at once, also in browsers that opened it. "
             "Send the new link to the subscriber afterwards.",
             "Regenerate link",
             P.regenerate,
+            open_=P.confirm == "regenerate",
+            on_open_change=P.close_confirm,
         ),
-        _confirm_dialog(
-            "delete",
+        confirm_dialog(
             "Delete this subscription?",
             "It ends now, unpaid invoices are voided and the portal link stops working. This can't be undone.",
             "Delete subscription",
             P.delete_subscription,
+            open_=P.confirm == "delete",
+            on_open_change=P.close_confirm,
         ),
         title="Customer Portal",
-    )
-
-
-def _invoice_row(inv) -> rx.Component:
-    return rx.el.li(
-        rx.flex(
-            rx.vstack(
-                rx.text(inv["number"], weight="medium", size="2"),
-                rx.text(inv["date"], size="2", color_scheme="gray"),
-                spacing="0",
-            ),
-            rx.flex(
-                rx.text(inv["amount"], size="2", weight="medium"),
-                status_badge(inv["status"], inv["status_label"]),
-                rx.cond(
-                    inv["downloadable"] != "",
-                    rx.button(
-                        rx.icon("download", size=16, aria_hidden="true"),
-                        "PDF",
-                        size="3",
-                        variant="ghost",
-                        min_height=TAP,
-                        aria_label="Download " + inv["number"] + " PDF",
-                        on_click=ConsoleProfileState.download_invoice(inv["id"]),
-                    ),
-                ),
-                spacing="3",
-                align="center",
-            ),
-            justify="between",
-            align="center",
-            wrap="wrap",
-            spacing="2",
-            width="100%",
-        ),
-        padding="6px 0",
-        border_bottom="1px solid var(--gray-4)",
-        list_style="none",
-        data_testid="profile-invoice",
-    )
-
-
-def _timeline_row(entry) -> rx.Component:
-    return rx.el.li(
-        rx.flex(
-            rx.match(
-                entry["icon"],
-                *[(k, rx.icon(v, size=16, aria_hidden="true")) for k, v in _CATEGORY_ICONS.items()],
-                rx.icon("circle_dot", size=16, aria_hidden="true"),
-            ),
-            rx.vstack(
-                rx.text(entry["title"], size="2", weight="medium"),
-                rx.cond(entry["detail"] != "", rx.text(entry["detail"], size="2", color_scheme="gray")),
-                rx.text(entry["at"], size="1", color_scheme="gray"),
-                spacing="0",
-            ),
-            spacing="3",
-            align="start",
-        ),
-        padding="8px 0",
-        border_bottom="1px solid var(--gray-4)",
-        list_style="none",
-        data_testid="timeline-entry",
-        data_kind=entry["icon"],
     )
 
 
@@ -461,7 +356,12 @@ def profile_page() -> rx.Component:
         section(
             rx.cond(
                 P.invoices.length() > 0,
-                rx.el.ul(rx.foreach(P.invoices, _invoice_row), padding="0", margin="0", width="100%"),
+                rx.el.ul(
+                    rx.foreach(P.invoices, lambda inv: invoice_row(inv, P.download_invoice)),
+                    padding="0",
+                    margin="0",
+                    width="100%",
+                ),
                 rx.text("No invoices yet.", color_scheme="gray"),
             ),
             title="Invoices",
@@ -469,7 +369,7 @@ def profile_page() -> rx.Component:
         section(
             rx.cond(
                 P.timeline.length() > 0,
-                rx.el.ul(rx.foreach(P.timeline, _timeline_row), padding="0", margin="0", width="100%"),
+                rx.el.ul(rx.foreach(P.timeline, timeline_row), padding="0", margin="0", width="100%"),
                 rx.text("Nothing yet.", color_scheme="gray"),
             ),
             title="Timeline",

@@ -16,6 +16,7 @@ from portal_app import i18n
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.payments import CardUpdateOutcome, CardUpdateResult, PaymentOutcome
+from portal_app.components.card_fields import bank_challenge_dialog, card_field
 from portal_app.components.stripe_elements import stripe_card_setup, stripe_payment_authentication
 from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
@@ -223,38 +224,6 @@ class PortalCardState(PortalState):
         self._refresh(*identity)
 
 
-def _field(
-    label_key: str,
-    name: str,
-    error,
-    *,
-    autocomplete: str,
-    placeholder: str,
-    inputmode: str = "numeric",
-    max_length: int = 23,
-) -> rx.Component:
-    field_id = f"card-{name}"
-    return rx.vstack(
-        rx.el.label(PortalCardState.tx[label_key], html_for=field_id, font_weight="500", font_size="14px"),
-        rx.input(
-            id=field_id,
-            name=name,
-            auto_complete=autocomplete,
-            placeholder=placeholder,
-            input_mode=inputmode,
-            max_length=max_length,
-            size="3",
-            width="100%",
-            required=True,
-            aria_invalid=rx.cond(error != "", "true", "false"),
-            aria_describedby=f"{field_id}-error",
-        ),
-        rx.cond(error != "", rx.text(error, id=f"{field_id}-error", color_scheme="red", size="2", role="alert")),
-        spacing="1",
-        width="100%",
-    )
-
-
 def stripe_card_form() -> rx.Component:
     """Stripe Elements for the SetupIntent open_form created (card fields live in Stripe's iframe)."""
     return rx.vstack(
@@ -320,8 +289,8 @@ def payment_authentication() -> rx.Component:
 def card_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _field(
-                "card_number",
+            card_field(
+                PortalCardState.tx["card_number"],
                 "number",
                 PortalCardState.number_error,
                 autocomplete="cc-number",
@@ -329,8 +298,8 @@ def card_form() -> rx.Component:
             ),
             rx.flex(
                 rx.box(
-                    _field(
-                        "expiry",
+                    card_field(
+                        PortalCardState.tx["expiry"],
                         "expiry",
                         PortalCardState.expiry_error,
                         autocomplete="cc-exp",
@@ -341,8 +310,13 @@ def card_form() -> rx.Component:
                     min_width="120px",
                 ),
                 rx.box(
-                    _field(
-                        "cvc", "cvc", PortalCardState.cvc_error, autocomplete="cc-csc", placeholder="123", max_length=4
+                    card_field(
+                        PortalCardState.tx["cvc"],
+                        "cvc",
+                        PortalCardState.cvc_error,
+                        autocomplete="cc-csc",
+                        placeholder="123",
+                        max_length=4,
                     ),
                     flex="1",
                     min_width="120px",
@@ -396,32 +370,14 @@ def card_form() -> rx.Component:
 
 
 def challenge_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title(PortalCardState.tx["threeds_title"]),
-            rx.dialog.description(PortalCardState.tx["threeds_body"]),
-            rx.flex(
-                rx.button(
-                    PortalCardState.tx["threeds_complete"],
-                    size="3",
-                    min_height=TAP,
-                    on_click=PortalCardState.finish_challenge(True),
-                ),
-                rx.button(
-                    PortalCardState.tx["threeds_fail"],
-                    size="3",
-                    min_height=TAP,
-                    color_scheme="red",
-                    variant="soft",
-                    on_click=PortalCardState.finish_challenge(False),
-                ),
-                spacing="3",
-                margin_top="16px",
-                wrap="wrap",
-            ),
-            max_width="440px",
-        ),
-        open=PortalCardState.challenge_open,
+    S = PortalCardState
+    return bank_challenge_dialog(
+        title=S.tx["threeds_title"],
+        body=S.tx["threeds_body"],
+        approve_label=S.tx["threeds_complete"],
+        refuse_label=S.tx["threeds_fail"],
+        on_answer=S.finish_challenge,
+        open_=S.challenge_open,
     )
 
 
