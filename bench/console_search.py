@@ -1,7 +1,7 @@
 """Benchmark: the console's subscriber search on a plan with N subscribers (default 100,000).
 
 One merchant, two plans (N on the big one, N/10 on the other), plus a second merchant of the same
-size (tenancy filters must not cost a scan). Each scenario calls billing.console.search_subscribers
+size (tenancy filters must not cost a scan). Each scenario calls billing.facades.console.subscribers.search_subscribers
 as the page does and prints median and p95 milliseconds per page; target p95 <= 100 ms.
 Never asserts timings.
 
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from portal_app import db
-from portal_app.billing import console
+from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.models import Merchant, Plan, Subscriber, Subscription
 
 FIRST = [
@@ -202,7 +202,7 @@ def main() -> None:
         times, rows = [], 0
         for _ in range(args.runs):
             t0 = time.perf_counter()
-            page = console.search_subscribers(merchant_id=merchant_id, **kwargs)
+            page = subscribers_facade.search_subscribers(merchant_id=merchant_id, **kwargs)
             times.append((time.perf_counter() - t0) * 1000)
             rows = len(page.rows)
         times.sort()

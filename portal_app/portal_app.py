@@ -13,10 +13,11 @@ from portal_app.background import billing_loop
 from portal_app.pages.console.dashboard import ConsoleDashboardState, dashboard_page
 from portal_app.pages.console.login import ConsoleLoginState, login_page, signup_page
 from portal_app.pages.console.outbox import ConsoleOutboxState, outbox_page
+from portal_app.pages.console.plan import plan_page
 from portal_app.pages.console.plans import ConsolePlansState, plans_page
 from portal_app.pages.console.profile import ConsoleProfileState, profile_page
 from portal_app.pages.console.settings import ConsoleSettingsState, settings_page
-from portal_app.pages.console.subscribers import ConsoleSubscribersState, plan_page, subscribers_page
+from portal_app.pages.console.subscribers import ConsoleSubscribersState, subscribers_page
 from portal_app.pages.portal.invalid import invalid_link_page
 from portal_app.pages.portal.overview import PortalState
 from portal_app.pages.portal.page import portal_page

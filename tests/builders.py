@@ -5,11 +5,14 @@ Fixtures live in conftest.py; test modules import builders from here by name."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+import io
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from PIL import Image, ImageDraw
 from sqlmodel import Session, select
 
+from portal_app.billing.money import Money
 from portal_app.billing.payments.card_updates import update_payment_method
 from portal_app.billing.plans import create_plan
 from portal_app.billing.subscriptions import subscribe
@@ -18,8 +21,12 @@ from portal_app.models import (
     AuditEvent,
     EmailMessage,
     Invoice,
+    InvoiceLine,
     Merchant,
+    MerchantUser,
     PaymentAttempt,
+    Plan,
+    PortalLink,
     Subscriber,
     Subscription,
     utcnow,
@@ -155,3 +162,119 @@ def audit_kinds(world: World) -> list[str]:
             rows(world.engine, AuditEvent, AuditEvent.subscriber_id == world.subscriber_id), key=lambda e: e.id
         )
     ]
+
+
+# --------------------------------------------------------------------------- documents (no database)
+
+FINALIZED = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
+
+
+def png_logo() -> bytes:
+    image = Image.new("RGBA", (400, 120), (0, 0, 0, 0))
+    ImageDraw.Draw(image).rounded_rectangle((0, 0, 120, 120), 24, fill=(37, 99, 235, 255))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def jpeg_logo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (300, 100), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def make_invoice(
+    *,
+    status: str = "paid",
+    language: str = "en",
+    billing_name: str = "Zoë Ñúñez",
+    number: str = "ACME-2026-000001",
+    n_lines: int = 3,
+    logo: bytes | None = None,
+    finalized_at: datetime | None = FINALIZED,
+    invoice_id: int = 7,
+) -> tuple[Invoice, list[InvoiceLine], Merchant]:
+    merchant = Merchant(
+        id=1,
+        name="Acme Cloud",
+        slug="acme",
+        invoice_prefix="ACME",
+        support_email="help@acme.example",
+        logo_png=logo,
+    )
+    lines = [
+        InvoiceLine(
+            id=invoice_id * 100 + i,
+            invoice_id=invoice_id,
+            description=f"Pro plan — seat {i + 1}",
+            quantity=1,
+            unit_amount_minor=2900,
+            amount_minor=2900,
+            currency="EUR",
+        )
+        for i in range(n_lines)
+    ]
+    subtotal = 2900 * n_lines
+    tax = Money(subtotal, "EUR").percent_bp(2100).amount_minor
+    invoice = Invoice(
+        id=invoice_id,
+        merchant_id=1,
+        subscriber_id=3,
+        number=number,
+        status=status,
+        currency="EUR",
+        subtotal_minor=subtotal,
+        tax_minor=tax,
+        total_minor=subtotal + tax,
+        tax_rate_bp=2100,
+        period_start=FINALIZED,
+        period_end=FINALIZED + timedelta(days=28),
+        language=language,
+        merchant_name=merchant.name,
+        billing_name=billing_name,
+        billing_email="zoe@example.com",
+        billing_address="Calle Mayor 1\n28013 Madrid\nEspaña",
+        tax_id="ESB12345678",
+        finalized_at=finalized_at,
+        due_at=FINALIZED + timedelta(days=14),
+        paid_at=FINALIZED + timedelta(minutes=1) if status == "paid" else None,
+    )
+    return invoice, lines, merchant
+
+
+# --------------------------------------------------------------------------- console forms
+
+# What a person types into the console/portal card form (the simulated gateway's test Visa).
+CARD_FORM = {"number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123"}
+PLAN_FORM = {
+    "name": "Basic",
+    "price": "29.00",
+    "currency": "usd",
+    "interval": "month",
+    "interval_count": "1",
+    "cancellation_policy": "at_period_end",
+    "active": "on",
+    "active_present": "1",
+}
+
+
+def table_snapshot(engine) -> dict:
+    """Every row of every table that a console action could touch, for "nothing changed" checks."""
+    out = {}
+    with Session(engine) as session:
+        for model in (
+            Merchant,
+            MerchantUser,
+            Plan,
+            Subscriber,
+            Subscription,
+            Invoice,
+            PortalLink,
+            EmailMessage,
+            AuditEvent,
+        ):
+            rows = session.exec(select(model)).all()
+            out[model.__name__] = sorted(
+                tuple(sorted((k, repr(v)) for k, v in row.model_dump().items() if k != "last_seen_at")) for row in rows
+            )
+    return out

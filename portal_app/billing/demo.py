@@ -24,12 +24,12 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from portal_app.billing.accounts import hash_password
+from portal_app.billing.facades.portal import current_subscription
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.billing.payments.card_updates import update_payment_method
 from portal_app.billing.periods import add_interval, period_bounds
 from portal_app.billing.plans import create_plan
 from portal_app.billing.portal_links import issue_portal_link
-from portal_app.billing.portal_view import current_subscription
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
 from portal_app.billing.subscriptions import cancel_subscription, subscribe

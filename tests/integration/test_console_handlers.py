@@ -14,7 +14,11 @@ from reflex.istate.data import RouterData
 from sqlmodel import select
 
 from portal_app import db
-from portal_app.billing import accounts, console, portal_links, sessions
+from portal_app.billing import accounts, portal_links, sessions
+from portal_app.billing.facades import portal as portal_facade
+from portal_app.billing.facades.console import plans as plans_facade
+from portal_app.billing.facades.console import settings as settings_facade
+from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.models import Invoice, Subscriber
 from portal_app.pages.console.dashboard import ConsoleDashboardState
@@ -24,8 +28,7 @@ from portal_app.pages.console.profile import ConsoleProfileState
 from portal_app.pages.console.settings import ConsoleSettingsState
 from portal_app.pages.console.subscribers import ConsoleSubscribersState
 from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
-
-from .test_console_facade import CARD, PLAN_FORM, _snapshot
+from tests.builders import CARD_FORM, PLAN_FORM, table_snapshot
 
 B_MARKERS = ("Bravo", "bravo.example", "Secret Plan", "Bob Secret")
 
@@ -44,12 +47,12 @@ def world(engine, monkeypatch):
                 session, company_name=company, email=f"owner@{company.lower()}.example", password="long enough password"
             )
             secret = sessions.open_console_session(session, user)
-        plan_id = console.save_plan(
+        plan_id = plans_facade.save_plan(
             merchant_id=user.merchant_id,
             user_id=user.id,
             form={**PLAN_FORM, "name": f"{company} Secret Plan" if key == "b" else "Basic"},
         )
-        result = console.register_subscriber(
+        result = subscribers_facade.register_subscriber(
             merchant_id=user.merchant_id,
             user_id=user.id,
             plan_id=plan_id,
@@ -57,7 +60,7 @@ def world(engine, monkeypatch):
                 "name": person,
                 "email": f"{person.split()[0].lower()}@{company.lower()}.example",
                 "send_invitation": "on",
-                **CARD,
+                **CARD_FORM,
             },
         )
         ids[key] = {
@@ -127,7 +130,7 @@ def _calls(b):
         "dunning_schedule_days": "1",
         "dunning_end_state": "unpaid",
     }
-    register_form = {"name": "Mallory", "email": "m@evil.example", **CARD}
+    register_form = {"name": "Mallory", "email": "m@evil.example", **CARD_FORM}
     return [
         (ConsoleDashboardState, {}, {}, ConsoleDashboardState.load, ()),
         (ConsolePlansState, {}, {}, ConsolePlansState.load, ()),
@@ -206,7 +209,7 @@ def _is_sign_in_redirect(emitted) -> bool:
 
 def test_every_handler_refuses_anonymous_and_portal_callers(world, engine):
     b = world["b"]
-    before = _snapshot(engine)
+    before = table_snapshot(engine)
     for cookie in ("", "console_session=forged-secret", b["portal_cookie"]):
         for cls, params, preset, handler, args in _calls(b):
             state = _state(cls, cookie, params)
@@ -219,13 +222,13 @@ def test_every_handler_refuses_anonymous_and_portal_callers(world, engine):
                 assert _is_sign_in_redirect(emitted), (name, emitted)
             leaked = [m for m in B_MARKERS if m in _public_vars(state)]
             assert not leaked, (name, leaked)
-    assert _snapshot(engine) == before
+    assert table_snapshot(engine) == before
 
 
 def test_merchant_a_handlers_with_merchant_b_ids_change_and_show_nothing_of_b(world, engine):
     a, b = world["a"], world["b"]
     b_rows_before = {
-        k: [r for r in v if f"('merchant_id', '{b['merchant']}')" in repr(r)] for k, v in _snapshot(engine).items()
+        k: [r for r in v if f"('merchant_id', '{b['merchant']}')" in repr(r)] for k, v in table_snapshot(engine).items()
     }
     for cls, params, preset, handler, args in _calls(b):
         state = _state(cls, a["cookie"], params)
@@ -237,12 +240,12 @@ def test_merchant_a_handlers_with_merchant_b_ids_change_and_show_nothing_of_b(wo
         assert not leaked, (name, leaked)
         if name == "download_invoice":
             assert "download" not in repr(emitted).lower() or "not found" in repr(emitted).lower()
-    after = _snapshot(engine)
+    after = table_snapshot(engine)
     b_rows_after = {k: [r for r in v if f"('merchant_id', '{b['merchant']}')" in repr(r)] for k, v in after.items()}
     assert b_rows_after == b_rows_before
     # A's own calls did run (the test would pass vacuously otherwise): A's settings were saved.
-    assert console.merchant_settings(merchant_id=a["merchant"]).name == "Hijacked"
-    assert console.merchant_settings(merchant_id=b["merchant"]).name == "Bravo"
+    assert settings_facade.merchant_settings(merchant_id=a["merchant"]).name == "Hijacked"
+    assert settings_facade.merchant_settings(merchant_id=b["merchant"]).name == "Bravo"
 
 
 def test_profile_handlers_work_for_the_owner(world, engine):
@@ -259,3 +262,26 @@ def test_profile_handlers_work_for_the_owner(world, engine):
     assert "download" in repr(download).lower()
     _run(ConsoleProfileState.delete_subscription, state)
     assert state.deleted and state.portal_url == ""
+
+
+def test_profile_shows_the_grace_period_as_canceling_like_the_portal(world, engine):
+    a = world["a"]
+    portal_facade.cancel(merchant_id=a["merchant"], subscriber_id=a["subscriber"], reason_code="other", reason_text="")
+    state = _state(ConsoleProfileState, a["cookie"], {"subscriber_id": str(a["subscriber"])})
+    _run(ConsoleProfileState.load, state)
+    assert state.status == "canceling"
+    assert state.status_label.startswith("Cancels ") and state.next_renewal == ""
+    assert state.test_mode is True and state.merchant_name == "Acme"
+
+
+def test_register_with_a_refused_card_keeps_the_form_open_with_the_error(world, engine):
+    a = world["a"]
+    state = _state(ConsoleSubscribersState, a["cookie"], {"plan_id": str(a["plan"])})
+    _run(ConsoleSubscribersState.load_plan, state)
+    _run(ConsoleSubscribersState.set_register_open, state, True)
+    form = {"name": "Cara Declined", "email": "cara@acme.example", **CARD_FORM, "number": "4000 0000 0000 0002"}
+    emitted = _run(ConsoleSubscribersState.register, state, form)
+    assert state.register_open and "declined" in state.register_error.lower() and not state.registering
+    assert "redirect" not in repr(emitted).lower()
+    shown = {row["name"]: row["status"] for row in state.rows}
+    assert shown["Cara Declined"] == "incomplete"

@@ -11,13 +11,6 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 APP = ROOT / "portal_app"
 MAX_LINES = 450
-# Modules still waiting for their split (the architecture issue empties this list).
-OVERSIZED_FOR_NOW = {
-    "portal_app/billing/console.py",
-    "portal_app/pages/console/subscribers.py",
-    "portal_app/pages/console/profile.py",
-    "portal_app/pages/portal/payment_method.py",
-}
 
 
 def _modules() -> dict[str, pathlib.Path]:
@@ -131,7 +124,6 @@ def test_the_domain_never_imports_reflex_or_the_ui(layer):
     assert offenders == []
 
 
-@pytest.mark.xfail(strict=True, reason="architecture issue: three pages still open sessions")
 def test_pages_and_components_call_facades_only():
     forbidden = ("portal_app.db", "portal_app.models", "portal_app.billing.gateways", "sqlmodel", "sqlalchemy")
     offenders = []
@@ -156,4 +148,4 @@ def test_modules_keep_to_one_job():
         for path in APP.rglob("*.py")
         if path.name != "models.py" and len(path.read_text().splitlines()) > MAX_LINES
     }
-    assert set(too_long) <= OVERSIZED_FOR_NOW, too_long
+    assert too_long == {}

@@ -13,22 +13,20 @@ import subprocess
 import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fontTools import ttLib
 from fpdf import FPDF
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from portal_app.billing.documents.archive import invoice_pdf_filename, year_zip
 from portal_app.billing.documents.fonts import FONT_DIR, FONT_FAMILY, FontBank, extra_pages
 from portal_app.billing.documents.renderer import InvoiceRenderer, render_invoice_pdf
 from portal_app.billing.money import Money
-from portal_app.models import Invoice, InvoiceLine, Merchant
+from tests.builders import FINALIZED, jpeg_logo, make_invoice, png_logo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-FINALIZED = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
 
 
 def pdf_text(data: bytes) -> str:
@@ -53,79 +51,6 @@ def pdf_pages(data: bytes) -> int:
 
 def plain(text: str) -> str:
     return re.sub(r"[\u00a0\u2009\u202f]", " ", text)
-
-
-def png_logo() -> bytes:
-    image = Image.new("RGBA", (400, 120), (0, 0, 0, 0))
-    ImageDraw.Draw(image).rounded_rectangle((0, 0, 120, 120), 24, fill=(37, 99, 235, 255))
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
-
-
-def jpeg_logo() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (300, 100), (200, 30, 30)).save(out, "JPEG")
-    return out.getvalue()
-
-
-def make_invoice(
-    *,
-    status: str = "paid",
-    language: str = "en",
-    billing_name: str = "Zoë Ñúñez",
-    number: str = "ACME-2026-000001",
-    n_lines: int = 3,
-    logo: bytes | None = None,
-    finalized_at: datetime | None = FINALIZED,
-    invoice_id: int = 7,
-) -> tuple[Invoice, list[InvoiceLine], Merchant]:
-    merchant = Merchant(
-        id=1,
-        name="Acme Cloud",
-        slug="acme",
-        invoice_prefix="ACME",
-        support_email="help@acme.example",
-        logo_png=logo,
-    )
-    lines = [
-        InvoiceLine(
-            id=invoice_id * 100 + i,
-            invoice_id=invoice_id,
-            description=f"Pro plan — seat {i + 1}",
-            quantity=1,
-            unit_amount_minor=2900,
-            amount_minor=2900,
-            currency="EUR",
-        )
-        for i in range(n_lines)
-    ]
-    subtotal = 2900 * n_lines
-    tax = Money(subtotal, "EUR").percent_bp(2100).amount_minor
-    invoice = Invoice(
-        id=invoice_id,
-        merchant_id=1,
-        subscriber_id=3,
-        number=number,
-        status=status,
-        currency="EUR",
-        subtotal_minor=subtotal,
-        tax_minor=tax,
-        total_minor=subtotal + tax,
-        tax_rate_bp=2100,
-        period_start=FINALIZED,
-        period_end=FINALIZED + timedelta(days=28),
-        language=language,
-        merchant_name=merchant.name,
-        billing_name=billing_name,
-        billing_email="zoe@example.com",
-        billing_address="Calle Mayor 1\n28013 Madrid\nEspaña",
-        tax_id="ESB12345678",
-        finalized_at=finalized_at,
-        due_at=FINALIZED + timedelta(days=14),
-        paid_at=FINALIZED + timedelta(minutes=1) if status == "paid" else None,
-    )
-    return invoice, lines, merchant
 
 
 def test_bundled_font_and_license_are_present():
@@ -301,8 +226,7 @@ def test_identical_bytes_in_another_process():
     """Hash seeds and font caches differ between processes; the bytes must not."""
     script = (
         "import sys, hashlib\n"
-        "sys.path.insert(0, 'tests/unit')\n"
-        "from test_pdf import make_invoice, png_logo\n"
+        "from tests.builders import make_invoice, png_logo\n"
         "from portal_app.billing.documents.renderer import render_invoice_pdf\n"
         "data = render_invoice_pdf(*make_invoice(logo=png_logo(), billing_name='Ελένη Дмитрий Zoë'))\n"
         "print(hashlib.sha256(data).hexdigest())\n"

@@ -1,1 +1,1 @@
-"""What the UI and the HTTP API may call: each call owns its transaction and returns plain read models."""
+"""What the UI and the API may call: each call owns its transaction and returns typed read models."""

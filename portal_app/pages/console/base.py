@@ -9,11 +9,9 @@ import reflex as rx
 
 from portal_app import i18n, routes
 from portal_app.billing import sessions
+from portal_app.billing.facades.console import settings as settings_facade
 from portal_app.billing.money import Money
 from portal_app.components.console_layout import console_frame
-from portal_app.db import session_scope
-from portal_app.models import Merchant
-from portal_app.settings import get_settings
 from portal_app.state import ConsoleAuthState
 
 STATUS_LABELS = {
@@ -69,11 +67,9 @@ class ConsoleState(ConsoleAuthState):
         identity = self._authorize()
         if identity is None:
             return None
-        with session_scope() as session:
-            merchant = session.get(Merchant, identity.merchant_id)
-            self.merchant_name = merchant.name if merchant else ""
+        header = settings_facade.console_header(merchant_id=identity.merchant_id)
+        self.merchant_name, self.test_mode = header.merchant_name, header.test_mode
         self.user_email = identity.email
-        self.test_mode = get_settings().gateway == "simulated"
         self.signed_in = True
         return identity
 

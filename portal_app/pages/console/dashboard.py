@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal_app.billing import console
+from portal_app.billing.facades.console import dashboard as dashboard_facade
 from portal_app.components.console_layout import section, stat
 from portal_app.pages.console.base import ConsoleState, console_page, money, to_sign_in
 
@@ -29,7 +29,7 @@ class ConsoleDashboardState(ConsoleState):
         identity = self._load_console_header()
         if identity is None:
             return to_sign_in()
-        metrics = console.dashboard_metrics(merchant_id=identity.merchant_id)
+        metrics = dashboard_facade.dashboard_metrics(merchant_id=identity.merchant_id)
         self.mrr = money(metrics.mrr[0]) if metrics.mrr else "$0.00"
         self.mrr_other = " + ".join(money(m) for m in metrics.mrr[1:])
         self.active_count = metrics.active

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import routes
-from portal_app.billing import console
+from portal_app.billing.facades.console import outbox as outbox_facade
 from portal_app.components.console_layout import TAP, section
 from portal_app.pages.console.base import ConsoleState, console_page, to_sign_in
 from portal_app.settings import get_settings
@@ -19,7 +19,7 @@ class ConsoleOutboxState(ConsoleState):
     smtp_configured: bool = False
 
     def _fetch(self, merchant_id: int) -> None:
-        rows, self.has_next = console.list_outbox(merchant_id=merchant_id, page=self.page_number)
+        rows, self.has_next = outbox_facade.list_outbox(merchant_id=merchant_id, page=self.page_number)
         self.messages = [
             {
                 "id": str(m.message_id),

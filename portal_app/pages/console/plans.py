@@ -5,15 +5,15 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import routes
-from portal_app.billing import console
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades.console import plans as plans_facade
 from portal_app.components.console_layout import TAP, error_callout, labelled, section
 from portal_app.pages.console.base import POLICY_LABELS, ConsoleState, console_page, every, money, to_sign_in
 
 INTERVALS = ["month", "year", "week", "day"]
 
 
-def plan_view(row: console.PlanRow) -> dict[str, str]:
+def plan_view(row: plans_facade.PlanRow) -> dict[str, str]:
     return {
         "id": str(row.plan_id),
         "name": row.name,
@@ -42,7 +42,7 @@ class ConsolePlansState(ConsoleState):
     form_key: int = 0
 
     def _reload(self, merchant_id: int) -> None:
-        self.plans = [plan_view(row) for row in console.list_plans(merchant_id=merchant_id)]
+        self.plans = [plan_view(row) for row in plans_facade.list_plans(merchant_id=merchant_id)]
 
     @rx.event
     def load(self):
@@ -75,7 +75,7 @@ class ConsolePlansState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            row = console.get_plan(merchant_id=identity.merchant_id, plan_id=plan_id)
+            row = plans_facade.get_plan(merchant_id=identity.merchant_id, plan_id=plan_id)
         except BillingError as err:
             return rx.toast.error(err.message)
         view = plan_view(row)
@@ -103,7 +103,7 @@ class ConsolePlansState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            console.save_plan(
+            plans_facade.save_plan(
                 merchant_id=identity.merchant_id,
                 user_id=identity.user_id,
                 form=form_data,

@@ -6,21 +6,13 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import routes
-from portal_app.billing import console
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades.console import forms as forms_facade
+from portal_app.billing.facades.console import profile as profile_facade
 from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, section
+from portal_app.components.profile_parts import confirm_dialog, fact, invoice_row, timeline_row
 from portal_app.pages.console.base import STATUS_LABELS, ConsoleState, console_page, day, money, to_sign_in
-
-_CATEGORY_ICONS = {
-    "email": "mail",
-    "visit": "log_in",
-    "card": "credit_card",
-    "payment": "receipt",
-    "subscription": "repeat",
-    "link": "link",
-    "other": "circle_dot",
-}
 
 
 class ConsoleProfileState(ConsoleState):
@@ -50,7 +42,7 @@ class ConsoleProfileState(ConsoleState):
     confirm: str = ""  # "" | "regenerate" | "delete"
 
     def _refresh(self, merchant_id: int) -> None:
-        p = console.subscriber_profile(merchant_id=merchant_id, subscriber_id=self.profile_id)
+        p = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=self.profile_id)
         self.found = True
         self.name, self.email, self.language = p.name, p.email, p.language
         self.since = day(p.created_at)
@@ -59,9 +51,7 @@ class ConsoleProfileState(ConsoleState):
         self.deleted = p.deleted
         self.plan_name = sub.plan_name if sub else ""
         self.plan_url = routes.console_plan_url(sub.plan_id) if sub else ""
-        status = sub.status if sub else ""
-        if sub and sub.on_grace_period:
-            status = "canceled"
+        status = sub.display_status if sub else ""
         self.status = status
         self.status_label = (
             ("Cancels " + day(sub.access_ends_at)) if sub and sub.on_grace_period else STATUS_LABELS.get(status, status)
@@ -95,7 +85,9 @@ class ConsoleProfileState(ConsoleState):
         ]
         self.timeline = [
             {"at": e.at.strftime("%Y-%m-%d %H:%M UTC"), "icon": e.category, "title": e.title, "detail": e.detail}
-            for e in console.subscriber_timeline(merchant_id=merchant_id, subscriber_id=self.profile_id, limit=100)
+            for e in profile_facade.subscriber_timeline(
+                merchant_id=merchant_id, subscriber_id=self.profile_id, limit=100
+            )
         ]
 
     @rx.event
@@ -105,7 +97,7 @@ class ConsoleProfileState(ConsoleState):
             return to_sign_in()
         self.confirm = ""
         try:
-            self.profile_id = console.parse_id(self.router.page.params.get("subscriber_id", ""), "subscriber")
+            self.profile_id = forms_facade.parse_id(self.router.page.params.get("subscriber_id", ""), "subscriber")
             self._refresh(identity.merchant_id)
         except BillingError:
             self.found = False
@@ -136,7 +128,7 @@ class ConsoleProfileState(ConsoleState):
             return to_sign_in()
         self.confirm = ""
         try:
-            console.regenerate_portal_link(
+            profile_facade.regenerate_portal_link(
                 merchant_id=identity.merchant_id, user_id=identity.user_id, subscriber_id=self.profile_id
             )
         except BillingError as err:
@@ -150,7 +142,7 @@ class ConsoleProfileState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            address = console.send_invitation(
+            address = profile_facade.send_invitation(
                 merchant_id=identity.merchant_id, user_id=identity.user_id, subscriber_id=self.profile_id
             )
         except BillingError as err:
@@ -165,7 +157,7 @@ class ConsoleProfileState(ConsoleState):
             return to_sign_in()
         self.confirm = ""
         try:
-            console.delete_subscription(
+            profile_facade.delete_subscription(
                 merchant_id=identity.merchant_id, user_id=identity.user_id, subscriber_id=self.profile_id
             )
         except BillingError as err:
@@ -179,44 +171,10 @@ class ConsoleProfileState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            filename, data = console.invoice_pdf(merchant_id=identity.merchant_id, invoice_id=invoice_id)
+            filename, data = profile_facade.invoice_pdf(merchant_id=identity.merchant_id, invoice_id=invoice_id)
         except BillingError as err:
             return rx.toast.error(err.message)
         return rx.download(data=data, filename=filename)
-
-
-def _fact(label: str, value, testid: str) -> rx.Component:
-    return rx.vstack(
-        rx.text(label, size="2", color_scheme="gray"),
-        rx.text(value, size="3", weight="bold", data_testid=testid),
-        spacing="1",
-        min_width="140px",
-    )
-
-
-def _confirm_dialog(kind: str, title: str, body: str, action: str, handler) -> rx.Component:
-    P = ConsoleProfileState
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(title),
-            rx.alert_dialog.description(body),
-            rx.flex(
-                rx.alert_dialog.cancel(
-                    rx.button("Keep it", variant="soft", color_scheme="gray", size="3", min_height=TAP)
-                ),
-                rx.alert_dialog.action(
-                    rx.button(action, color_scheme="red", size="3", min_height=TAP, on_click=handler)
-                ),
-                spacing="3",
-                justify="end",
-                wrap="wrap",
-                margin_top="16px",
-            ),
-            max_width="460px",
-        ),
-        open=P.confirm == kind,
-        on_open_change=P.close_confirm,
-    )
 
 
 def _overview() -> rx.Component:
@@ -242,9 +200,9 @@ def _overview() -> rx.Component:
                     wrap="wrap",
                 ),
                 rx.flex(
-                    _fact("Next renewal", rx.cond(P.next_renewal != "", P.next_renewal, "—"), "profile-next-date"),
-                    _fact("Amount", rx.cond(P.next_amount != "", P.next_amount, "—"), "profile-next-amount"),
-                    rx.cond(P.amount_due != "", _fact("Amount due", P.amount_due, "profile-amount-due")),
+                    fact("Next renewal", rx.cond(P.next_renewal != "", P.next_renewal, "—"), "profile-next-date"),
+                    fact("Amount", rx.cond(P.next_amount != "", P.next_amount, "—"), "profile-next-amount"),
+                    rx.cond(P.amount_due != "", fact("Amount due", P.amount_due, "profile-amount-due")),
                     spacing="5",
                     wrap="wrap",
                 ),
@@ -350,86 +308,24 @@ def _portal_link() -> rx.Component:
             spacing="3",
             wrap="wrap",
         ),
-        _confirm_dialog(
-            "regenerate",
+        confirm_dialog(
             "Regenerate the portal link?",
             "The current link stops working at once, also in browsers that opened it. "
             "Send the new link to the subscriber afterwards.",
             "Regenerate link",
             P.regenerate,
+            open_=P.confirm == "regenerate",
+            on_open_change=P.close_confirm,
         ),
-        _confirm_dialog(
-            "delete",
+        confirm_dialog(
             "Delete this subscription?",
             "It ends now, unpaid invoices are voided and the portal link stops working. This can't be undone.",
             "Delete subscription",
             P.delete_subscription,
+            open_=P.confirm == "delete",
+            on_open_change=P.close_confirm,
         ),
         title="Customer Portal",
-    )
-
-
-def _invoice_row(inv) -> rx.Component:
-    return rx.el.li(
-        rx.flex(
-            rx.vstack(
-                rx.text(inv["number"], weight="medium", size="2"),
-                rx.text(inv["date"], size="2", color_scheme="gray"),
-                spacing="0",
-            ),
-            rx.flex(
-                rx.text(inv["amount"], size="2", weight="medium"),
-                status_badge(inv["status"], inv["status_label"]),
-                rx.cond(
-                    inv["downloadable"] != "",
-                    rx.button(
-                        rx.icon("download", size=16, aria_hidden="true"),
-                        "PDF",
-                        size="3",
-                        variant="ghost",
-                        min_height=TAP,
-                        aria_label="Download " + inv["number"] + " PDF",
-                        on_click=ConsoleProfileState.download_invoice(inv["id"]),
-                    ),
-                ),
-                spacing="3",
-                align="center",
-            ),
-            justify="between",
-            align="center",
-            wrap="wrap",
-            spacing="2",
-            width="100%",
-        ),
-        padding="6px 0",
-        border_bottom="1px solid var(--gray-4)",
-        list_style="none",
-        data_testid="profile-invoice",
-    )
-
-
-def _timeline_row(entry) -> rx.Component:
-    return rx.el.li(
-        rx.flex(
-            rx.match(
-                entry["icon"],
-                *[(k, rx.icon(v, size=16, aria_hidden="true")) for k, v in _CATEGORY_ICONS.items()],
-                rx.icon("circle_dot", size=16, aria_hidden="true"),
-            ),
-            rx.vstack(
-                rx.text(entry["title"], size="2", weight="medium"),
-                rx.cond(entry["detail"] != "", rx.text(entry["detail"], size="2", color_scheme="gray")),
-                rx.text(entry["at"], size="1", color_scheme="gray"),
-                spacing="0",
-            ),
-            spacing="3",
-            align="start",
-        ),
-        padding="8px 0",
-        border_bottom="1px solid var(--gray-4)",
-        list_style="none",
-        data_testid="timeline-entry",
-        data_kind=entry["icon"],
     )
 
 
@@ -460,7 +356,12 @@ def profile_page() -> rx.Component:
         section(
             rx.cond(
                 P.invoices.length() > 0,
-                rx.el.ul(rx.foreach(P.invoices, _invoice_row), padding="0", margin="0", width="100%"),
+                rx.el.ul(
+                    rx.foreach(P.invoices, lambda inv: invoice_row(inv, P.download_invoice)),
+                    padding="0",
+                    margin="0",
+                    width="100%",
+                ),
                 rx.text("No invoices yet.", color_scheme="gray"),
             ),
             title="Invoices",
@@ -468,7 +369,7 @@ def profile_page() -> rx.Component:
         section(
             rx.cond(
                 P.timeline.length() > 0,
-                rx.el.ul(rx.foreach(P.timeline, _timeline_row), padding="0", margin="0", width="100%"),
+                rx.el.ul(rx.foreach(P.timeline, timeline_row), padding="0", margin="0", width="100%"),
                 rx.text("Nothing yet.", color_scheme="gray"),
             ),
             title="Timeline",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import routes
-from portal_app.billing import console
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades.console import settings as settings_facade
 from portal_app.components.console_layout import TAP, error_callout, labelled, section
 from portal_app.pages.console.base import ConsoleState, console_page, day, to_sign_in
 
@@ -25,7 +25,7 @@ class ConsoleSettingsState(ConsoleState):
     team_key: int = 0
 
     def _refresh(self, merchant_id: int) -> None:
-        s = console.merchant_settings(merchant_id=merchant_id)
+        s = settings_facade.merchant_settings(merchant_id=merchant_id)
         self.form = {
             "name": s.name,
             "invoice_prefix": s.invoice_prefix,
@@ -38,7 +38,7 @@ class ConsoleSettingsState(ConsoleState):
         self.logo_url = routes.merchant_logo_url(s.slug, s.logo_version) if s.has_logo else ""
         self.team = [
             {"email": m.email, "name": m.name, "since": day(m.created_at)}
-            for m in console.list_team(merchant_id=merchant_id)
+            for m in settings_facade.list_team(merchant_id=merchant_id)
         ]
         self.form_key += 1
 
@@ -56,7 +56,9 @@ class ConsoleSettingsState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            console.save_merchant_settings(merchant_id=identity.merchant_id, user_id=identity.user_id, form=form_data)
+            settings_facade.save_merchant_settings(
+                merchant_id=identity.merchant_id, user_id=identity.user_id, form=form_data
+            )
         except BillingError as err:
             self.settings_error = err.message
             return
@@ -73,9 +75,9 @@ class ConsoleSettingsState(ConsoleState):
             self.logo_error = "Choose one PNG or JPEG file."
             return
         # Read one byte past the limit: enough to refuse a larger file without holding all of it.
-        data = await files[0].read(console.MAX_LOGO_BYTES + 1)
+        data = await files[0].read(settings_facade.MAX_LOGO_BYTES + 1)
         try:
-            console.save_logo(merchant_id=identity.merchant_id, user_id=identity.user_id, data=data)
+            settings_facade.save_logo(merchant_id=identity.merchant_id, user_id=identity.user_id, data=data)
         except BillingError as err:
             self.logo_error = err.message
             return
@@ -88,7 +90,7 @@ class ConsoleSettingsState(ConsoleState):
         identity = self._authorize()
         if identity is None:
             return to_sign_in()
-        console.remove_logo(merchant_id=identity.merchant_id, user_id=identity.user_id)
+        settings_facade.remove_logo(merchant_id=identity.merchant_id, user_id=identity.user_id)
         self._refresh(identity.merchant_id)
         return rx.toast.success("Logo removed.")
 
@@ -98,7 +100,9 @@ class ConsoleSettingsState(ConsoleState):
         if identity is None:
             return to_sign_in()
         try:
-            email = console.add_team_member(merchant_id=identity.merchant_id, user_id=identity.user_id, form=form_data)
+            email = settings_facade.add_team_member(
+                merchant_id=identity.merchant_id, user_id=identity.user_id, form=form_data
+            )
         except BillingError as err:
             self.team_error = err.message
             return

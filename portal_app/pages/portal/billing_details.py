@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal_app.billing import portal_actions
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades import portal as portal_facade
 from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
 
@@ -20,7 +20,7 @@ class PortalBillingState(PortalState):
             return to_invalid_page()
         self.saved = False
         try:
-            portal_actions.save_billing_details(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)
+            portal_facade.save_billing_details(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)
         except BillingError as err:
             self.error = err.message
             return

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal_app.billing import portal_actions
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades import portal as portal_facade
 from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
 TAP = "44px"
-REASON_KEYS = [(code, f"reason_{code}") for code in portal_actions.CANCEL_REASONS]
+REASON_KEYS = [(code, f"reason_{code}") for code in portal_facade.CANCEL_REASONS]
 
 
 class PortalCancelState(PortalState):
@@ -33,7 +33,7 @@ class PortalCancelState(PortalState):
             self.error = "Invalid request."
             return
         try:
-            portal_actions.cancel(
+            portal_facade.cancel(
                 merchant_id=identity[0],
                 subscriber_id=identity[1],
                 reason_code=form_data.get("reason", ""),
@@ -51,7 +51,7 @@ class PortalCancelState(PortalState):
         if identity is None:
             return to_invalid_page()
         try:
-            portal_actions.undo_cancel(merchant_id=identity[0], subscriber_id=identity[1])
+            portal_facade.undo_cancel(merchant_id=identity[0], subscriber_id=identity[1])
         except BillingError as err:
             return rx.toast.error(err.message)
         self._refresh(*identity)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal_app.billing.notify import send_new_link
+from portal_app.billing.facades import portal as portal_facade
 from portal_app.components.layout import centered_card
-from portal_app.db import session_scope
 from portal_app.ratelimit import RateLimiter
 
 new_link_ip_limiter = RateLimiter("new-link-ip", limit=10, window_seconds=3600)
@@ -27,8 +26,7 @@ class InvalidLinkState(rx.State):
         email = email.strip().lower()
         # Same answer in every case; limits stop mail-bombing a subscriber or probing addresses.
         if new_link_ip_limiter.hit(self.router.session.client_ip or "unknown") and new_link_email_limiter.hit(email):
-            with session_scope() as session:
-                send_new_link(session, email=email)
+            portal_facade.request_new_link(email=email)
         self.answer = _ANSWER
 
 

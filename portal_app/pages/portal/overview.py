@@ -7,11 +7,8 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import i18n, routes
-from portal_app.billing import portal_actions, portal_view
 from portal_app.billing.errors import BillingError
-from portal_app.db import session_scope
-from portal_app.models import utcnow
-from portal_app.settings import get_settings
+from portal_app.billing.facades import portal as portal_facade
 from portal_app.state import PortalSessionState
 
 
@@ -69,9 +66,7 @@ class PortalState(PortalSessionState):
         return identity, None
 
     def _refresh(self, merchant_id: int, subscriber_id: int) -> bool:
-        now = utcnow()
-        with session_scope() as session:
-            summary = portal_view.portal_summary(session, merchant_id=merchant_id, subscriber_id=subscriber_id, now=now)
+        summary = portal_facade.portal_summary(merchant_id=merchant_id, subscriber_id=subscriber_id)
         if summary is None:
             return False
         lang = i18n.language(summary.language)
@@ -80,10 +75,10 @@ class PortalState(PortalSessionState):
         self.logo_url = (
             routes.merchant_logo_url(summary.merchant_slug, summary.logo_version) if summary.logo_version else ""
         )
-        self.test_mode = get_settings().gateway == "simulated"
+        self.test_mode = portal_facade.test_mode()
         self.subscriber_name = summary.subscriber_name
         self.greeting = i18n.t(lang, "hello", name=summary.subscriber_name)
-        self._fill_subscription(summary, lang, now)
+        self._fill_subscription(summary, lang)
         card = summary.card
         self.has_card = card is not None
         self.card_label = i18n.t(lang, "card_ending", brand=card.brand.title(), last4=card.last4) if card else ""
@@ -106,7 +101,6 @@ class PortalState(PortalSessionState):
                 "aria": i18n.t(lang, "download_pdf", number=row.number),
             }
             for row in summary.invoices
-            if row.status != "void"
         ]
         self.years = [
             {
@@ -122,7 +116,7 @@ class PortalState(PortalSessionState):
         self.loaded = True
         return True
 
-    def _fill_subscription(self, summary: portal_view.PortalSummary, lang: str, now) -> None:
+    def _fill_subscription(self, summary: portal_facade.PortalSummary, lang: str) -> None:
         sub = summary.subscription
         self.has_subscription = sub is not None
         if sub is None:
@@ -131,16 +125,16 @@ class PortalState(PortalSessionState):
             self.can_cancel = self.can_undo = False
             return
         self.plan_name = sub.plan_name
-        self.status = "canceling" if sub.on_grace_period else sub.status
+        self.status = sub.display_status
         self.status_label = i18n.t(lang, f"s_{self.status}")
         self.next_date = i18n.fmt_date(sub.next_renewal_at, lang)
         self.next_amount = i18n.fmt_money(sub.next_amount, lang)
         self.amount_due = i18n.fmt_money(sub.amount_due, lang)
-        if sub.status in ("past_due", "unpaid") and sub.amount_due:
+        if sub.asks_for_payment:
             self.next_line = i18n.t(lang, sub.status, amount=self.amount_due)
         elif sub.on_grace_period and sub.access_ends_at:
             self.next_line = i18n.t(lang, "access_ends", date=i18n.fmt_date(sub.access_ends_at, lang))
-        elif sub.status == "canceled":
+        elif sub.is_ended:
             self.next_line = i18n.t(lang, "ended")
         elif sub.next_renewal_at and sub.next_amount:
             self.next_line = i18n.t(lang, "will_charge", amount=self.next_amount, date=self.next_date)
@@ -150,13 +144,11 @@ class PortalState(PortalSessionState):
         self.can_undo = sub.on_grace_period
         self.cancel_note = (
             i18n.t(lang, "cancel_immediately")
-            if sub.cancellation_policy == "immediately"
+            if summary.cancels_immediately
             else i18n.t(lang, "cancel_at_period_end", date=i18n.fmt_date(sub.current_period_end, lang))
         )
         self.not_allowed_note = (
-            i18n.t(lang, "cancel_not_allowed", merchant=summary.merchant_name)
-            if sub.cancellation_policy == "not_allowed" and sub.status != "canceled"
-            else ""
+            i18n.t(lang, "cancel_not_allowed", merchant=summary.merchant_name) if summary.cancel_not_allowed else ""
         )
 
     @rx.event
@@ -174,7 +166,7 @@ class PortalState(PortalSessionState):
         if identity is None:
             return redirect
         try:
-            portal_actions.change_language(merchant_id=identity[0], subscriber_id=identity[1], language=language)
+            portal_facade.change_language(merchant_id=identity[0], subscriber_id=identity[1], language=language)
         except BillingError as err:
             return rx.toast.error(err.message)
         self._refresh(*identity)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import i18n
-from portal_app.billing import portal_actions, stripe_events
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.payments.attempts import PaymentOutcome
 from portal_app.billing.payments.card_updates import CardUpdateOutcome, CardUpdateResult
+from portal_app.components.card_fields import bank_challenge_dialog, card_field
 from portal_app.components.stripe_elements import stripe_card_setup, stripe_payment_authentication
 from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
@@ -59,15 +60,15 @@ class PortalCardState(PortalState):
             return
         self._clear_errors()
         self.result_message = ""
-        self.stripe_mode = stripe_events.stripe_mode()
+        self.stripe_mode = portal_facade.stripe_mode()
         self.form_open = True
         if not self.stripe_mode:
             return
         self.saving = True
         yield
         try:
-            self.stripe_publishable_key = stripe_events.publishable_key()
-            self.setup_client_secret = stripe_events.start_card_setup(
+            self.stripe_publishable_key = portal_facade.publishable_key()
+            self.setup_client_secret = portal_facade.start_card_setup(
                 merchant_id=identity[0], subscriber_id=identity[1]
             )
         except BillingError as err:
@@ -116,7 +117,7 @@ class PortalCardState(PortalState):
         self.saving = True
         yield
         try:
-            result = portal_actions.save_card(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)
+            result = portal_facade.save_card(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)
         except BillingError as err:
             setattr(self, _ERROR_VARS.get(getattr(err, "field", None) or "", "form_error"), err.message)
             return
@@ -141,7 +142,7 @@ class PortalCardState(PortalState):
         self.saving = True
         yield
         try:
-            result = portal_actions.save_card(
+            result = portal_facade.save_card(
                 merchant_id=identity[0], subscriber_id=identity[1], form={"stripe_id": setup_intent_id}
             )
         except BillingError as err:
@@ -158,13 +159,13 @@ class PortalCardState(PortalState):
     def _load_payment_to_authenticate(self, merchant_id: int, subscriber_id: int) -> None:
         self.payment_client_secret = self.payment_method_ref = self.payment_prompt = self._payment_amount = ""
         try:
-            pending = stripe_events.payment_to_authenticate(merchant_id=merchant_id, subscriber_id=subscriber_id)
+            pending = portal_facade.payment_to_authenticate(merchant_id=merchant_id, subscriber_id=subscriber_id)
         except Exception:  # noqa: BLE001 - Stripe unreachable: the customer can still update the card
             return
         if pending is None:
             return
         self.stripe_mode = True
-        self.stripe_publishable_key = stripe_events.publishable_key()
+        self.stripe_publishable_key = portal_facade.publishable_key()
         self.payment_client_secret = pending.client_secret
         self.payment_method_ref = pending.payment_method_ref
         self._payment_amount = i18n.fmt_money(pending.amount, self.lang)
@@ -177,7 +178,7 @@ class PortalCardState(PortalState):
     def check_payment_to_authenticate(self):
         """Stripe mode: offer the bank's challenge for an open invoice whose charge asked for 3DS."""
         identity = self._portal_identity()
-        if identity is not None and stripe_events.stripe_mode():
+        if identity is not None and portal_facade.stripe_mode():
             self._load_payment_to_authenticate(*identity)
 
     @rx.event
@@ -187,7 +188,7 @@ class PortalCardState(PortalState):
         if identity is None:
             return
         try:
-            paid = stripe_events.finish_payment_authentication(
+            paid = portal_facade.finish_payment_authentication(
                 merchant_id=identity[0], subscriber_id=identity[1], payment_intent_id=payment_intent_id
             )
         except BillingError as err:
@@ -214,7 +215,7 @@ class PortalCardState(PortalState):
         if identity is None or not setup_ref:
             return
         try:
-            result = portal_actions.confirm_card(
+            result = portal_facade.confirm_card(
                 merchant_id=identity[0], subscriber_id=identity[1], setup_ref=setup_ref, approved=approved is True
             )
         except BillingError as err:
@@ -222,38 +223,6 @@ class PortalCardState(PortalState):
             return
         self._show_result(result)
         self._refresh(*identity)
-
-
-def _field(
-    label_key: str,
-    name: str,
-    error,
-    *,
-    autocomplete: str,
-    placeholder: str,
-    inputmode: str = "numeric",
-    max_length: int = 23,
-) -> rx.Component:
-    field_id = f"card-{name}"
-    return rx.vstack(
-        rx.el.label(PortalCardState.tx[label_key], html_for=field_id, font_weight="500", font_size="14px"),
-        rx.input(
-            id=field_id,
-            name=name,
-            auto_complete=autocomplete,
-            placeholder=placeholder,
-            input_mode=inputmode,
-            max_length=max_length,
-            size="3",
-            width="100%",
-            required=True,
-            aria_invalid=rx.cond(error != "", "true", "false"),
-            aria_describedby=f"{field_id}-error",
-        ),
-        rx.cond(error != "", rx.text(error, id=f"{field_id}-error", color_scheme="red", size="2", role="alert")),
-        spacing="1",
-        width="100%",
-    )
 
 
 def stripe_card_form() -> rx.Component:
@@ -321,8 +290,8 @@ def payment_authentication() -> rx.Component:
 def card_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _field(
-                "card_number",
+            card_field(
+                PortalCardState.tx["card_number"],
                 "number",
                 PortalCardState.number_error,
                 autocomplete="cc-number",
@@ -330,8 +299,8 @@ def card_form() -> rx.Component:
             ),
             rx.flex(
                 rx.box(
-                    _field(
-                        "expiry",
+                    card_field(
+                        PortalCardState.tx["expiry"],
                         "expiry",
                         PortalCardState.expiry_error,
                         autocomplete="cc-exp",
@@ -342,8 +311,13 @@ def card_form() -> rx.Component:
                     min_width="120px",
                 ),
                 rx.box(
-                    _field(
-                        "cvc", "cvc", PortalCardState.cvc_error, autocomplete="cc-csc", placeholder="123", max_length=4
+                    card_field(
+                        PortalCardState.tx["cvc"],
+                        "cvc",
+                        PortalCardState.cvc_error,
+                        autocomplete="cc-csc",
+                        placeholder="123",
+                        max_length=4,
                     ),
                     flex="1",
                     min_width="120px",
@@ -397,32 +371,14 @@ def card_form() -> rx.Component:
 
 
 def challenge_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title(PortalCardState.tx["threeds_title"]),
-            rx.dialog.description(PortalCardState.tx["threeds_body"]),
-            rx.flex(
-                rx.button(
-                    PortalCardState.tx["threeds_complete"],
-                    size="3",
-                    min_height=TAP,
-                    on_click=PortalCardState.finish_challenge(True),
-                ),
-                rx.button(
-                    PortalCardState.tx["threeds_fail"],
-                    size="3",
-                    min_height=TAP,
-                    color_scheme="red",
-                    variant="soft",
-                    on_click=PortalCardState.finish_challenge(False),
-                ),
-                spacing="3",
-                margin_top="16px",
-                wrap="wrap",
-            ),
-            max_width="440px",
-        ),
-        open=PortalCardState.challenge_open,
+    S = PortalCardState
+    return bank_challenge_dialog(
+        title=S.tx["threeds_title"],
+        body=S.tx["threeds_body"],
+        approve_label=S.tx["threeds_complete"],
+        refuse_label=S.tx["threeds_fail"],
+        on_answer=S.finish_challenge,
+        open_=S.challenge_open,
     )
 
 

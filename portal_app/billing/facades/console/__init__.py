@@ -1,0 +1,1 @@
+"""The merchant console facade, one module per console page."""

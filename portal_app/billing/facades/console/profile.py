@@ -1,0 +1,313 @@
+"""Console subscriber profile: the read model, the timeline, the portal link (copy, regenerate,
+invite), delete, and invoice PDFs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from portal_app import db
+from portal_app.billing import subscriptions as subscription_service
+from portal_app.billing.audit import audit
+from portal_app.billing.documents.archive import invoice_pdf_filename
+from portal_app.billing.errors import NotAllowed, NotFound
+from portal_app.billing.facades.console.forms import (
+    actor_for,
+    parse_id,
+)
+from portal_app.billing.facades.portal import current_subscription
+from portal_app.billing.invoice_queries import ensure_invoice_pdf, get_invoice, list_invoices
+from portal_app.billing.invoices import InvoiceError, invoice_total, is_downloadable
+from portal_app.billing.money import Money
+from portal_app.billing.notify import send_subscriber_email
+from portal_app.billing.payments.cards import CardSummary, card_is_expired, default_payment_method
+from portal_app.billing.payments.declines import decline_message
+from portal_app.billing.portal_links import current_portal_token, is_subscriber_deleted, issue_portal_link
+from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
+from portal_app.billing.subscription_views import SubscriptionOverview, subscription_overview
+from portal_app.billing.tenancy import get_scoped
+from portal_app.models import (
+    AuditEvent,
+    EmailMessage,
+    Invoice,
+    Merchant,
+    PaymentAttempt,
+    Plan,
+    PortalLink,
+    Subscriber,
+    utcnow,
+)
+from portal_app.routes import portal_url
+
+I, A = InvoiceStatus, AttemptStatus
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsoleInvoice:
+    invoice_id: int
+    number: str
+    finalized_at: datetime | None
+    total: Money
+    status: str
+    downloadable: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class SubscriberProfile:
+    subscriber_id: int
+    name: str
+    email: str
+    language: str
+    created_at: datetime
+    subscription: SubscriptionOverview | None  # the live (newest not deleted) subscription
+    deleted: bool  # every subscription was deleted: the portal is closed
+    card: CardSummary | None
+    card_expired: bool
+    invoices: list[ConsoleInvoice]
+    portal_url: str  # "" when there is no live link
+    last_visit_at: datetime | None
+
+
+def subscriber_profile(*, merchant_id: int, subscriber_id: Any, now: datetime | None = None) -> SubscriberProfile:
+    subscriber_id = parse_id(subscriber_id, "subscriber")
+    now = now or utcnow()
+    with db.session_scope() as session:
+        subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
+        sub = current_subscription(session, merchant_id, subscriber_id)
+        overview = subscription_overview(session, sub.id, merchant_id=merchant_id, now=now) if sub else None
+        card_row = default_payment_method(session, merchant_id=merchant_id, subscriber_id=subscriber_id)
+        deleted = is_subscriber_deleted(session, merchant_id, subscriber_id)
+        token = None if deleted else current_portal_token(session, subscriber)
+        last_visit = session.execute(
+            sa.select(sa.func.max(PortalLink.last_used_at)).where(
+                PortalLink.merchant_id == merchant_id, PortalLink.subscriber_id == subscriber_id
+            )
+        ).scalar()
+        invoices = [
+            ConsoleInvoice(
+                inv.id,
+                inv.number or "",
+                inv.finalized_at,
+                invoice_total(inv),
+                inv.status,
+                is_downloadable(inv.status),
+            )
+            for inv in list_invoices(session, merchant_id=merchant_id, subscriber_id=subscriber_id, limit=100)
+        ]
+        return SubscriberProfile(
+            subscriber.id,
+            subscriber.name,
+            subscriber.email,
+            subscriber.language,
+            subscriber.created_at,
+            overview,
+            deleted,
+            CardSummary.from_row(card_row) if card_row else None,
+            card_is_expired(card_row, now) if card_row else False,
+            invoices,
+            portal_url(token) if token else "",
+            last_visit,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    category: str  # email | visit | card | payment | subscription | link | other
+    title: str
+    detail: str
+
+
+_AUDIT_TITLES = {
+    "subscriber_registered": ("subscription", "Registered in the console"),
+    "subscription_started": ("subscription", "Subscription started"),
+    "subscription_canceled": ("subscription", "Subscription canceled"),
+    "cancellation_undone": ("subscription", "Cancellation undone"),
+    "subscription_deleted": ("subscription", "Subscription deleted"),
+    "subscription_reactivated": ("subscription", "Subscription active again"),
+    "payment_method_updated": ("card", "Card changed"),
+    "card_refused": ("card", "Card refused at registration"),
+    "portal_visit": ("visit", "Opened the portal"),
+    "billing_details_updated": ("other", "Billing details updated"),
+    "portal_link_regenerated": ("link", "Portal link regenerated (old link revoked)"),
+    "invitation_sent": ("email", "Invitation sent from the console"),
+    "invoice_marked_paid": ("payment", "Invoice marked paid"),
+    "invoice_voided": ("payment", "Invoice voided"),
+    "invoice_uncollectible": ("payment", "Invoice marked uncollectible"),
+}
+
+
+def _audit_detail(kind: str, detail: dict) -> str:
+    if kind == "subscription_canceled":
+        parts = ["immediately" if detail.get("immediate") else "at period end"]
+        if detail.get("reason"):
+            parts.append(f"reason: {detail['reason']}")
+        return "; ".join(parts)
+    if kind == "payment_method_updated":
+        return f"{str(detail.get('brand', '')).title()} ending in {detail.get('last4', '')}, expires {detail.get('exp', '')}"
+    if kind == "card_refused":
+        if detail.get("outcome") == "requires_action":
+            return "the bank asked for 3D Secure, which the console can't do"
+        return decline_message(detail["decline_code"]) if detail.get("decline_code") else ""
+    if kind == "subscription_started":
+        return f"{detail.get('plan', '')} (first invoice {detail.get('invoice', '')})"
+    if kind == "subscription_deleted" and detail.get("voided_invoices"):
+        return f"voided: {', '.join(str(n) for n in detail['voided_invoices'])}"
+    return ""
+
+
+def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 200) -> list[TimelineEntry]:
+    """What happened to the subscriber, newest first: audit events, emails and payment attempts."""
+    subscriber_id = parse_id(subscriber_id, "subscriber")
+    entries: list[TimelineEntry] = []
+    with db.session_scope() as session:
+        get_scoped(session, Subscriber, subscriber_id, merchant_id)
+        for event in session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.merchant_id == merchant_id, AuditEvent.subscriber_id == subscriber_id)
+            .order_by(AuditEvent.created_at.desc())
+            .limit(limit)
+        ):
+            fallback = next(
+                (
+                    c
+                    for prefix, c in (("payment", "payment"), ("subscription", "subscription"), ("invoice", "payment"))
+                    if event.kind.startswith(prefix)
+                ),
+                "other",
+            )
+            category, title = _AUDIT_TITLES.get(event.kind, (fallback, event.kind.replace("_", " ").capitalize()))
+            try:
+                detail = json.loads(event.detail or "{}")
+            except ValueError:
+                detail = {}
+            entries.append(TimelineEntry(event.created_at, category, title, _audit_detail(event.kind, detail)))
+        for message in session.exec(
+            select(EmailMessage)
+            .where(EmailMessage.merchant_id == merchant_id, EmailMessage.subscriber_id == subscriber_id)
+            .order_by(EmailMessage.created_at.desc())
+            .limit(limit)
+        ):
+            state = {"outbox": "in the outbox", "sent": "sent", "failed": "failed"}.get(message.status, message.status)
+            entries.append(
+                TimelineEntry(
+                    message.created_at, "email", f"Email {state}: {message.subject}", f"to {message.to_address}"
+                )
+            )
+        for attempt, number in session.execute(
+            sa.select(PaymentAttempt, Invoice.number)
+            .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
+            .where(PaymentAttempt.merchant_id == merchant_id, Invoice.subscriber_id == subscriber_id)
+            .order_by(PaymentAttempt.created_at.desc())
+            .limit(limit)
+        ):
+            amount = Money(attempt.amount_minor, attempt.currency).format("en")
+            kind = "Retry" if attempt.trigger == "retry" else "Charge"
+            if attempt.status == A.SUCCEEDED:
+                title, detail = f"{kind} of {amount} succeeded", ""
+            elif attempt.status == A.FAILED:
+                title = f"{kind} of {amount} failed"
+                detail = decline_message(attempt.decline_code) + (
+                    " (hard decline: no retry)" if attempt.hard_decline else ""
+                )
+            else:
+                title, detail = f"{kind} of {amount}: {attempt.status.replace('_', ' ')}", ""
+            entries.append(
+                TimelineEntry(
+                    attempt.created_at,
+                    "payment",
+                    title,
+                    f"invoice {number} · {attempt.trigger.replace('_', ' ')}" + (f" · {detail}" if detail else ""),
+                )
+            )
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+# --- link, invitation, delete ---------------------------------------------------------------------
+
+
+def _live_subscriber(session: Session, merchant_id: int, subscriber_id: int) -> Subscriber:
+    subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
+    if is_subscriber_deleted(session, merchant_id, subscriber_id):
+        raise NotAllowed("This subscriber's subscription was deleted: their portal is closed.")
+    return subscriber
+
+
+def regenerate_portal_link(*, merchant_id: int, user_id: int, subscriber_id: Any, now: datetime | None = None) -> str:
+    """Revoke the subscriber's link (and the browser sessions opened with it) and issue a new one;
+    returns the new portal URL."""
+    subscriber_id = parse_id(subscriber_id, "subscriber")
+    now = now or utcnow()
+    with db.session_scope() as session:
+        subscriber = _live_subscriber(session, merchant_id, subscriber_id)
+        token = issue_portal_link(session, subscriber, now=now)
+        audit(
+            session,
+            merchant_id=merchant_id,
+            subscriber_id=subscriber_id,
+            actor=actor_for(user_id),
+            kind="portal_link_regenerated",
+            detail={},
+            now=now,
+        )
+        return portal_url(token)
+
+
+def send_invitation(*, merchant_id: int, user_id: int, subscriber_id: Any, now: datetime | None = None) -> str:
+    """Email the subscriber their current portal link again; returns the address it went to."""
+    subscriber_id = parse_id(subscriber_id, "subscriber")
+    now = now or utcnow()
+    with db.session_scope() as session:
+        subscriber = _live_subscriber(session, merchant_id, subscriber_id)
+        merchant = session.get(Merchant, merchant_id)
+        sub = current_subscription(session, merchant_id, subscriber_id)
+        plan = session.get(Plan, sub.plan_id) if sub else None
+        context = {"plan_name": plan.name} if plan else {}
+        send_subscriber_email(
+            session, merchant=merchant, subscriber=subscriber, kind="invitation", now=now, context=context
+        )
+        audit(
+            session,
+            merchant_id=merchant_id,
+            subscriber_id=subscriber_id,
+            actor=actor_for(user_id),
+            kind="invitation_sent",
+            detail={},
+            now=now,
+        )
+        return subscriber.email
+
+
+def delete_subscription(*, merchant_id: int, user_id: int, subscriber_id: Any, now: datetime | None = None) -> None:
+    """Delete the subscriber's live subscription: it ends now, unpaid invoices are voided and the
+    portal link stops working."""
+    subscriber_id = parse_id(subscriber_id, "subscriber")
+    now = now or utcnow()
+    with db.session_scope() as session:
+        get_scoped(session, Subscriber, subscriber_id, merchant_id)
+        sub = current_subscription(session, merchant_id, subscriber_id)
+        if sub is None:
+            raise NotFound("There is no subscription to delete.")
+        subscription_service.delete_subscription(
+            session, sub.id, merchant_id=merchant_id, actor=actor_for(user_id), now=now, reason="deleted in the console"
+        )
+
+
+def invoice_pdf(*, merchant_id: int, invoice_id: Any) -> tuple[str, bytes]:
+    """(filename, PDF bytes) of one of the merchant's finalized invoices."""
+    invoice_id = parse_id(invoice_id, "invoice")
+    with db.session_scope() as session:
+        invoice = get_invoice(session, invoice_id, merchant_id=merchant_id)
+        if not is_downloadable(invoice.status):
+            raise NotFound("Invoice not found")
+        try:
+            data = ensure_invoice_pdf(session, invoice.id, merchant_id=merchant_id)
+        except InvoiceError:
+            raise NotFound("Invoice not found") from None
+        return invoice_pdf_filename(invoice), data

@@ -1,0 +1,286 @@
+"""The subscriber portal's facade: the page's read model and every action a subscriber can take,
+as plain calls. Each takes the portal session's (merchant_id, subscriber_id), validates its input,
+owns its transaction and picks the configured gateway: pages never open a session or touch a gateway.
+Values stay typed (Money, datetime); the UI formats them."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from portal_app.billing import notify, stripe_events, subscribers, subscriptions
+from portal_app.billing.errors import BillingError, NotFound
+from portal_app.billing.gateways import get_gateway
+from portal_app.billing.invoice_queries import invoice_years, list_invoices
+from portal_app.billing.invoices import invoice_total, is_downloadable
+from portal_app.billing.money import Money
+from portal_app.billing.payments.card_updates import (
+    CardUpdateResult,
+    confirm_payment_method_setup,
+    update_payment_method,
+)
+from portal_app.billing.payments.cards import CardSummary, card_is_expired, default_payment_method
+from portal_app.billing.plans import CancellationPolicy
+from portal_app.billing.subscription_views import SubscriptionOverview, subscription_overview
+from portal_app.db import get_engine, session_scope
+from portal_app.models import Merchant, Subscriber, Subscription, utcnow
+
+CANCEL_REASONS = ("too_expensive", "not_using", "missing_features", "switching", "other")
+_STRIPE_ID = re.compile(r"^(pm|seti)_[A-Za-z0-9]{1,100}$")
+
+
+# --- read model ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class InvoiceRow:
+    invoice_id: int
+    number: str
+    finalized_at: datetime
+    total: Money
+    status: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PortalSummary:
+    merchant_name: str
+    merchant_slug: str
+    support_email: str
+    logo_version: str  # changes when the logo changes ("" = no logo)
+    subscriber_name: str
+    language: str
+    billing_name: str
+    billing_address: str
+    tax_id: str
+    subscription: SubscriptionOverview | None
+    cancels_immediately: bool  # the plan ends a cancellation at once (else at the period end)
+    cancel_not_allowed: bool  # the plan can't be canceled online and the subscription has not ended
+    card: CardSummary | None
+    card_expired: bool
+    invoices: list[InvoiceRow]  # the downloadable ones (finalized, not void), newest first
+    invoice_years: dict[int, int]  # {year: downloadable invoices}, newest first
+
+
+def current_subscription(session: Session, merchant_id: int, subscriber_id: int) -> Subscription | None:
+    """The subscriber's live subscription: the newest one not deleted."""
+    return session.exec(
+        select(Subscription)
+        .where(
+            Subscription.merchant_id == merchant_id,
+            Subscription.subscriber_id == subscriber_id,
+            Subscription.deleted_at.is_(None),
+        )
+        .order_by(Subscription.id.desc())
+    ).first()
+
+
+def test_mode() -> bool:
+    """Whether the configured gateway moves no real money (the page shows a banner)."""
+    return get_gateway().test_mode
+
+
+def portal_summary(*, merchant_id: int, subscriber_id: int, now: datetime | None = None) -> PortalSummary | None:
+    """Everything the portal page shows, read in one transaction; None when the subscriber is gone."""
+    with session_scope() as session:
+        return _summary(session, merchant_id, subscriber_id, now or utcnow())
+
+
+def _summary(session: Session, merchant_id: int, subscriber_id: int, now: datetime) -> PortalSummary | None:
+    subscriber = session.get(Subscriber, subscriber_id)
+    merchant = session.get(Merchant, merchant_id)
+    if subscriber is None or merchant is None or subscriber.merchant_id != merchant_id:
+        return None
+    subscription = current_subscription(session, merchant_id, subscriber_id)
+    overview = (
+        subscription_overview(session, subscription.id, merchant_id=merchant_id, now=now) if subscription else None
+    )
+    card_row = default_payment_method(session, merchant_id=merchant_id, subscriber_id=subscriber_id)
+    invoices = [
+        InvoiceRow(inv.id, inv.number or "", inv.finalized_at, invoice_total(inv), inv.status)
+        for inv in list_invoices(session, merchant_id=merchant_id, subscriber_id=subscriber_id, limit=200)
+        if inv.number and inv.finalized_at and is_downloadable(inv.status)
+    ]
+    return PortalSummary(
+        merchant_name=merchant.name,
+        merchant_slug=merchant.slug,
+        support_email=merchant.support_email,
+        logo_version=hashlib.sha256(merchant.logo_png).hexdigest()[:12] if merchant.logo_png else "",
+        subscriber_name=subscriber.name,
+        language=subscriber.language,
+        billing_name=subscriber.billing_name,
+        billing_address=subscriber.billing_address,
+        tax_id=subscriber.tax_id,
+        subscription=overview,
+        cancels_immediately=bool(overview) and overview.cancellation_policy == CancellationPolicy.IMMEDIATELY,
+        cancel_not_allowed=bool(overview)
+        and overview.cancellation_policy == CancellationPolicy.NOT_ALLOWED
+        and not overview.is_ended,
+        card=CardSummary.from_row(card_row) if card_row else None,
+        card_expired=card_is_expired(card_row, now) if card_row else False,
+        invoices=invoices,
+        invoice_years=invoice_years(session, merchant_id=merchant_id, subscriber_id=subscriber_id),
+    )
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+class CardInputError(BillingError):
+    code = "invalid_card_input"
+
+
+def parse_expiry(text: str) -> tuple[str, str]:
+    """'04/28', '4/2028', '0428' -> ('04', '28'); CardInputError otherwise."""
+    digits = re.sub(r"[\s/-]", "", text or "")
+    if not digits.isdigit() or len(digits) not in (3, 4, 6):
+        raise CardInputError("Enter the expiry as MM/YY.", field="expiry")
+    if len(digits) == 3:
+        digits = "0" + digits
+    month, year = digits[:2], digits[2:]
+    if not 1 <= int(month) <= 12:
+        raise CardInputError("The expiry month must be 01 to 12.", field="expiry")
+    return month, year
+
+
+def card_input_from_form(form: dict) -> dict[str, str]:
+    """The simulated gateway's card fields from the portal form, bounded and typed.
+
+    In Stripe mode the browser sends only a Stripe id (pm_/seti_) from Elements.
+    """
+    if not isinstance(form, dict):
+        raise CardInputError("Invalid card details.")
+    stripe_id = form.get("stripe_id")
+    if stripe_id is not None:
+        if not isinstance(stripe_id, str) or not _STRIPE_ID.fullmatch(stripe_id):
+            raise CardInputError("Invalid card reference.")
+        return {"payment_method" if stripe_id.startswith("pm_") else "setup_intent": stripe_id}
+    number = form.get("number")
+    expiry = form.get("expiry")
+    cvc = form.get("cvc")
+    if not all(isinstance(v, str) for v in (number, expiry, cvc)):
+        raise CardInputError("Please fill in the card number, expiry and security code.")
+    number = re.sub(r"[\s-]", "", number)
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        raise CardInputError("Enter the card number as shown on your card.", field="number")
+    month, year = parse_expiry(expiry)
+    cvc = cvc.strip()
+    if not cvc.isdigit() or len(cvc) not in (3, 4):
+        raise CardInputError("The security code is 3 or 4 digits.", field="cvc")
+    return {"number": number, "exp_month": month, "exp_year": year, "cvc": cvc}
+
+
+def save_card(*, merchant_id: int, subscriber_id: int, form: dict, now: datetime | None = None) -> CardUpdateResult:
+    """Attach the new card (3DS when the bank asks) and retry every open invoice with it at once."""
+    card_input = card_input_from_form(form)
+    return update_payment_method(
+        get_engine(),
+        merchant_id=merchant_id,
+        subscriber_id=subscriber_id,
+        card_input=card_input,
+        gateway=get_gateway(),
+        now=now or utcnow(),
+    )
+
+
+def confirm_card(
+    *, merchant_id: int, subscriber_id: int, setup_ref: str, approved: bool, now: datetime | None = None
+) -> CardUpdateResult:
+    """Finish the bank's challenge for a card setup this session started (setup_ref kept server-side)."""
+    return confirm_payment_method_setup(
+        get_engine(),
+        merchant_id=merchant_id,
+        subscriber_id=subscriber_id,
+        setup_ref=setup_ref,
+        approved=bool(approved),
+        gateway=get_gateway(),
+        now=now or utcnow(),
+    )
+
+
+def cancel(
+    *, merchant_id: int, subscriber_id: int, reason_code: object, reason_text: object, now: datetime | None = None
+) -> subscriptions.CancelResult:
+    """Cancel the live subscription as its plan allows, with an optional reason."""
+    if reason_code not in ("", None, *CANCEL_REASONS):
+        raise BillingError("Please choose one of the listed reasons.", field="reason")
+    if not isinstance(reason_text, (str, type(None))):
+        raise BillingError("Invalid reason.", field="reason")
+    reason = ": ".join(part for part in (reason_code or "", (reason_text or "").strip()) if part)
+    with session_scope() as session:
+        sub = current_subscription(session, merchant_id, subscriber_id)
+        if sub is None:
+            raise NotFound("There is no subscription to cancel.")
+        return subscriptions.cancel_subscription(
+            session, sub.id, merchant_id=merchant_id, actor="subscriber", reason=reason, now=now or utcnow()
+        )
+
+
+def undo_cancel(*, merchant_id: int, subscriber_id: int, now: datetime | None = None) -> None:
+    with session_scope() as session:
+        sub = current_subscription(session, merchant_id, subscriber_id)
+        if sub is None:
+            raise NotFound("There is no subscription.")
+        subscriptions.undo_cancellation(
+            session, sub.id, merchant_id=merchant_id, actor="subscriber", now=now or utcnow()
+        )
+
+
+def save_billing_details(*, merchant_id: int, subscriber_id: int, form: dict) -> None:
+    if not isinstance(form, dict):
+        raise BillingError("Invalid billing details.")
+    with session_scope() as session:
+        subscribers.update_billing_details(
+            session,
+            merchant_id=merchant_id,
+            subscriber_id=subscriber_id,
+            billing_name=form.get("billing_name", ""),
+            billing_address=form.get("billing_address", ""),
+            tax_id=form.get("tax_id", ""),
+            actor="subscriber",
+        )
+
+
+def change_language(*, merchant_id: int, subscriber_id: int, language: object) -> None:
+    with session_scope() as session:
+        subscribers.set_language(session, merchant_id=merchant_id, subscriber_id=subscriber_id, language=language)
+
+
+def request_new_link(*, email: str) -> None:
+    """Email each subscriber with this address their current portal link (the invalid-link page's
+    form answers the same whether or not anything was sent)."""
+    with session_scope() as session:
+        notify.send_new_link(session, email=email)
+
+
+# --- Stripe card entry (Elements in the browser; the server only ever sees pm_/seti_/pi_ ids) ---------
+
+
+def stripe_mode() -> bool:
+    """Whether card entry runs in Stripe Elements (the Stripe gateway) instead of our form."""
+    return stripe_events.stripe_mode()
+
+
+def publishable_key() -> str:
+    """The browser's Stripe key (designed to be public); never the secret key."""
+    return stripe_events.publishable_key()
+
+
+def start_card_setup(*, merchant_id: int, subscriber_id: int) -> str:
+    """The client secret of a SetupIntent for this subscriber, for Stripe Elements."""
+    return stripe_events.start_card_setup(merchant_id=merchant_id, subscriber_id=subscriber_id)
+
+
+def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> stripe_events.PaymentToAuthenticate | None:
+    """The subscriber's open invoice waiting for the bank's challenge (3DS), or None."""
+    return stripe_events.payment_to_authenticate(merchant_id=merchant_id, subscriber_id=subscriber_id)
+
+
+def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payment_intent_id: str) -> bool:
+    """Settle an invoice after the customer approved its payment (Stripe is asked, never the browser)."""
+    return stripe_events.finish_payment_authentication(
+        merchant_id=merchant_id, subscriber_id=subscriber_id, payment_intent_id=payment_intent_id
+    )

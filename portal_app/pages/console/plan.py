@@ -1,0 +1,229 @@
+"""/console/plans/<id>: the plan's summary, its subscribers (the subscriber list of subscribers.py)
+and the dialog that registers a new subscriber to it."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from portal_app import routes
+from portal_app.components.console_layout import TAP, error_callout, labelled
+from portal_app.pages.console.base import console_page
+from portal_app.pages.console.subscribers import ConsoleSubscribersState, subscriber_list
+
+
+def _card_fields() -> rx.Component:
+    S = ConsoleSubscribersState
+    return rx.el.fieldset(
+        rx.el.legend("Card", font_weight="500", font_size="14px", margin_bottom="4px"),
+        rx.vstack(
+            labelled(
+                "Card number",
+                "register-number",
+                rx.input(
+                    id="register-number",
+                    name="number",
+                    auto_complete="off",
+                    input_mode="numeric",
+                    placeholder="1234 1234 1234 1234",
+                    max_length=23,
+                    required=True,
+                    size="3",
+                    width="100%",
+                ),
+            ),
+            rx.flex(
+                rx.box(
+                    labelled(
+                        "Expiry (MM/YY)",
+                        "register-expiry",
+                        rx.input(
+                            id="register-expiry",
+                            name="expiry",
+                            auto_complete="off",
+                            placeholder="MM/YY",
+                            max_length=7,
+                            required=True,
+                            size="3",
+                            width="100%",
+                        ),
+                    ),
+                    flex="1 1 120px",
+                ),
+                rx.box(
+                    labelled(
+                        "Security code (CVC)",
+                        "register-cvc",
+                        rx.input(
+                            id="register-cvc",
+                            name="cvc",
+                            auto_complete="off",
+                            input_mode="numeric",
+                            placeholder="123",
+                            max_length=4,
+                            required=True,
+                            size="3",
+                            width="100%",
+                        ),
+                    ),
+                    flex="1 1 120px",
+                ),
+                spacing="3",
+                width="100%",
+                wrap="wrap",
+            ),
+            rx.cond(
+                S.test_mode,
+                rx.text(
+                    "Test mode: use 4242 4242 4242 4242, any future date and any 3 digits.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        border="none",
+        padding="0",
+        margin="0",
+        width="100%",
+    )
+
+
+def register_dialog() -> rx.Component:
+    S = ConsoleSubscribersState
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Register a subscriber"),
+            rx.dialog.description("to " + S.plan_title + ". The first invoice is charged right away.", size="2"),
+            rx.form(
+                rx.vstack(
+                    labelled(
+                        "Name",
+                        "register-name",
+                        rx.input(
+                            id="register-name", name="name", max_length=120, required=True, size="3", width="100%"
+                        ),
+                    ),
+                    labelled(
+                        "Email",
+                        "register-email",
+                        rx.input(
+                            id="register-email",
+                            name="email",
+                            type="email",
+                            max_length=254,
+                            required=True,
+                            size="3",
+                            width="100%",
+                        ),
+                    ),
+                    rx.flex(
+                        rx.box(
+                            labelled(
+                                "Language",
+                                "register-language",
+                                rx.select.root(
+                                    rx.select.trigger(id="register-language", width="100%", min_height=TAP),
+                                    rx.select.content(
+                                        rx.select.item("English", value="en"), rx.select.item("Español", value="es")
+                                    ),
+                                    name="language",
+                                    default_value="en",
+                                    size="3",
+                                ),
+                            ),
+                            flex="1 1 140px",
+                        ),
+                        rx.box(
+                            labelled(
+                                "Start date",
+                                "register-start",
+                                rx.input(id="register-start", name="start_date", type="date", size="3", width="100%"),
+                                hint="Empty: today. Up to 31 days back.",
+                            ),
+                            flex="1 1 160px",
+                        ),
+                        spacing="3",
+                        width="100%",
+                        wrap="wrap",
+                    ),
+                    _card_fields(),
+                    rx.el.label(
+                        rx.flex(
+                            rx.checkbox(
+                                name="send_invitation",
+                                default_checked=True,
+                                size="3",
+                                aria_label="Email the portal link to the subscriber now",
+                            ),
+                            rx.text("Email the portal link to the subscriber now"),
+                            spacing="2",
+                            align="center",
+                            min_height=TAP,
+                        ),
+                    ),
+                    error_callout(S.register_error),
+                    rx.flex(
+                        rx.button(
+                            "Register subscriber", type="submit", size="3", min_height=TAP, loading=S.registering
+                        ),
+                        rx.dialog.close(
+                            rx.button(
+                                "Cancel", type="button", variant="soft", color_scheme="gray", size="3", min_height=TAP
+                            )
+                        ),
+                        spacing="3",
+                        wrap="wrap",
+                    ),
+                    spacing="3",
+                    width="100%",
+                    margin_top="12px",
+                ),
+                on_submit=S.register,
+                reset_on_submit=False,
+            ),
+            max_width="540px",
+        ),
+        open=S.register_open,
+        on_open_change=S.set_register_open,
+    )
+
+
+def plan_page() -> rx.Component:
+    S = ConsoleSubscribersState
+    return console_page(
+        rx.link(
+            "← All plans",
+            href=routes.CONSOLE_PLANS,
+            size="2",
+            min_height=TAP,
+            display="inline-flex",
+            align_items="center",
+        ),
+        rx.flex(
+            rx.vstack(
+                rx.heading(S.plan_title, size="6", as_="h1", data_testid="plan-title"),
+                rx.text(S.plan_summary, color_scheme="gray", size="2"),
+                rx.text(S.plan_count, " live subscriptions · MRR ", S.plan_mrr, size="2"),
+                spacing="1",
+            ),
+            rx.cond(
+                S.plan_active,
+                rx.button(
+                    rx.icon("user_plus", size=16, aria_hidden="true"),
+                    "Register subscriber",
+                    size="3",
+                    min_height=TAP,
+                    on_click=S.set_register_open(True),
+                ),
+                rx.text("Archived plan: activate it to register subscribers.", size="2", color_scheme="gray"),
+            ),
+            justify="between",
+            align="center",
+            wrap="wrap",
+            spacing="3",
+            width="100%",
+        ),
+        subscriber_list(),
+        register_dialog(),
+    )
