@@ -14,6 +14,7 @@ AUDIT_TITLES: dict[str, str] = {
     "subscription_deleted": NC_("audit", "Subscription deleted"),
     "subscription_reactivated": NC_("audit", "Subscription active again"),
     "payment_method_updated": NC_("audit", "Card changed"),
+    "card_refused": NC_("audit", "Card refused at registration"),
     "portal_visit": NC_("audit", "Opened the portal"),
     "billing_details_updated": NC_("audit", "Billing details updated"),
     "portal_link_regenerated": NC_("audit", "Portal link regenerated (old link revoked)"),

@@ -33,6 +33,7 @@ PORTAL_TEXT: dict[str, str] = {
     "cvc": NC_("portal", "Security code (CVC)"),
     "save_card": NC_("portal", "Save card"),
     "card_saved": NC_("portal", "Your new card is saved."),
+    "processor_unavailable": NC_("portal", "We couldn't reach the payment processor. Please try again."),
     "approve_payment_body": NC_(
         "portal", "Your bank asks you to approve the payment of %(amount)s for invoice %(number)s."
     ),

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from portal_app import i18n
+from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.payments import charging, settlement
 from portal_app.billing.payments.attempts import PaymentOutcome
 from portal_app.billing.payments.card_updates import (
@@ -15,7 +17,6 @@ from portal_app.billing.payments.card_updates import (
     retry_open_invoices,
 )
 from portal_app.billing.payments.charging import charge_invoice
-from portal_app.billing.payments.declines import decline_message
 from portal_app.billing.payments.settlement import settle_unknown_attempts
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
@@ -243,7 +244,8 @@ def test_declined_new_card_is_not_saved(engine, gateway):
     world, _ = _past_due_world(engine, gateway)
     result = add_card(world, gateway, "4000000000009995", now=FEB28 + timedelta(hours=1))
     assert result.outcome is CardUpdateOutcome.DECLINED
-    assert "insufficient" in result.message.lower() or result.decline_code == "insufficient_funds"
+    assert result.decline_code == "insufficient_funds"
+    assert "insuficientes" in portal_facade.card_update_text(result, "es")  # worded at the edge, in their language
     assert len(rows(engine, PaymentMethod, PaymentMethod.subscriber_id == world.subscriber_id)) == 1
 
 
@@ -253,7 +255,7 @@ def test_card_that_saves_but_declines_reports_the_decline(engine, gateway):
     assert result.outcome is CardUpdateOutcome.UPDATED
     (charge,) = result.charges
     assert charge.outcome is PaymentOutcome.DECLINED
-    assert "check with your bank" in charge.message
+    assert "check with your bank" in portal_facade.charge_text(charge, "en")
     after = [i for i in invoices_of(world) if i.id == invoice.id][0]
     # An on-session try does not move the dunning schedule.
     assert after.attempt_count == invoice.attempt_count and after.next_retry_at == invoice.next_retry_at
@@ -330,14 +332,12 @@ def test_no_card_on_file_is_a_soft_decline(engine, gateway):
 
 
 def test_decline_messages_are_human():
-    assert "check with your bank" in decline_message("insufficient_funds")
-    assert "check with your bank" in decline_message("generic_decline")
-    assert "use another card" in decline_message("expired_card")
-    assert "use another card" in decline_message("incorrect_cvc")
-    assert "use another card" in decline_message("lost_card")
-    assert "use another card" in decline_message("stolen_card")
-    assert "bank asks you to confirm" in decline_message("authentication_required")
-    assert decline_message("something_new") == decline_message("generic_decline")
+    for code in ("insufficient_funds", "generic_decline"):
+        assert "check with your bank" in i18n.decline_message(code, "en")
+    for code in ("expired_card", "incorrect_cvc", "lost_card", "stolen_card"):
+        assert "use another card" in i18n.decline_message(code, "en")
+    assert "bank asks you to confirm" in i18n.decline_message("authentication_required", "en")
+    assert i18n.decline_message("something_new", "en") == i18n.decline_message("generic_decline", "en")
 
 
 def test_idempotency_keys_do_not_collide_across_databases(tmp_path, gateway):

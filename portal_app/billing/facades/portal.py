@@ -12,13 +12,16 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from portal_app import i18n
 from portal_app.billing import notify, stripe_events, subscribers, subscriptions
 from portal_app.billing.errors import BillingError, NotFound
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.invoice_queries import invoice_years, list_invoices
 from portal_app.billing.invoices import invoice_total, is_downloadable
 from portal_app.billing.money import Money
+from portal_app.billing.payments.attempts import ChargeInvoiceResult
 from portal_app.billing.payments.card_updates import (
+    CardUpdateOutcome,
     CardUpdateResult,
     confirm_payment_method_setup,
     update_payment_method,
@@ -127,6 +130,28 @@ def _summary(session: Session, merchant_id: int, subscriber_id: int, now: dateti
 
 
 # --- actions ---------------------------------------------------------------------------------
+
+
+def charge_text(charge: ChargeInvoiceResult, lang: str) -> str:
+    """What one charge try means for the customer, in their language (the domain hands over codes)."""
+    return i18n.payment_message(
+        charge.outcome.value,
+        lang,
+        decline_code=charge.decline_code,
+        amount=i18n.fmt_money(charge.amount, lang),
+        number=charge.invoice_number,
+    )
+
+
+def card_update_text(result: CardUpdateResult, lang: str) -> str:
+    """What a card update means for the customer, in their language (the retried invoices aside)."""
+    if result.outcome is CardUpdateOutcome.UPDATED:
+        return i18n.t(lang, "card_saved")
+    if result.outcome is CardUpdateOutcome.DECLINED:
+        return i18n.decline_message(result.decline_code, lang)
+    if result.outcome is CardUpdateOutcome.REQUIRES_ACTION:
+        return i18n.decline_message("authentication_required", lang)
+    return i18n.t(lang, "processor_unavailable")
 
 
 class CardInputError(BillingError):

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 
+from portal_app import i18n
 from portal_app.billing.card_numbers import luhn_valid
 from portal_app.billing.gateways.base import GENERIC_DECLINE, SetupOutcome, SetupResult
 
@@ -82,28 +83,10 @@ def format_test_card(number: str) -> str:
 
 # --------------------------------------------------------------------------- messages
 
-# Stripe's customer-facing messages; lost/stolen are masked as a plain decline, as Stripe does.
-_MESSAGES: dict[str, str] = {
-    "generic_decline": "Your card was declined.",
-    "insufficient_funds": "Your card has insufficient funds.",
-    "expired_card": "Your card has expired.",
-    "incorrect_cvc": "Your card's security code is incorrect.",
-    "lost_card": "Your card was declined.",
-    "stolen_card": "Your card was declined.",
-    "do_not_honor": "Your card was declined.",
-    "processing_error": "An error occurred while processing your card. Try again in a little bit.",
-    "authentication_required": "Your card was declined. This transaction requires authentication.",
-    "authentication_failed": (
-        "We are unable to authenticate your payment method. Please choose a different payment method and try again."
-    ),
-    "incorrect_number": "Your card number is incorrect.",
-    "invalid_cvc": "Your card's security code is invalid.",
-    "test_mode_live_card": ("Your card was declined. This is test mode: use a test card such as 4242 4242 4242 4242."),
-}
-
 
 def gateway_message(decline_code: str) -> str:
-    return _MESSAGES.get(decline_code, _MESSAGES[GENERIC_DECLINE])
+    """The gateway's own English message, as Stripe words it (lost/stolen masked as a plain decline)."""
+    return i18n.card_error(decline_code or GENERIC_DECLINE, "en")
 
 
 # --------------------------------------------------------------------------- card checks

@@ -7,7 +7,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from portal_app.billing.money import Money
-from portal_app.billing.payments.declines import decline_message
 from portal_app.models import Merchant
 
 
@@ -21,18 +20,9 @@ class PaymentOutcome(StrEnum):
     NOT_PAYABLE = "not_payable"  # draft, void or uncollectible
 
 
-_STATIC_MESSAGES = {
-    "unknown": "We couldn't confirm this payment yet. We'll check with the payment processor shortly; "
-    "you won't be charged twice.",
-    "in_progress": "A payment for this invoice is already in progress.",
-    "already_paid": "This invoice is already paid.",
-    "not_payable": "This invoice can't be paid.",
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class ChargeInvoiceResult:
-    """What one charge try did, ready for the portal to show (`message` is the human text)."""
+    """What one charge try did, as codes: the edge words it (facades.portal.charge_text)."""
 
     outcome: PaymentOutcome
     invoice_id: int
@@ -52,15 +42,6 @@ class ChargeInvoiceResult:
     def paid(self) -> bool:
         """The invoice is paid now (by this try or an earlier one)."""
         return self.outcome in (PaymentOutcome.SUCCEEDED, PaymentOutcome.ALREADY_PAID)
-
-    @property
-    def message(self) -> str:
-        # Computed on demand: a billing run produces thousands of results nobody reads.
-        if self.outcome is PaymentOutcome.SUCCEEDED:
-            return f"Payment of {self.amount.format()} received for invoice {self.invoice_number}. Thank you!"
-        if self.outcome in (PaymentOutcome.DECLINED, PaymentOutcome.REQUIRES_ACTION):
-            return decline_message(self.decline_code)
-        return _STATIC_MESSAGES[self.outcome.value]
 
 
 @dataclasses.dataclass(frozen=True)

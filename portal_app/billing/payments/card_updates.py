@@ -14,7 +14,7 @@ from portal_app.billing.gateways.base import PaymentGateway, SetupOutcome, Setup
 from portal_app.billing.payments.attempts import ChargeInvoiceResult
 from portal_app.billing.payments.cards import CardSummary, ensure_gateway_customer, save_card
 from portal_app.billing.payments.charging import charge_invoices
-from portal_app.billing.payments.declines import CARD_GONE, decline_message
+from portal_app.billing.payments.declines import CARD_GONE
 from portal_app.billing.statuses import InvoiceStatus
 from portal_app.billing.tenancy import get_scoped
 from portal_app.db import new_session
@@ -34,10 +34,10 @@ class CardUpdateOutcome(StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class CardUpdateResult:
-    """The card update, then the result of retrying each open invoice with the new card."""
+    """The card update, then the result of retrying each open invoice with the new card (codes only:
+    the edge words it, facades.portal.card_update_text)."""
 
     outcome: CardUpdateOutcome
-    message: str
     card: CardSummary | None = None
     setup_ref: str = ""  # keep server-side; pass back to confirm_payment_method_setup
     decline_code: str = ""
@@ -77,31 +77,19 @@ def _finish_card_update(engine, subscriber, setup: SetupResult, gateway, *, acto
     if setup.outcome is SetupOutcome.SUCCEEDED and setup.card is not None:
         pm = save_card(engine, subscriber, setup.card, gateway, actor=actor, now=now)
         charges = retry_open_invoices(engine, subscriber.id, subscriber.merchant_id, gateway, now)
-        message = f"Your {setup.card.brand.title()} ending in {setup.card.last4} is saved."
-        if charges:
-            paid = sum(c.paid for c in charges)
-            message += (
-                f" {paid} of {len(charges)} open invoice(s) paid."
-                if paid < len(charges)
-                else " Your open invoices are paid."
-            )
-        return CardUpdateResult(
-            CardUpdateOutcome.UPDATED, message, card=CardSummary.from_row(pm), charges=tuple(charges)
-        )
+        return CardUpdateResult(CardUpdateOutcome.UPDATED, card=CardSummary.from_row(pm), charges=tuple(charges))
     if setup.outcome is SetupOutcome.REQUIRES_ACTION:
         return CardUpdateResult(
             CardUpdateOutcome.REQUIRES_ACTION,
-            setup.message or "Your bank asks you to confirm this card.",
             setup_ref=setup.setup_ref,
         )
     if setup.outcome is SetupOutcome.DECLINED:
-        # Our wording (with the likely fix) over the gateway's terse text.
+        # The edge words the code (with the likely fix) rather than show the gateway's terse text.
         return CardUpdateResult(
             CardUpdateOutcome.DECLINED,
-            decline_message(setup.decline_code) if setup.decline_code else setup.message,
             decline_code=setup.decline_code,
         )
-    return CardUpdateResult(CardUpdateOutcome.ERROR, "We couldn't reach the payment processor. Please try again.")
+    return CardUpdateResult(CardUpdateOutcome.ERROR)
 
 
 def update_payment_method(
@@ -131,7 +119,7 @@ def update_payment_method(
             setup = gateway.attach_card(customer_ref=customer_ref, card_input=card_input)
     except Exception as exc:  # noqa: BLE001 - a gateway failure of any kind is reported, never raised
         log.warning("attach_card failed for subscriber %s: %r", subscriber_id, exc)
-        return CardUpdateResult(CardUpdateOutcome.ERROR, "We couldn't reach the payment processor. Please try again.")
+        return CardUpdateResult(CardUpdateOutcome.ERROR)
     return _finish_card_update(engine, subscriber, setup, gateway, actor=actor, now=now)
 
 
@@ -156,5 +144,5 @@ def confirm_payment_method_setup(
         setup = gateway.confirm_setup(setup_ref=setup_ref, approved=approved)
     except Exception as exc:  # noqa: BLE001 - a gateway failure of any kind is reported, never raised
         log.warning("confirm_setup failed for subscriber %s: %r", subscriber_id, exc)
-        return CardUpdateResult(CardUpdateOutcome.ERROR, "We couldn't reach the payment processor. Please try again.")
+        return CardUpdateResult(CardUpdateOutcome.ERROR)
     return _finish_card_update(engine, subscriber, setup, gateway, actor=actor, now=now)

@@ -27,7 +27,7 @@ from portal_app.billing.gateways.base import ChargeOutcome, ChargeResult, Paymen
 from portal_app.billing.money import Money
 from portal_app.billing.payments.attempts import ChargeClaim, ChargeInvoiceResult, PaymentOutcome, idempotency_key
 from portal_app.billing.payments.cards import default_card_query
-from portal_app.billing.payments.declines import NO_PAYMENT_METHOD, decline_message
+from portal_app.billing.payments.declines import NO_PAYMENT_METHOD
 from portal_app.billing.payments.recording import mark_unknown, record_outcomes
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
 from portal_app.db import is_postgres, new_session
@@ -172,9 +172,7 @@ def claim_invoices(
 def _call_gateway(gateway: PaymentGateway, claim: ChargeClaim) -> ChargeResult:
     if not claim.payment_method_ref or not claim.customer_ref:
         # Nothing to charge: a soft decline, so dunning runs its course while the customer adds a card.
-        return ChargeResult(
-            ChargeOutcome.DECLINED, decline_code=NO_PAYMENT_METHOD, message=decline_message(NO_PAYMENT_METHOD)
-        )
+        return ChargeResult(ChargeOutcome.DECLINED, decline_code=NO_PAYMENT_METHOD, message="no payment method on file")
     try:
         return gateway.charge(
             customer_ref=claim.customer_ref,

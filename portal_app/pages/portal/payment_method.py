@@ -23,7 +23,6 @@ from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
 TAP = "44px"
 _ERROR_VARS = {"number": "number_error", "expiry": "expiry_error", "cvc": "cvc_error"}
-_UNAVAILABLE = "We couldn't reach the payment processor. Please try again."
 
 
 class PortalCardState(PortalState):
@@ -74,7 +73,7 @@ class PortalCardState(PortalState):
         except BillingError as err:
             self.form_error = err.message
         except Exception:  # noqa: BLE001 - Stripe unreachable or refusing: nothing was saved, the customer may retry
-            self.form_error = _UNAVAILABLE
+            self.form_error = i18n.t(self.lang, "processor_unavailable")
         finally:
             self.saving = False
 
@@ -91,7 +90,9 @@ class PortalCardState(PortalState):
             failed = [c for c in result.charges if not c.paid]
             if failed:
                 self.result_ok = False
-                self.result_message = f"{result.message} {failed[0].message}"
+                self.result_message = (
+                    f"{portal_facade.card_update_text(result, lang)} {portal_facade.charge_text(failed[0], lang)}"
+                )
             elif paid:
                 amounts = [c.amount for c in paid if c.amount]
                 amount = i18n.fmt_money(sum(amounts[1:], amounts[0]) if amounts else None, lang)
@@ -103,7 +104,7 @@ class PortalCardState(PortalState):
             self.form_open = False
         else:
             self.result_ok = False
-            self.form_error = result.message
+            self.form_error = portal_facade.card_update_text(result, lang)
 
     @rx.event
     def save_card(self, form_data: dict):
@@ -195,7 +196,7 @@ class PortalCardState(PortalState):
             self.result_ok, self.result_message = False, err.message
             return
         except Exception:  # noqa: BLE001 - a gateway failure of any kind is reported, never raised
-            self.result_ok, self.result_message = False, _UNAVAILABLE
+            self.result_ok, self.result_message = False, i18n.t(self.lang, "processor_unavailable")
             return
         self.result_ok = paid
         self.result_message = (

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from portal_app import db
+from portal_app import db, i18n
 from portal_app.billing import subscriptions as subscription_service
 from portal_app.billing.audit import audit
 from portal_app.billing.documents.archive import invoice_pdf_filename
@@ -26,7 +26,6 @@ from portal_app.billing.invoices import InvoiceError, invoice_total, is_download
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments.cards import CardSummary, card_is_expired, default_payment_method
-from portal_app.billing.payments.declines import decline_message
 from portal_app.billing.portal_links import current_portal_token, is_subscriber_deleted, issue_portal_link
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
 from portal_app.billing.subscription_views import SubscriptionOverview, subscription_overview
@@ -123,22 +122,23 @@ class TimelineEntry:
     detail: str
 
 
-_AUDIT_TITLES = {
-    "subscriber_registered": ("subscription", "Registered in the console"),
-    "subscription_started": ("subscription", "Subscription started"),
-    "subscription_canceled": ("subscription", "Subscription canceled"),
-    "cancellation_undone": ("subscription", "Cancellation undone"),
-    "subscription_deleted": ("subscription", "Subscription deleted"),
-    "subscription_reactivated": ("subscription", "Subscription active again"),
-    "payment_method_updated": ("card", "Card changed"),
-    "card_refused": ("card", "Card refused at registration"),
-    "portal_visit": ("visit", "Opened the portal"),
-    "billing_details_updated": ("other", "Billing details updated"),
-    "portal_link_regenerated": ("link", "Portal link regenerated (old link revoked)"),
-    "invitation_sent": ("email", "Invitation sent from the console"),
-    "invoice_marked_paid": ("payment", "Invoice marked paid"),
-    "invoice_voided": ("payment", "Invoice voided"),
-    "invoice_uncollectible": ("payment", "Invoice marked uncollectible"),
+# Timeline category of each audit kind (its title comes from the i18n catalogue: i18n.audit_title).
+_AUDIT_CATEGORIES = {
+    "subscriber_registered": "subscription",
+    "subscription_started": "subscription",
+    "subscription_canceled": "subscription",
+    "cancellation_undone": "subscription",
+    "subscription_deleted": "subscription",
+    "subscription_reactivated": "subscription",
+    "payment_method_updated": "card",
+    "card_refused": "card",
+    "portal_visit": "visit",
+    "billing_details_updated": "other",
+    "portal_link_regenerated": "link",
+    "invitation_sent": "email",
+    "invoice_marked_paid": "payment",
+    "invoice_voided": "payment",
+    "invoice_uncollectible": "payment",
 }
 
 
@@ -153,7 +153,7 @@ def _audit_detail(kind: str, detail: dict) -> str:
     if kind == "card_refused":
         if detail.get("outcome") == "requires_action":
             return "the bank asked for 3D Secure, which the console can't do"
-        return decline_message(detail["decline_code"]) if detail.get("decline_code") else ""
+        return i18n.decline_message(detail["decline_code"], "en") if detail.get("decline_code") else ""
     if kind == "subscription_started":
         return f"{detail.get('plan', '')} (first invoice {detail.get('invoice', '')})"
     if kind == "subscription_deleted" and detail.get("voided_invoices"):
@@ -181,7 +181,8 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
                 ),
                 "other",
             )
-            category, title = _AUDIT_TITLES.get(event.kind, (fallback, event.kind.replace("_", " ").capitalize()))
+            category = _AUDIT_CATEGORIES.get(event.kind, fallback)
+            title = i18n.audit_title(event.kind, "en")
             try:
                 detail = json.loads(event.detail or "{}")
             except ValueError:
@@ -212,7 +213,7 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
                 title, detail = f"{kind} of {amount} succeeded", ""
             elif attempt.status == A.FAILED:
                 title = f"{kind} of {amount} failed"
-                detail = decline_message(attempt.decline_code) + (
+                detail = i18n.decline_message(attempt.decline_code, "en") + (
                     " (hard decline: no retry)" if attempt.hard_decline else ""
                 )
             else:

@@ -15,6 +15,7 @@ from portal_app import db
 from portal_app.billing import subscriptions as subscription_service
 from portal_app.billing.audit import audit
 from portal_app.billing.errors import NotFound
+from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.facades.console.forms import (
     LANGUAGES,
     PAGE_SIZE,
@@ -281,7 +282,7 @@ def _card_refused_message(card: CardUpdateResult) -> str:
             "This card needs the cardholder to approve it with their bank (3D Secure), "
             "which can't be done from the console. Use another card."
         )
-    return card.message
+    return portal_facade.card_update_text(card, "en")
 
 
 def register_subscriber(
@@ -382,7 +383,7 @@ def register_subscriber(
         message = f"{reg.name} is subscribed to {plan_name}; the first payment succeeded."
         return RegisterResult(subscriber_id, subscription_id, RegistrationOutcome.ACTIVE, invitation_sent, message)
     message = (
-        f"{reg.name} is registered, but the first payment failed: {failed.message} "
+        f"{reg.name} is registered, but the first payment failed: {portal_facade.charge_text(failed, 'en')} "
         "They can fix their card in the portal."
     )
     return RegisterResult(subscriber_id, subscription_id, RegistrationOutcome.PAYMENT_FAILED, invitation_sent, message)
