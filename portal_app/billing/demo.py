@@ -24,7 +24,6 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from portal_app.billing.accounts import hash_password
-from portal_app.billing.facades.portal import current_subscription
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.billing.payments.card_updates import update_payment_method
 from portal_app.billing.periods import add_interval, period_bounds
@@ -32,6 +31,7 @@ from portal_app.billing.plans import create_plan
 from portal_app.billing.portal_links import issue_portal_link
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
+from portal_app.billing.subscription_views import current_subscription
 from portal_app.billing.subscriptions import cancel_subscription, subscribe
 from portal_app.db import new_session
 from portal_app.models import Invoice, Merchant, MerchantUser, PaymentMethod, Plan, Subscriber, Subscription, utcnow

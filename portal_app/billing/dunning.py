@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from portal_app.billing.audit import audit
+from portal_app.billing.invoices import settle_invoice
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.statuses import (
@@ -161,8 +162,16 @@ def _end_after_the_last_retry(
         end_state = S.CANCELED  # a first invoice never paid (incomplete) cannot be "unpaid": it ends
     end_subscription(session, subscription, status=end_state, now=now, reason="Payment failed")
     if end_state == S.CANCELED:
-        transition(invoice, I.UNCOLLECTIBLE)
-        invoice.pdf_bytes = None
+        # Written off; the subscription's status audit and the failure email tell the story.
+        settle_invoice(
+            session,
+            invoice.id,
+            I.UNCOLLECTIBLE,
+            merchant_id=invoice.merchant_id,
+            actor="system",
+            now=now,
+            audited=False,
+        )
 
 
 def _notify_failure(

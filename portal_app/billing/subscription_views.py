@@ -111,3 +111,16 @@ def subscriber_subscriptions(
     if not include_deleted:
         stmt = stmt.where(Subscription.deleted_at.is_(None))
     return [_overview(session, sub, now) for sub in session.exec(stmt.order_by(Subscription.id.desc()))]
+
+
+def current_subscription(session: Session, merchant_id: int, subscriber_id: int) -> Subscription | None:
+    """The subscriber's live subscription: the newest one not deleted."""
+    return session.exec(
+        select(Subscription)
+        .where(
+            Subscription.merchant_id == merchant_id,
+            Subscription.subscriber_id == subscriber_id,
+            Subscription.deleted_at.is_(None),
+        )
+        .order_by(Subscription.id.desc())
+    ).first()

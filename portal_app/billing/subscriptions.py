@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from portal_app.billing.audit import audit
 from portal_app.billing.errors import BillingError, NotAllowed
-from portal_app.billing.invoices import create_draft_invoice, finalize_invoice
+from portal_app.billing.invoices import create_draft_invoice, finalize_invoice, settle_invoice
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments.attempts import ChargeInvoiceResult
@@ -30,7 +30,6 @@ from portal_app.billing.statuses import (
     end_subscription,
     is_ended,
     renews,
-    transition,
 )
 from portal_app.billing.tenancy import get_scoped, row_id
 from portal_app.db import new_session
@@ -340,19 +339,14 @@ def delete_subscription(
     # now (its outcome settles it; voiding under a live claim could lose a payment).
     voided = []
     for invoice in session.exec(
-        select(Invoice)
-        .where(
+        select(Invoice).where(
             Invoice.subscription_id == sub.id,
             Invoice.status.in_([I.OPEN.value, I.UNCOLLECTIBLE.value]),
             Invoice.charging_attempt_id.is_(None),
         )
-        .with_for_update()
-    ):
-        transition(invoice, I.VOID)
-        invoice.voided_at = now
-        invoice.next_retry_at = None
-        invoice.pdf_bytes = None
-        session.add(invoice)
+    ).all():
+        # The deletion's own audit row lists them (voided_invoices): no row per invoice.
+        settle_invoice(session, invoice.id, I.VOID, merchant_id=merchant_id, actor=actor, now=now, audited=False)
         voided.append(invoice.number)
     others_live = session.execute(
         sa.select(sa.func.count())

@@ -10,7 +10,7 @@ import hashlib
 import re
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from portal_app import i18n
 from portal_app.billing import notify, stripe_events, subscribers, subscriptions
@@ -28,9 +28,9 @@ from portal_app.billing.payments.card_updates import (
 )
 from portal_app.billing.payments.cards import CardSummary, card_is_expired, default_payment_method
 from portal_app.billing.plans import CancellationPolicy
-from portal_app.billing.subscription_views import SubscriptionOverview, subscription_overview
+from portal_app.billing.subscription_views import SubscriptionOverview, current_subscription, subscription_overview
 from portal_app.db import get_engine, session_scope
-from portal_app.models import Merchant, Subscriber, Subscription, utcnow
+from portal_app.models import Merchant, Subscriber, utcnow
 
 CANCEL_REASONS = ("too_expensive", "not_using", "missing_features", "switching", "other")
 _STRIPE_ID = re.compile(r"^(pm|seti)_[A-Za-z0-9]{1,100}$")
@@ -66,19 +66,6 @@ class PortalSummary:
     card_expired: bool
     invoices: list[InvoiceRow]  # the downloadable ones (finalized, not void), newest first
     invoice_years: dict[int, int]  # {year: downloadable invoices}, newest first
-
-
-def current_subscription(session: Session, merchant_id: int, subscriber_id: int) -> Subscription | None:
-    """The subscriber's live subscription: the newest one not deleted."""
-    return session.exec(
-        select(Subscription)
-        .where(
-            Subscription.merchant_id == merchant_id,
-            Subscription.subscriber_id == subscriber_id,
-            Subscription.deleted_at.is_(None),
-        )
-        .order_by(Subscription.id.desc())
-    ).first()
 
 
 def test_mode() -> bool:

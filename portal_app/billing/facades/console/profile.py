@@ -20,7 +20,6 @@ from portal_app.billing.facades.console.forms import (
     actor_for,
     parse_id,
 )
-from portal_app.billing.facades.portal import current_subscription
 from portal_app.billing.invoice_queries import ensure_invoice_pdf, get_invoice, list_invoices
 from portal_app.billing.invoices import InvoiceError, invoice_total, is_downloadable
 from portal_app.billing.money import Money
@@ -28,7 +27,7 @@ from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments.cards import CardSummary, card_is_expired, default_payment_method
 from portal_app.billing.portal_links import current_portal_token, is_subscriber_deleted, issue_portal_link
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
-from portal_app.billing.subscription_views import SubscriptionOverview, subscription_overview
+from portal_app.billing.subscription_views import SubscriptionOverview, current_subscription, subscription_overview
 from portal_app.billing.tenancy import get_scoped
 from portal_app.models import (
     AuditEvent,
