@@ -4,6 +4,7 @@ PostgreSQL, and settings isolated from the developer's .env."""
 from __future__ import annotations
 
 import os
+import pathlib
 import uuid
 
 import pytest
@@ -93,8 +94,8 @@ _LAYERS = ("unit", "integration", "e2e")
 def pytest_collection_modifyitems(items):
     """Each test carries the marker of its layer (tests/unit, tests/integration, tests/e2e), so
     `pytest -m unit` (make unit) and `-m "not e2e"` select by layer without per-file markers."""
+    tests_dir = pathlib.Path(__file__).parent
     for item in items:
-        parts = item.path.parts
-        for layer in _LAYERS:
-            if layer in parts:
-                item.add_marker(getattr(pytest.mark, layer))
+        layer = item.path.relative_to(tests_dir).parts[0]  # never the checkout's own folder names
+        if layer in _LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
