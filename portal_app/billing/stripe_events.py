@@ -1,40 +1,35 @@
-"""What the engine does with Stripe's facts (webhooks, the browser's 3DS), and the portal's Stripe facade.
+"""What the engine does with Stripe's facts (webhooks, and the browser's 3DS via facades.portal).
 
 EngineCallbacks implements webhooks.BillingCallbacks on our tables. Every callback is idempotent and
 forward-only, and settles through the payments' own recording path (recording.record_outcomes), so a charge
 settled by a webhook, by its worker or by settle_unknown_attempts ends in exactly the same rows:
 one paid invoice, one receipt, whoever comes first. Rows are found by what Stripe hands back (our
 idempotency key, the Stripe customer, the PaymentMethod id), so tenancy follows the rows found.
-
-The facade functions at the bottom let portal pages use Stripe Elements without importing a gateway.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from portal_app.billing.audit import audit
-from portal_app.billing.errors import NotFound
 from portal_app.billing.gateways import get_gateway
-from portal_app.billing.gateways.base import CardDetails, CardEntry, ChargeOutcome, ChargeResult, PaymentGateway
+from portal_app.billing.gateways.base import CardDetails, ChargeOutcome, ChargeResult, PaymentGateway
 from portal_app.billing.invoices import settle_invoice
 from portal_app.billing.money import Money
 from portal_app.billing.payments.attempts import ChargeClaim
 from portal_app.billing.payments.attempts import idempotency_key as attempt_key  # callbacks take a kwarg of that name
 from portal_app.billing.payments.card_updates import retry_open_invoices
-from portal_app.billing.payments.cards import ensure_gateway_customer, save_card
+from portal_app.billing.payments.cards import save_card
 from portal_app.billing.payments.recording import record_outcomes, record_successes, send_receipts
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, transition
 from portal_app.billing.tenancy import get_scoped
-from portal_app.db import get_engine, new_session
+from portal_app.db import new_session
 from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,7 +38,6 @@ A, I = AttemptStatus, InvoiceStatus
 
 # payments.idempotency_key(): m<merchant id>-<merchant created_at %Y%m%d%H%M%S%f>-attempt-<attempt id>
 _KEY = re.compile(r"^m(\d{1,18})-(\d{20})-attempt-(\d{1,18})$")
-_PI_ID = re.compile(r"^pi_[A-Za-z0-9]{1,100}$")
 
 
 def _gateway() -> PaymentGateway:
@@ -273,131 +267,3 @@ class EngineCallbacks:
             },
             now=now,
         )
-
-
-# --------------------------------------------------------------------------- portal facade (Stripe mode)
-
-
-def stripe_mode() -> bool:
-    """Cards are entered in Stripe Elements (else in our own form)."""
-    return _gateway().card_entry is CardEntry.STRIPE_ELEMENTS
-
-
-def _elements_gateway() -> PaymentGateway:
-    """The gateway, when its card entry runs in Stripe Elements; NotFound otherwise."""
-    gateway = _gateway()
-    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS:
-        raise NotFound("Stripe is not the configured gateway.")
-    return gateway
-
-
-def publishable_key() -> str:
-    """The browser's Stripe key (designed to be public); never the secret key."""
-    return _elements_gateway().publishable_key
-
-
-def start_card_setup(*, merchant_id: int, subscriber_id: int) -> str:
-    """A SetupIntent for this subscriber's Stripe customer (created on first use): its client secret,
-    for Stripe Elements. The card is saved when the browser reports the confirmed seti_ id."""
-    gateway = _elements_gateway()
-    engine = _engine()
-    with new_session(engine) as session:
-        subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
-        session.expunge(subscriber)
-    customer_ref = ensure_gateway_customer(engine, subscriber, gateway)
-    _setup_id, client_secret = gateway.create_setup_intent(customer_ref=customer_ref)
-    return client_secret
-
-
-@dataclasses.dataclass(frozen=True)
-class PaymentToAuthenticate:
-    """An open invoice whose last off-session charge asked for 3DS: what Stripe.js needs to ask the bank."""
-
-    invoice_number: str
-    amount: Money
-    client_secret: str
-    payment_method_ref: str
-
-
-def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> PaymentToAuthenticate | None:
-    """The subscriber's oldest open invoice waiting for 3DS on its latest attempt, or None."""
-    gateway = _gateway()
-    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS:
-        return None
-    later = aliased(PaymentAttempt)
-    with new_session(_engine()) as session:
-        get_scoped(session, Subscriber, subscriber_id, merchant_id)
-        row = session.execute(
-            sa.select(
-                Invoice.number,
-                Invoice.total_minor,
-                Invoice.currency,
-                PaymentAttempt.gateway_ref,
-                PaymentMethod.gateway_ref,
-            )
-            .join(PaymentAttempt, PaymentAttempt.invoice_id == Invoice.id)
-            .outerjoin(PaymentMethod, PaymentMethod.id == PaymentAttempt.payment_method_id)
-            .where(
-                Invoice.merchant_id == merchant_id,
-                Invoice.subscriber_id == subscriber_id,
-                Invoice.status == I.OPEN,
-                Invoice.charging_attempt_id.is_(None),
-                PaymentAttempt.status == A.REQUIRES_ACTION,
-                # only when it is the invoice's latest attempt (a later retry supersedes it)
-                ~sa.exists().where(later.invoice_id == Invoice.id, later.id > PaymentAttempt.id),
-            )
-            .order_by(Invoice.finalized_at, Invoice.id)
-            .limit(1)
-        ).first()
-    if row is None or not _PI_ID.match(row[3] or ""):
-        return None
-    number, total, currency, pi_id, pm_ref = row
-    return PaymentToAuthenticate(
-        number or "", Money(total, currency), gateway.payment_client_secret(pi_id), pm_ref or ""
-    )
-
-
-def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payment_intent_id: str) -> bool:
-    """The browser says the customer authenticated: ask Stripe (never trust the browser), then settle
-    like the webhook would. True when the invoice's payment succeeded. Scoped: the intent must be one
-    of this subscriber's attempts."""
-    gateway = _gateway()
-    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS or not _PI_ID.match(payment_intent_id or ""):
-        raise NotFound("No payment is waiting for confirmation.")
-    engine = _engine()
-    with new_session(engine) as session:
-        get_scoped(session, Subscriber, subscriber_id, merchant_id)
-        owned = session.execute(
-            sa.select(PaymentAttempt.id)
-            .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
-            .where(
-                PaymentAttempt.merchant_id == merchant_id,
-                Invoice.subscriber_id == subscriber_id,
-                PaymentAttempt.gateway_ref == payment_intent_id,
-            )
-        ).first()
-    if owned is None:
-        raise NotFound("No payment is waiting for confirmation.")
-    key, result = gateway.charge_status(payment_intent_id)
-    callbacks = EngineCallbacks(engine, gateway=gateway)
-    if result.outcome is ChargeOutcome.SUCCEEDED:
-        callbacks.payment_succeeded(idempotency_key=key, gateway_ref=payment_intent_id)
-        return True
-    if result.outcome is ChargeOutcome.DECLINED:
-        callbacks.payment_failed(idempotency_key=key, result=result)
-    return False
-
-
-def _engine() -> sa.Engine:
-    return get_engine()
-
-
-__all__ = [
-    "EngineCallbacks",
-    "PaymentToAuthenticate",
-    "finish_payment_authentication",
-    "payment_to_authenticate",
-    "publishable_key",
-    "start_card_setup",
-    "stripe_mode",
-]

@@ -277,14 +277,14 @@ def stripe_http():
 
 @pytest.fixture
 def stripe_facade(engine, stripe_http, monkeypatch):
-    """stripe_events' facade on this database and a Stripe gateway answering from the stub."""
-    from portal_app.billing import stripe_events
+    """The portal facade's Stripe card entry on this database and a Stripe gateway answering from the stub."""
+    from portal_app.billing.facades import portal as portal_facade
     from portal_app.billing.gateways.stripe.gateway import StripeGateway
 
     gw = StripeGateway("sk_test_51Tst", "pk_test_51Tst", http_client=stripe_http, max_retries=0)
-    monkeypatch.setattr(stripe_events, "_gateway", lambda: gw)
-    monkeypatch.setattr(stripe_events, "_engine", lambda: engine)
-    return stripe_events
+    monkeypatch.setattr(portal_facade, "get_gateway", lambda: gw)
+    monkeypatch.setattr(portal_facade, "get_engine", lambda: engine)
+    return portal_facade
 
 
 def test_start_card_setup_creates_the_customer_once_and_returns_only_the_client_secret(

@@ -10,12 +10,15 @@ import hashlib
 import re
 from datetime import datetime
 
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from portal_app import i18n
-from portal_app.billing import notify, stripe_events, subscribers, subscriptions
+from portal_app.billing import notify, subscribers, subscriptions
 from portal_app.billing.errors import BillingError, NotFound
 from portal_app.billing.gateways import get_gateway
+from portal_app.billing.gateways.base import CardEntry, ChargeOutcome, PaymentGateway
 from portal_app.billing.invoice_queries import invoice_years, list_invoices
 from portal_app.billing.invoices import invoice_total, is_downloadable
 from portal_app.billing.money import Money
@@ -26,14 +29,24 @@ from portal_app.billing.payments.card_updates import (
     confirm_payment_method_setup,
     update_payment_method,
 )
-from portal_app.billing.payments.cards import CardSummary, card_is_expired, default_payment_method
+from portal_app.billing.payments.cards import (
+    CardSummary,
+    card_is_expired,
+    default_payment_method,
+    ensure_gateway_customer,
+)
 from portal_app.billing.plans import CancellationPolicy
+from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
+from portal_app.billing.stripe_events import EngineCallbacks
 from portal_app.billing.subscription_views import SubscriptionOverview, current_subscription, subscription_overview
-from portal_app.db import get_engine, session_scope
-from portal_app.models import Merchant, Subscriber, utcnow
+from portal_app.billing.tenancy import get_scoped
+from portal_app.db import get_engine, new_session, session_scope
+from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber, utcnow
 
 CANCEL_REASONS = ("too_expensive", "not_using", "missing_features", "switching", "other")
 _STRIPE_ID = re.compile(r"^(pm|seti)_[A-Za-z0-9]{1,100}$")
+_PI_ID = re.compile(r"^pi_[A-Za-z0-9]{1,100}$")
+A, I = AttemptStatus, InvoiceStatus
 
 
 # --- read model ------------------------------------------------------------------------------
@@ -272,27 +285,110 @@ def request_new_link(*, email: str) -> None:
 
 
 def stripe_mode() -> bool:
-    """Whether card entry runs in Stripe Elements (the Stripe gateway) instead of our form."""
-    return stripe_events.stripe_mode()
+    """Cards are entered in Stripe Elements (else in our own form)."""
+    return get_gateway().card_entry is CardEntry.STRIPE_ELEMENTS
+
+
+def _elementsget_gateway() -> PaymentGateway:
+    """The gateway, when its card entry runs in Stripe Elements; NotFound otherwise."""
+    gateway = get_gateway()
+    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS:
+        raise NotFound("Stripe is not the configured gateway.")
+    return gateway
 
 
 def publishable_key() -> str:
     """The browser's Stripe key (designed to be public); never the secret key."""
-    return stripe_events.publishable_key()
+    return _elementsget_gateway().publishable_key
 
 
 def start_card_setup(*, merchant_id: int, subscriber_id: int) -> str:
-    """The client secret of a SetupIntent for this subscriber, for Stripe Elements."""
-    return stripe_events.start_card_setup(merchant_id=merchant_id, subscriber_id=subscriber_id)
+    """A SetupIntent for this subscriber's Stripe customer (created on first use): its client secret,
+    for Stripe Elements. The card is saved when the browser reports the confirmed seti_ id."""
+    gateway = _elementsget_gateway()
+    engine = get_engine()
+    with new_session(engine) as session:
+        subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
+        session.expunge(subscriber)
+    customer_ref = ensure_gateway_customer(engine, subscriber, gateway)
+    _setup_id, client_secret = gateway.create_setup_intent(customer_ref=customer_ref)
+    return client_secret
 
 
-def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> stripe_events.PaymentToAuthenticate | None:
-    """The subscriber's open invoice waiting for the bank's challenge (3DS), or None."""
-    return stripe_events.payment_to_authenticate(merchant_id=merchant_id, subscriber_id=subscriber_id)
+@dataclasses.dataclass(frozen=True)
+class PaymentToAuthenticate:
+    """An open invoice whose last off-session charge asked for 3DS: what Stripe.js needs to ask the bank."""
+
+    invoice_number: str
+    amount: Money
+    client_secret: str
+    payment_method_ref: str
+
+
+def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> PaymentToAuthenticate | None:
+    """The subscriber's oldest open invoice waiting for 3DS on its latest attempt, or None."""
+    gateway = get_gateway()
+    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS:
+        return None
+    later = aliased(PaymentAttempt)
+    with new_session(get_engine()) as session:
+        get_scoped(session, Subscriber, subscriber_id, merchant_id)
+        row = session.execute(
+            sa.select(
+                Invoice.number,
+                Invoice.total_minor,
+                Invoice.currency,
+                PaymentAttempt.gateway_ref,
+                PaymentMethod.gateway_ref,
+            )
+            .join(PaymentAttempt, PaymentAttempt.invoice_id == Invoice.id)
+            .outerjoin(PaymentMethod, PaymentMethod.id == PaymentAttempt.payment_method_id)
+            .where(
+                Invoice.merchant_id == merchant_id,
+                Invoice.subscriber_id == subscriber_id,
+                Invoice.status == I.OPEN,
+                Invoice.charging_attempt_id.is_(None),
+                PaymentAttempt.status == A.REQUIRES_ACTION,
+                # only when it is the invoice's latest attempt (a later retry supersedes it)
+                ~sa.exists().where(later.invoice_id == Invoice.id, later.id > PaymentAttempt.id),
+            )
+            .order_by(Invoice.finalized_at, Invoice.id)
+            .limit(1)
+        ).first()
+    if row is None or not _PI_ID.match(row[3] or ""):
+        return None
+    number, total, currency, pi_id, pm_ref = row
+    return PaymentToAuthenticate(
+        number or "", Money(total, currency), gateway.payment_client_secret(pi_id), pm_ref or ""
+    )
 
 
 def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payment_intent_id: str) -> bool:
-    """Settle an invoice after the customer approved its payment (Stripe is asked, never the browser)."""
-    return stripe_events.finish_payment_authentication(
-        merchant_id=merchant_id, subscriber_id=subscriber_id, payment_intent_id=payment_intent_id
-    )
+    """The browser says the customer authenticated: ask Stripe (never trust the browser), then settle
+    like the webhook would. True when the invoice's payment succeeded. Scoped: the intent must be one
+    of this subscriber's attempts."""
+    gateway = get_gateway()
+    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS or not _PI_ID.match(payment_intent_id or ""):
+        raise NotFound("No payment is waiting for confirmation.")
+    engine = get_engine()
+    with new_session(engine) as session:
+        get_scoped(session, Subscriber, subscriber_id, merchant_id)
+        owned = session.execute(
+            sa.select(PaymentAttempt.id)
+            .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
+            .where(
+                PaymentAttempt.merchant_id == merchant_id,
+                Invoice.subscriber_id == subscriber_id,
+                PaymentAttempt.gateway_ref == payment_intent_id,
+            )
+        ).first()
+    if owned is None:
+        raise NotFound("No payment is waiting for confirmation.")
+    key, result = gateway.charge_status(payment_intent_id)
+    callbacks = EngineCallbacks(engine, gateway=gateway)
+    if result.outcome is ChargeOutcome.SUCCEEDED:
+        callbacks.payment_succeeded(idempotency_key=key, gateway_ref=payment_intent_id)
+        return True
+    if result.outcome is ChargeOutcome.DECLINED:
+        callbacks.payment_failed(idempotency_key=key, result=result)
+    return False
