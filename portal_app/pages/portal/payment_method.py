@@ -226,6 +226,21 @@ class PortalCardState(PortalState):
         self._refresh(*identity)
 
 
+def _card_error() -> rx.Component:
+    """The form's refusal (validation, decline, processor down), read out to screen readers."""
+    return rx.cond(
+        PortalCardState.form_error != "",
+        rx.callout(
+            PortalCardState.form_error,
+            icon="triangle_alert",
+            color_scheme="red",
+            role="alert",
+            width="100%",
+            data_testid="card-error",
+        ),
+    )
+
+
 def stripe_card_form() -> rx.Component:
     """Stripe Elements for the SetupIntent open_form created (card fields live in Stripe's iframe)."""
     return rx.vstack(
@@ -240,17 +255,7 @@ def stripe_card_form() -> rx.Component:
             ),
             rx.cond(PortalCardState.saving, rx.spinner(size="3")),
         ),
-        rx.cond(
-            PortalCardState.form_error != "",
-            rx.callout(
-                PortalCardState.form_error,
-                icon="triangle_alert",
-                color_scheme="red",
-                role="alert",
-                width="100%",
-                data_testid="card-error",
-            ),
-        ),
+        _card_error(),
         rx.button(
             PortalCardState.tx["cancel"],
             type="button",
@@ -330,17 +335,7 @@ def card_form() -> rx.Component:
             rx.cond(
                 PortalCardState.test_mode, rx.text(PortalCardState.tx["test_cards_hint"], size="2", color_scheme="gray")
             ),
-            rx.cond(
-                PortalCardState.form_error != "",
-                rx.callout(
-                    PortalCardState.form_error,
-                    icon="triangle_alert",
-                    color_scheme="red",
-                    role="alert",
-                    width="100%",
-                    data_testid="card-error",
-                ),
-            ),
+            _card_error(),
             rx.flex(
                 rx.button(
                     PortalCardState.tx["save_card"],
