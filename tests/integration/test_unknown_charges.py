@@ -336,3 +336,95 @@ def test_a_first_invoice_without_a_card_is_not_sent(engine, gateway):
     assert result.decline_code == "no_payment_method"
     (attempt,) = attempts_of(world)
     assert attempt.gateway == "" and "not sent" in attempt.failure_message
+
+
+# --- Stripe mode: the real gateway over a scripted HTTP stub ------------------------------------
+
+
+def test_stripe_timeout_settles_by_replaying_the_same_request_not_by_a_search_miss(engine):
+    import stripe
+
+    from portal_app.billing.gateways.stripe.gateway import StripeGateway
+    from tests.stripe_stubs import CUSTOMER, PM, StubStripeHTTP, api_error, payment_intent
+
+    http = StubStripeHTTP()
+    gw = StripeGateway("sk_test_51Tst", "pk_test_51Tst", http_client=http, max_retries=0, sleep=lambda _: None)
+    world = make_world(engine)
+    with new_session(engine) as session, session.begin():
+        subscriber = session.get(Subscriber, world.subscriber_id)
+        subscriber.gateway_customer_id = CUSTOMER
+        session.add(subscriber)
+        session.add(
+            PaymentMethod(
+                merchant_id=world.merchant_id,
+                subscriber_id=world.subscriber_id,
+                gateway="stripe",
+                gateway_ref=PM,
+                brand="visa",
+                last4="4242",
+                exp_month=12,
+                exp_year=2031,
+            )
+        )
+        invoice = start_subscription(
+            session, merchant_id=world.merchant_id, subscriber=world.subscriber_id, plan=world.plan_id, start_at=JAN31
+        ).invoice
+
+    # The charge reached Stripe, the answer did not.
+    http.fail("POST", "/v1/payment_intents", stripe.APIConnectionError("read timed out"))
+    first = charge_invoice(engine, invoice.id, merchant_id=world.merchant_id, trigger="renewal", gateway=gw, now=JAN31)
+    assert first.outcome is PaymentOutcome.UNKNOWN
+    sent = http.sent[-1]
+
+    # A minute later: the replay is still in flight (409) and Search has not indexed the intent yet.
+    http.reply(
+        "POST",
+        "/v1/payment_intents",
+        api_error("idempotency_error", "There is currently another in-progress request using this key."),
+        status=409,
+    )
+    empty = {"object": "search_result", "data": [], "has_more": False, "url": "/v1/payment_intents/search"}
+    http.reply("GET", "/v1/payment_intents/search", empty)
+    summary = settle_unknown_attempts(engine, gateway=gw, now=JAN31 + timedelta(minutes=1))
+    assert summary.still_unknown == 1 and summary.failed == 0
+    assert _invoice(world, invoice.id).charging_attempt_id == first.attempt_id
+    # Nobody charges meanwhile (the stub would refuse any request).
+    again = charge_invoice(engine, invoice.id, merchant_id=world.merchant_id, trigger="retry", gateway=gw, now=JAN31)
+    assert again.outcome is PaymentOutcome.IN_PROGRESS
+
+    # The replay answers the first result: paid, once, by the same request under the same key.
+    http.reply("POST", "/v1/payment_intents", payment_intent("succeeded", key=sent.headers["Idempotency-Key"]))
+    summary = settle_unknown_attempts(engine, gateway=gw, now=JAN31 + timedelta(minutes=2))
+    assert summary.succeeded == 1
+    replays = [r for r in http.sent if r.method == "POST"]
+    assert len(replays) == 3
+    assert {r.headers["Idempotency-Key"] for r in replays} == {sent.headers["Idempotency-Key"]}
+    assert all(r.form == sent.form for r in replays)  # exactly the same request, or Stripe would refuse it
+    assert _invoice(world, invoice.id).status == InvoiceStatus.PAID
+    assert not http.script
+
+
+# --- where attempts are listed ------------------------------------------------------------------
+
+
+def test_the_console_timeline_shows_review_and_not_sent_attempts(engine, gateway, monkeypatch):
+    from portal_app.billing.facades.console import profile as profile_facade
+
+    monkeypatch.setattr(db, "get_engine", lambda: engine)
+    world, invoice = _past_due(engine, gateway)
+    gateway.timeout_next(reached_gateway=False)
+    retry_open_invoices(engine, world.subscriber_id, world.merchant_id, gateway, invoice.next_retry_at)
+    settle_unknown_attempts(engine, gateway=gateway, now=invoice.next_retry_at + timedelta(hours=25))
+    with new_session(engine) as session, session.begin():
+        for card in session.exec(select(PaymentMethod)).all():
+            card.detached_at = FEB28
+            session.add(card)
+    run_billing(engine, now=JAN31.replace(month=3, day=31, hour=10), gateway=gateway)  # the March renewal
+
+    entries = profile_facade.subscriber_timeline(merchant_id=world.merchant_id, subscriber_id=world.subscriber_id)
+    by_title = {e.title: e for e in entries}
+    review = by_title["Charge of $29.00 needs review"]
+    assert "not charged automatically" in review.detail and "mark the invoice paid or void" in review.detail
+    assert any(t.startswith("Payment needs review") for t in by_title)
+    not_sent = by_title["Charge of $29.00 not sent"]
+    assert "nothing was sent to the payment processor" in not_sent.detail
