@@ -407,7 +407,8 @@ def test_stripe_timeout_settles_by_replaying_the_same_request_not_by_a_search_mi
 # --- where attempts are listed ------------------------------------------------------------------
 
 
-def test_the_console_timeline_shows_review_and_not_sent_attempts(engine, gateway, monkeypatch):
+def test_the_console_timeline_and_dashboard_show_review_and_not_sent_attempts(engine, gateway, monkeypatch):
+    from portal_app.billing.facades.console import dashboard as dashboard_facade
     from portal_app.billing.facades.console import profile as profile_facade
 
     monkeypatch.setattr(db, "get_engine", lambda: engine)
@@ -428,3 +429,4 @@ def test_the_console_timeline_shows_review_and_not_sent_attempts(engine, gateway
     assert any(t.startswith("Payment needs review") for t in by_title)
     not_sent = by_title["Charge of $29.00 not sent"]
     assert "nothing was sent to the payment processor" in not_sent.detail
+    assert dashboard_facade.dashboard_metrics(merchant_id=world.merchant_id).needs_review == 1

@@ -9,7 +9,7 @@ import pytest
 from portal_app.billing.gateways import simulated_store
 from portal_app.billing.gateways.base import IdempotencyKeyReused
 from portal_app.billing.gateways.simulated import SimulatedGateway
-from tests.builders import card as test_card
+from tests.builders import card as card_form
 
 
 def _charge(gw: SimulatedGateway, customer: str, card: str, key: str, amount: int = 2900):
@@ -27,7 +27,7 @@ def test_a_restarted_gateway_replays_the_first_result_and_refuses_other_paramete
     path = str(tmp_path / "charges.db")
     gw = SimulatedGateway(store_path=path)
     customer = gw.create_customer(email="ada@example.com", name="Ada", metadata={})
-    card = gw.attach_card(customer_ref=customer, card_input=test_card()).card.gateway_ref
+    card = gw.attach_card(customer_ref=customer, card_input=card_form()).card.gateway_ref
     first = _charge(gw, customer, card, "m1-0-attempt-1")
     assert first.succeeded and (first.amount_minor, first.currency, first.customer_ref) == (2900, "USD", customer)
 

@@ -219,7 +219,9 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
                 )
             elif attempt.status == A.FAILED and not attempt.gateway:
                 title = f"{kind} of {amount} not sent"
-                detail = "nothing was sent to the payment processor: " + i18n.decline_message(attempt.decline_code, "en")
+                detail = "nothing was sent to the payment processor: " + i18n.decline_message(
+                    attempt.decline_code, "en"
+                )
             elif attempt.status == A.FAILED:
                 title = f"{kind} of {amount} failed"
                 detail = i18n.decline_message(attempt.decline_code, "en") + (
