@@ -185,9 +185,10 @@ def _raw_invoice_insert(engine: sa.Engine, n: int) -> float:
 
 
 def one_round(n: int) -> tuple[float, float, str]:
-    gateway = SimulatedGateway()
-    gateway.reset()
     with tempfile.TemporaryDirectory(prefix="billing-bench-") as directory:
+        # The gateway's charge file of its own in the temporary folder: never the demo's data/.
+        gateway = SimulatedGateway(store_path=f"{directory}/simulated_gateway.db")
+        gateway.reset()
         engine = _fresh_engine(directory, "run")
         _seed(engine, n, gateway)
         started = time.perf_counter()
@@ -199,7 +200,7 @@ def one_round(n: int) -> tuple[float, float, str]:
         raw_engine = _fresh_engine(directory, "raw")
         raw_seconds = _raw_invoice_insert(raw_engine, n)
         raw_engine.dispose()
-    gateway.reset()
+        gateway.reset()
     return run_seconds, raw_seconds, summary.as_text()
 
 

@@ -229,11 +229,17 @@ class PaymentAttempt(SQLModel, table=True):
     currency: str = Field(max_length=3)
     status: str = Field(max_length=16, index=True)
     trigger: str = Field(default="renewal", max_length=16)  # renewal | retry | card_update | manual
-    gateway: str = Field(default="", max_length=16)
+    gateway: str = Field(default="", max_length=16)  # "" = never sent: nothing to charge (no card on file)
     gateway_ref: str = Field(default="", max_length=64)
     decline_code: str = Field(default="", max_length=40)
     failure_message: str = Field(default="", max_length=300)
     hard_decline: bool = Field(default=False)
+    # Random part of the idempotency key (payments.attempts.idempotency_key): attempt ids repeat after a
+    # database restore, keys must not. "" on attempts written before it existed (their old key is derived).
+    key_nonce: str = Field(default="", max_length=20)
+    # The gateway customer the charge was sent for: a replay repeats the request exactly, and what the
+    # gateway reports is matched against it.
+    customer_ref: str = Field(default="", max_length=64)
     created_at: datetime = ts(default=True)
     settled_at: Optional[datetime] = ts(nullable=True)
 

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     stripe_secret_key: str = ""
     stripe_publishable_key: str = ""
     stripe_webhook_secret: str = ""
+    # Where the simulated gateway keeps its charges (by idempotency key): a file of its own, never the
+    # application database, so restarts and database restores behave as with a real processor.
+    simulated_gateway_path: str = str(DATA_DIR / "simulated_gateway.db")
 
     smtp_host: str = ""
     smtp_port: int = 587

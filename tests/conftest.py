@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import tempfile
 import uuid
 
 import pytest
@@ -15,6 +16,10 @@ os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("ENVIRONMENT", "test")
 os.environ.setdefault("BILLING_TICK_SECONDS", "0")
+# The simulated gateway's charge file (it outlives processes, like a processor): never the developer's data/.
+os.environ.setdefault(
+    "SIMULATED_GATEWAY_PATH", str(pathlib.Path(tempfile.mkdtemp(prefix="simulated-gateway-")) / "charges.db")
+)
 
 from sqlmodel import Session, SQLModel
 

@@ -26,6 +26,7 @@ from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments.attempts import ChargeInvoiceResult, PaymentOutcome
 from portal_app.billing.payments.cards import expiry_instant
 from portal_app.billing.payments.charging import charge_claims, charge_invoices, claim_invoices
+from portal_app.billing.payments.declines import NO_PAYMENT_METHOD
 from portal_app.billing.payments.settlement import settle_unknown_attempts
 from portal_app.billing.periods import period_bounds
 from portal_app.billing.statuses import RENEWING_STATUSES, Ending, InvoiceStatus, SubscriptionStatus, end_subscriptions
@@ -62,14 +63,22 @@ class RunSummary:
     charges_declined: int = 0
     charges_requires_action: int = 0
     charges_unknown: int = 0
+    charges_not_sent: int = 0  # nothing to charge (no card on file): our failure, no gateway call
+    charges_in_review: int = 0  # outcomes only a merchant can settle (payments/review.py)
     card_expiring_emails: int = 0
     emails_sent: int = 0
     elapsed_seconds: float = 0.0
 
     def count(self, results: list[ChargeInvoiceResult]) -> None:
         for result in results:
+            if result.outcome is PaymentOutcome.IN_REVIEW:
+                self.charges_in_review += 1
+                continue
             if result.attempt_id is None:
                 continue  # not ours to charge (paid meanwhile, or another worker has it)
+            if result.decline_code == NO_PAYMENT_METHOD:
+                self.charges_not_sent += 1
+                continue
             self.charges_attempted += 1
             if result.outcome is PaymentOutcome.SUCCEEDED:
                 self.charges_succeeded += 1
@@ -86,6 +95,7 @@ class RunSummary:
             f"retries {self.retries}, charges {self.charges_attempted} "
             f"(succeeded {self.charges_succeeded}, declined {self.charges_declined}, "
             f"3DS {self.charges_requires_action}, unknown {self.charges_unknown}), "
+            f"not sent (no card) {self.charges_not_sent}, in review {self.charges_in_review}, "
             f"settled {self.settled}, card-expiry emails {self.card_expiring_emails}, "
             f"emails sent {self.emails_sent} "
             f"in {self.elapsed_seconds:.2f}s"
@@ -105,6 +115,7 @@ def run_billing(
     summary = RunSummary(now=now)
     settled = settle_unknown_attempts(engine, gateway=gateway, now=now)
     summary.settled = settled.succeeded + settled.failed
+    summary.charges_in_review += settled.review
     _renew_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size)
     _retry_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size)
     summary.card_expiring_emails = send_card_expiring_emails(engine, now=now)

@@ -40,6 +40,10 @@ class AttemptStatus(StrEnum):
     FAILED = "failed"
     REQUIRES_ACTION = "requires_action"
     UNKNOWN = "unknown"
+    # The outcome can no longer be learned safely (the idempotency key expired, or the gateway reports a
+    # charge that does not match the attempt): a merchant decides; its invoice is never charged again
+    # automatically (payments/charging.py claims skip it).
+    REVIEW = "review"
 
 
 S, I, A = SubscriptionStatus, InvoiceStatus, AttemptStatus
@@ -75,10 +79,13 @@ ALLOWED_TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         I.VOID: frozenset(),
     },
     AttemptStatus: {
-        A.PENDING: frozenset({A.SUCCEEDED, A.FAILED, A.REQUIRES_ACTION, A.UNKNOWN}),
-        A.REQUIRES_ACTION: frozenset({A.SUCCEEDED, A.FAILED, A.UNKNOWN}),
-        # An unknown outcome is settled by looking the charge up, never by charging again.
-        A.UNKNOWN: frozenset({A.SUCCEEDED, A.FAILED}),
+        A.PENDING: frozenset({A.SUCCEEDED, A.FAILED, A.REQUIRES_ACTION, A.UNKNOWN, A.REVIEW}),
+        A.REQUIRES_ACTION: frozenset({A.SUCCEEDED, A.FAILED, A.UNKNOWN, A.REVIEW}),
+        # An unknown outcome is settled by asking the gateway under the same key, never by charging
+        # with a new one; past the key's lifetime it goes to review.
+        A.UNKNOWN: frozenset({A.SUCCEEDED, A.FAILED, A.REVIEW}),
+        # A review ends when a fact or a person says what happened.
+        A.REVIEW: frozenset({A.SUCCEEDED, A.FAILED}),
         A.SUCCEEDED: frozenset(),
         A.FAILED: frozenset(),
     },

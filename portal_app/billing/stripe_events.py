@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 A, I = AttemptStatus, InvoiceStatus
 
-# payments.idempotency_key(): m<merchant id>-<merchant created_at %Y%m%d%H%M%S%f>-attempt-<attempt id>
+# payments.idempotency_key(): m<merchant id>-<20 digits: the attempt's key_nonce>-attempt-<attempt id>
 _KEY = re.compile(r"^m(\d{1,18})-(\d{20})-attempt-(\d{1,18})$")
 
 
@@ -164,7 +164,7 @@ class EngineCallbacks:
                 .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
                 .where(PaymentAttempt.id == attempt_id, PaymentAttempt.merchant_id == merchant_id)
             ).first()
-            if merchant is None or row is None or attempt_key(merchant, attempt_id) != key:
+            if merchant is None or row is None or attempt_key(merchant, attempt_id, row[0].key_nonce) != key:
                 log.info("payment event for key %r matches no attempt here; ignored", key)
                 return None
             attempt, subscriber_id, number = row

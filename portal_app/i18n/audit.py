@@ -22,4 +22,7 @@ AUDIT_TITLES: dict[str, str] = {
     "invoice_marked_paid": NC_("audit", "Invoice marked paid"),
     "invoice_voided": NC_("audit", "Invoice voided"),
     "invoice_uncollectible": NC_("audit", "Invoice marked uncollectible"),
+    "payment_needs_review": NC_(
+        "audit", "Payment needs review: its outcome is unknown, nothing is charged automatically"
+    ),
 }

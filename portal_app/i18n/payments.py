@@ -14,6 +14,11 @@ PAYMENT_OUTCOMES: dict[str, str] = {
         "you won't be charged twice.",
     ),
     "in_progress": NC_("payment", "A payment for this invoice is already in progress."),
+    "in_review": NC_(
+        "payment",
+        "We're checking an earlier payment for invoice %(number)s with the payment processor, so it won't be "
+        "charged again for now. We'll contact you if anything is needed.",
+    ),
     "already_paid": NC_("payment", "This invoice is already paid."),
     "not_payable": NC_("payment", "This invoice can't be paid."),
 }

@@ -61,7 +61,7 @@ def _unknown_attempt(engine, gateway):
 
 def _key(world, attempt_id: int) -> str:
     (merchant,) = rows(world.engine, Merchant, Merchant.id == world.merchant_id)
-    return idempotency_key(merchant, attempt_id)
+    return idempotency_key(merchant, attempt_id, _attempt(world, attempt_id).key_nonce)
 
 
 def _attempt(world, attempt_id):

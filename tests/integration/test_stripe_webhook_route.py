@@ -59,7 +59,9 @@ def unknown_charge(engine, gateway):
     attempt = attempts_of(world)[-1]
     assert attempt.status == AttemptStatus.UNKNOWN
     (merchant,) = rows(engine, Merchant, Merchant.id == world.merchant_id)
-    return SimpleNamespace(world=world, invoice=invoice, attempt=attempt, key=idempotency_key(merchant, attempt.id))
+    return SimpleNamespace(
+        world=world, invoice=invoice, attempt=attempt, key=idempotency_key(merchant, attempt.id, attempt.key_nonce)
+    )
 
 
 def _state(charge):

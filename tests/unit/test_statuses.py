@@ -42,7 +42,14 @@ def test_stripe_names():
         "trialing", "active", "past_due", "canceled", "unpaid", "incomplete"
     ]  # fmt: skip
     assert [s.value for s in InvoiceStatus] == ["draft", "open", "paid", "void", "uncollectible"]
-    assert [s.value for s in AttemptStatus] == ["pending", "succeeded", "failed", "requires_action", "unknown"]
+    assert [s.value for s in AttemptStatus] == [
+        "pending",
+        "succeeded",
+        "failed",
+        "requires_action",
+        "unknown",
+        "review",
+    ]
 
 
 def test_every_status_has_a_row_in_its_table():

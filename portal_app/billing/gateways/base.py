@@ -85,6 +85,11 @@ class ChargeResult:
     message: str = ""
     hard: bool = False  # hard declines (lost/stolen card) are never retried
     action_url: str = ""  # where the customer authenticates, for REQUIRES_ACTION
+    # What the gateway says it charged (None / "" when it does not say): settlement matches these
+    # against the attempt before it believes an answer.
+    amount_minor: int | None = None
+    currency: str = ""
+    customer_ref: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -157,11 +162,16 @@ class PaymentGateway(Protocol):
         idempotency_key: str,
         description: str = "",
     ) -> ChargeResult:
-        """Charge off-session. The same idempotency_key never charges twice."""
+        """Charge off-session. The same idempotency_key never charges twice: while the gateway keeps the
+        key (Stripe: at least 24 h) the same request answers the first result (ERROR while the first is
+        still in flight), and a different request under it raises IdempotencyKeyReused."""
         ...
 
     def lookup_charge(self, *, idempotency_key: str) -> ChargeResult | None:
-        """The result of an earlier charge with this key, or None if it never reached the gateway."""
+        """A charge made under this key, found by searching (Stripe Search is eventually consistent).
+
+        A result is a fact; None only means "not found (yet)" and never that nothing was charged.
+        """
         ...
 
     # --- browser card entry and on-session 3DS (STRIPE_ELEMENTS; FORM raises CardEntryNotSupported)
@@ -175,5 +185,6 @@ class PaymentGateway(Protocol):
         ...
 
     def charge_status(self, pi_id: str) -> tuple[str, ChargeResult]:
-        """(our idempotency key, current result) of a charge by its gateway reference; "" key when not ours."""
+        """(our idempotency key, current result) of a charge by its gateway reference; "" key when not ours.
+        Settlement uses it to retrieve a charge whose reference an attempt stored."""
         ...

@@ -1,9 +1,11 @@
 """An offline gateway that behaves like Stripe test mode, for the demo and for tests.
 
 It accepts only Stripe's documented test card numbers and reproduces their behaviour (declines,
-3DS, charge failures; the card table and checks are in simulated_cards.py). State lives in one process-wide store guarded by a lock, so every instance in
-a process sees the same customers, cards and charges, and idempotency holds across threads.
-The store never keeps a card number or CVC: only brand, last4, expiry and a behaviour tag.
+3DS, charge failures; the card table and checks are in simulated_cards.py). Customers, cards and
+scripts live in one process-wide store guarded by a lock; charges live on disk (simulated_store.py,
+SIMULATED_GATEWAY_PATH) keyed by idempotency key, so idempotency holds across threads, processes,
+restarts and restores of our database, as with Stripe. Neither keeps a card number or CVC: only
+brand, last4, expiry and a behaviour tag.
 
 Like Stripe, the gateway outlives our processes: the CLI that seeds the demo, the web server and a
 cron billing run each have their own memory. So a card reference carries its behaviour and a
@@ -17,8 +19,8 @@ Test scripting (Kill Bill style), process-wide and consumed by the next charge()
     gateway.timeout_next(reached_gateway=False)         # caller sees ERROR, nothing was charged
     gateway.require_action_next()                       # next charge needs 3DS
     gateway.reset()                                     # forget everything (between tests)
-Inspection: charges_for(customer_ref), succeeded_charge_count(), charge_request_count(),
-cards_for(customer_ref).
+Inspection: charges_for(customer_ref), succeeded_charge_count() (both read the charge file, so they
+count what every process charged), charge_request_count() (this process), cards_for(customer_ref).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import re
 import secrets
 import threading
 from collections import deque
-from datetime import UTC, datetime
+from datetime import datetime
 
 from portal_app.billing.gateways.base import (
     CardDetails,
@@ -52,7 +54,9 @@ from portal_app.billing.gateways.simulated_cards import (
     gateway_message,
     setup_declined,
 )
+from portal_app.billing.gateways.simulated_store import SimulatedChargeStore, StoredCharge, charge_store
 from portal_app.billing.money import validate_currency
+from portal_app.settings import get_settings
 
 _TIMEOUT_MESSAGE = "The payment gateway did not answer in time; the outcome of this charge is unknown."
 
@@ -124,14 +128,6 @@ class _StoredCard:
 
 
 @dataclasses.dataclass(frozen=True)
-class _ChargeRecord:
-    """The gateway's memory of one idempotency key: the request it answered and its result."""
-
-    request: tuple[str, str, int, str]  # customer_ref, payment_method_ref, amount_minor, currency
-    result: ChargeResult
-
-
-@dataclasses.dataclass(frozen=True)
 class _Script:
     """One scripted answer for the next charge (see the module docstring)."""
 
@@ -149,8 +145,6 @@ class _Store:
     cards: dict[str, _StoredCard] = dataclasses.field(default_factory=dict)
     pending_setups: dict[str, _StoredCard] = dataclasses.field(default_factory=dict)
     finished_setups: dict[str, SetupResult] = dataclasses.field(default_factory=dict)
-    charges_by_key: dict[str, _ChargeRecord] = dataclasses.field(default_factory=dict)
-    succeeded: list[SimulatedCharge] = dataclasses.field(default_factory=list)
     script: deque[_Script] = dataclasses.field(default_factory=deque)
     charge_requests: int = 0
 
@@ -168,13 +162,14 @@ class SimulatedGateway:
     name = "simulated"
     card_entry = CardEntry.FORM
 
-    def __init__(self, stripe_secret_key: str = "") -> None:
+    def __init__(self, stripe_secret_key: str = "", *, store_path: str | None = None) -> None:
         # A live key beside a fake gateway means someone believes real money is moving: stop loudly.
         if (stripe_secret_key or "").strip().startswith(("sk_live_", "rk_live_")):
             raise RuntimeError(
                 "The simulated gateway refuses to run while a live Stripe key is configured; "
                 "use the Stripe gateway or remove the live key"
             )
+        self._charges: SimulatedChargeStore = charge_store(store_path or get_settings().simulated_gateway_path)
 
     @property
     def test_mode(self) -> bool:
@@ -272,17 +267,18 @@ class SimulatedGateway:
             raise ValueError("an idempotency_key is required")
         request = (customer_ref, payment_method_ref, amount_minor, currency)
 
-        # One lock around the whole charge: concurrent calls with one key cannot both charge.
-        with _LOCK:
+        # The process lock (threads, scripts) around one IMMEDIATE transaction on the charge file (other
+        # processes): concurrent calls with one key cannot both charge.
+        with _LOCK, self._charges.transaction() as conn:
             _STORE.charge_requests += 1
-            known = _STORE.charges_by_key.get(idempotency_key)
+            known = self._charges.get(conn, idempotency_key)
             if known is not None:
                 if known.request != request:
                     raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} was used for a different charge")
                 return known.result
 
             if _STORE.script and _STORE.script[0].kind == "timeout_before":
-                # Lost on the way to the gateway: nothing recorded, lookup_charge() answers None.
+                # Lost on the way to the gateway: nothing recorded, the key stays unused.
                 _STORE.script.popleft()
                 return ChargeResult(ChargeOutcome.ERROR, message=_TIMEOUT_MESSAGE)
 
@@ -297,39 +293,31 @@ class SimulatedGateway:
                 )
 
             script = _STORE.script.popleft() if _STORE.script else None
-            result = self._decide(card, script)
-            _STORE.charges_by_key[idempotency_key] = _ChargeRecord(request, result)
-            if result.succeeded:
-                _STORE.succeeded.append(
-                    SimulatedCharge(
-                        gateway_ref=result.gateway_ref,
-                        customer_ref=customer_ref,
-                        payment_method_ref=payment_method_ref,
-                        amount_minor=amount_minor,
-                        currency=currency,
-                        idempotency_key=idempotency_key,
-                        description=description,
-                        created_at=datetime.now(UTC),
-                    )
-                )
-            if script is not None and script.kind == "timeout_after":
-                # The gateway did the work; only the answer was lost on the way back.
-                return ChargeResult(ChargeOutcome.ERROR, message=_TIMEOUT_MESSAGE)
-            return result
+            result = dataclasses.replace(
+                self._decide(card, script), amount_minor=amount_minor, currency=currency, customer_ref=customer_ref
+            )
+            self._charges.insert(conn, idempotency_key, request, description, result)
+        if script is not None and script.kind == "timeout_after":
+            # The gateway did the work; only the answer was lost on the way back.
+            return ChargeResult(ChargeOutcome.ERROR, message=_TIMEOUT_MESSAGE)
+        return result
 
     def lookup_charge(self, *, idempotency_key: str) -> ChargeResult | None:
-        """What the gateway answered for this key, or None if no charge ever reached it."""
-        with _LOCK:
-            known = _STORE.charges_by_key.get(idempotency_key)
-            return known.result if known is not None else None
+        """What the gateway answered for this key, or None if no charge was recorded under it."""
+        known = self._charges.find(idempotency_key)
+        return known.result if known is not None else None
+
+    def charge_status(self, pi_id: str) -> tuple[str, ChargeResult]:
+        """(idempotency key, result) of a charge by its reference (ch_sim_...); ("", ERROR) if unknown here."""
+        known = self._charges.find_by_ref(pi_id or "")
+        if known is None:
+            return "", ChargeResult(ChargeOutcome.ERROR, gateway_ref=pi_id, message="No such charge.")
+        return known.idempotency_key, known.result
 
     def create_setup_intent(self, *, customer_ref: str) -> tuple[str, str]:
         raise CardEntryNotSupported("The simulated gateway takes cards from our form (attach_card)")
 
     def payment_client_secret(self, pi_id: str) -> str:
-        raise CardEntryNotSupported("The simulated gateway has no browser-side authentication")
-
-    def charge_status(self, pi_id: str) -> tuple[str, ChargeResult]:
         raise CardEntryNotSupported("The simulated gateway has no browser-side authentication")
 
     @staticmethod
@@ -403,6 +391,7 @@ class SimulatedGateway:
     def reset(self) -> None:
         """Forget all customers, cards, charges and scripts in this process."""
         fresh = _Store()
+        self._charges.clear()
         with _LOCK:
             # Clear in place: anything holding the store object sees the reset too.
             for field in dataclasses.fields(_Store):
@@ -419,13 +408,11 @@ class SimulatedGateway:
 
     def charges_for(self, customer_ref: str) -> list[SimulatedCharge]:
         """Succeeded charges of one customer, oldest first (declines and 3DS moved no money)."""
-        with _LOCK:
-            return [c for c in _STORE.succeeded if c.customer_ref == customer_ref]
+        return [_as_charge(c) for c in self._charges.succeeded(customer_ref)]
 
     def succeeded_charge_count(self) -> int:
-        """Succeeded charges across all customers in this process."""
-        with _LOCK:
-            return len(_STORE.succeeded)
+        """Succeeded charges across all customers, made by any process using this charge file."""
+        return len(self._charges.succeeded())
 
     def charge_request_count(self) -> int:
         """Every charge() call that passed argument checks, idempotent replays and timeouts included."""
@@ -441,3 +428,17 @@ class SimulatedGateway:
         """Scripted answers not yet consumed (a test can assert it used them all)."""
         with _LOCK:
             return len(_STORE.script)
+
+
+def _as_charge(stored: StoredCharge) -> SimulatedCharge:
+    customer_ref, payment_method_ref, amount_minor, currency = stored.request
+    return SimulatedCharge(
+        gateway_ref=stored.result.gateway_ref,
+        customer_ref=customer_ref,
+        payment_method_ref=payment_method_ref,
+        amount_minor=amount_minor,
+        currency=currency,
+        idempotency_key=stored.idempotency_key,
+        description=stored.description,
+        created_at=stored.created_at,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from datetime import datetime
 from enum import StrEnum
 
@@ -16,6 +17,7 @@ class PaymentOutcome(StrEnum):
     REQUIRES_ACTION = "requires_action"  # the bank wants the customer to authenticate (3DS)
     UNKNOWN = "unknown"  # sent, no answer yet: settled by lookup later, never charged again
     IN_PROGRESS = "in_progress"  # another worker holds the claim right now
+    IN_REVIEW = "in_review"  # an earlier attempt's outcome awaits a merchant: never charged automatically
     ALREADY_PAID = "already_paid"
     NOT_PAYABLE = "not_payable"  # draft, void or uncollectible
 
@@ -59,11 +61,24 @@ class ChargeClaim:
     idempotency_key: str
     trigger: str
 
+    @property
+    def description(self) -> str:
+        """The charge's description at the gateway (part of the request a replay repeats)."""
+        return f"Invoice {self.number}"
 
-def idempotency_key(merchant: Merchant, attempt_id: int) -> str:
-    """The gateway key of an attempt: re-derivable from rows, so a lookup finds the same charge.
 
-    Attempt ids start again at 1 in every new database (tests, demo resets) while a gateway account
-    lives on, so the key also carries the merchant's creation instant.
+def new_key_nonce() -> str:
+    """The random part of a new attempt's key: 20 digits (66 bits) from the OS's CSPRNG."""
+    return f"{secrets.randbelow(10**20):020d}"
+
+
+def idempotency_key(merchant: Merchant, attempt_id: int, key_nonce: str = "") -> str:
+    """The gateway key of an attempt: m<merchant>-<20 digits>-attempt-<attempt id>.
+
+    Attempt ids start again at 1 in every new database and repeat after a restore from backup,
+    while the gateway account lives on, so the digits are the attempt's random key_nonce (stored on
+    its row). Attempts written before key_nonce existed ("") keep their old key, which used the
+    merchant's creation instant there.
     """
-    return f"m{merchant.id}-{merchant.created_at:%Y%m%d%H%M%S%f}-attempt-{attempt_id}"
+    digits = key_nonce or f"{merchant.created_at:%Y%m%d%H%M%S%f}"
+    return f"m{merchant.id}-{digits}-attempt-{attempt_id}"

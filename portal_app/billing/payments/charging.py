@@ -25,7 +25,13 @@ from sqlmodel import Session, select
 
 from portal_app.billing.gateways.base import ChargeOutcome, ChargeResult, PaymentGateway
 from portal_app.billing.money import Money
-from portal_app.billing.payments.attempts import ChargeClaim, ChargeInvoiceResult, PaymentOutcome, idempotency_key
+from portal_app.billing.payments.attempts import (
+    ChargeClaim,
+    ChargeInvoiceResult,
+    PaymentOutcome,
+    idempotency_key,
+    new_key_nonce,
+)
 from portal_app.billing.payments.cards import default_card_query
 from portal_app.billing.payments.declines import NO_PAYMENT_METHOD
 from portal_app.billing.payments.recording import mark_unknown, record_outcomes
@@ -37,15 +43,21 @@ log = logging.getLogger(__name__)
 
 A, I = AttemptStatus, InvoiceStatus
 
+NOT_SENT = ""  # PaymentAttempt.gateway of an attempt never sent to any gateway
+
 
 # Claims per transaction in batch charging (a billing run charges thousands of invoices).
 CLAIM_BATCH = 500
 
 
-def _result_for_state(invoice_id: int, number: str | None, amount: Money | None, status: str) -> ChargeInvoiceResult:
+def _result_for_state(
+    invoice_id: int, number: str | None, amount: Money | None, status: str, *, in_review: bool = False
+) -> ChargeInvoiceResult:
     """The answer for an invoice we did not claim."""
     if status == I.PAID:
         outcome = PaymentOutcome.ALREADY_PAID
+    elif status == I.OPEN and in_review:
+        outcome = PaymentOutcome.IN_REVIEW
     elif status == I.OPEN:
         # Open but not ours: claimed by another worker (or being claimed: PostgreSQL skipped its lock).
         outcome = PaymentOutcome.IN_PROGRESS
@@ -85,7 +97,12 @@ def claim_invoices(
             Invoice.total_minor,
             Invoice.currency,
         )
-        .where(Invoice.id.in_(ids), Invoice.status == I.OPEN, Invoice.charging_attempt_id.is_(None))
+        .where(
+            Invoice.id.in_(ids),
+            Invoice.status == I.OPEN,
+            Invoice.charging_attempt_id.is_(None),
+            ~awaiting_review(Invoice.id),
+        )
         .order_by(Invoice.id)
     )
     if merchant_id is not None:
@@ -113,6 +130,7 @@ def claim_invoices(
             )
         )
     }
+    nonces = {row.id: new_key_nonce() for row in candidates}
     rows = [
         {
             "merchant_id": row.merchant_id,
@@ -122,7 +140,11 @@ def claim_invoices(
             "currency": row.currency,
             "status": A.PENDING.value,
             "trigger": trigger,
-            "gateway": gateway_name,
+            # Nothing to charge (no card or no gateway customer): the attempt is never sent, and its
+            # row says so (gateway ""), so it reads as our failure, not the processor's.
+            "gateway": gateway_name if _chargeable(row.subscriber_id, customers, cards) else NOT_SENT,
+            "key_nonce": nonces[row.id],
+            "customer_ref": customers.get(row.subscriber_id) or "",
             "created_at": now,
         }
         for row in candidates
@@ -157,7 +179,7 @@ def claim_invoices(
             amount=Money(row.total_minor, row.currency),
             customer_ref=customers.get(row.subscriber_id) or "",
             payment_method_ref=cards[row.subscriber_id].gateway_ref if row.subscriber_id in cards else "",
-            idempotency_key=idempotency_key(merchants[row.merchant_id], attempt_id),
+            idempotency_key=idempotency_key(merchants[row.merchant_id], attempt_id, nonces[row.id]),
             trigger=trigger,
         )
         for attempt_id, row in zip(attempt_ids, candidates)
@@ -166,22 +188,44 @@ def claim_invoices(
     return claims, [i for i in ids if i not in claimed_ids]
 
 
+def _chargeable(subscriber_id: int, customers: dict, cards: dict) -> bool:
+    return bool(customers.get(subscriber_id)) and subscriber_id in cards
+
+
+def awaiting_review(invoice_id: sa.ColumnElement) -> sa.Exists:
+    """The invoice has an attempt waiting for a merchant's review: no automatic charge may touch it
+    (a renewal, a dunning retry, a card update), whoever holds or released its claim."""
+    return (
+        sa.select(PaymentAttempt.id)
+        .where(PaymentAttempt.invoice_id == invoice_id, PaymentAttempt.status == A.REVIEW.value)
+        .exists()
+    )
+
+
 # --- step 2: the gateway call (no transaction open) ------------------------------------------
+
+
+def send_charge(gateway: PaymentGateway, claim: ChargeClaim) -> ChargeResult:
+    """The charge request of a claim, exactly as first sent; settlement replays it under the same key."""
+    return gateway.charge(
+        customer_ref=claim.customer_ref,
+        payment_method_ref=claim.payment_method_ref,
+        amount_minor=claim.amount.amount_minor,
+        currency=claim.amount.currency,
+        idempotency_key=claim.idempotency_key,
+        description=claim.description,
+    )
 
 
 def _call_gateway(gateway: PaymentGateway, claim: ChargeClaim) -> ChargeResult:
     if not claim.payment_method_ref or not claim.customer_ref:
-        # Nothing to charge: a soft decline, so dunning runs its course while the customer adds a card.
-        return ChargeResult(ChargeOutcome.DECLINED, decline_code=NO_PAYMENT_METHOD, message="no payment method on file")
-    try:
-        return gateway.charge(
-            customer_ref=claim.customer_ref,
-            payment_method_ref=claim.payment_method_ref,
-            amount_minor=claim.amount.amount_minor,
-            currency=claim.amount.currency,
-            idempotency_key=claim.idempotency_key,
-            description=f"Invoice {claim.number}",
+        # Nothing to charge, so nothing is sent (the attempt row says gateway ""): our failure, recorded
+        # as a soft decline so dunning runs its course and the email asks the customer to add a card.
+        return ChargeResult(
+            ChargeOutcome.DECLINED, decline_code=NO_PAYMENT_METHOD, message="not sent: no payment method on file"
         )
+    try:
+        return send_charge(gateway, claim)
     except Exception as exc:  # noqa: BLE001 - a timeout or a crash inside the client: the charge may have happened
         log.warning("gateway error on attempt %s: %r", claim.attempt_id, exc)
         return ChargeResult(ChargeOutcome.ERROR, message=str(exc)[:300] or exc.__class__.__name__)
@@ -244,12 +288,14 @@ def _describe_unclaimed(
     if not invoice_ids:
         return {}
     with new_session(engine) as session, session.begin():
-        stmt = select(Invoice).where(Invoice.id.in_(invoice_ids))
+        stmt = sa.select(Invoice, awaiting_review(Invoice.id)).where(Invoice.id.in_(invoice_ids))
         if merchant_id is not None:
             stmt = stmt.where(Invoice.merchant_id == merchant_id)
         found = {
-            inv.id: _result_for_state(inv.id, inv.number, Money(inv.total_minor, inv.currency), inv.status)
-            for inv in session.exec(stmt)
+            inv.id: _result_for_state(
+                inv.id, inv.number, Money(inv.total_minor, inv.currency), inv.status, in_review=in_review
+            )
+            for inv, in_review in session.execute(stmt)
         }
     for missing in set(invoice_ids) - set(found):
         found[missing] = ChargeInvoiceResult(PaymentOutcome.NOT_PAYABLE, missing, "", None)

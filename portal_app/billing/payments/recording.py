@@ -20,6 +20,7 @@ from portal_app.billing.invoices import settle_invoices_paid
 from portal_app.billing.money import Money
 from portal_app.billing.payments.attempts import ChargeClaim, ChargeInvoiceResult, PaymentOutcome
 from portal_app.billing.payments.declines import AUTHENTICATION_REQUIRED, NEVER_REACHED
+from portal_app.billing.payments.review import MISMATCH, answer_mismatch, mark_for_review
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, check_transition, transition
 from portal_app.billing.tenancy import get_scoped
 from portal_app.db import is_postgres, new_session
@@ -35,8 +36,8 @@ def record_outcomes(
 ) -> dict[int, ChargeInvoiceResult]:
     """Apply gateway answers in one transaction; returns results by attempt id.
 
-    A `None` answer comes from settlement: the gateway never saw the key, so the attempt failed
-    without charging and the invoice may be tried again.
+    An answer that does not fit its attempt (another amount, currency or customer) is never applied:
+    the attempt goes to review (payments/review.py). A `None` answer means nothing was charged.
     """
     results: dict[int, ChargeInvoiceResult] = {}
     with new_session(engine) as session, session.begin():
@@ -46,17 +47,21 @@ def record_outcomes(
         if is_postgres(session):
             lock = lock.with_for_update()
         status_of = dict(session.execute(lock).all())
-        paid, others = [], []
+        paid, others, reviews = [], [], []
         for claim, answer in outcomes:
             status = status_of.get(claim.attempt_id)
             if status not in (A.PENDING, A.UNKNOWN):
                 # Settled meanwhile by someone else (a concurrent settle): report it, change nothing.
                 results[claim.attempt_id] = _result_from_attempt(session, claim)
+            elif mismatch := answer_mismatch(claim, answer):
+                reviews.append((claim, f"{MISMATCH}: {mismatch}", answer))
             elif answer is not None and answer.outcome is ChargeOutcome.SUCCEEDED:
                 paid.append((claim, answer, status))
             else:
                 others.append((claim, answer))
         results.update(record_successes(session, paid, now=now))
+        for claim, reason, answer in reviews:
+            results[claim.attempt_id] = mark_for_review(session, claim, reason=reason, now=now, answer=answer)
         for claim, answer in others:
             results[claim.attempt_id] = _record_other(session, claim, answer, now=now)
     return results
@@ -171,6 +176,8 @@ def _record_other(
         if attempt.status == A.PENDING:
             transition(attempt, A.UNKNOWN)
         attempt.failure_message = (answer.message or "no answer from the gateway")[:300]
+        if answer.gateway_ref and not attempt.gateway_ref:  # settlement can retrieve it by this reference
+            attempt.gateway_ref = answer.gateway_ref[:64]
         session.add(attempt)
         return result(PaymentOutcome.UNKNOWN)
     if holds_claim:
@@ -224,6 +231,8 @@ def _result_from_attempt(session: Session, claim: ChargeClaim) -> ChargeInvoiceR
         return result(PaymentOutcome.NOT_PAYABLE, attempt_id=None)
     if attempt.status == A.SUCCEEDED:
         return result(PaymentOutcome.SUCCEEDED)
+    if attempt.status == A.REVIEW:
+        return result(PaymentOutcome.IN_REVIEW)
     outcome = PaymentOutcome.REQUIRES_ACTION if attempt.status == A.REQUIRES_ACTION else PaymentOutcome.DECLINED
     return result(outcome, decline_code=attempt.decline_code, hard_decline=attempt.hard_decline)
 
@@ -231,6 +240,8 @@ def _result_from_attempt(session: Session, claim: ChargeClaim) -> ChargeInvoiceR
 def mark_unknown(engine: sa.Engine, attempt_ids: list[int]) -> None:
     """After a failure while recording: pending -> unknown, claims kept. Best effort; a pending
     attempt left behind is settled after PENDING_GRACE just the same."""
+    if not attempt_ids:
+        return
     try:
         with new_session(engine) as session, session.begin():
             check_transition(AttemptStatus, A.PENDING, A.UNKNOWN)

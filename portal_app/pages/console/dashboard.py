@@ -20,6 +20,7 @@ class ConsoleDashboardState(ConsoleState):
     canceled_count: int = 0
     recovered: str = ""
     recovered_count: int = 0
+    needs_review_count: int = 0
     reasons: list[dict[str, str]] = []
     mrr_points: list[dict] = []
     mrr_currency: str = ""
@@ -37,6 +38,7 @@ class ConsoleDashboardState(ConsoleState):
         self.canceled_count = metrics.canceled
         self.recovered = " + ".join(money(m) for m in metrics.recovered) or "—"
         self.recovered_count = metrics.recovered_count
+        self.needs_review_count = metrics.needs_review
         self.reasons = [{"label": label, "count": str(count)} for label, count in metrics.cancellation_reasons]
         # Chart values in major units (display only; the amounts themselves stay integers).
         self.mrr_points = [{"month": p.month, "mrr": float(p.amount.to_decimal())} for p in metrics.mrr_history]
@@ -86,6 +88,15 @@ def dashboard_page() -> rx.Component:
                 ConsoleDashboardState.recovered,
                 "metric-recovered",
                 ConsoleDashboardState.recovered_count.to_string() + " failed payment(s) recovered",
+            ),
+            rx.cond(
+                ConsoleDashboardState.needs_review_count > 0,
+                stat(
+                    "Payments to review",
+                    ConsoleDashboardState.needs_review_count,
+                    "metric-needs-review",
+                    "outcome unknown: not charged automatically; see the subscriber's timeline",
+                ),
             ),
             spacing="3",
             wrap="wrap",

@@ -46,6 +46,7 @@ class DashboardMetrics:
     canceled: int
     recovered_count: int  # invoices paid this month after at least one failed attempt
     recovered: list[Money]
+    needs_review: int  # open invoices whose charge only the merchant can settle (never charged automatically)
     cancellation_reasons: list[tuple[str, int]]  # (label, count), most frequent first
     mrr_history: list[MrrPoint]  # last 12 month ends, in the main currency
 
@@ -111,6 +112,15 @@ def dashboard_metrics(*, merchant_id: int, now: datetime | None = None, months: 
         ):
             recovered[currency] = int(total or 0)
             recovered_count += count
+        needs_review = session.execute(
+            sa.select(sa.func.count(sa.distinct(PaymentAttempt.invoice_id)))
+            .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
+            .where(
+                PaymentAttempt.merchant_id == merchant_id,
+                PaymentAttempt.status == A.REVIEW.value,
+                Invoice.status == I.OPEN.value,
+            )
+        ).scalar_one()
         reasons: dict[str, int] = {}
         for (reason,) in session.execute(
             sa.select(Subscription.cancellation_reason).where(
@@ -146,6 +156,7 @@ def dashboard_metrics(*, merchant_id: int, now: datetime | None = None, months: 
             canceled=by_status.get(S.CANCELED.value, 0),
             recovered_count=recovered_count,
             recovered=money_by_currency(recovered),
+            needs_review=needs_review,
             cancellation_reasons=sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])),
             mrr_history=history,
         )

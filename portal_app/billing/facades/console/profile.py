@@ -210,6 +210,18 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
             kind = "Retry" if attempt.trigger == "retry" else "Charge"
             if attempt.status == A.SUCCEEDED:
                 title, detail = f"{kind} of {amount} succeeded", ""
+            elif attempt.status == A.REVIEW:
+                title = f"{kind} of {amount} needs review"
+                detail = (
+                    "outcome unknown: check the payment processor"
+                    + (f" ({attempt.gateway_ref})" if attempt.gateway_ref else "")
+                    + ", then mark the invoice paid or void; it is not charged automatically"
+                )
+            elif attempt.status == A.FAILED and not attempt.gateway:
+                title = f"{kind} of {amount} not sent"
+                detail = "nothing was sent to the payment processor: " + i18n.decline_message(
+                    attempt.decline_code, "en"
+                )
             elif attempt.status == A.FAILED:
                 title = f"{kind} of {amount} failed"
                 detail = i18n.decline_message(attempt.decline_code, "en") + (

@@ -6,7 +6,8 @@ semantics mirror the simulated gateway, so the engine cannot tell them apart:
 * card problems come back as results (DECLINED, REQUIRES_ACTION), never as exceptions;
 * a charge whose outcome we do not know (timeout, connection, rate limit, Stripe 5xx/409, after a
   bounded number of retries with the SAME idempotency key) answers ERROR; the engine settles it
-  later with lookup_charge(), never by charging again;
+  later by replaying the same request under the same key (Stripe answers the first result),
+  never with a new key;
 * caller bugs and misconfiguration raise: ValueError/TypeError for bad arguments,
   IdempotencyKeyReused for a key sent with different parameters, StripeRequestRejected when Stripe
   refuses the request itself (bad or restricted key, invalid parameters). Stripe processed nothing
@@ -335,9 +336,9 @@ class StripeGateway:
         """The PaymentIntent created under this key, found by its metadata, or None.
 
         Stripe's search is eventually consistent (usually under a minute, up to an hour during
-        outages): None means "not found yet", so only trust it for attempts older than that; the
-        engine settles only attempts past its grace period. Raises StripeUnavailable when Stripe
-        cannot be asked (the engine keeps the attempt unknown).
+        outages): None means "not found yet", never "not charged". The engine settles by replaying
+        the request under the same key (charge()) and uses a hit here only as a fact. Raises
+        StripeUnavailable when Stripe cannot be asked (the engine keeps the attempt unknown).
         """
         if not idempotency_key or not _IDEMPOTENCY_KEY.match(idempotency_key):
             raise ValueError("idempotency_key must be 1-255 characters of [A-Za-z0-9_.:-]")
