@@ -21,6 +21,7 @@ from portal_app.billing.facades.console.forms import (
     LANGUAGES,
     ConsoleError,
     actor_for,
+    choice_field,
     email_field,
     form_dict,
     text_field,
@@ -97,11 +98,9 @@ def save_merchant_settings(*, merchant_id: int, user_id: int, form: Any) -> None
     prefix = text_field(form, "invoice_prefix", label="Invoice prefix", max_length=12).upper()
     if not PREFIX_RE.fullmatch(prefix):
         raise ConsoleError("Invoice prefix: letters, digits and dashes only (up to 12).", field="invoice_prefix")
-    support = form.get("support_email", "")
-    support = email_field(support, "support_email") if isinstance(support, str) and support.strip() else ""
-    language = form.get("default_language", "")
-    if language not in LANGUAGES:
-        raise ConsoleError("Choose English or Spanish.", field="default_language")
+    support = text_field(form, "support_email", label="Support email", max_length=254, required=False)
+    support = email_field(support, "support_email") if support else ""
+    language = choice_field(form, "default_language", LANGUAGES, message="Choose English or Spanish.")
     schedule_text = text_field(form, "dunning_schedule_days", label="Retry schedule", max_length=60)
     try:
         days = parse_dunning_schedule(schedule_text)
@@ -114,11 +113,12 @@ def save_merchant_settings(*, merchant_id: int, user_id: int, form: Any) -> None
             f"Retry schedule: at most {MAX_DUNNING_STEPS} retries within {MAX_DUNNING_DAY} days.",
             field="dunning_schedule_days",
         )
-    end_state = form.get("dunning_end_state", "")
-    if end_state not in END_STATES:
-        raise ConsoleError(
-            "After the last retry the subscription becomes unpaid or canceled.", field="dunning_end_state"
-        )
+    end_state = choice_field(
+        form,
+        "dunning_end_state",
+        END_STATES,
+        message="After the last retry the subscription becomes unpaid or canceled.",
+    )
     with db.session_scope() as session:
         merchant = session.get(Merchant, merchant_id)
         if merchant is None:
