@@ -38,10 +38,10 @@ API_CONSOLE_SIGNUP = f"{API_PREFIX}/console/signup"
 API_CONSOLE_LOGOUT = f"{API_PREFIX}/console/logout"
 API_CONSOLE_SIGN_OUT_EVERYWHERE = f"{API_PREFIX}/console/logout-everywhere"
 API_CONSOLE_PASSWORD = f"{API_PREFIX}/console/password"
-API_CONSOLE_LOGO = f"{API_PREFIX}/console/logo"  # POST multipart (upload) and POST .../remove
-API_CONSOLE_LOGO_REMOVE = f"{API_CONSOLE_LOGO}/remove"
+API_CONSOLE_LOGO = f"{API_PREFIX}/console/logo"  # POST multipart/form-data from the settings page
 # Reflex's own upload endpoint (reflex.constants.Endpoint.UPLOAD): refused in front of Reflex.
 REFLEX_UPLOAD = "/_upload"
+REFLEX_UPLOADED_FILES = f"{REFLEX_UPLOAD}/{{path:path}}"
 STRIPE_WEBHOOK = f"{API_PREFIX}/stripe/webhook"
 
 PORTAL_SESSION_COOKIE = "portal_session"

@@ -154,26 +154,45 @@ def logo_content_type(data: bytes) -> str | None:
     return None
 
 
+LOGO_ERRORS = {
+    "logo_missing": "Choose a PNG or JPEG file.",
+    "logo_too_large": f"The logo must be at most {MAX_LOGO_BYTES // 1024} KB.",
+    "logo_type": "The logo must be a PNG or JPEG image.",
+    "logo_pixels": "The logo must be at most 4000 × 4000 pixels.",
+    "logo_unreadable": "This file is not a readable PNG or JPEG image.",
+}
+
+
+def _logo_refused(code: str) -> ConsoleError:
+    return ConsoleError(LOGO_ERRORS[code], code=code, field="logo")
+
+
+def logo_error_message(code: object) -> str:
+    """The sentence for a logo refusal code (the upload route reports codes), or ""."""
+    return LOGO_ERRORS.get(code, "") if isinstance(code, str) else ""
+
+
 def save_logo(*, merchant_id: int, user_id: int, data: Any) -> None:
-    """Store a PNG or JPEG logo (checked by magic bytes and decoded once, at most MAX_LOGO_BYTES)."""
+    """Store a PNG or JPEG logo (checked by magic bytes and decoded once, at most MAX_LOGO_BYTES).
+    Refusals are ConsoleErrors whose code is a key of LOGO_ERRORS."""
     if not isinstance(data, (bytes, bytearray)) or not data:
-        raise ConsoleError("Choose a PNG or JPEG file.", field="logo")
+        raise _logo_refused("logo_missing")
     if len(data) > MAX_LOGO_BYTES:
-        raise ConsoleError(f"The logo must be at most {MAX_LOGO_BYTES // 1024} KB.", field="logo")
+        raise _logo_refused("logo_too_large")
     content_type = logo_content_type(bytes(data))
     if content_type is None:
-        raise ConsoleError("The logo must be a PNG or JPEG image.", field="logo")
+        raise _logo_refused("logo_type")
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in ("PNG", "JPEG"):
                 raise ValueError(image.format)
             if image.width > 4000 or image.height > 4000:
-                raise ConsoleError("The logo must be at most 4000 × 4000 pixels.", field="logo")
+                raise _logo_refused("logo_pixels")
             image.verify()
     except ConsoleError:
         raise
     except Exception:  # noqa: BLE001 - any decoding failure means "not an image we can use"
-        raise ConsoleError("This file is not a readable PNG or JPEG image.", field="logo") from None
+        raise _logo_refused("logo_unreadable") from None
     with db.session_scope() as session:
         merchant = session.get(Merchant, merchant_id)
         if merchant is None:
