@@ -257,6 +257,43 @@ def test_merchant_a_cannot_reach_merchant_b(server, page):
     assert "Secret Plan" not in page.content()
 
 
+def test_change_password_and_sign_out_everywhere(server, browser):
+    """Two browsers signed in to one account: a password change in one signs the other out; then
+    "sign out everywhere" ends this one too. Both are plain form posts (no password in Reflex)."""
+    from portal_app.billing.accounts import sign_up
+
+    email = f"owner{time.time_ns()}@pw.example"
+    with Session(server["engine"], expire_on_commit=False) as session:
+        sign_up(session, company_name="Password Co", email=email, password=PASSWORD)
+        session.commit()
+    contexts = [browser.new_context(viewport=VIEWPORTS["desktop"]) for _ in range(2)]
+    mine, other = (context.new_page() for context in contexts)
+    mine.viewport_name = other.viewport_name = "desktop"
+    for page in (mine, other):
+        _sign_in(page, server, email=email, password=PASSWORD)
+    _nav(mine, "Settings", "Settings")
+    mine.get_by_label("Current password").fill("not the password")
+    mine.get_by_label("New password (at least 12 characters)").fill("a brand new passphrase")
+    mine.get_by_label("Repeat the new password").fill("a brand new passphrase")
+    mine.get_by_role("button", name="Change password").click()
+    mine.get_by_test_id("form-error").filter(has_text="current password is not right").wait_for()
+    mine.get_by_label("Current password").fill(PASSWORD)
+    mine.get_by_label("New password (at least 12 characters)").fill("a brand new passphrase")
+    mine.get_by_label("Repeat the new password").fill("a brand new passphrase")
+    mine.get_by_role("button", name="Change password").click()
+    mine.get_by_test_id("settings-notice").filter(has_text="Password changed").wait_for()
+    screenshot(mine, "console-settings-password-changed")
+    other.reload()
+    other.get_by_role("heading", name="Merchant console").wait_for()  # signed out by the change
+    _sign_in(other, server, email=email, password="a brand new passphrase")
+    mine.get_by_role("button", name="Sign out everywhere").click()
+    mine.get_by_role("heading", name="Merchant console").wait_for()
+    other.goto(f"{server['base_url']}/console/settings")
+    other.get_by_role("heading", name="Merchant console").wait_for()
+    for context in contexts:
+        context.close()
+
+
 def test_console_pages_without_a_session_go_to_sign_in(server, page):
     for path in (
         "/console/dashboard",

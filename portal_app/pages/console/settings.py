@@ -94,6 +94,7 @@ class ConsoleSettingsState(ConsoleState):
         if identity is None:
             return to_sign_in()
         settings_facade.remove_logo(merchant_id=identity.merchant_id, user_id=identity.user_id)
+        self.notice = ""  # not "Logo updated." any more
         self._refresh(identity.merchant_id)
         return rx.toast.success("Logo removed.")
 

@@ -15,8 +15,9 @@ PAGE_SIZE = 25
 MAX_ID = 2**62
 LANGUAGES = ("en", "es")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# Prices as people type them: ASCII digits, optional thousands commas, one decimal point.
-_PRICE = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?|[0-9]+(\.[0-9]+)?", re.ASCII)
+# Prices as people type them: ASCII digits, optional thousands commas, one decimal point (a minus sign
+# is read so that "-5" is told it must be greater than zero).
+_PRICE = re.compile(r"-?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?", re.ASCII)
 _WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
 
 
