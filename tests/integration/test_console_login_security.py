@@ -267,3 +267,22 @@ def test_logout_still_ends_only_this_browser(app, engine):
     elsewhere = _other_browsers(engine, 1)
     browser.post(routes.API_CONSOLE_LOGOUT)
     assert not _alive(mine) and _alive(elsewhere[0])
+
+
+def test_revoking_every_session_of_a_user_on_sqlite_and_postgres(any_engine, monkeypatch):
+    monkeypatch.setattr(db, "get_engine", lambda: any_engine)
+    with db.session_scope() as session:
+        user = accounts.sign_up(session, company_name="Acme", email=EMAIL, password=PASSWORD)
+        teammate = accounts.add_user(session, merchant_id=user.merchant_id, email="t@acme.example", password=PASSWORD)
+        secrets_ = [sessions.open_console_session(session, user) for _ in range(3)]
+        kept = sessions.open_console_session(session, teammate)
+    fresh = accounts.change_password(
+        cookie_header=f"console_session={secrets_[0]}",
+        current_password=PASSWORD,
+        new_password=NEW_PASSWORD,
+        repeated_password=NEW_PASSWORD,
+    )
+    assert _alive(fresh) and _alive(kept) and not any(_alive(s) for s in secrets_)
+    assert sessions.sign_out_everywhere(f"console_session={fresh}") is not None
+    assert not _alive(fresh) and _alive(kept)
+    assert sessions.sign_out_everywhere(f"console_session={fresh}") is None  # nothing left to end
