@@ -36,10 +36,17 @@ API_MERCHANT_LOGO = f"{API_PREFIX}/merchants/{{slug}}/logo"
 API_CONSOLE_LOGIN = f"{API_PREFIX}/console/login"
 API_CONSOLE_SIGNUP = f"{API_PREFIX}/console/signup"
 API_CONSOLE_LOGOUT = f"{API_PREFIX}/console/logout"
+API_CONSOLE_SIGN_OUT_EVERYWHERE = f"{API_PREFIX}/console/logout-everywhere"
+API_CONSOLE_PASSWORD = f"{API_PREFIX}/console/password"
+API_CONSOLE_LOGO = f"{API_PREFIX}/console/logo"  # POST multipart/form-data from the settings page
+# Reflex's own upload endpoint (reflex.constants.Endpoint.UPLOAD): refused in front of Reflex.
+REFLEX_UPLOAD = "/_upload"
+REFLEX_UPLOADED_FILES = f"{REFLEX_UPLOAD}/{{path:path}}"
 STRIPE_WEBHOOK = f"{API_PREFIX}/stripe/webhook"
 
 PORTAL_SESSION_COOKIE = "portal_session"
 CONSOLE_SESSION_COOKIE = "console_session"
+CONSOLE_DEVICE_COOKIE = "console_device"  # a known browser of an account (billing/login_devices.py)
 
 
 def _public_url() -> str:
@@ -74,6 +81,12 @@ def console_subscriber_url(subscriber_id: int) -> str:
 def console_login_error_url(code: str) -> str:
     """The sign-in page reporting a failed login ("invalid", "throttled")."""
     return f"{CONSOLE}?error={quote(code, safe='')}"
+
+
+def console_settings_url(**codes: str) -> str:
+    """The settings page reporting how a form post went, e.g. password="changed", logo_error="type"."""
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in codes.items())
+    return f"{CONSOLE_SETTINGS}?{query}" if query else CONSOLE_SETTINGS
 
 
 def console_signup_error_url(message: str) -> str:

@@ -70,7 +70,11 @@ class Settings(BaseSettings):
 
 def parse_dunning_schedule(text: str) -> list[int]:
     """'1,3,5,7' -> [1, 3, 5, 7]; strictly increasing positive day offsets."""
-    days = [int(part) for part in text.split(",") if part.strip()]
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    # ASCII digits only: int() would also read "١" or "3_0".
+    if not all(part.isascii() and part.isdigit() and len(part) <= 4 for part in parts):
+        raise ValueError(f"dunning schedule must be whole days, got {text!r}")
+    days = [int(part) for part in parts]
     if not days or any(d <= 0 for d in days) or days != sorted(set(days)):
         raise ValueError(f"dunning schedule must be increasing positive days, got {text!r}")
     return days

@@ -13,11 +13,21 @@ from starlette.routing import Route
 
 from portal_app import routes
 from portal_app.api.assets import merchant_logo
-from portal_app.api.console import console_login, console_logout, console_signup
+from portal_app.api.console import (
+    console_change_password,
+    console_login,
+    console_logout,
+    console_sign_out_everywhere,
+    console_signup,
+)
 from portal_app.api.headers import SecurityHeadersMiddleware
 from portal_app.api.health import health
+from portal_app.api.logo_upload import refuse_reflex_upload, upload_logo
 from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, portal_year_zip
 from portal_app.api.stripe import stripe_routes
+
+# A function route answers GET only unless told; these must win for every method.
+EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def build_api() -> Starlette:
@@ -32,6 +42,12 @@ def build_api() -> Starlette:
             Route(routes.API_CONSOLE_LOGIN, console_login, methods=["POST"]),
             Route(routes.API_CONSOLE_SIGNUP, console_signup, methods=["POST"]),
             Route(routes.API_CONSOLE_LOGOUT, console_logout, methods=["POST"]),
+            Route(routes.API_CONSOLE_SIGN_OUT_EVERYWHERE, console_sign_out_everywhere, methods=["POST"]),
+            Route(routes.API_CONSOLE_PASSWORD, console_change_password, methods=["POST"]),
+            Route(routes.API_CONSOLE_LOGO, upload_logo, methods=["POST"]),
+            # Reflex's upload endpoint and its file server: answered here, never reaching Reflex.
+            Route(routes.REFLEX_UPLOAD, refuse_reflex_upload, methods=EVERY_METHOD),
+            Route(routes.REFLEX_UPLOADED_FILES, refuse_reflex_upload, methods=EVERY_METHOD),
             *stripe_routes(),
         ]
     )

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from portal_app import routes
+from portal_app.billing.login_devices import DEVICE_TOKEN_MAX_AGE_SECONDS
 from portal_app.billing.sessions import SessionKind
 from portal_app.settings import get_settings
 
@@ -58,6 +59,21 @@ def set_session_cookie(response: Response, kind: SessionKind, secret: str) -> No
     secure = get_settings().public_url.startswith("https://")
     response.set_cookie(
         kind.cookie, secret, max_age=kind.cookie_max_age_seconds, httponly=True, secure=secure, samesite="lax", path="/"
+    )
+
+
+def set_device_cookie(response: Response, token: str) -> None:
+    """The known-device cookie (billing/login_devices.py): HttpOnly, sent only to the login route, so
+    it never reaches the websocket handshake or any other page."""
+    secure = get_settings().public_url.startswith("https://")
+    response.set_cookie(
+        routes.CONSOLE_DEVICE_COOKIE,
+        token,
+        max_age=DEVICE_TOKEN_MAX_AGE_SECONDS,
+        httponly=True,
+        secure=secure,
+        samesite="strict",
+        path=routes.API_CONSOLE_LOGIN,
     )
 
 

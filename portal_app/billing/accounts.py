@@ -6,6 +6,7 @@ password get the same answer and take the same time; every login rotates the con
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 
@@ -13,9 +14,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from portal_app.billing.audit import audit
 from portal_app.billing.sessions import (
     CONSOLE_SESSION,
     open_console_session,
+    resolve_console_session,
+    revoke_console_sessions,
     rotate_console_session,
     secret_from_cookie_header,
 )
@@ -33,6 +37,15 @@ _EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}
 
 class AccountError(ValueError):
     """A user-facing refusal (the message is safe to show)."""
+
+
+class PasswordChangeRefused(AccountError):
+    """Why a password change was refused, as a code the settings page words:
+    "signed_out", "current" (wrong current password), "mismatch", "weak"."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
 
 
 def normalize_email(email: str) -> str:
@@ -117,6 +130,13 @@ def authenticate(session: Session, *, email: str, password: str) -> MerchantUser
     return user
 
 
+def spend_password_check(password: str) -> None:
+    """The Argon2 work of a password check, for a refused login that checks nothing (throttled), so
+    that every failure takes the same time."""
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        password_hasher.verify(_DUMMY_HASH, (password or "")[:MAX_PASSWORD_LENGTH])
+
+
 def sign_in(*, email: str, password: str, cookie_header: str) -> str | None:
     """A password login in its own transaction: the new console session secret, or None.
 
@@ -133,4 +153,31 @@ def sign_up_and_sign_in(*, company_name: str, email: str, password: str) -> str:
     """A new merchant and its owner, signed in; the console session secret. Raises AccountError."""
     with session_scope() as session:
         user = sign_up(session, company_name=company_name, email=email, password=password)
+        return open_console_session(session, user)
+
+
+def change_password(*, cookie_header: str, current_password: str, new_password: str, repeated_password: str) -> str:
+    """The signed-in user's new password (same rules as sign-up). Every console session of the user
+    ends, on every browser, and this browser gets a fresh one: its cookie secret. Raises
+    PasswordChangeRefused."""
+    with session_scope() as session:
+        identity = resolve_console_session(session, secret_from_cookie_header(cookie_header, CONSOLE_SESSION))
+        user = session.get(MerchantUser, identity.user_id) if identity is not None else None
+        if user is None:
+            raise PasswordChangeRefused("signed_out")
+        try:
+            password_hasher.verify(user.password_hash, (current_password or "")[:MAX_PASSWORD_LENGTH])
+        except (VerificationError, InvalidHashError):
+            raise PasswordChangeRefused("current") from None
+        if new_password != repeated_password:
+            raise PasswordChangeRefused("mismatch")
+        try:
+            user.password_hash = hash_password(new_password)
+        except AccountError:
+            raise PasswordChangeRefused("weak") from None
+        session.add(user)
+        revoke_console_sessions(session, user.id)
+        audit(
+            session, merchant_id=user.merchant_id, subscriber_id=None, actor=f"user:{user.id}", kind="password_changed"
+        )
         return open_console_session(session, user)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from decimal import Decimal
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 _KNOWN_CURRENCIES = frozenset(list_currencies())
+# ASCII digits only: Decimal() and int() also read other scripts' digits ("١٢٣" is 123), full-width
+# digits, underscores and exponents, none of which a person typing a price means.
+_AMOUNT_TEXT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?", re.ASCII)
 
 
 class CurrencyMismatch(ValueError):
@@ -41,7 +45,13 @@ class Money:
     def from_decimal(cls, amount: Decimal | str, currency: str) -> Money:
         """Parse a major-unit amount ("29.00") exactly; refuses more decimals than the currency has."""
         currency = validate_currency(currency)
-        value = Decimal(str(amount).strip())
+        if isinstance(amount, str):
+            if not _AMOUNT_TEXT.fullmatch(amount.strip()):
+                raise ValueError(f"{amount!r} is not a plain decimal number (ASCII digits, one point)")
+            amount = Decimal(amount.strip())
+        if not isinstance(amount, Decimal):
+            raise TypeError("amount must be a Decimal or a decimal string")
+        value = amount
         if not value.is_finite():
             raise ValueError("amount must be a finite number")
         scaled = value.scaleb(minor_digits(currency))

@@ -13,9 +13,11 @@ import secrets
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app import routes
+from portal_app.billing.audit import audit
 from portal_app.billing.portal_links import is_subscriber_deleted, record_portal_visit, resolve_portal_token
 from portal_app.db import session_scope
 from portal_app.models import ConsoleSession, MerchantUser, PortalLink, PortalSession, utcnow
@@ -67,19 +69,24 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def secret_from_cookie_header(cookie_header: str, kind: SessionKind) -> str:
-    """The session secret of this kind in a raw Cookie header, or "".
+def cookie_value(cookie_header: str, name: str) -> str:
+    """The value of cookie `name` in a raw Cookie header, or "".
 
     Parsed the way browsers and Starlette do (split on ";" then the first "="), so another site
-    cookie the stdlib parser rejects cannot hide the session; the last duplicate wins.
+    cookie the stdlib parser rejects cannot hide ours; the last duplicate wins.
     """
-    secret = ""
+    found = ""
     for chunk in (cookie_header or "").split(";"):
-        name, sep, value = chunk.partition("=")
-        if sep and name.strip() == kind.cookie:
+        key, sep, value = chunk.partition("=")
+        if sep and key.strip() == name:
             value = value.strip()
-            secret = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-    return secret
+            found = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    return found
+
+
+def secret_from_cookie_header(cookie_header: str, kind: SessionKind) -> str:
+    """The session secret of this kind in a raw Cookie header, or ""."""
+    return cookie_value(cookie_header, kind.cookie)
 
 
 # --- One implementation for both kinds ---------------------------------------------------
@@ -209,3 +216,31 @@ def sign_out_console(cookie_header: str) -> None:
     """Logout from a request's Cookie header, in its own transaction."""
     with session_scope() as session:
         close_session(session, CONSOLE_SESSION, secret_from_cookie_header(cookie_header, CONSOLE_SESSION))
+
+
+def revoke_console_sessions(session: Session, user_id: int, *, now: datetime | None = None) -> int:
+    """Every live console session of this user ends at once (all browsers); how many ended."""
+    table = ConsoleSession.__table__
+    result = session.execute(
+        sa.update(table)
+        .where(table.c.user_id == user_id, table.c.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+    )
+    return result.rowcount or 0
+
+
+def sign_out_everywhere(cookie_header: str) -> ConsoleIdentity | None:
+    """Sign out everywhere, from a request's Cookie header: every session of its user ends, this one
+    included; the identity that was signed in, or None (nothing ended without a live session)."""
+    with session_scope() as session:
+        identity = resolve_console_session(session, secret_from_cookie_header(cookie_header, CONSOLE_SESSION))
+        if identity is not None:
+            revoke_console_sessions(session, identity.user_id)
+            audit(
+                session,
+                merchant_id=identity.merchant_id,
+                subscriber_id=None,
+                actor=f"user:{identity.user_id}",
+                kind="signed_out_everywhere",
+            )
+        return identity

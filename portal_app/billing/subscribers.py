@@ -66,7 +66,7 @@ def update_billing_details(
 
 
 def set_language(session: Session, *, merchant_id: int, subscriber_id: int, language: object) -> Subscriber:
-    if language not in SUPPORTED_LANGUAGES:
+    if not isinstance(language, str) or language not in SUPPORTED_LANGUAGES:
         raise SubscriberError("Unsupported language.", field="language")
     subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
     subscriber.language = language

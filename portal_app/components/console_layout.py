@@ -20,6 +20,7 @@ class NativeForm(BaseHTML):
     tag = "form"
     action: rx.Var[str]
     method: rx.Var[str]
+    enc_type: rx.Var[str]  # "multipart/form-data" for a file
 
 
 native_form = NativeForm.create

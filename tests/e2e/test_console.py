@@ -207,9 +207,9 @@ def test_merchant_journey(server, browser, tmp_path):
     page.get_by_text("Settings saved.").wait_for()
     logo = tmp_path / "logo.png"
     logo.write_bytes(_png())
-    page.locator("input[type=file]").set_input_files(str(logo))
-    page.get_by_test_id("logo-selected").filter(has_text="logo.png").wait_for()
-    page.get_by_role("button", name="Upload logo").click()
+    page.get_by_label("Logo file (PNG or JPEG, up to 512 KB)").set_input_files(str(logo))
+    page.get_by_role("button", name="Upload logo").click()  # a plain form post to our route, not Reflex's /_upload
+    page.get_by_test_id("settings-notice").filter(has_text="Logo updated.").wait_for()
     page.get_by_test_id("settings-logo").wait_for()
     screenshot(page, "console-settings")
     other, portal = _portal_shows(browser, new_url, "Ana Lima")
@@ -255,6 +255,43 @@ def test_merchant_a_cannot_reach_merchant_b(server, page):
     page.goto(f"{server['base_url']}/console/plans/{plan_id}")
     page.get_by_role("heading", name="Recurring plans", level=1).wait_for()
     assert "Secret Plan" not in page.content()
+
+
+def test_change_password_and_sign_out_everywhere(server, browser):
+    """Two browsers signed in to one account: a password change in one signs the other out; then
+    "sign out everywhere" ends this one too. Both are plain form posts (no password in Reflex)."""
+    from portal_app.billing.accounts import sign_up
+
+    email = f"owner{time.time_ns()}@pw.example"
+    with Session(server["engine"], expire_on_commit=False) as session:
+        sign_up(session, company_name="Password Co", email=email, password=PASSWORD)
+        session.commit()
+    contexts = [browser.new_context(viewport=VIEWPORTS["desktop"]) for _ in range(2)]
+    mine, other = (context.new_page() for context in contexts)
+    mine.viewport_name = other.viewport_name = "desktop"
+    for page in (mine, other):
+        _sign_in(page, server, email=email, password=PASSWORD)
+    _nav(mine, "Settings", "Settings")
+    mine.get_by_label("Current password").fill("not the password")
+    mine.get_by_label("New password (at least 12 characters)").fill("a brand new passphrase")
+    mine.get_by_label("Repeat the new password").fill("a brand new passphrase")
+    mine.get_by_role("button", name="Change password").click()
+    mine.get_by_test_id("form-error").filter(has_text="current password is not right").wait_for()
+    mine.get_by_label("Current password").fill(PASSWORD)
+    mine.get_by_label("New password (at least 12 characters)").fill("a brand new passphrase")
+    mine.get_by_label("Repeat the new password").fill("a brand new passphrase")
+    mine.get_by_role("button", name="Change password").click()
+    mine.get_by_test_id("settings-notice").filter(has_text="Password changed").wait_for()
+    screenshot(mine, "console-settings-password-changed")
+    other.reload()
+    other.get_by_role("heading", name="Merchant console").wait_for()  # signed out by the change
+    _sign_in(other, server, email=email, password="a brand new passphrase")
+    mine.get_by_role("button", name="Sign out everywhere").click()
+    mine.get_by_role("heading", name="Merchant console").wait_for()
+    other.goto(f"{server['base_url']}/console/settings")
+    other.get_by_role("heading", name="Merchant console").wait_for()
+    for context in contexts:
+        context.close()
 
 
 def test_console_pages_without_a_session_go_to_sign_in(server, page):

@@ -93,3 +93,16 @@ def test_merchant_logo_is_public_and_cached(client, engine, worlds):
     assert resp.headers["cache-control"] == "public, max-age=3600" and len(resp.headers["etag"]) == 32
     assert client.get(routes.merchant_logo_url("gym")).status_code == 404  # no logo uploaded
     assert client.get(routes.merchant_logo_url("nobody")).status_code == 404
+
+
+def test_a_year_without_invoices_is_a_plain_404_with_the_usual_headers(client, engine, worlds):
+    """Issue 10: a year with no invoices answered 500; it is a 404 that is never cached or referred."""
+    mine, _, _, _ = worlds
+    client.cookies.set(routes.PORTAL_SESSION_COOKIE, _portal_cookie(engine, mine.subscriber_id))
+    for year in (2000, 2025, 2027, 2100):
+        resp = client.get(routes.invoice_year_zip_url(year))
+        assert resp.status_code == 404 and resp.text == "Not found"
+        assert resp.headers["cache-control"] == "no-store"
+        assert resp.headers["referrer-policy"] == "no-referrer"
+        assert resp.headers["x-content-type-options"] == "nosniff"
+        assert "content-disposition" not in resp.headers

@@ -9,7 +9,7 @@ from sqlmodel import select
 from starlette.testclient import TestClient
 
 from portal_app import db
-from portal_app.api import build_api
+from portal_app.api import build_api, login_throttle
 from portal_app.api import console as console_api
 from portal_app.billing import accounts, sessions
 from portal_app.models import ConsoleSession, Merchant, MerchantUser, utcnow
@@ -82,8 +82,9 @@ def test_absolute_timeout_even_when_active(session):
 @pytest.fixture
 def client(engine, monkeypatch):
     monkeypatch.setattr(db, "get_engine", lambda: engine)
-    monkeypatch.setattr(console_api, "login_ip_limiter", RateLimiter("ip", limit=30, window_seconds=900))
-    monkeypatch.setattr(console_api, "login_account_limiter", RateLimiter("acct", limit=3, window_seconds=900))
+    for name, limit in [("ip", 30), ("account_ip", 5), ("account", 3), ("device", 10)]:
+        monkeypatch.setattr(login_throttle, f"login_{name}_limiter", RateLimiter(name, limit=limit, window_seconds=900))
+    monkeypatch.setattr(console_api, "password_change_limiter", RateLimiter("pw", limit=5, window_seconds=900))
     monkeypatch.setattr(console_api, "signup_ip_limiter", RateLimiter("su", limit=10, window_seconds=900))
     return TestClient(build_api(), follow_redirects=False, base_url="http://portal.test")
 
@@ -119,8 +120,9 @@ def test_login_failures_are_generic_and_throttled_per_account(client, session):
     assert unknown.headers["location"] == wrong.headers["location"] == "/console?error=invalid"
     _login(client, "a@acme.example", "wrong again!!")
     _login(client, "a@acme.example", "and again!!!!")
-    # Over the per-account limit: even the right password waits.
-    assert _login(client, "a@acme.example", PASSWORD).headers["location"] == "/console?error=throttled"
+    # Over the per-account limit: an unknown client waits even with the right password, and is told
+    # nothing different from a wrong password.
+    assert _login(client, "a@acme.example", PASSWORD).headers["location"] == "/console?error=invalid"
 
 
 def test_cross_site_login_post_refused(client, session):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import io
 
 import pytest
 import reflex as rx
@@ -104,22 +103,6 @@ def _run(handler, state, *args):
     return [result]
 
 
-class _Upload:
-    def __init__(self, data: bytes):
-        self._data = data
-
-    async def read(self, size: int = -1) -> bytes:
-        return self._data if size < 0 else self._data[:size]
-
-
-def _png() -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (10, 10)).save(out, format="PNG")
-    return out.getvalue()
-
-
 def _calls(b):
     """(state class, route params, preset vars, handler, args) for every console handler, aimed at B."""
     settings_form = {
@@ -186,7 +169,6 @@ def _calls(b):
         (ConsoleOutboxState, {}, {"has_next": True}, ConsoleOutboxState.change_page, (1,)),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.load, ()),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.save_settings, (settings_form,)),
-        (ConsoleSettingsState, {}, {}, ConsoleSettingsState.upload_logo, ([_Upload(_png())],)),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.remove_logo, ()),
         (
             ConsoleSettingsState,

@@ -11,7 +11,8 @@ from portal_app.components.layout import centered_card
 from portal_app.state import ConsoleAuthState
 
 _ERRORS = {
-    "invalid": "Email or password is not right.",
+    # One answer for a wrong password, an unknown email and a throttled attempt (nothing to learn from it).
+    "invalid": "Email or password is not right, or there were too many attempts: wait a few minutes and try again.",
     "throttled": "Too many attempts. Wait a few minutes and try again.",
 }
 

@@ -1,5 +1,10 @@
 """/console/settings: company name and logo (portal, emails, PDFs), invoice prefix, support email,
-default language, dunning schedule and end state, and the team (several users per merchant)."""
+default language, dunning schedule and end state, the team (several users per merchant), and the
+signed-in user's password and sessions.
+
+The logo file, passwords and session cookies never pass through Reflex: the logo, password and
+"sign out everywhere" forms are plain HTML forms the browser posts to our HTTP routes (api/), which
+redirect back here with a result code in the query string."""
 
 from __future__ import annotations
 
@@ -8,10 +13,20 @@ import reflex as rx
 from portal_app import routes
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.console import settings as settings_facade
-from portal_app.components.console_layout import TAP, error_callout, labelled, section
+from portal_app.components.console_account import account_section
+from portal_app.components.console_layout import TAP, error_callout, labelled, native_form, section
 from portal_app.pages.console.base import ConsoleState, console_page, day, to_sign_in
 
-LOGO_UPLOAD_ID = "logo-upload"
+PASSWORD_ERRORS = {
+    "current": "Your current password is not right.",
+    "mismatch": "The two new passwords are not the same.",
+    "weak": "Use a new password of 12 to 256 characters.",
+    "throttled": "Too many attempts. Wait a few minutes and try again.",
+}
+NOTICES = {
+    ("password", "changed"): "Password changed. Every other browser signed in to your account has been signed out.",
+    ("logo", "updated"): "Logo updated.",
+}
 
 
 class ConsoleSettingsState(ConsoleState):
@@ -23,6 +38,8 @@ class ConsoleSettingsState(ConsoleState):
     team: list[dict[str, str]] = []
     team_error: str = ""
     team_key: int = 0
+    password_error: str = ""
+    notice: str = ""
 
     def _refresh(self, merchant_id: int) -> None:
         s = settings_facade.merchant_settings(merchant_id=merchant_id)
@@ -47,7 +64,12 @@ class ConsoleSettingsState(ConsoleState):
         identity = self._load_console_header()
         if identity is None:
             return to_sign_in()
-        self.settings_error = self.logo_error = self.team_error = ""
+        self.settings_error = self.team_error = ""
+        # Results of the plain form posts (logo, password), reported as codes in the query string.
+        query = self.router.url.query_parameters
+        self.logo_error = settings_facade.logo_error_message(query.get("logo_error", ""))
+        self.password_error = PASSWORD_ERRORS.get(query.get("password_error", ""), "")
+        self.notice = next((text for (key, code), text in NOTICES.items() if query.get(key) == code), "")
         self._refresh(identity.merchant_id)
 
     @rx.event
@@ -67,30 +89,12 @@ class ConsoleSettingsState(ConsoleState):
         return rx.toast.success("Settings saved.")
 
     @rx.event
-    async def upload_logo(self, files: list[rx.UploadFile]):
-        identity = self._authorize()
-        if identity is None:
-            return to_sign_in()
-        if not isinstance(files, list) or len(files) != 1:
-            self.logo_error = "Choose one PNG or JPEG file."
-            return
-        # Read one byte past the limit: enough to refuse a larger file without holding all of it.
-        data = await files[0].read(settings_facade.MAX_LOGO_BYTES + 1)
-        try:
-            settings_facade.save_logo(merchant_id=identity.merchant_id, user_id=identity.user_id, data=data)
-        except BillingError as err:
-            self.logo_error = err.message
-            return
-        self.logo_error = ""
-        self._refresh(identity.merchant_id)
-        return [rx.clear_selected_files(LOGO_UPLOAD_ID), rx.toast.success("Logo updated.")]
-
-    @rx.event
     def remove_logo(self):
         identity = self._authorize()
         if identity is None:
             return to_sign_in()
         settings_facade.remove_logo(merchant_id=identity.merchant_id, user_id=identity.user_id)
+        self.notice = ""  # not "Logo updated." any more
         self._refresh(identity.merchant_id)
         return rx.toast.success("Logo removed.")
 
@@ -238,17 +242,6 @@ def _company_form() -> rx.Component:
     )
 
 
-def _label_file_input(component: rx.Component, label: str) -> rx.Component:
-    """rx.upload renders its own <input type=file> without any way to name it; give it an
-    aria-label so screen readers (and axe) know what it is for."""
-    for child in component.children:
-        if getattr(child, "tag", None) == "input":
-            child.custom_attrs["aria-label"] = label
-        else:
-            _label_file_input(child, label)
-    return component
-
-
 def _logo() -> rx.Component:
     S = ConsoleSettingsState
     return section(
@@ -275,34 +268,33 @@ def _logo() -> rx.Component:
             align="center",
             wrap="wrap",
         ),
-        _label_file_input(
-            rx.upload(
-                rx.vstack(
-                    rx.text("Drop a PNG or JPEG here (up to 512 KB), or", size="2"),
-                    rx.button("Choose file", type="button", size="3", variant="outline", min_height=TAP),
-                    rx.text(
-                        rx.selected_files(LOGO_UPLOAD_ID).join(", "),
-                        size="2",
-                        color_scheme="gray",
-                        data_testid="logo-selected",
+        native_form(
+            rx.vstack(
+                labelled(
+                    "Logo file (PNG or JPEG, up to 512 KB)",
+                    "logo-file",
+                    rx.el.input(
+                        id="logo-file",
+                        name="logo",
+                        type="file",
+                        accept="image/png,image/jpeg",
+                        required=True,
+                        min_height=TAP,
+                        padding="8px",
+                        border="1px dashed var(--gray-7)",
+                        border_radius="8px",
+                        width="100%",
                     ),
-                    align="center",
-                    spacing="2",
                 ),
-                id=LOGO_UPLOAD_ID,
-                accept={"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"]},
-                max_files=1,
-                multiple=False,
-                border="1px dashed var(--gray-7)",
-                border_radius="8px",
-                padding="16px",
+                error_callout(S.logo_error),
+                rx.button("Upload logo", type="submit", size="3", min_height=TAP),
+                spacing="3",
                 width="100%",
             ),
-            "Logo file (PNG or JPEG)",
-        ),
-        error_callout(S.logo_error),
-        rx.button(
-            "Upload logo", size="3", min_height=TAP, on_click=S.upload_logo(rx.upload_files(upload_id=LOGO_UPLOAD_ID))
+            method="post",
+            action=routes.API_CONSOLE_LOGO,
+            enc_type="multipart/form-data",
+            width="100%",
         ),
         title="Logo",
     )
@@ -398,9 +390,17 @@ def _team() -> rx.Component:
 
 
 def settings_page() -> rx.Component:
+    S = ConsoleSettingsState
     return console_page(
         rx.heading("Settings", size="6", as_="h1"),
+        rx.cond(
+            S.notice != "",
+            rx.callout(
+                S.notice, icon="circle_check", color_scheme="green", role="status", data_testid="settings-notice"
+            ),
+        ),
         _company_form(),
         _logo(),
         _team(),
+        account_section(user_email=S.user_email, password_error=S.password_error),
     )

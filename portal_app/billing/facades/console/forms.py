@@ -15,6 +15,10 @@ PAGE_SIZE = 25
 MAX_ID = 2**62
 LANGUAGES = ("en", "es")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Prices as people type them: ASCII digits, optional thousands commas, one decimal point (a minus sign
+# is read so that "-5" is told it must be greater than zero).
+_PRICE = re.compile(r"-?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?", re.ASCII)
+_WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
 
 
 class ConsoleError(BillingError):
@@ -59,6 +63,28 @@ def text_field(
     return value
 
 
+def choice_field(form: dict, key: str, choices, *, message: str, field: str | None = None) -> str:
+    """One of `choices` (strings); anything else, of any type (a dict, a list), is a field error."""
+    value = form.get(key, "")
+    if not isinstance(value, str) or value not in tuple(choices):
+        raise ConsoleError(message, field=field or key)
+    return value
+
+
+def whole_number_field(
+    form: dict, key: str, *, message: str, default: str = "", max_digits: int = 6, field: str | None = None
+) -> int:
+    """A non-negative whole number typed with ASCII digits ("١٢" and "²" are refused, not read as 12 or 2)."""
+    value = form.get(key, default)
+    if value in (None, ""):
+        value = default
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _WHOLE_NUMBER.fullmatch(value.strip()) or len(value.strip()) > max_digits:
+        raise ConsoleError(message, field=field or key)
+    return int(value.strip())
+
+
 def form_dict(form: Any) -> dict:
     if not isinstance(form, dict):
         raise ConsoleError("Invalid form data.")
@@ -82,12 +108,11 @@ def checkbox(value: Any) -> bool:
 
 def parse_price(text: Any, currency: str) -> int:
     """'29', '29.00', '1,299.5' -> minor units for the currency; ConsoleError otherwise."""
-    if not isinstance(text, str) or len(text) > 20:
+    if not isinstance(text, str) or len(text) > 20 or not _PRICE.fullmatch(text.strip()):
         raise ConsoleError("Enter the price as a number, e.g. 29.00.", field="price")
-    cleaned = text.strip().replace(",", "")
     try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
+        amount = Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only plain decimals
         raise ConsoleError("Enter the price as a number, e.g. 29.00.", field="price") from None
     if not amount.is_finite() or amount <= 0:
         raise ConsoleError("The price must be greater than zero.", field="price")

@@ -15,10 +15,12 @@ from portal_app.billing.facades.console.forms import (
     ConsoleError,
     actor_for,
     checkbox,
+    choice_field,
     form_dict,
     parse_id,
     parse_price,
     text_field,
+    whole_number_field,
 )
 from portal_app.billing.money import Money, validate_currency
 from portal_app.billing.statuses import SubscriptionStatus, renews
@@ -121,23 +123,27 @@ def plan_fields_from_form(form: Any) -> dict[str, Any]:
     except ValueError:
         raise ConsoleError("Choose a known currency (ISO 4217 code such as USD or EUR).", field="currency") from None
     amount_minor = parse_price(form.get("price", ""), currency)
-    interval = form.get("interval", "")
-    if interval not in plan_service.MAX_INTERVAL_COUNT:
-        raise ConsoleError("The billing interval must be day, week, month or year.", field="interval")
-    count_text = form.get("interval_count", "1") or "1"
-    if isinstance(count_text, int) and not isinstance(count_text, bool):
-        count_text = str(count_text)
-    if not isinstance(count_text, str) or not count_text.strip().isdigit() or len(count_text.strip()) > 4:
-        raise ConsoleError("Bill every: enter a whole number.", field="interval_count")
-    policy = form.get("cancellation_policy", "")
-    if policy not in {p.value for p in plan_service.CancellationPolicy}:
-        raise ConsoleError("Choose a cancellation policy.", field="cancellation_policy")
+    interval = choice_field(
+        form,
+        "interval",
+        plan_service.MAX_INTERVAL_COUNT,
+        message="The billing interval must be day, week, month or year.",
+    )
+    interval_count = whole_number_field(
+        form, "interval_count", default="1", max_digits=4, message="Bill every: enter a whole number."
+    )
+    policy = choice_field(
+        form,
+        "cancellation_policy",
+        [p.value for p in plan_service.CancellationPolicy],
+        message="Choose a cancellation policy.",
+    )
     fields = {
         "name": name,
         "amount_minor": amount_minor,
         "currency": currency,
         "interval": interval,
-        "interval_count": int(count_text.strip()),
+        "interval_count": interval_count,
         "cancellation_policy": policy,
     }
     try:

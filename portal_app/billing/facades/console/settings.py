@@ -21,6 +21,7 @@ from portal_app.billing.facades.console.forms import (
     LANGUAGES,
     ConsoleError,
     actor_for,
+    choice_field,
     email_field,
     form_dict,
     text_field,
@@ -97,11 +98,9 @@ def save_merchant_settings(*, merchant_id: int, user_id: int, form: Any) -> None
     prefix = text_field(form, "invoice_prefix", label="Invoice prefix", max_length=12).upper()
     if not PREFIX_RE.fullmatch(prefix):
         raise ConsoleError("Invoice prefix: letters, digits and dashes only (up to 12).", field="invoice_prefix")
-    support = form.get("support_email", "")
-    support = email_field(support, "support_email") if isinstance(support, str) and support.strip() else ""
-    language = form.get("default_language", "")
-    if language not in LANGUAGES:
-        raise ConsoleError("Choose English or Spanish.", field="default_language")
+    support = text_field(form, "support_email", label="Support email", max_length=254, required=False)
+    support = email_field(support, "support_email") if support else ""
+    language = choice_field(form, "default_language", LANGUAGES, message="Choose English or Spanish.")
     schedule_text = text_field(form, "dunning_schedule_days", label="Retry schedule", max_length=60)
     try:
         days = parse_dunning_schedule(schedule_text)
@@ -114,11 +113,12 @@ def save_merchant_settings(*, merchant_id: int, user_id: int, form: Any) -> None
             f"Retry schedule: at most {MAX_DUNNING_STEPS} retries within {MAX_DUNNING_DAY} days.",
             field="dunning_schedule_days",
         )
-    end_state = form.get("dunning_end_state", "")
-    if end_state not in END_STATES:
-        raise ConsoleError(
-            "After the last retry the subscription becomes unpaid or canceled.", field="dunning_end_state"
-        )
+    end_state = choice_field(
+        form,
+        "dunning_end_state",
+        END_STATES,
+        message="After the last retry the subscription becomes unpaid or canceled.",
+    )
     with db.session_scope() as session:
         merchant = session.get(Merchant, merchant_id)
         if merchant is None:
@@ -154,26 +154,45 @@ def logo_content_type(data: bytes) -> str | None:
     return None
 
 
+LOGO_ERRORS = {
+    "logo_missing": "Choose a PNG or JPEG file.",
+    "logo_too_large": f"The logo must be at most {MAX_LOGO_BYTES // 1024} KB.",
+    "logo_type": "The logo must be a PNG or JPEG image.",
+    "logo_pixels": "The logo must be at most 4000 × 4000 pixels.",
+    "logo_unreadable": "This file is not a readable PNG or JPEG image.",
+}
+
+
+def _logo_refused(code: str) -> ConsoleError:
+    return ConsoleError(LOGO_ERRORS[code], code=code, field="logo")
+
+
+def logo_error_message(code: object) -> str:
+    """The sentence for a logo refusal code (the upload route reports codes), or ""."""
+    return LOGO_ERRORS.get(code, "") if isinstance(code, str) else ""
+
+
 def save_logo(*, merchant_id: int, user_id: int, data: Any) -> None:
-    """Store a PNG or JPEG logo (checked by magic bytes and decoded once, at most MAX_LOGO_BYTES)."""
+    """Store a PNG or JPEG logo (checked by magic bytes and decoded once, at most MAX_LOGO_BYTES).
+    Refusals are ConsoleErrors whose code is a key of LOGO_ERRORS."""
     if not isinstance(data, (bytes, bytearray)) or not data:
-        raise ConsoleError("Choose a PNG or JPEG file.", field="logo")
+        raise _logo_refused("logo_missing")
     if len(data) > MAX_LOGO_BYTES:
-        raise ConsoleError(f"The logo must be at most {MAX_LOGO_BYTES // 1024} KB.", field="logo")
+        raise _logo_refused("logo_too_large")
     content_type = logo_content_type(bytes(data))
     if content_type is None:
-        raise ConsoleError("The logo must be a PNG or JPEG image.", field="logo")
+        raise _logo_refused("logo_type")
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in ("PNG", "JPEG"):
                 raise ValueError(image.format)
             if image.width > 4000 or image.height > 4000:
-                raise ConsoleError("The logo must be at most 4000 × 4000 pixels.", field="logo")
+                raise _logo_refused("logo_pixels")
             image.verify()
     except ConsoleError:
         raise
     except Exception:  # noqa: BLE001 - any decoding failure means "not an image we can use"
-        raise ConsoleError("This file is not a readable PNG or JPEG image.", field="logo") from None
+        raise _logo_refused("logo_unreadable") from None
     with db.session_scope() as session:
         merchant = session.get(Merchant, merchant_id)
         if merchant is None:

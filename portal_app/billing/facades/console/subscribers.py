@@ -22,6 +22,7 @@ from portal_app.billing.facades.console.forms import (
     ConsoleError,
     actor_for,
     checkbox,
+    choice_field,
     email_field,
     form_dict,
     parse_id,
@@ -210,7 +211,7 @@ def _start_at(value: Any, now: datetime) -> datetime:
     """'' or today -> now; an earlier date (up to a month back) -> that day's midnight UTC."""
     if value in (None, ""):
         return now
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip()):
         raise ConsoleError("Enter the start date as YYYY-MM-DD.", field="start_date")
     try:
         day = date.fromisoformat(value.strip())
@@ -244,7 +245,7 @@ def _registration_from_form(form: Any, *, plan_id: Any, user_id: int, now: datet
         plan_id=parse_id(plan_id, "plan"),
         name=text_field(form, "name", label="Name", max_length=120),
         email=email_field(form.get("email", "")),
-        language=form.get("language", "") or "",
+        language=choice_field(form, "language", ("", *LANGUAGES), message="Choose English or Spanish."),
         start_at=_start_at(form.get("start_date", ""), now),
         card_input=card_input_from_form(form),
         send_invitation=checkbox(form.get("send_invitation", "")),
