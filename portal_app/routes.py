@@ -37,6 +37,8 @@ API_CONSOLE_LOGIN = f"{API_PREFIX}/console/login"
 API_CONSOLE_SIGNUP = f"{API_PREFIX}/console/signup"
 API_CONSOLE_LOGOUT = f"{API_PREFIX}/console/logout"
 STRIPE_WEBHOOK = f"{API_PREFIX}/stripe/webhook"
+# The simulated gateway's tokenizer (its Stripe.js endpoint): a card in, a pm_ id out.
+API_SIMULATED_PAYMENT_METHODS = f"{API_PREFIX}/simulated-gateway/v1/payment_methods"
 
 PORTAL_SESSION_COOKIE = "portal_session"
 CONSOLE_SESSION_COOKIE = "console_session"

@@ -1,5 +1,5 @@
 """Plain HTTP routes beside the Reflex app: portal link exchange, downloads, console forms, logos,
-the Stripe webhook and health.
+the Stripe webhook, the simulated gateway's card tokenizer and health.
 
 Mounted in front of Reflex (rx.App(api_transformer=...)), so in production, where one port serves
 everything, these paths are answered before the single-page app loads. Routes never open a
@@ -17,6 +17,7 @@ from portal_app.api.console import console_login, console_logout, console_signup
 from portal_app.api.headers import SecurityHeadersMiddleware
 from portal_app.api.health import health
 from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, portal_year_zip
+from portal_app.api.simulated_gateway import create_payment_method
 from portal_app.api.stripe import stripe_routes
 
 
@@ -32,6 +33,7 @@ def build_api() -> Starlette:
             Route(routes.API_CONSOLE_LOGIN, console_login, methods=["POST"]),
             Route(routes.API_CONSOLE_SIGNUP, console_signup, methods=["POST"]),
             Route(routes.API_CONSOLE_LOGOUT, console_logout, methods=["POST"]),
+            Route(routes.API_SIMULATED_PAYMENT_METHODS, create_payment_method, methods=["POST"]),
             *stripe_routes(),
         ]
     )

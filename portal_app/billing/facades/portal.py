@@ -17,6 +17,7 @@ from sqlmodel import Session
 from portal_app import i18n
 from portal_app.billing import notify, subscribers, subscriptions
 from portal_app.billing.errors import BillingError, NotFound
+from portal_app.billing.facades.card_entry import card_reference
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.gateways.base import CardEntry, ChargeOutcome, PaymentGateway
 from portal_app.billing.invoice_queries import invoice_years, list_invoices
@@ -44,7 +45,6 @@ from portal_app.db import get_engine, new_session, session_scope
 from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber, utcnow
 
 CANCEL_REASONS = ("too_expensive", "not_using", "missing_features", "switching", "other")
-_STRIPE_ID = re.compile(r"^(pm|seti)_[A-Za-z0-9]{1,100}$")
 _PI_ID = re.compile(r"^pi_[A-Za-z0-9]{1,100}$")
 A, I = AttemptStatus, InvoiceStatus
 
@@ -154,53 +154,10 @@ def card_update_text(result: CardUpdateResult, lang: str) -> str:
     return i18n.t(lang, "processor_unavailable")
 
 
-class CardInputError(BillingError):
-    code = "invalid_card_input"
-
-
-def parse_expiry(text: str) -> tuple[str, str]:
-    """'04/28', '4/2028', '0428' -> ('04', '28'); CardInputError otherwise."""
-    digits = re.sub(r"[\s/-]", "", text or "")
-    if not digits.isdigit() or len(digits) not in (3, 4, 6):
-        raise CardInputError("Enter the expiry as MM/YY.", field="expiry")
-    if len(digits) == 3:
-        digits = "0" + digits
-    month, year = digits[:2], digits[2:]
-    if not 1 <= int(month) <= 12:
-        raise CardInputError("The expiry month must be 01 to 12.", field="expiry")
-    return month, year
-
-
-def card_input_from_form(form: dict) -> dict[str, str]:
-    """The simulated gateway's card fields from the portal form, bounded and typed.
-
-    In Stripe mode the browser sends only a Stripe id (pm_/seti_) from Elements.
-    """
-    if not isinstance(form, dict):
-        raise CardInputError("Invalid card details.")
-    stripe_id = form.get("stripe_id")
-    if stripe_id is not None:
-        if not isinstance(stripe_id, str) or not _STRIPE_ID.fullmatch(stripe_id):
-            raise CardInputError("Invalid card reference.")
-        return {"payment_method" if stripe_id.startswith("pm_") else "setup_intent": stripe_id}
-    number = form.get("number")
-    expiry = form.get("expiry")
-    cvc = form.get("cvc")
-    if not all(isinstance(v, str) for v in (number, expiry, cvc)):
-        raise CardInputError("Please fill in the card number, expiry and security code.")
-    number = re.sub(r"[\s-]", "", number)
-    if not number.isdigit() or not 12 <= len(number) <= 19:
-        raise CardInputError("Enter the card number as shown on your card.", field="number")
-    month, year = parse_expiry(expiry)
-    cvc = cvc.strip()
-    if not cvc.isdigit() or len(cvc) not in (3, 4):
-        raise CardInputError("The security code is 3 or 4 digits.", field="cvc")
-    return {"number": number, "exp_month": month, "exp_year": year, "cvc": cvc}
-
-
-def save_card(*, merchant_id: int, subscriber_id: int, form: dict, now: datetime | None = None) -> CardUpdateResult:
-    """Attach the new card (3DS when the bank asks) and retry every open invoice with it at once."""
-    card_input = card_input_from_form(form)
+def save_card(*, merchant_id: int, subscriber_id: int, form: object, now: datetime | None = None) -> CardUpdateResult:
+    """Attach the new card (3DS when the bank asks) and retry every open invoice with it at once.
+    `form` carries the card component's id only (see card_reference)."""
+    card_input = card_reference(form)
     return update_payment_method(
         get_engine(),
         merchant_id=merchant_id,
@@ -355,7 +312,7 @@ def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> PaymentT
             .order_by(Invoice.finalized_at, Invoice.id)
             .limit(1)
         ).first()
-    if row is None or not _PI_ID.match(row[3] or ""):
+    if row is None or not _PI_ID.fullmatch(row[3] or ""):
         return None
     number, total, currency, pi_id, pm_ref = row
     return PaymentToAuthenticate(
@@ -368,7 +325,7 @@ def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payme
     like the webhook would. True when the invoice's payment succeeded. Scoped: the intent must be one
     of this subscriber's attempts."""
     gateway = get_gateway()
-    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS or not _PI_ID.match(payment_intent_id or ""):
+    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS or not _PI_ID.fullmatch(payment_intent_id or ""):
         raise NotFound("No payment is waiting for confirmation.")
     engine = get_engine()
     with new_session(engine) as session:

@@ -1,7 +1,8 @@
 """An offline gateway that behaves like Stripe test mode, for the demo and for tests.
 
 It accepts only Stripe's documented test card numbers and reproduces their behaviour (declines,
-3DS, charge failures; the card table and checks are in simulated_cards.py). State lives in one process-wide store guarded by a lock, so every instance in
+3DS, charge failures; the card table and checks are in simulated_cards.py). Cards arrive as pm_ ids
+from its tokenizer (simulated_tokens.py, the simulated Stripe.js), never as numbers. State lives in one process-wide store guarded by a lock, so every instance in
 a process sees the same customers, cards and charges, and idempotency holds across threads.
 The store never keeps a card number or CVC: only brand, last4, expiry and a behaviour tag.
 
@@ -30,9 +31,11 @@ import re
 import secrets
 import threading
 from collections import deque
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from portal_app.billing.gateways.base import (
+    RAW_CARD_KEYS,
     CardDetails,
     CardEntry,
     CardEntryNotSupported,
@@ -48,10 +51,10 @@ from portal_app.billing.gateways.simulated_cards import (
     BEHAVIOUR_CODES,
     BEHAVIOURS,
     CODE_BEHAVIOURS,
-    check_card,
     gateway_message,
     setup_declined,
 )
+from portal_app.billing.gateways.simulated_tokens import read_card_token
 from portal_app.billing.money import validate_currency
 
 _TIMEOUT_MESSAGE = "The payment gateway did not answer in time; the outcome of this charge is unknown."
@@ -193,22 +196,33 @@ class SimulatedGateway:
         return ref
 
     def attach_card(self, *, customer_ref: str, card_input: dict[str, str]) -> SetupResult:
-        """Validate and save a card. 3DS test cards answer REQUIRES_ACTION with a setup_ref."""
-        checked = check_card(card_input)
-        if isinstance(checked, SetupResult):
-            return checked
-        behaviour = BEHAVIOURS[checked.behaviour]
+        """Save a card tokenized by simulated_tokens: {"payment_method": "pm_..."} only, like Stripe.
+        3DS test cards answer REQUIRES_ACTION with a setup_ref.
+
+        Raw card data is refused with ValueError (cards reach a gateway only through its tokenizer),
+        as is an id this tokenizer did not issue or that has outlived TOKEN_LIFETIME.
+        """
+        if not isinstance(card_input, Mapping):
+            raise TypeError('card_input must be {"payment_method": "pm_..."}')
+        if RAW_CARD_KEYS & {str(k).lower() for k in card_input}:
+            raise ValueError("Raw card data must never reach the gateway: tokenize the card first")
+        if set(card_input) != {"payment_method"}:
+            raise ValueError('card_input must be exactly {"payment_method": "pm_..."}')
+        token = read_card_token(card_input["payment_method"])
+        if token is None:
+            raise ValueError("No such PaymentMethod: not a live card token of this gateway")
+        behaviour = BEHAVIOURS[token.behaviour]
         if behaviour.attach_decline:
             return setup_declined(behaviour.attach_decline)
         stored = _StoredCard(
             customer_ref=customer_ref,
-            behaviour=checked.behaviour,
+            behaviour=token.behaviour,
             details=CardDetails(
-                _new_card_ref(checked.behaviour, customer_ref),
-                checked.brand,
-                checked.last4,
-                checked.exp_month,
-                checked.exp_year,
+                _new_card_ref(token.behaviour, customer_ref),
+                token.brand,
+                token.last4,
+                token.exp_month,
+                token.exp_year,
             ),
         )
         with _LOCK:
@@ -324,7 +338,7 @@ class SimulatedGateway:
             return known.result if known is not None else None
 
     def create_setup_intent(self, *, customer_ref: str) -> tuple[str, str]:
-        raise CardEntryNotSupported("The simulated gateway takes cards from our form (attach_card)")
+        raise CardEntryNotSupported("The simulated gateway takes cards from its tokenizer (simulated_tokens)")
 
     def payment_client_secret(self, pi_id: str) -> str:
         raise CardEntryNotSupported("The simulated gateway has no browser-side authentication")
