@@ -100,11 +100,18 @@ def test_declined_card_shows_why_and_changes_nothing(server, page, number, messa
 def test_inline_validation(server, page):
     _, token = make_subscriber(server["engine"])
     open_portal(page, server, token)
+    # The simulated gateway's tokenizer answers in Stripe's words, shown under the field at fault.
     _fill_card(page, "4242", expiry="13/30", cvc="1")
-    page.get_by_text("Enter the card number as shown on your card.").wait_for()
+    page.get_by_text("Your card number is incorrect.").wait_for()
     page.get_by_label("Card number").fill("4242424242424242")
     page.get_by_role("button", name="Save card").click()
-    page.get_by_text("The expiry month must be 01 to 12.").wait_for()
+    page.get_by_text("Your card's expiration month is invalid.").wait_for()
+    assert page.get_by_label("Card number").get_attribute("aria-invalid") == "false"
+    assert page.get_by_label("Expiry (MM/YY)").get_attribute("aria-invalid") == "true"
+    screenshot(page, "portal-card-inline-error")
+    page.get_by_label("Expiry (MM/YY)").fill("12/30")
+    page.get_by_role("button", name="Save card").click()
+    page.get_by_text("Your card's security code is invalid.").wait_for()
 
 
 @pytest.mark.parametrize("approve", [True, False])

@@ -31,11 +31,9 @@ import re
 import secrets
 import threading
 from collections import deque
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from portal_app.billing.gateways.base import (
-    RAW_CARD_KEYS,
     CardDetails,
     CardEntry,
     CardEntryNotSupported,
@@ -54,7 +52,7 @@ from portal_app.billing.gateways.simulated_cards import (
     gateway_message,
     setup_declined,
 )
-from portal_app.billing.gateways.simulated_tokens import read_card_token
+from portal_app.billing.gateways.simulated_tokens import token_of_card_input
 from portal_app.billing.money import validate_currency
 
 _TIMEOUT_MESSAGE = "The payment gateway did not answer in time; the outcome of this charge is unknown."
@@ -202,15 +200,7 @@ class SimulatedGateway:
         Raw card data is refused with ValueError (cards reach a gateway only through its tokenizer),
         as is an id this tokenizer did not issue or that has outlived TOKEN_LIFETIME.
         """
-        if not isinstance(card_input, Mapping):
-            raise TypeError('card_input must be {"payment_method": "pm_..."}')
-        if RAW_CARD_KEYS & {str(k).lower() for k in card_input}:
-            raise ValueError("Raw card data must never reach the gateway: tokenize the card first")
-        if set(card_input) != {"payment_method"}:
-            raise ValueError('card_input must be exactly {"payment_method": "pm_..."}')
-        token = read_card_token(card_input["payment_method"])
-        if token is None:
-            raise ValueError("No such PaymentMethod: not a live card token of this gateway")
+        token = token_of_card_input(card_input)
         behaviour = BEHAVIOURS[token.behaviour]
         if behaviour.attach_decline:
             return setup_declined(behaviour.attach_decline)

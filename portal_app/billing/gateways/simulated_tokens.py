@@ -20,6 +20,7 @@ import struct
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
+from portal_app.billing.gateways.base import RAW_CARD_KEYS
 from portal_app.billing.gateways.simulated_cards import (
     BEHAVIOUR_CODES,
     CODE_BEHAVIOURS,
@@ -110,3 +111,18 @@ def read_card_token(
     if not timedelta(minutes=-1) <= age <= TOKEN_LIFETIME:
         return None
     return TokenizedCard(token, behaviour, _BRANDS[brand], last4.decode(), month, year)
+
+
+def token_of_card_input(card_input: object) -> TokenizedCard:
+    """attach_card's input, {"payment_method": "pm_..."}, checked: raw card data (even beside the id),
+    any other key, or an id that is not a live token of this tokenizer raise ValueError."""
+    if not isinstance(card_input, Mapping):
+        raise TypeError('card_input must be {"payment_method": "pm_..."}')
+    if RAW_CARD_KEYS & {str(k).lower() for k in card_input}:
+        raise ValueError("Raw card data must never reach the gateway: tokenize the card first")
+    if set(card_input) != {"payment_method"}:
+        raise ValueError('card_input must be exactly {"payment_method": "pm_..."}')
+    token = read_card_token(card_input["payment_method"])
+    if token is None:
+        raise ValueError("No such PaymentMethod: not a live card token of this gateway")
+    return token
