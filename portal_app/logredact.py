@@ -25,7 +25,7 @@ MASK = "[redacted]"
 _CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 # A quote as it appears raw or escaped inside a logged repr/JSON string: ", ', \", \'.
 _Q = r"""(?:\\{0,2}["'])"""
-_CVC = re.compile(rf"(?i)(\b(?:cvc2?|cvv2?|csc)\b{_Q}?\]?{_Q}?\s*[:=,]\s*b?{_Q}?)([^\s\"'\\,;&}}\])]+)")
+_CVC = re.compile(rf"(?i)(\b(?:cvc2?|cvv2?|csc)\b{_Q}?\]?{_Q}?\s*[:=,]\s*b?{_Q}?)(?!\[redacted\])([^\s\"'\\,;&}}\])]+)")
 _COOKIE_HEADER = re.compile(rf"(?i)(\b(?:set-)?cookie\b{_Q}?\s*[:=,]\s*b?{_Q}?)([^\r\n\"'\\]+)")
 _SESSION_COOKIE = re.compile(r"(?i)\b((?:portal|console)_session=)([^;\s\"'\\,]+)")
 _PORTAL_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")

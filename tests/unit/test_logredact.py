@@ -54,6 +54,13 @@ def test_ordinary_lines_are_left_alone(line):
     assert redact(line) == line
 
 
+def test_masking_twice_changes_nothing():
+    """Records are masked when made, then again on their way through stdout/stderr."""
+    line = f"{{'cvc': '123', 'cookie': 'portal_session=x'}} 4242424242424242 /portal/{TOKEN} cvv=1"
+    assert redact(redact(line)) == redact(line)
+    assert "[redacted]]" not in redact(redact(line))
+
+
 def test_a_card_keeps_only_its_last_four():
     assert redact("4242 4242 4242 4242") == "****4242"
 
