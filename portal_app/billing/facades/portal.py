@@ -1,7 +1,8 @@
 """The subscriber portal's facade: the page's read model and every action a subscriber can take,
 as plain calls. Each takes the portal session's (merchant_id, subscriber_id), validates its input,
 owns its transaction and picks the configured gateway: pages never open a session or touch a gateway.
-Values stay typed (Money, datetime); the UI formats them."""
+Values stay typed (Money, datetime); the UI formats them. A database outage raises
+outage.ServiceUnavailable (logged, no SQL) rather than a raw database error."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from portal_app import i18n
 from portal_app.billing import notify, subscribers, subscriptions
 from portal_app.billing.errors import BillingError, NotFound
 from portal_app.billing.facades.card_entry import card_reference
+from portal_app.billing.facades.outage import ServiceUnavailable, calm_on_database_outage
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.gateways.base import CardEntry, ChargeOutcome, PaymentGateway
 from portal_app.billing.invoice_queries import invoice_years, list_invoices
@@ -86,6 +88,7 @@ def test_mode() -> bool:
     return get_gateway().test_mode
 
 
+@calm_on_database_outage
 def portal_summary(*, merchant_id: int, subscriber_id: int, now: datetime | None = None) -> PortalSummary | None:
     """Everything the portal page shows, read in one transaction; None when the subscriber is gone."""
     with session_scope() as session:
@@ -143,6 +146,11 @@ def charge_text(charge: ChargeInvoiceResult, lang: str) -> str:
     )
 
 
+def error_text(err: BillingError, lang: str) -> str:
+    """A refusal's text for the customer: a database outage in their language, else its message."""
+    return i18n.t(lang, "service_unavailable") if isinstance(err, ServiceUnavailable) else err.message
+
+
 def card_update_text(result: CardUpdateResult, lang: str) -> str:
     """What a card update means for the customer, in their language (the retried invoices aside)."""
     if result.outcome is CardUpdateOutcome.UPDATED:
@@ -154,6 +162,7 @@ def card_update_text(result: CardUpdateResult, lang: str) -> str:
     return i18n.t(lang, "processor_unavailable")
 
 
+@calm_on_database_outage
 def save_card(*, merchant_id: int, subscriber_id: int, form: object, now: datetime | None = None) -> CardUpdateResult:
     """Attach the new card (3DS when the bank asks) and retry every open invoice with it at once.
     `form` carries the card component's id only (see card_reference)."""
@@ -168,6 +177,7 @@ def save_card(*, merchant_id: int, subscriber_id: int, form: object, now: dateti
     )
 
 
+@calm_on_database_outage
 def confirm_card(
     *, merchant_id: int, subscriber_id: int, setup_ref: str, approved: bool, now: datetime | None = None
 ) -> CardUpdateResult:
@@ -183,6 +193,7 @@ def confirm_card(
     )
 
 
+@calm_on_database_outage
 def cancel(
     *, merchant_id: int, subscriber_id: int, reason_code: object, reason_text: object, now: datetime | None = None
 ) -> subscriptions.CancelResult:
@@ -201,6 +212,7 @@ def cancel(
         )
 
 
+@calm_on_database_outage
 def undo_cancel(*, merchant_id: int, subscriber_id: int, now: datetime | None = None) -> None:
     with session_scope() as session:
         sub = current_subscription(session, merchant_id, subscriber_id)
@@ -211,6 +223,7 @@ def undo_cancel(*, merchant_id: int, subscriber_id: int, now: datetime | None = 
         )
 
 
+@calm_on_database_outage
 def save_billing_details(*, merchant_id: int, subscriber_id: int, form: dict) -> None:
     if not isinstance(form, dict):
         raise BillingError("Invalid billing details.")
@@ -226,11 +239,13 @@ def save_billing_details(*, merchant_id: int, subscriber_id: int, form: dict) ->
         )
 
 
+@calm_on_database_outage
 def change_language(*, merchant_id: int, subscriber_id: int, language: object) -> None:
     with session_scope() as session:
         subscribers.set_language(session, merchant_id=merchant_id, subscriber_id=subscriber_id, language=language)
 
 
+@calm_on_database_outage
 def request_new_link(*, email: str) -> None:
     """Email each subscriber with this address their current portal link (the invalid-link page's
     form answers the same whether or not anything was sent)."""
@@ -259,6 +274,7 @@ def publishable_key() -> str:
     return _elementsget_gateway().publishable_key
 
 
+@calm_on_database_outage
 def start_card_setup(*, merchant_id: int, subscriber_id: int) -> str:
     """A SetupIntent for this subscriber's Stripe customer (created on first use): its client secret,
     for Stripe Elements. The card is saved when the browser reports the confirmed seti_ id."""
@@ -282,6 +298,7 @@ class PaymentToAuthenticate:
     payment_method_ref: str
 
 
+@calm_on_database_outage
 def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> PaymentToAuthenticate | None:
     """The subscriber's oldest open invoice waiting for 3DS on its latest attempt, or None."""
     gateway = get_gateway()
@@ -320,6 +337,7 @@ def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> PaymentT
     )
 
 
+@calm_on_database_outage
 def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payment_intent_id: str) -> bool:
     """The browser says the customer authenticated: ask Stripe (never trust the browser), then settle
     like the webhook would. True when the invoice's payment succeeded. Scoped: the intent must be one

@@ -74,7 +74,7 @@ class PortalCardState(PortalState):
                 merchant_id=identity[0], subscriber_id=identity[1]
             )
         except BillingError as err:
-            self.form_error = err.message
+            self.form_error = portal_facade.error_text(err, self.lang)
         except Exception:  # noqa: BLE001 - Stripe unreachable or refusing: nothing was saved, the customer may retry
             self.form_error = i18n.t(self.lang, "processor_unavailable")
         finally:
@@ -134,7 +134,11 @@ class PortalCardState(PortalState):
         try:
             result = portal_facade.save_card(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)
         except BillingError as err:
-            setattr(self, _ERROR_VARS.get(getattr(err, "field", None) or "", "form_error"), err.message)
+            setattr(
+                self,
+                _ERROR_VARS.get(getattr(err, "field", None) or "", "form_error"),
+                portal_facade.error_text(err, self.lang),
+            )
             return
         finally:
             self.saving = False
@@ -161,7 +165,7 @@ class PortalCardState(PortalState):
                 merchant_id=identity[0], subscriber_id=identity[1], form={"stripe_id": setup_intent_id}
             )
         except BillingError as err:
-            self.form_error = err.message
+            self.form_error = portal_facade.error_text(err, self.lang)
             return
         finally:
             self.saving = False
@@ -207,7 +211,7 @@ class PortalCardState(PortalState):
                 merchant_id=identity[0], subscriber_id=identity[1], payment_intent_id=payment_intent_id
             )
         except BillingError as err:
-            self.result_ok, self.result_message = False, err.message
+            self.result_ok, self.result_message = False, portal_facade.error_text(err, self.lang)
             return
         except Exception:  # noqa: BLE001 - a gateway failure of any kind is reported, never raised
             self.result_ok, self.result_message = False, i18n.t(self.lang, "processor_unavailable")
@@ -234,7 +238,7 @@ class PortalCardState(PortalState):
                 merchant_id=identity[0], subscriber_id=identity[1], setup_ref=setup_ref, approved=approved is True
             )
         except BillingError as err:
-            self.form_error = err.message
+            self.form_error = portal_facade.error_text(err, self.lang)
             return
         self._show_result(result)
         self._refresh(*identity)
