@@ -53,7 +53,7 @@ def card_refusal(error: object, lang: str) -> tuple[str, str]:
     Only known codes are worded as such; anything else reads as "the processor is unavailable"."""
     code = error.get("code") if isinstance(error, dict) else None
     param = error.get("param") if isinstance(error, dict) else None
-    if code not in _TOKENIZER_CODES:
+    if not isinstance(code, str) or code not in _TOKENIZER_CODES:
         return "", i18n.t(lang, "processor_unavailable")
     if code == "card_declined" and error.get("decline_code") == "test_mode_live_card":
         code = "test_mode_live_card"  # a real card in test mode: say which cards work
