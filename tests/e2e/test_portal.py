@@ -47,8 +47,16 @@ def _subscription(engine, subscriber_id):
         return session.exec(select(Subscription).where(Subscription.subscriber_id == subscriber_id)).one()
 
 
+def _record_socket_frames(page) -> list[str]:
+    """Everything the page sends over Reflex's websocket (its events), as text."""
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(str(payload))))
+    return sent
+
+
 def test_past_due_subscriber_fixes_card_and_is_active_again(server, page):
     subscriber_id, token = make_subscriber(server["engine"], state="past_due")
+    frames = _record_socket_frames(page)
     open_portal(page, server, token)
     assert _status(page) == "past_due"
     assert "Your last payment failed" in page.get_by_test_id("next-line").inner_text()
@@ -64,8 +72,12 @@ def test_past_due_subscriber_fixes_card_and_is_active_again(server, page):
     assert page.get_by_test_id("card-label").inner_text() == "Visa ending in 4242"
     assert "Paid" in page.get_by_test_id("invoice-row").first.inner_text().split()
     screenshot(page, "portal-card-fixed")
-    # The card number never reached the database or the page's state.
+    # The card number never reached the database or the page's state, nor a Reflex event: the card
+    # component sent the tokenizer's pm_ id only.
     assert "4242 4242 4242 4242" not in page.content()
+    events = "".join(frames)
+    assert "save_card" in events and '"payment_method":"pm_' in events.replace(" ", "")
+    assert "4242424242424242" not in events.replace(" ", "") and '"cvc"' not in events
 
     with Session(server["engine"]) as session:
         assert _subscription(server["engine"], subscriber_id).status == "active"
