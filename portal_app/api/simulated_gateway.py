@@ -24,7 +24,7 @@ from portal_app.ratelimit import RateLimiter
 MAX_BODY_BYTES = 2048
 CARD_FIELDS = ("number", "exp_month", "exp_year", "cvc")
 # A customer retyping a card a few times stays far below; card testing from one address does not.
-tokenize_limiter = RateLimiter("card_tokens", limit=30, window_seconds=300)
+tokenize_limiter = RateLimiter("card_tokens", limit=60, window_seconds=300)
 
 
 def _error(status: int, type_: str, code: str, message: str, param: str = "", decline_code: str = "") -> JSONResponse:
