@@ -8,7 +8,12 @@ import reflex as rx
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
 
+from portal_app import logredact
 from portal_app.settings import get_settings
+
+# Every log line and console print of this process (the CLI and each backend worker import this
+# file) is masked: card numbers, CVCs, cookies, portal tokens (portal_app/logredact.py).
+logredact.install()
 
 settings = get_settings()
 

@@ -29,6 +29,7 @@ from sqlmodel import SQLModel
 
 from portal_app import db
 from portal_app.billing.gateways.simulated import SimulatedGateway
+from portal_app.billing.gateways.simulated_tokens import tokenize_card
 from portal_app.billing.invoices import billing_snapshot
 from portal_app.billing.periods import add_interval
 from portal_app.billing.runs import run_billing
@@ -83,7 +84,11 @@ def _seed(engine: sa.Engine, n: int, gateway: SimulatedGateway) -> None:
         cards = [
             gateway.attach_card(
                 customer_ref=c,
-                card_input={"number": "4242424242424242", "exp_month": "12", "exp_year": exp_year, "cvc": "123"},
+                card_input={
+                    "payment_method": tokenize_card(
+                        {"number": "4242424242424242", "exp_month": "12", "exp_year": exp_year, "cvc": "123"}
+                    ).id
+                },
             ).card
             for c in customers
         ]

@@ -9,6 +9,7 @@ from portal_app import (
     routes,
 )
 from portal_app.api import build_api
+from portal_app.backend_errors import calm_backend_exception_handler
 from portal_app.background import billing_loop
 from portal_app.pages.console.dashboard import ConsoleDashboardState, dashboard_page
 from portal_app.pages.console.login import ConsoleLoginState, login_page, signup_page
@@ -22,7 +23,7 @@ from portal_app.pages.portal.invalid import invalid_link_page
 from portal_app.pages.portal.overview import PortalState
 from portal_app.pages.portal.page import portal_page
 
-app = rx.App(api_transformer=build_api(), html_lang="en")
+app = rx.App(api_transformer=build_api(), html_lang="en", backend_exception_handler=calm_backend_exception_handler)
 
 # Merchant console
 app.add_page(login_page, route=routes.CONSOLE, title="Sign in · Merchant console", on_load=ConsoleLoginState.load_login)

@@ -43,6 +43,8 @@ API_CONSOLE_LOGO = f"{API_PREFIX}/console/logo"  # POST multipart/form-data from
 REFLEX_UPLOAD = "/_upload"
 REFLEX_UPLOADED_FILES = f"{REFLEX_UPLOAD}/{{path:path}}"
 STRIPE_WEBHOOK = f"{API_PREFIX}/stripe/webhook"
+# The simulated gateway's tokenizer (its Stripe.js endpoint): a card in, a pm_ id out.
+API_SIMULATED_PAYMENT_METHODS = f"{API_PREFIX}/simulated-gateway/v1/payment_methods"
 
 PORTAL_SESSION_COOKIE = "portal_session"
 CONSOLE_SESSION_COOKIE = "console_session"

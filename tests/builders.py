@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw
 from sqlmodel import Session, select
 
+from portal_app.billing.gateways.simulated_tokens import tokenize_card
 from portal_app.billing.money import Money
 from portal_app.billing.payments.card_updates import update_payment_method
 from portal_app.billing.plans import create_plan
@@ -38,8 +39,14 @@ VISA = "4242424242424242"
 CHARGE_DECLINES = "4000000000000341"
 
 
-def card(number: str = VISA) -> dict[str, str]:
+def raw_card(number: str = VISA) -> dict[str, str]:
+    """A test card as a person types it, for the tokenizer (never for a gateway or a handler)."""
     return {"number": number, "exp_month": "12", "exp_year": str(utcnow().year + 3), "cvc": "123"}
+
+
+def card(number: str = VISA) -> dict[str, str]:
+    """A gateway's card_input: the test card tokenized like the browser's card component does."""
+    return {"payment_method": tokenize_card(raw_card(number)).id}
 
 
 @dataclasses.dataclass
@@ -244,8 +251,12 @@ def make_invoice(
 
 # --------------------------------------------------------------------------- console forms
 
-# What a person types into the console/portal card form (the simulated gateway's test Visa).
-CARD_FORM = {"number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123"}
+
+def card_form(number: str = VISA) -> dict[str, str]:
+    """What the console/portal card form sends once its card component tokenized the card."""
+    return card(number.replace(" ", ""))
+
+
 PLAN_FORM = {
     "name": "Basic",
     "price": "29.00",

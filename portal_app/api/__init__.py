@@ -1,5 +1,5 @@
 """Plain HTTP routes beside the Reflex app: portal link exchange, downloads, console forms, logos,
-the Stripe webhook and health.
+the Stripe webhook, the simulated gateway's card tokenizer and health.
 
 Mounted in front of Reflex (rx.App(api_transformer=...)), so in production, where one port serves
 everything, these paths are answered before the single-page app loads. Routes never open a
@@ -24,6 +24,7 @@ from portal_app.api.headers import SecurityHeadersMiddleware
 from portal_app.api.health import health
 from portal_app.api.logo_upload import refuse_reflex_upload, upload_logo
 from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, portal_year_zip
+from portal_app.api.simulated_gateway import create_payment_method
 from portal_app.api.stripe import stripe_routes
 
 # A function route answers GET only unless told; these must win for every method.
@@ -48,6 +49,7 @@ def build_api() -> Starlette:
             # Reflex's upload endpoint and its file server: answered here, never reaching Reflex.
             Route(routes.REFLEX_UPLOAD, refuse_reflex_upload, methods=EVERY_METHOD),
             Route(routes.REFLEX_UPLOADED_FILES, refuse_reflex_upload, methods=EVERY_METHOD),
+            Route(routes.API_SIMULATED_PAYMENT_METHODS, create_payment_method, methods=["POST"]),
             *stripe_routes(),
         ]
     )

@@ -25,6 +25,7 @@ from sqlmodel import select
 
 from portal_app.billing.accounts import hash_password
 from portal_app.billing.gateways.simulated import SimulatedGateway
+from portal_app.billing.gateways.simulated_tokens import tokenize_card
 from portal_app.billing.payments.card_updates import update_payment_method
 from portal_app.billing.periods import add_interval, period_bounds
 from portal_app.billing.plans import create_plan
@@ -79,8 +80,10 @@ class DemoLink(NamedTuple):
 
 
 def _card_input(number: str = TEST_VISA) -> dict[str, str]:
-    # The gateway checks expiry against the real date, whatever the simulated clock says.
-    return {"number": number, "exp_month": "12", "exp_year": str(utcnow().year + 3), "cvc": "123"}
+    """A test card as the browser's card component hands it over: tokenized (pm_), never the number.
+    The tokenizer checks expiry against the real date, whatever the simulated clock says."""
+    card = {"number": number, "exp_month": "12", "exp_year": str(utcnow().year + 3), "cvc": "123"}
+    return {"payment_method": tokenize_card(card).id}
 
 
 def seed_demo(engine: sa.Engine, *, now: datetime, gateway: SimulatedGateway | None = None) -> bool:

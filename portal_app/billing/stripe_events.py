@@ -152,7 +152,7 @@ class EngineCallbacks:
     def _claim_for_key(self, key: str) -> ChargeClaim | None:
         """The attempt behind one of our idempotency keys, as settlement expects it; None if not ours
         (another database sharing the Stripe account derives different keys: the merchant instant)."""
-        match = _KEY.match(key or "")
+        match = _KEY.fullmatch(key or "")
         if match is None:
             log.info("payment event with foreign idempotency key %r; ignored", key)
             return None

@@ -117,7 +117,7 @@ def verify_and_parse(
         raise WebhookRejected(f"bad signature: {err.user_message}") from err
     except (ValueError, TypeError, AttributeError) as err:  # not UTF-8, not JSON, not an event object
         raise WebhookRejected("the body is not a Stripe event") from err
-    if not _EVENT_ID.match(str(_field(event, "id", ""))) or not _field(event, "type"):
+    if not _EVENT_ID.fullmatch(str(_field(event, "id", ""))) or not _field(event, "type"):
         raise WebhookRejected("the body is not a Stripe event")
     return event
 
@@ -175,7 +175,7 @@ def handle_event(event: Any, *, gateway: StripeGateway, callbacks: BillingCallba
         log.warning("webhook %s: livemode does not match the configured key; ignored", _field(event, "id"))
         return WebhookResult.IGNORED
     object_id = str(_field(_field(_field(event, "data"), "object"), "id", ""))
-    if not _OBJECT_IDS[kind].match(object_id):
+    if not _OBJECT_IDS[kind].fullmatch(object_id):
         log.warning("webhook %s: unexpected object id; ignored", _field(event, "id"))
         return WebhookResult.IGNORED
     try:

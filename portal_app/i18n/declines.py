@@ -91,6 +91,10 @@ CARD_ERRORS: dict[str, str] = {
     ),
     "incorrect_number": NC_("card error", "Your card number is incorrect."),
     "invalid_cvc": NC_("card error", "Your card's security code is invalid."),
+    "invalid_expiry_month": NC_("card error", "Your card's expiration month is invalid."),
+    "invalid_expiry_year": NC_("card error", "Your card's expiration year is invalid."),
+    "card_declined": CARD_DECLINED,
+    "rate_limit": NC_("card error", "Too many card attempts. Please wait a minute and try again."),
     "test_mode_live_card": NC_(
         "card error", "Your card was declined. This is test mode: use a test card such as 4242 4242 4242 4242."
     ),

@@ -34,6 +34,9 @@ PORTAL_TEXT: dict[str, str] = {
     "save_card": NC_("portal", "Save card"),
     "card_saved": NC_("portal", "Your new card is saved."),
     "processor_unavailable": NC_("portal", "We couldn't reach the payment processor. Please try again."),
+    "service_unavailable": NC_(
+        "portal", "We can't reach our records right now. Nothing was changed. Please try again in a minute."
+    ),
     "approve_payment_body": NC_(
         "portal", "Your bank asks you to approve the payment of %(amount)s for invoice %(number)s."
     ),

@@ -197,6 +197,7 @@ def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly
 
     from portal_app.billing.demo import MERCHANT_SLUG
     from portal_app.billing.gateways.simulated import SimulatedGateway
+    from portal_app.billing.gateways.simulated_tokens import tokenize_card
     from portal_app.billing.payments.card_updates import update_payment_method
     from portal_app.billing.periods import add_interval
     from portal_app.billing.portal_links import issue_portal_link
@@ -216,7 +217,11 @@ def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly
         session.add(subscriber)
         session.commit()
         merchant_id, plan_id, subscriber_id = merchant.id, plan_row.id, subscriber.id
-    card = {"number": "4242424242424242", "exp_month": "12", "exp_year": str(now.year + 3), "cvc": "123"}
+
+    def card(number: str) -> dict[str, str]:  # tokenized, as the card component hands it over
+        typed = {"number": number, "exp_month": "12", "exp_year": str(now.year + 3), "cvc": "123"}
+        return {"payment_method": tokenize_card(typed).id}
+
     if state == "active":
         start = now - timedelta(days=3)
     elif state == "past_due":
@@ -225,13 +230,18 @@ def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly
     else:
         raise ValueError(state)
     update_payment_method(
-        engine, merchant_id=merchant_id, subscriber_id=subscriber_id, card_input=card, gateway=gateway, now=start
+        engine,
+        merchant_id=merchant_id,
+        subscriber_id=subscriber_id,
+        card_input=card("4242424242424242"),
+        gateway=gateway,
+        now=start,
     )
     assert subscribe(
         engine, merchant_id=merchant_id, subscriber_id=subscriber_id, plan_id=plan_id, start_at=start, gateway=gateway
     ).active
     if state == "past_due":
-        failing = {**card, "number": "4000000000000341"}
+        failing = card("4000000000000341")
         update_payment_method(
             engine,
             merchant_id=merchant_id,

@@ -47,8 +47,16 @@ def _subscription(engine, subscriber_id):
         return session.exec(select(Subscription).where(Subscription.subscriber_id == subscriber_id)).one()
 
 
+def _record_socket_frames(page) -> list[str]:
+    """Everything the page sends over Reflex's websocket (its events), as text."""
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(str(payload))))
+    return sent
+
+
 def test_past_due_subscriber_fixes_card_and_is_active_again(server, page):
     subscriber_id, token = make_subscriber(server["engine"], state="past_due")
+    frames = _record_socket_frames(page)
     open_portal(page, server, token)
     assert _status(page) == "past_due"
     assert "Your last payment failed" in page.get_by_test_id("next-line").inner_text()
@@ -64,8 +72,12 @@ def test_past_due_subscriber_fixes_card_and_is_active_again(server, page):
     assert page.get_by_test_id("card-label").inner_text() == "Visa ending in 4242"
     assert "Paid" in page.get_by_test_id("invoice-row").first.inner_text().split()
     screenshot(page, "portal-card-fixed")
-    # The card number never reached the database or the page's state.
+    # The card number never reached the database or the page's state, nor a Reflex event: the card
+    # component sent the tokenizer's pm_ id only.
     assert "4242 4242 4242 4242" not in page.content()
+    events = "".join(frames)
+    assert "save_card" in events and '"payment_method":"pm_' in events.replace(" ", "")
+    assert "4242424242424242" not in events.replace(" ", "") and '"cvc"' not in events
 
     with Session(server["engine"]) as session:
         assert _subscription(server["engine"], subscriber_id).status == "active"
@@ -100,11 +112,18 @@ def test_declined_card_shows_why_and_changes_nothing(server, page, number, messa
 def test_inline_validation(server, page):
     _, token = make_subscriber(server["engine"])
     open_portal(page, server, token)
+    # The simulated gateway's tokenizer answers in Stripe's words, shown under the field at fault.
     _fill_card(page, "4242", expiry="13/30", cvc="1")
-    page.get_by_text("Enter the card number as shown on your card.").wait_for()
+    page.get_by_text("Your card number is incorrect.").wait_for()
     page.get_by_label("Card number").fill("4242424242424242")
     page.get_by_role("button", name="Save card").click()
-    page.get_by_text("The expiry month must be 01 to 12.").wait_for()
+    page.get_by_text("Your card's expiration month is invalid.").wait_for()
+    assert page.get_by_label("Card number").get_attribute("aria-invalid") == "false"
+    assert page.get_by_label("Expiry (MM/YY)").get_attribute("aria-invalid") == "true"
+    screenshot(page, "portal-card-inline-error")
+    page.get_by_label("Expiry (MM/YY)").fill("12/30")
+    page.get_by_role("button", name="Save card").click()
+    page.get_by_text("Your card's security code is invalid.").wait_for()
 
 
 @pytest.mark.parametrize("approve", [True, False])

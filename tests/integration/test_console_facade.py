@@ -21,6 +21,7 @@ from portal_app.billing.facades.console import forms as forms_facade
 from portal_app.billing.facades.console import outbox as outbox_facade
 from portal_app.billing.facades.console import plans as plans_facade
 from portal_app.billing.facades.console import profile as profile_facade
+from portal_app.billing.facades.console import registration as registration_facade
 from portal_app.billing.facades.console import settings as settings_facade
 from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.billing.gateways.simulated import SimulatedGateway
@@ -34,7 +35,7 @@ from portal_app.models import (
     Subscriber,
     utcnow,
 )
-from tests.builders import CARD_FORM, PLAN_FORM, table_snapshot
+from tests.builders import PLAN_FORM, card_form, table_snapshot
 
 
 @pytest.fixture
@@ -62,11 +63,11 @@ def _setup(name: str, people=("Ana Lima",)):
     ids = []
     for person in people:
         email = person.lower().replace(" ", ".") + f"@{name.lower()}.example"
-        result = subscribers_facade.register_subscriber(
+        result = registration_facade.register_subscriber(
             merchant_id=merchant_id,
             user_id=user_id,
             plan_id=plan_id,
-            form={"name": person, "email": email, "send_invitation": "on", **CARD_FORM},
+            form={"name": person, "email": email, "send_invitation": "on", **card_form()},
         )
         assert result.active
         ids.append(result.subscriber_id)
@@ -87,11 +88,11 @@ def test_merchant_a_gets_nothing_of_merchant_b(wired):
         "get_plan": lambda: plans_facade.get_plan(merchant_id=a_id, plan_id=b_plan),
         "save_plan": lambda: plans_facade.save_plan(merchant_id=a_id, user_id=a_user, form=PLAN_FORM, plan_id=b_plan),
         "search": lambda: subscribers_facade.search_subscribers(merchant_id=a_id, plan_id=b_plan),
-        "register": lambda: subscribers_facade.register_subscriber(
+        "register": lambda: registration_facade.register_subscriber(
             merchant_id=a_id,
             user_id=a_user,
             plan_id=b_plan,
-            form={"name": "Mallory", "email": "m@x.example", **CARD_FORM},
+            form={"name": "Mallory", "email": "m@x.example", **card_form()},
         ),
         "profile": lambda: profile_facade.subscriber_profile(merchant_id=a_id, subscriber_id=b_sub),
         "timeline": lambda: profile_facade.subscriber_timeline(merchant_id=a_id, subscriber_id=b_sub),
@@ -232,17 +233,21 @@ def test_plan_form_parses_money_exactly_and_edits(wired):
         ({"start_date": "2020-01-01"}, "start_date"),
         ({"start_date": "2999-01-01"}, "start_date"),
         ({"start_date": "yesterday"}, "start_date"),
-        ({"number": "1234"}, "number"),
-        ({"expiry": "13/30"}, "expiry"),
-        ({"cvc": "12"}, "cvc"),
+        # card data beside the card component's id is refused, never dropped
+        ({"number": "4242 4242 4242 4242"}, "number"),
+        ({"expiry": "12/30"}, "number"),
+        ({"cvc": "123"}, "number"),
+        ({"exp_month": "12"}, "number"),
+        ({"payment_method": "pm_abc\n"}, "number"),
+        ({"payment_method": "4242424242424242"}, "number"),
     ],
 )
 def test_bad_registration_is_refused_and_leaves_nothing(wired, change, field):
     merchant_id, user_id, plan_id, _ = _setup("Acme", people=())
     before = table_snapshot(wired)
-    form = {"name": "Ana", "email": "ana@example.com", "send_invitation": "on", **CARD_FORM, **change}
+    form = {"name": "Ana", "email": "ana@example.com", "send_invitation": "on", **card_form(), **change}
     with pytest.raises(BillingError) as err:
-        subscribers_facade.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=plan_id, form=form)
+        registration_facade.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=plan_id, form=form)
     assert err.value.message
     assert err.value.field == field
     assert table_snapshot(wired) == before
@@ -376,11 +381,11 @@ def test_register_sends_invitation_with_a_working_link_or_not(wired):
     assert profile.portal_url.endswith(url.group(1))
     assert profile.subscription.status == "active" and profile.card.last4 == "4242"
 
-    quiet = subscribers_facade.register_subscriber(
+    quiet = registration_facade.register_subscriber(
         merchant_id=merchant_id,
         user_id=user_id,
         plan_id=plan_id,
-        form={"name": "Quiet", "email": "quiet@example.com", **CARD_FORM},
+        form={"name": "Quiet", "email": "quiet@example.com", **card_form()},
     )
     assert not quiet.invitation_sent
     with Session(wired) as session:
@@ -388,11 +393,11 @@ def test_register_sends_invitation_with_a_working_link_or_not(wired):
     assert "invitation" not in kinds
     assert profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=quiet.subscriber_id).portal_url
     with pytest.raises(forms_facade.ConsoleError, match="already has"):
-        subscribers_facade.register_subscriber(
+        registration_facade.register_subscriber(
             merchant_id=merchant_id,
             user_id=user_id,
             plan_id=plan_id,
-            form={"name": "Again", "email": "QUIET@example.com", **CARD_FORM},
+            form={"name": "Again", "email": "QUIET@example.com", **card_form()},
         )
 
 
@@ -400,21 +405,21 @@ def test_register_backdated_start_and_failing_first_charge(wired):
     merchant_id, user_id, plan_id, _ = _setup("Acme", people=())
     now = utcnow()
     start = (now - timedelta(days=10)).date().isoformat()
-    result = subscribers_facade.register_subscriber(
+    result = registration_facade.register_subscriber(
         merchant_id=merchant_id,
         user_id=user_id,
         plan_id=plan_id,
-        form={"name": "Late", "email": "late@example.com", "start_date": start, **CARD_FORM},
+        form={"name": "Late", "email": "late@example.com", "start_date": start, **card_form()},
     )
     profile = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=result.subscriber_id)
     assert profile.subscription.current_period_start.date().isoformat() == start
-    failing = subscribers_facade.register_subscriber(
+    failing = registration_facade.register_subscriber(
         merchant_id=merchant_id,
         user_id=user_id,
         plan_id=plan_id,
-        form={"name": "Fails", "email": "fails@example.com", **CARD_FORM, "number": "4000 0000 0000 0341"},
+        form={"name": "Fails", "email": "fails@example.com", **card_form("4000 0000 0000 0341")},
     )
-    assert failing.outcome is subscribers_facade.RegistrationOutcome.PAYMENT_FAILED and "failed" in failing.message
+    assert failing.outcome is registration_facade.RegistrationOutcome.PAYMENT_FAILED and "failed" in failing.message
     with Session(wired) as session:
         (invoice,) = session.exec(select(Invoice).where(Invoice.subscriber_id == failing.subscriber_id)).all()
         (attempt,) = session.exec(select(PaymentAttempt).where(PaymentAttempt.invoice_id == invoice.id)).all()
@@ -495,11 +500,11 @@ def test_dashboard_metrics(wired):
         user_id=user_id,
         form={**PLAN_FORM, "name": "Yearly", "price": "120", "interval": "year"},
     )
-    subscribers_facade.register_subscriber(
+    registration_facade.register_subscriber(
         merchant_id=merchant_id,
         user_id=user_id,
         plan_id=yearly,
-        form={"name": "D Four", "email": "d@example.com", **CARD_FORM},
+        form={"name": "D Four", "email": "d@example.com", **card_form()},
     )
     portal_facade.cancel(merchant_id=merchant_id, subscriber_id=ids[0], reason_code="too_expensive", reason_text="")
     profile_facade.delete_subscription(merchant_id=merchant_id, user_id=user_id, subscriber_id=ids[1])
@@ -534,11 +539,11 @@ def test_invoice_pdf_for_the_merchant_shows_new_branding(wired):
         },
     )
     settings_facade.save_logo(merchant_id=merchant_id, user_id=user_id, data=_image("PNG"))
-    result = subscribers_facade.register_subscriber(
+    result = registration_facade.register_subscriber(
         merchant_id=merchant_id,
         user_id=user_id,
         plan_id=plan_id,
-        form={"name": "Ana", "email": "ana@example.com", **CARD_FORM},
+        form={"name": "Ana", "email": "ana@example.com", **card_form()},
     )
     (invoice,) = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=result.subscriber_id).invoices
     assert invoice.number.startswith("NEW-")
@@ -564,11 +569,11 @@ def test_no_console_call_writes_the_card_number(wired):
 )
 def test_a_refused_card_at_registration_is_recorded_and_another_card_resumes_it(wired, number, says):
     merchant_id, user_id, plan_id, _ = _setup("Acme", people=())
-    form = {"name": "Ana", "email": "ana@example.com", "send_invitation": "on", **CARD_FORM}
-    refused = subscribers_facade.register_subscriber(
-        merchant_id=merchant_id, user_id=user_id, plan_id=plan_id, form={**form, "number": number}
+    form = {"name": "Ana", "email": "ana@example.com", "send_invitation": "on", **card_form()}
+    refused = registration_facade.register_subscriber(
+        merchant_id=merchant_id, user_id=user_id, plan_id=plan_id, form={**form, **card_form(number)}
     )
-    assert refused.outcome is subscribers_facade.RegistrationOutcome.CARD_REFUSED and not refused.active
+    assert refused.outcome is registration_facade.RegistrationOutcome.CARD_REFUSED and not refused.active
     assert refused.field == "number" and says.lower() in refused.message.lower()
     profile = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=refused.subscriber_id)
     assert profile.subscription.status == "incomplete" and profile.card is None
@@ -583,7 +588,7 @@ def test_a_refused_card_at_registration_is_recorded_and_another_card_resumes_it(
         assert session.exec(select(PaymentAttempt)).all() == []  # nothing was charged
         (invitation,) = session.exec(select(EmailMessage).where(EmailMessage.kind == "invitation")).all()
 
-    resumed = subscribers_facade.register_subscriber(
+    resumed = registration_facade.register_subscriber(
         merchant_id=merchant_id, user_id=user_id, plan_id=plan_id, form=form
     )
     assert resumed.active and (resumed.subscriber_id, resumed.subscription_id) == (
@@ -596,4 +601,4 @@ def test_a_refused_card_at_registration_is_recorded_and_another_card_resumes_it(
         assert len(session.exec(select(Subscriber)).all()) == 1
         assert len(session.exec(select(EmailMessage).where(EmailMessage.kind == "invitation")).all()) == 1
     with pytest.raises(forms_facade.ConsoleError, match="already has"):
-        subscribers_facade.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=plan_id, form=form)
+        registration_facade.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=plan_id, form=form)

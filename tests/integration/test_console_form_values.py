@@ -9,8 +9,8 @@ from portal_app import db
 from portal_app.billing import accounts
 from portal_app.billing.facades.console import forms as forms_facade
 from portal_app.billing.facades.console import plans as plans_facade
+from portal_app.billing.facades.console import registration as registration_facade
 from portal_app.billing.facades.console import settings as settings_facade
-from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.billing.money import Money
 from portal_app.settings import parse_dunning_schedule
 from tests.builders import PLAN_FORM, table_snapshot
@@ -117,6 +117,6 @@ def test_every_registration_field_of_the_wrong_type_is_a_field_error(engine, mer
     # Any text is a name and any value an unchecked box; every other field refuses these values.
     acceptable = key == "send_invitation" or (key == "name" and isinstance(value, str))
     with pytest.raises(forms_facade.BillingError) as err:  # the card or the unknown plan is refused later
-        subscribers_facade.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=1, form=form)
+        registration_facade.register_subscriber(merchant_id=merchant_id, user_id=user_id, plan_id=1, form=form)
     assert err.value.message
     assert (err.value.field != key) if acceptable else (err.value.field == key)

@@ -16,8 +16,8 @@ from portal_app import db
 from portal_app.billing import accounts, portal_links, sessions
 from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.facades.console import plans as plans_facade
+from portal_app.billing.facades.console import registration as registration_facade
 from portal_app.billing.facades.console import settings as settings_facade
-from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.models import Invoice, Subscriber
 from portal_app.pages.console.dashboard import ConsoleDashboardState
@@ -27,7 +27,7 @@ from portal_app.pages.console.profile import ConsoleProfileState
 from portal_app.pages.console.settings import ConsoleSettingsState
 from portal_app.pages.console.subscribers import ConsoleSubscribersState
 from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
-from tests.builders import CARD_FORM, PLAN_FORM, table_snapshot
+from tests.builders import PLAN_FORM, card_form, table_snapshot
 
 B_MARKERS = ("Bravo", "bravo.example", "Secret Plan", "Bob Secret")
 
@@ -51,7 +51,7 @@ def world(engine, monkeypatch):
             user_id=user.id,
             form={**PLAN_FORM, "name": f"{company} Secret Plan" if key == "b" else "Basic"},
         )
-        result = subscribers_facade.register_subscriber(
+        result = registration_facade.register_subscriber(
             merchant_id=user.merchant_id,
             user_id=user.id,
             plan_id=plan_id,
@@ -59,7 +59,7 @@ def world(engine, monkeypatch):
                 "name": person,
                 "email": f"{person.split()[0].lower()}@{company.lower()}.example",
                 "send_invitation": "on",
-                **CARD_FORM,
+                **card_form(),
             },
         )
         ids[key] = {
@@ -113,7 +113,7 @@ def _calls(b):
         "dunning_schedule_days": "1",
         "dunning_end_state": "unpaid",
     }
-    register_form = {"name": "Mallory", "email": "m@evil.example", **CARD_FORM}
+    register_form = {"name": "Mallory", "email": "m@evil.example", **card_form()}
     return [
         (ConsoleDashboardState, {}, {}, ConsoleDashboardState.load, ()),
         (ConsolePlansState, {}, {}, ConsolePlansState.load, ()),
@@ -261,7 +261,7 @@ def test_register_with_a_refused_card_keeps_the_form_open_with_the_error(world, 
     state = _state(ConsoleSubscribersState, a["cookie"], {"plan_id": str(a["plan"])})
     _run(ConsoleSubscribersState.load_plan, state)
     _run(ConsoleSubscribersState.set_register_open, state, True)
-    form = {"name": "Cara Declined", "email": "cara@acme.example", **CARD_FORM, "number": "4000 0000 0000 0002"}
+    form = {"name": "Cara Declined", "email": "cara@acme.example", **card_form("4000 0000 0000 0002")}
     emitted = _run(ConsoleSubscribersState.register, state, form)
     assert state.register_open and "declined" in state.register_error.lower() and not state.registering
     assert "redirect" not in repr(emitted).lower()

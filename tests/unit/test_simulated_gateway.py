@@ -25,7 +25,8 @@ from portal_app.billing.gateways.base import (
     SetupOutcome,
 )
 from portal_app.billing.gateways.simulated import SimulatedGateway
-from portal_app.billing.gateways.simulated_cards import TEST_CARDS, format_test_card
+from portal_app.billing.gateways.simulated_cards import TEST_CARDS, CardRefusal, format_test_card
+from portal_app.billing.gateways.simulated_tokens import CardRefused, tokenize_card
 
 NEXT_YEAR = str(datetime.now(UTC).year + 1)
 IN_FIVE_YEARS = datetime.now(UTC).year + 5
@@ -44,10 +45,23 @@ def customer(gw) -> str:
     return gw.create_customer(email="ana@example.com", name="Ana", metadata={"subscriber_id": "1"})
 
 
-def card(number: str, *, month: str = "12", year: str = NEXT_YEAR, cvc: str | None = None) -> dict[str, str]:
+def typed(number: str, *, month: str = "12", year: str = NEXT_YEAR, cvc: str | None = None) -> dict[str, str]:
+    """A card as a person types it into the card component (goes to the tokenizer only)."""
     if cvc is None:
         cvc = "1234" if number.replace(" ", "").startswith(("34", "37")) else "123"
     return {"number": number, "exp_month": month, "exp_year": year, "cvc": cvc}
+
+
+def card(number: str, **typing) -> dict[str, str]:
+    """attach_card's input: the card tokenized like the browser does it."""
+    return {"payment_method": tokenize_card(typed(number, **typing)).id}
+
+
+def refused(number: str, **typing) -> CardRefusal:
+    """The tokenizer's refusal of this card (Stripe's card_error)."""
+    with pytest.raises(CardRefused) as err:
+        tokenize_card(typed(number, **typing))
+    return err.value.refusal
 
 
 def saved(gw, customer, number: str) -> CardDetails:
@@ -243,30 +257,35 @@ def test_lost_and_stolen_decline_hard_at_charge_time_too(gw, customer, behaviour
     "number",
     ["4242424242424241", "4242 4242 4242", "42424242424242424242", "4242x42424242424", "", "٤٢٤٢٤٢٤٢٤٢٤٢٤٢٤٢"],
 )
-def test_incorrect_number(gw, customer, number):
-    result = gw.attach_card(customer_ref=customer, card_input=card(number))
-    assert result.outcome is SetupOutcome.DECLINED
-    assert (result.decline_code, result.message) == ("incorrect_number", "Your card number is incorrect.")
+def test_incorrect_number(number):
+    r = refused(number)
+    assert (r.code, r.param, r.message) == ("incorrect_number", "number", "Your card number is incorrect.")
 
 
 @pytest.mark.parametrize(
-    ("month", "year", "message"),
+    ("month", "year", "code"),
     [
-        ("13", NEXT_YEAR, "month is invalid"),
-        ("0", NEXT_YEAR, "month is invalid"),
-        ("ab", NEXT_YEAR, "month is invalid"),
-        ("12", "2020", "in the past"),
-        ("1", "20", "in the past"),
-        ("12", "999", "year is invalid"),
-        ("12", "2999", "year is invalid"),
-        ("12", "", "year is invalid"),
+        ("13", NEXT_YEAR, "invalid_expiry_month"),
+        ("0", NEXT_YEAR, "invalid_expiry_month"),
+        ("ab", NEXT_YEAR, "invalid_expiry_month"),
+        ("12", "2020", "invalid_expiry_year"),
+        ("1", "20", "invalid_expiry_year"),
+        ("12", "999", "invalid_expiry_year"),
+        ("12", "2999", "invalid_expiry_year"),
+        ("12", "", "invalid_expiry_year"),
     ],
 )
-def test_invalid_expiry(gw, customer, month, year, message):
-    result = gw.attach_card(customer_ref=customer, card_input=card("4242424242424242", month=month, year=year))
-    assert result.outcome is SetupOutcome.DECLINED
-    assert result.decline_code == "invalid_expiry"
-    assert message in result.message
+def test_invalid_expiry_answers_stripes_codes_and_words(month, year, code):
+    r = refused("4242424242424242", month=month, year=year)
+    words = {"invalid_expiry_month": "month", "invalid_expiry_year": "year"}[code]
+    assert (r.code, r.param, r.message) == (code, f"exp_{words}", f"Your card's expiration {words} is invalid.")
+
+
+def test_a_past_month_of_this_year_is_an_invalid_month():
+    today = datetime.now(UTC)
+    if today.month == 1:
+        pytest.skip("no past month in this year")
+    assert refused("4242424242424242", month=str(today.month - 1), year=str(today.year)).code == "invalid_expiry_month"
 
 
 def test_expiry_this_month_and_two_digit_years_are_accepted(gw, customer):
@@ -282,29 +301,23 @@ def test_expiry_this_month_and_two_digit_years_are_accepted(gw, customer):
     [("4242424242424242", "12"), ("4242424242424242", "1234"), ("4242424242424242", "abc"),
      ("378282246310005", "123"), ("5555555555554444", "")],
 )  # fmt: skip
-def test_invalid_cvc(gw, customer, number, cvc):
-    result = gw.attach_card(customer_ref=customer, card_input=card(number, cvc=cvc))
-    assert result.outcome is SetupOutcome.DECLINED
-    assert (result.decline_code, result.message) == ("invalid_cvc", "Your card's security code is invalid.")
+def test_invalid_cvc(number, cvc):
+    r = refused(number, cvc=cvc)
+    assert (r.code, r.param, r.message) == ("invalid_cvc", "cvc", "Your card's security code is invalid.")
 
 
-def test_validation_order_number_then_expiry_then_cvc(gw, customer):
-    bad_everything = card("4242424242424241", month="13", cvc="1")
-    assert gw.attach_card(customer_ref=customer, card_input=bad_everything).decline_code == "incorrect_number"
-    bad_expiry_and_cvc = card("4242424242424242", month="13", cvc="1")
-    assert gw.attach_card(customer_ref=customer, card_input=bad_expiry_and_cvc).decline_code == "invalid_expiry"
+def test_validation_order_number_then_expiry_then_cvc():
+    assert refused("4242424242424241", month="13", cvc="1").code == "incorrect_number"
+    assert refused("4242424242424242", month="13", cvc="1").code == "invalid_expiry_month"
     # A real (non-test) card with a bad CVC reports the CVC first, like Stripe.
-    assert gw.attach_card(customer_ref=customer, card_input=card("4111111111111111", cvc="1")).decline_code == (
-        "invalid_cvc"
-    )
+    assert refused("4111111111111111", cvc="1").code == "invalid_cvc"
 
 
 @pytest.mark.parametrize("number", ["4111111111111111", "5105105105105100", "371449635398431", "6011111111111117"])
-def test_real_card_numbers_are_refused_in_test_mode(gw, customer, number):
-    result = gw.attach_card(customer_ref=customer, card_input=card(number))
-    assert result.outcome is SetupOutcome.DECLINED
-    assert result.decline_code == "test_mode_live_card"
-    assert "test mode" in result.message and "4242 4242 4242 4242" in result.message
+def test_real_card_numbers_are_refused_in_test_mode(number):
+    r = refused(number)
+    assert (r.code, r.decline_code, r.param) == ("card_declined", "test_mode_live_card", "number")
+    assert "test mode" in r.message and "4242 4242 4242 4242" in r.message
 
 
 def test_attach_to_unknown_customer(gw):
@@ -565,7 +578,7 @@ def test_no_card_number_or_cvc_is_ever_stored(gw, customer):
             result = gw.confirm_setup(setup_ref=result.setup_ref, approved=True)
         if result.outcome is SetupOutcome.SUCCEEDED:
             charge(gw, customer, result.card.gateway_ref, f"k{i}")
-    gw.attach_card(customer_ref=customer, card_input=card("4111 1111 1111 1111", cvc="987"))  # refused real card
+    refused("4111 1111 1111 1111", cvc="987")  # a real card: the tokenizer refuses it
     entered.append(("4111111111111111", "987"))
 
     # Pickle serialises the whole object graph of the store: no full number anywhere in it.

@@ -564,12 +564,26 @@ def test_attach_card_reports_a_card_declined_on_attach(gw, http):
         {"setup_intent": f"{SETI}_secret_Abc"},  # the client secret is not the id
         {"setup_intent": SETI, "payment_method": PM},
         {},
+        {"payment_method": "pm_abc\n"},  # `^...$` with re.match let a trailing newline through
+        {"setup_intent": "seti_abc\n"},
     ],
 )
 def test_attach_card_refuses_raw_card_data_and_malformed_ids(gw, http, card_input):
     with pytest.raises(ValueError) as info:
         gw.attach_card(customer_ref=CUSTOMER, card_input=card_input)
     assert "4242424242424242" not in str(info.value)
+    assert http.sent == []
+
+
+@pytest.mark.parametrize("bad", ["pi_abc\n", "pi_abc\nx", "seti_abc\n"])
+def test_ids_with_a_trailing_newline_are_refused_everywhere(gw, http, bad):
+    for call in (
+        lambda: gw.charge_status(bad),
+        lambda: gw.payment_client_secret(bad),
+        lambda: gw.confirm_setup(setup_ref=bad, approved=True),
+    ):
+        with pytest.raises(ValueError):
+            call()
     assert http.sent == []
 
 

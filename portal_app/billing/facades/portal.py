@@ -1,7 +1,8 @@
 """The subscriber portal's facade: the page's read model and every action a subscriber can take,
 as plain calls. Each takes the portal session's (merchant_id, subscriber_id), validates its input,
 owns its transaction and picks the configured gateway: pages never open a session or touch a gateway.
-Values stay typed (Money, datetime); the UI formats them."""
+Values stay typed (Money, datetime); the UI formats them. A database outage raises
+outage.ServiceUnavailable (logged, no SQL) rather than a raw database error."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from sqlmodel import Session
 from portal_app import i18n
 from portal_app.billing import notify, subscribers, subscriptions
 from portal_app.billing.errors import BillingError, NotFound
+from portal_app.billing.facades.card_entry import card_reference
+from portal_app.billing.facades.outage import ServiceUnavailable, calm_on_database_outage
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.gateways.base import CardEntry, ChargeOutcome, PaymentGateway
 from portal_app.billing.invoice_queries import invoice_years, list_invoices
@@ -44,7 +47,6 @@ from portal_app.db import get_engine, new_session, session_scope
 from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber, utcnow
 
 CANCEL_REASONS = ("too_expensive", "not_using", "missing_features", "switching", "other")
-_STRIPE_ID = re.compile(r"^(pm|seti)_[A-Za-z0-9]{1,100}$")
 _PI_ID = re.compile(r"^pi_[A-Za-z0-9]{1,100}$")
 A, I = AttemptStatus, InvoiceStatus
 
@@ -86,6 +88,7 @@ def test_mode() -> bool:
     return get_gateway().test_mode
 
 
+@calm_on_database_outage
 def portal_summary(*, merchant_id: int, subscriber_id: int, now: datetime | None = None) -> PortalSummary | None:
     """Everything the portal page shows, read in one transaction; None when the subscriber is gone."""
     with session_scope() as session:
@@ -143,6 +146,11 @@ def charge_text(charge: ChargeInvoiceResult, lang: str) -> str:
     )
 
 
+def error_text(err: BillingError, lang: str) -> str:
+    """A refusal's text for the customer: a database outage in their language, else its message."""
+    return i18n.t(lang, "service_unavailable") if isinstance(err, ServiceUnavailable) else err.message
+
+
 def card_update_text(result: CardUpdateResult, lang: str) -> str:
     """What a card update means for the customer, in their language (the retried invoices aside)."""
     if result.outcome is CardUpdateOutcome.UPDATED:
@@ -154,53 +162,11 @@ def card_update_text(result: CardUpdateResult, lang: str) -> str:
     return i18n.t(lang, "processor_unavailable")
 
 
-class CardInputError(BillingError):
-    code = "invalid_card_input"
-
-
-def parse_expiry(text: str) -> tuple[str, str]:
-    """'04/28', '4/2028', '0428' -> ('04', '28'); CardInputError otherwise."""
-    digits = re.sub(r"[\s/-]", "", text or "")
-    if not digits.isdigit() or len(digits) not in (3, 4, 6):
-        raise CardInputError("Enter the expiry as MM/YY.", field="expiry")
-    if len(digits) == 3:
-        digits = "0" + digits
-    month, year = digits[:2], digits[2:]
-    if not 1 <= int(month) <= 12:
-        raise CardInputError("The expiry month must be 01 to 12.", field="expiry")
-    return month, year
-
-
-def card_input_from_form(form: dict) -> dict[str, str]:
-    """The simulated gateway's card fields from the portal form, bounded and typed.
-
-    In Stripe mode the browser sends only a Stripe id (pm_/seti_) from Elements.
-    """
-    if not isinstance(form, dict):
-        raise CardInputError("Invalid card details.")
-    stripe_id = form.get("stripe_id")
-    if stripe_id is not None:
-        if not isinstance(stripe_id, str) or not _STRIPE_ID.fullmatch(stripe_id):
-            raise CardInputError("Invalid card reference.")
-        return {"payment_method" if stripe_id.startswith("pm_") else "setup_intent": stripe_id}
-    number = form.get("number")
-    expiry = form.get("expiry")
-    cvc = form.get("cvc")
-    if not all(isinstance(v, str) for v in (number, expiry, cvc)):
-        raise CardInputError("Please fill in the card number, expiry and security code.")
-    number = re.sub(r"[\s-]", "", number)
-    if not number.isdigit() or not 12 <= len(number) <= 19:
-        raise CardInputError("Enter the card number as shown on your card.", field="number")
-    month, year = parse_expiry(expiry)
-    cvc = cvc.strip()
-    if not cvc.isdigit() or len(cvc) not in (3, 4):
-        raise CardInputError("The security code is 3 or 4 digits.", field="cvc")
-    return {"number": number, "exp_month": month, "exp_year": year, "cvc": cvc}
-
-
-def save_card(*, merchant_id: int, subscriber_id: int, form: dict, now: datetime | None = None) -> CardUpdateResult:
-    """Attach the new card (3DS when the bank asks) and retry every open invoice with it at once."""
-    card_input = card_input_from_form(form)
+@calm_on_database_outage
+def save_card(*, merchant_id: int, subscriber_id: int, form: object, now: datetime | None = None) -> CardUpdateResult:
+    """Attach the new card (3DS when the bank asks) and retry every open invoice with it at once.
+    `form` carries the card component's id only (see card_reference)."""
+    card_input = card_reference(form)
     return update_payment_method(
         get_engine(),
         merchant_id=merchant_id,
@@ -211,6 +177,7 @@ def save_card(*, merchant_id: int, subscriber_id: int, form: dict, now: datetime
     )
 
 
+@calm_on_database_outage
 def confirm_card(
     *, merchant_id: int, subscriber_id: int, setup_ref: str, approved: bool, now: datetime | None = None
 ) -> CardUpdateResult:
@@ -226,6 +193,7 @@ def confirm_card(
     )
 
 
+@calm_on_database_outage
 def cancel(
     *, merchant_id: int, subscriber_id: int, reason_code: object, reason_text: object, now: datetime | None = None
 ) -> subscriptions.CancelResult:
@@ -244,6 +212,7 @@ def cancel(
         )
 
 
+@calm_on_database_outage
 def undo_cancel(*, merchant_id: int, subscriber_id: int, now: datetime | None = None) -> None:
     with session_scope() as session:
         sub = current_subscription(session, merchant_id, subscriber_id)
@@ -254,6 +223,7 @@ def undo_cancel(*, merchant_id: int, subscriber_id: int, now: datetime | None = 
         )
 
 
+@calm_on_database_outage
 def save_billing_details(*, merchant_id: int, subscriber_id: int, form: dict) -> None:
     if not isinstance(form, dict):
         raise BillingError("Invalid billing details.")
@@ -269,11 +239,13 @@ def save_billing_details(*, merchant_id: int, subscriber_id: int, form: dict) ->
         )
 
 
+@calm_on_database_outage
 def change_language(*, merchant_id: int, subscriber_id: int, language: object) -> None:
     with session_scope() as session:
         subscribers.set_language(session, merchant_id=merchant_id, subscriber_id=subscriber_id, language=language)
 
 
+@calm_on_database_outage
 def request_new_link(*, email: str) -> None:
     """Email each subscriber with this address their current portal link (the invalid-link page's
     form answers the same whether or not anything was sent)."""
@@ -302,6 +274,7 @@ def publishable_key() -> str:
     return _elementsget_gateway().publishable_key
 
 
+@calm_on_database_outage
 def start_card_setup(*, merchant_id: int, subscriber_id: int) -> str:
     """A SetupIntent for this subscriber's Stripe customer (created on first use): its client secret,
     for Stripe Elements. The card is saved when the browser reports the confirmed seti_ id."""
@@ -325,6 +298,7 @@ class PaymentToAuthenticate:
     payment_method_ref: str
 
 
+@calm_on_database_outage
 def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> PaymentToAuthenticate | None:
     """The subscriber's oldest open invoice waiting for 3DS on its latest attempt, or None."""
     gateway = get_gateway()
@@ -355,7 +329,7 @@ def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> PaymentT
             .order_by(Invoice.finalized_at, Invoice.id)
             .limit(1)
         ).first()
-    if row is None or not _PI_ID.match(row[3] or ""):
+    if row is None or not _PI_ID.fullmatch(row[3] or ""):
         return None
     number, total, currency, pi_id, pm_ref = row
     return PaymentToAuthenticate(
@@ -363,12 +337,13 @@ def payment_to_authenticate(*, merchant_id: int, subscriber_id: int) -> PaymentT
     )
 
 
+@calm_on_database_outage
 def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payment_intent_id: str) -> bool:
     """The browser says the customer authenticated: ask Stripe (never trust the browser), then settle
     like the webhook would. True when the invoice's payment succeeded. Scoped: the intent must be one
     of this subscriber's attempts."""
     gateway = get_gateway()
-    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS or not _PI_ID.match(payment_intent_id or ""):
+    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS or not _PI_ID.fullmatch(payment_intent_id or ""):
         raise NotFound("No payment is waiting for confirmation.")
     engine = get_engine()
     with new_session(engine) as session:

@@ -60,10 +60,14 @@ class CardEntryNotSupported(NotImplementedError):
     """The gateway does not collect cards this way (ask `card_entry` first)."""
 
 
+# Keys of raw card data: no gateway accepts them in card_input (cards arrive as tokenized ids).
+RAW_CARD_KEYS = frozenset({"number", "card_number", "cardnumber", "pan", "cvc", "cvv", "cvc2", "exp_month", "exp_year"})
+
+
 class CardEntry(StrEnum):
     """How a gateway collects a card."""
 
-    FORM = "form"  # our form posts number, expiry and CVC to the gateway (the simulated one only)
+    FORM = "form"  # our card component posts the card to the simulated gateway's tokenizer; we see pm_ ids
     STRIPE_ELEMENTS = "stripe_elements"  # the browser hands the card to Stripe; we see seti_/pm_/pi_ ids
 
 
@@ -144,8 +148,8 @@ class PaymentGateway(Protocol):
         ...
 
     def attach_card(self, *, customer_ref: str, card_input: dict[str, str]) -> SetupResult:
-        """Save a card for off-session use. card_input is gateway specific (simulated: number,
-        exp_month, exp_year, cvc; Stripe: a payment_method id from Elements)."""
+        """Save a card for off-session use. card_input holds a tokenized id only: {"payment_method":
+        "pm_..."} (the simulated tokenizer or Stripe) or {"setup_intent": "seti_..."} (Stripe Elements)."""
         ...
 
     def confirm_setup(self, *, setup_ref: str, approved: bool) -> SetupResult:

@@ -1,11 +1,12 @@
 """An offline gateway that behaves like Stripe test mode, for the demo and for tests.
 
 It accepts only Stripe's documented test card numbers and reproduces their behaviour (declines,
-3DS, charge failures; the card table and checks are in simulated_cards.py). Customers, cards and
-scripts live in one process-wide store guarded by a lock; charges live on disk (simulated_store.py,
-SIMULATED_GATEWAY_PATH) keyed by idempotency key, so idempotency holds across threads, processes,
-restarts and restores of our database, as with Stripe. Neither keeps a card number or CVC: only
-brand, last4, expiry and a behaviour tag.
+3DS, charge failures; the card table and checks are in simulated_cards.py). Cards arrive as pm_ ids
+from its tokenizer (simulated_tokens.py, the simulated Stripe.js), never as numbers. Customers,
+cards and scripts live in one process-wide store guarded by a lock; charges live on disk
+(simulated_store.py, SIMULATED_GATEWAY_PATH) keyed by idempotency key, so idempotency holds across
+threads, processes, restarts and restores of our database, as with Stripe. Neither keeps a card
+number or CVC: only brand, last4, expiry and a behaviour tag.
 
 Like Stripe, the gateway outlives our processes: the CLI that seeds the demo, the web server and a
 cron billing run each have their own memory. So a card reference carries its behaviour and a
@@ -50,11 +51,11 @@ from portal_app.billing.gateways.simulated_cards import (
     BEHAVIOUR_CODES,
     BEHAVIOURS,
     CODE_BEHAVIOURS,
-    check_card,
     gateway_message,
     setup_declined,
 )
 from portal_app.billing.gateways.simulated_store import SimulatedChargeStore, StoredCharge, charge_store
+from portal_app.billing.gateways.simulated_tokens import token_of_card_input
 from portal_app.billing.money import validate_currency
 from portal_app.settings import get_settings
 
@@ -188,22 +189,25 @@ class SimulatedGateway:
         return ref
 
     def attach_card(self, *, customer_ref: str, card_input: dict[str, str]) -> SetupResult:
-        """Validate and save a card. 3DS test cards answer REQUIRES_ACTION with a setup_ref."""
-        checked = check_card(card_input)
-        if isinstance(checked, SetupResult):
-            return checked
-        behaviour = BEHAVIOURS[checked.behaviour]
+        """Save a card tokenized by simulated_tokens: {"payment_method": "pm_..."} only, like Stripe.
+        3DS test cards answer REQUIRES_ACTION with a setup_ref.
+
+        Raw card data is refused with ValueError (cards reach a gateway only through its tokenizer),
+        as is an id this tokenizer did not issue or that has outlived TOKEN_LIFETIME.
+        """
+        token = token_of_card_input(card_input)
+        behaviour = BEHAVIOURS[token.behaviour]
         if behaviour.attach_decline:
             return setup_declined(behaviour.attach_decline)
         stored = _StoredCard(
             customer_ref=customer_ref,
-            behaviour=checked.behaviour,
+            behaviour=token.behaviour,
             details=CardDetails(
-                _new_card_ref(checked.behaviour, customer_ref),
-                checked.brand,
-                checked.last4,
-                checked.exp_month,
-                checked.exp_year,
+                _new_card_ref(token.behaviour, customer_ref),
+                token.brand,
+                token.last4,
+                token.exp_month,
+                token.exp_year,
             ),
         )
         with _LOCK:
@@ -315,7 +319,7 @@ class SimulatedGateway:
         return known.idempotency_key, known.result
 
     def create_setup_intent(self, *, customer_ref: str) -> tuple[str, str]:
-        raise CardEntryNotSupported("The simulated gateway takes cards from our form (attach_card)")
+        raise CardEntryNotSupported("The simulated gateway takes cards from its tokenizer (simulated_tokens)")
 
     def payment_client_secret(self, pi_id: str) -> str:
         raise CardEntryNotSupported("The simulated gateway has no browser-side authentication")

@@ -1,5 +1,5 @@
-"""The simulated gateway's test cards: Stripe's documented test numbers, what each does, how a form's
-card input is checked (like Stripe does: number, expiry, CVC, then test mode), and the gateway's messages.
+"""The simulated gateway's test cards: Stripe's documented test numbers, what each does, how its
+tokenizer checks a card (like Stripe does: number, expiry, CVC, then test mode), and the gateway's messages.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class CardBehaviour:
     charge_needs_3ds: bool = False  # every off-session charge needs 3DS (authentication_required)
 
 
-# Keyed by a tag, not by number: stored cards keep the tag, so no number survives attach_card().
+# Keyed by a tag, not by number: tokens and stored cards keep the tag, so no number survives tokenizing.
 BEHAVIOURS: dict[str, CardBehaviour] = {
     "succeeds": CardBehaviour("succeeds"),
     "generic_decline": CardBehaviour("declined (generic decline)", attach_decline="generic_decline"),
@@ -68,7 +68,7 @@ _DEBIT = {"4000056655665556"}
 
 
 def _describe(number: str) -> str:
-    brand = _BRAND_LABELS.get(_brand_of(number), "Card")
+    brand = _BRAND_LABELS.get(brand_of(number), "Card")
     if number in _DEBIT:
         brand += " debit"
     return f"{brand}: {BEHAVIOURS[_TEST_CARD_TAGS[number]].description}"
@@ -76,7 +76,7 @@ def _describe(number: str) -> str:
 
 def format_test_card(number: str) -> str:
     """Digits grouped as embossed, for help text: 4242 4242 4242 4242, or 4-6-5 for American Express."""
-    if _brand_of(number) == "amex" and len(number) == 15:
+    if brand_of(number) == "amex" and len(number) == 15:
         return f"{number[:4]} {number[4:10]} {number[10:]}"
     return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
 
@@ -92,7 +92,7 @@ def gateway_message(decline_code: str) -> str:
 # --------------------------------------------------------------------------- card checks
 
 
-def _brand_of(number: str) -> str:
+def brand_of(number: str) -> str:
     """The card network from the number's prefix (IIN ranges)."""
     if number.startswith("4"):
         return "visa"
@@ -103,24 +103,6 @@ def _brand_of(number: str) -> str:
     if number.startswith(("6011", "65")) or "644" <= number[:3] <= "649":
         return "discover"
     return "unknown"
-
-
-def _parse_expiry(month_text: str, year_text: str) -> tuple[int, int] | str:
-    """(month, 4-digit year), or the message to show when the expiry is malformed or past."""
-    if not (month_text.isdigit() and 1 <= int(month_text) <= 12):
-        return "Your card's expiration month is invalid."
-    if not (year_text.isdigit() and len(year_text) in (2, 4)):
-        return "Your card's expiration year is invalid."
-    month, year = int(month_text), int(year_text)
-    if len(year_text) == 2:
-        year += 2000
-    today = datetime.now(UTC)
-    # A card is good through the last day of its expiry month.
-    if (year, month) < (today.year, today.month):
-        return "Your card's expiration date is in the past."
-    if year > today.year + 50:
-        return "Your card's expiration year is invalid."
-    return month, year
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,23 +116,59 @@ class CheckedCard:
     exp_year: int
 
 
-def check_card(card_input: Mapping[str, str]) -> CheckedCard | SetupResult:
-    """Validate like Stripe does (number, expiry, CVC, then test-mode) without keeping the number."""
-    if not isinstance(card_input, Mapping):
-        raise TypeError("card_input must be a mapping with number, exp_month, exp_year, cvc")
-    number = str(card_input.get("number", "")).replace(" ", "").replace("-", "").strip()
+@dataclasses.dataclass(frozen=True)
+class CardRefusal:
+    """Stripe's card_error for card details it will not accept: code, the parameter at fault, its
+    English message (decline_code only for declines, e.g. test_mode_live_card)."""
+
+    code: str
+    param: str
+    message: str
+    decline_code: str = ""
+
+
+def _refusal(code: str, param: str, decline_code: str = "") -> CardRefusal:
+    return CardRefusal(code, param, gateway_message(decline_code or code), decline_code)
+
+
+def _check_expiry(month_text: str, year_text: str, today: datetime) -> tuple[int, int] | CardRefusal:
+    """(month, 4-digit year), or Stripe's refusal when the expiry is malformed or past."""
+    if not (month_text.isascii() and month_text.isdigit() and 1 <= int(month_text) <= 12):
+        return _refusal("invalid_expiry_month", "exp_month")
+    if not (year_text.isascii() and year_text.isdigit() and len(year_text) in (2, 4)):
+        return _refusal("invalid_expiry_year", "exp_year")
+    month, year = int(month_text), int(year_text)
+    if len(year_text) == 2:
+        year += 2000
+    # A card is good through the last day of its expiry month.
+    if year < today.year or year > today.year + 50:
+        return _refusal("invalid_expiry_year", "exp_year")
+    if (year, month) < (today.year, today.month):
+        return _refusal("invalid_expiry_month", "exp_month")
+    return month, year
+
+
+def check_card(card: Mapping[str, object], *, now: datetime | None = None) -> CheckedCard | CardRefusal:
+    """Validate like Stripe does (number, expiry, CVC, then test mode) without keeping the number."""
+    if not isinstance(card, Mapping):
+        raise TypeError("card must be a mapping with number, exp_month, exp_year, cvc")
+    number = str(card.get("number", "") or "").replace(" ", "").replace("-", "").strip()
     if not (number.isdigit() and number.isascii() and 13 <= len(number) <= 19 and luhn_valid(number)):
-        return setup_declined("incorrect_number")
-    expiry = _parse_expiry(str(card_input.get("exp_month", "")).strip(), str(card_input.get("exp_year", "")).strip())
-    if isinstance(expiry, str):
-        return SetupResult(SetupOutcome.DECLINED, decline_code="invalid_expiry", message=expiry)
-    brand = _brand_of(number)
-    cvc = str(card_input.get("cvc", "")).strip()
+        return _refusal("incorrect_number", "number")
+    expiry = _check_expiry(
+        str(card.get("exp_month", "") or "").strip(),
+        str(card.get("exp_year", "") or "").strip(),
+        now or datetime.now(UTC),
+    )
+    if isinstance(expiry, CardRefusal):
+        return expiry
+    brand = brand_of(number)
+    cvc = str(card.get("cvc", "") or "").strip()
     if not (cvc.isdigit() and cvc.isascii() and len(cvc) == (4 if brand == "amex" else 3)):
-        return setup_declined("invalid_cvc")
+        return _refusal("invalid_cvc", "cvc")
     tag = _TEST_CARD_TAGS.get(number)
     if tag is None:
-        return setup_declined("test_mode_live_card")
+        return _refusal("card_declined", "number", decline_code="test_mode_live_card")
     return CheckedCard(tag, brand, number[-4:], expiry[0], expiry[1])
 
 

@@ -7,85 +7,52 @@ import reflex as rx
 
 from portal_app import routes
 from portal_app.components.console_layout import TAP, error_callout, labelled
+from portal_app.components.simulated_card import simulated_card_fields, simulated_card_form
 from portal_app.pages.console.base import console_page
 from portal_app.pages.console.subscribers import ConsoleSubscribersState, subscriber_list
 
 
 def _card_fields() -> rx.Component:
+    """Simulated gateway: the card component's fields (tokenized in the browser on submit). Stripe: no
+    card here; the subscriber adds theirs in the portal, where their bank can ask for 3DS."""
     S = ConsoleSubscribersState
-    return rx.el.fieldset(
-        rx.el.legend("Card", font_weight="500", font_size="14px", margin_bottom="4px"),
-        rx.vstack(
-            labelled(
-                "Card number",
-                "register-number",
-                rx.input(
-                    id="register-number",
-                    name="number",
-                    auto_complete="off",
-                    input_mode="numeric",
-                    placeholder="1234 1234 1234 1234",
-                    max_length=23,
-                    required=True,
-                    size="3",
-                    width="100%",
+    return rx.cond(
+        S.register_takes_card,
+        rx.el.fieldset(
+            rx.el.legend("Card", font_weight="500", font_size="14px", margin_bottom="4px"),
+            rx.vstack(
+                simulated_card_fields(
+                    number_label="Card number",
+                    expiry_label="Expiry (MM/YY)",
+                    cvc_label="Security code (CVC)",
+                    number_error="",
+                    expiry_error="",
+                    cvc_error="",
                 ),
-            ),
-            rx.flex(
-                rx.box(
-                    labelled(
-                        "Expiry (MM/YY)",
-                        "register-expiry",
-                        rx.input(
-                            id="register-expiry",
-                            name="expiry",
-                            auto_complete="off",
-                            placeholder="MM/YY",
-                            max_length=7,
-                            required=True,
-                            size="3",
-                            width="100%",
-                        ),
+                rx.cond(
+                    S.test_mode,
+                    rx.text(
+                        "Test mode: use 4242 4242 4242 4242, any future date and any 3 digits.",
+                        size="2",
+                        color_scheme="gray",
                     ),
-                    flex="1 1 120px",
-                ),
-                rx.box(
-                    labelled(
-                        "Security code (CVC)",
-                        "register-cvc",
-                        rx.input(
-                            id="register-cvc",
-                            name="cvc",
-                            auto_complete="off",
-                            input_mode="numeric",
-                            placeholder="123",
-                            max_length=4,
-                            required=True,
-                            size="3",
-                            width="100%",
-                        ),
-                    ),
-                    flex="1 1 120px",
                 ),
                 spacing="3",
                 width="100%",
-                wrap="wrap",
             ),
-            rx.cond(
-                S.test_mode,
-                rx.text(
-                    "Test mode: use 4242 4242 4242 4242, any future date and any 3 digits.",
-                    size="2",
-                    color_scheme="gray",
-                ),
-            ),
-            spacing="3",
+            border="none",
+            padding="0",
+            margin="0",
             width="100%",
         ),
-        border="none",
-        padding="0",
-        margin="0",
-        width="100%",
+        rx.callout(
+            "The subscriber adds their card in the portal (the invitation email carries the link); "
+            "the first invoice is charged then.",
+            icon="credit_card",
+            color_scheme="gray",
+            width="100%",
+            data_testid="register-card-in-portal",
+        ),
     )
 
 
@@ -95,7 +62,7 @@ def register_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title("Register a subscriber"),
             rx.dialog.description("to " + S.plan_title + ". The first invoice is charged right away.", size="2"),
-            rx.form(
+            simulated_card_form(
                 rx.vstack(
                     labelled(
                         "Name",
@@ -179,8 +146,9 @@ def register_dialog() -> rx.Component:
                     width="100%",
                     margin_top="12px",
                 ),
+                label="Register a subscriber",
                 on_submit=S.register,
-                reset_on_submit=False,
+                on_card_error=S.register_card_refused,
             ),
             max_width="540px",
         ),

@@ -8,7 +8,9 @@ import reflex as rx
 
 from portal_app import routes
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades import card_entry
 from portal_app.billing.facades.console import plans as plans_facade
+from portal_app.billing.facades.console import registration as registration_facade
 from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, error_callout, labelled, section
@@ -45,6 +47,7 @@ class ConsoleSubscribersState(ConsoleState):
     register_open: bool = False
     register_error: str = ""
     registering: bool = False
+    register_takes_card: bool = True  # simulated gateway: card fields (its tokenizer); Stripe: none
 
     def _fetch(self, merchant_id: int) -> None:
         after = self._cursors[self.page_number - 1] if self.page_number - 1 < len(self._cursors) else None
@@ -154,10 +157,20 @@ class ConsoleSubscribersState(ConsoleState):
     def set_register_open(self, value: bool):
         self.register_open = value is True and self._authorize() is not None and self.current_plan_id > 0
         self.register_error = ""
+        if self.register_open:
+            self.register_takes_card = registration_facade.console_takes_cards()
+
+    @rx.event
+    def register_card_refused(self, error: dict):
+        """The tokenizer refused the card in the browser (its code and param reach us, never the card)."""
+        if self._authorize() is None:
+            return
+        self.register_error = card_entry.card_refusal(error, "en")[1]
 
     @rx.event
     def register(self, form_data: dict):
-        """Register a subscriber to this plan. The card fields go straight to billing, never into state."""
+        """Register a subscriber to this plan. The form carries the card component's pm_ id (simulated
+        gateway) or no card at all (Stripe); card data in it is refused by the facade."""
         identity = self._authorize()
         if identity is None:
             yield to_sign_in()
@@ -166,7 +179,7 @@ class ConsoleSubscribersState(ConsoleState):
         self.registering = True
         yield
         try:
-            result = subscribers_facade.register_subscriber(
+            result = registration_facade.register_subscriber(
                 merchant_id=identity.merchant_id, user_id=identity.user_id, plan_id=self.current_plan_id, form=form_data
             )
         except BillingError as err:
@@ -174,7 +187,7 @@ class ConsoleSubscribersState(ConsoleState):
             return
         finally:
             self.registering = False
-        if result.outcome is subscribers_facade.RegistrationOutcome.CARD_REFUSED:
+        if result.outcome is registration_facade.RegistrationOutcome.CARD_REFUSED:
             # Recorded as an incomplete subscription; the form stays open for another card.
             self.register_error = result.message
             self._fetch(identity.merchant_id)

@@ -22,7 +22,7 @@ class PortalBillingState(PortalState):
         try:
             portal_facade.save_billing_details(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)
         except BillingError as err:
-            self.error = err.message
+            self.error = portal_facade.error_text(err, self.lang)
             return
         self.error = ""
         self.saved = True

@@ -40,7 +40,7 @@ class PortalCancelState(PortalState):
                 reason_text=form_data.get("details", ""),
             )
         except BillingError as err:
-            self.error = err.message
+            self.error = portal_facade.error_text(err, self.lang)
             return
         self.dialog_open = False
         self._refresh(*identity)
@@ -53,7 +53,7 @@ class PortalCancelState(PortalState):
         try:
             portal_facade.undo_cancel(merchant_id=identity[0], subscriber_id=identity[1])
         except BillingError as err:
-            return rx.toast.error(err.message)
+            return rx.toast.error(portal_facade.error_text(err, self.lang))
         self._refresh(*identity)
 
 

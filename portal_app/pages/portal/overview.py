@@ -168,5 +168,5 @@ class PortalState(PortalSessionState):
         try:
             portal_facade.change_language(merchant_id=identity[0], subscriber_id=identity[1], language=language)
         except BillingError as err:
-            return rx.toast.error(err.message)
+            return rx.toast.error(portal_facade.error_text(err, self.lang))
         self._refresh(*identity)

@@ -1,10 +1,11 @@
 """Portal section: the card on file, "Edit payment method" with inline errors, the bank's 3DS
 challenge, and the outcome of retrying open invoices with the new card.
 
-Simulated gateway: our own form; the card number goes from the form straight to the billing call,
-never into a state var (state is persisted and synced to the browser) and never into logs.
+Simulated gateway: its card component (components/simulated_card.py) posts the card from the
+browser to the simulated gateway's tokenizer and sends us only the pm_ id it answers.
 Stripe gateway: Stripe Elements; the browser confirms a SetupIntent with Stripe (3DS included) and
-sends us only its seti_ id. An open invoice whose off-session charge needs 3DS gets an "approve"
+sends us only its seti_ id. Either way no card number reaches Reflex (events, state or logs), and the
+handlers refuse anything but such an id. An open invoice whose off-session charge needs 3DS gets an "approve"
 button that runs the bank's challenge with Stripe.js.
 """
 
@@ -14,10 +15,12 @@ import reflex as rx
 
 from portal_app import i18n
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades import card_entry
 from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.payments.attempts import PaymentOutcome
 from portal_app.billing.payments.card_updates import CardUpdateOutcome, CardUpdateResult
-from portal_app.components.card_fields import bank_challenge_dialog, card_field
+from portal_app.components.card_fields import bank_challenge_dialog
+from portal_app.components.simulated_card import simulated_card_fields, simulated_card_form
 from portal_app.components.stripe_elements import stripe_card_setup, stripe_payment_authentication
 from portal_app.pages.portal.overview import PortalState, to_invalid_page
 
@@ -71,7 +74,7 @@ class PortalCardState(PortalState):
                 merchant_id=identity[0], subscriber_id=identity[1]
             )
         except BillingError as err:
-            self.form_error = err.message
+            self.form_error = portal_facade.error_text(err, self.lang)
         except Exception:  # noqa: BLE001 - Stripe unreachable or refusing: nothing was saved, the customer may retry
             self.form_error = i18n.t(self.lang, "processor_unavailable")
         finally:
@@ -107,8 +110,19 @@ class PortalCardState(PortalState):
             self.form_error = portal_facade.card_update_text(result, lang)
 
     @rx.event
+    def card_refused(self, error: dict):
+        """The tokenizer refused the card in the browser: show Stripe's words inline (only its code and
+        param reach us, never card data)."""
+        if self._portal_identity() is None:
+            return
+        self._clear_errors()
+        field, text = card_entry.card_refusal(error, self.lang)
+        setattr(self, _ERROR_VARS.get(field, "form_error"), text)
+
+    @rx.event
     def save_card(self, form_data: dict):
-        """Validate, attach the card (3DS when asked), retry open invoices, show the outcome."""
+        """Attach the tokenized card ({"payment_method": "pm_..."} from the card component; anything
+        else is refused), with 3DS when asked, retry open invoices, show the outcome."""
         identity = self._portal_identity()
         if identity is None:
             yield to_invalid_page()
@@ -120,7 +134,11 @@ class PortalCardState(PortalState):
         try:
             result = portal_facade.save_card(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)
         except BillingError as err:
-            setattr(self, _ERROR_VARS.get(getattr(err, "field", None) or "", "form_error"), err.message)
+            setattr(
+                self,
+                _ERROR_VARS.get(getattr(err, "field", None) or "", "form_error"),
+                portal_facade.error_text(err, self.lang),
+            )
             return
         finally:
             self.saving = False
@@ -147,7 +165,7 @@ class PortalCardState(PortalState):
                 merchant_id=identity[0], subscriber_id=identity[1], form={"stripe_id": setup_intent_id}
             )
         except BillingError as err:
-            self.form_error = err.message
+            self.form_error = portal_facade.error_text(err, self.lang)
             return
         finally:
             self.saving = False
@@ -193,7 +211,7 @@ class PortalCardState(PortalState):
                 merchant_id=identity[0], subscriber_id=identity[1], payment_intent_id=payment_intent_id
             )
         except BillingError as err:
-            self.result_ok, self.result_message = False, err.message
+            self.result_ok, self.result_message = False, portal_facade.error_text(err, self.lang)
             return
         except Exception:  # noqa: BLE001 - a gateway failure of any kind is reported, never raised
             self.result_ok, self.result_message = False, i18n.t(self.lang, "processor_unavailable")
@@ -220,7 +238,7 @@ class PortalCardState(PortalState):
                 merchant_id=identity[0], subscriber_id=identity[1], setup_ref=setup_ref, approved=approved is True
             )
         except BillingError as err:
-            self.form_error = err.message
+            self.form_error = portal_facade.error_text(err, self.lang)
             return
         self._show_result(result)
         self._refresh(*identity)
@@ -294,43 +312,16 @@ def payment_authentication() -> rx.Component:
 
 
 def card_form() -> rx.Component:
-    return rx.form(
+    """The simulated gateway's card entry: the card goes to its tokenizer, save_card gets the pm_ id."""
+    return simulated_card_form(
         rx.vstack(
-            card_field(
-                PortalCardState.tx["card_number"],
-                "number",
-                PortalCardState.number_error,
-                autocomplete="cc-number",
-                placeholder="1234 1234 1234 1234",
-            ),
-            rx.flex(
-                rx.box(
-                    card_field(
-                        PortalCardState.tx["expiry"],
-                        "expiry",
-                        PortalCardState.expiry_error,
-                        autocomplete="cc-exp",
-                        placeholder="MM/YY",
-                        max_length=7,
-                    ),
-                    flex="1",
-                    min_width="120px",
-                ),
-                rx.box(
-                    card_field(
-                        PortalCardState.tx["cvc"],
-                        "cvc",
-                        PortalCardState.cvc_error,
-                        autocomplete="cc-csc",
-                        placeholder="123",
-                        max_length=4,
-                    ),
-                    flex="1",
-                    min_width="120px",
-                ),
-                spacing="3",
-                width="100%",
-                wrap="wrap",
+            simulated_card_fields(
+                number_label=PortalCardState.tx["card_number"],
+                expiry_label=PortalCardState.tx["expiry"],
+                cvc_label=PortalCardState.tx["cvc"],
+                number_error=PortalCardState.number_error,
+                expiry_error=PortalCardState.expiry_error,
+                cvc_error=PortalCardState.cvc_error,
             ),
             rx.cond(
                 PortalCardState.test_mode, rx.text(PortalCardState.tx["test_cards_hint"], size="2", color_scheme="gray")
@@ -359,10 +350,9 @@ def card_form() -> rx.Component:
             spacing="3",
             width="100%",
         ),
+        label=PortalCardState.tx["edit_payment_method"],
         on_submit=PortalCardState.save_card,
-        reset_on_submit=False,
-        width="100%",
-        aria_label=PortalCardState.tx["edit_payment_method"],
+        on_card_error=PortalCardState.card_refused,
     )
 
 

@@ -1,57 +1,33 @@
-"""Console subscribers: keyset search over the merchant's subscribers, and registering one to a plan."""
+"""Console subscribers: keyset search over the merchant's subscribers (registering one: registration.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
-from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from portal_app import db
 from portal_app.billing import subscriptions as subscription_service
-from portal_app.billing.audit import audit
-from portal_app.billing.errors import NotFound
-from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.facades.console.forms import (
-    LANGUAGES,
     PAGE_SIZE,
     ConsoleError,
-    actor_for,
-    checkbox,
-    choice_field,
-    email_field,
-    form_dict,
     parse_id,
-    text_field,
 )
-from portal_app.billing.facades.portal import card_input_from_form
-from portal_app.billing.gateways import get_gateway
-from portal_app.billing.notify import send_subscriber_email
-from portal_app.billing.payments.card_updates import CardUpdateOutcome, CardUpdateResult, update_payment_method
-from portal_app.billing.payments.cards import default_payment_method
-from portal_app.billing.payments.charging import charge_invoice
-from portal_app.billing.portal_links import issue_portal_link
 from portal_app.billing.statuses import SubscriptionStatus
-from portal_app.billing.subscriptions import start_subscription
 from portal_app.billing.tenancy import get_scoped
 from portal_app.models import (
-    Merchant,
     Plan,
     Subscriber,
     Subscription,
-    utcnow,
 )
-from portal_app.routes import portal_url
 
 S = SubscriptionStatus
 
 MAX_QUERY_LENGTH = 100
 STATUS_FILTERS = tuple(s.value for s in SubscriptionStatus)
-BACKDATE_LIMIT_DAYS = 31
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,240 +155,3 @@ def search_subscribers(
             )
         next_cursor = (found[-1][1], found[-1][0]) if has_next and found else None
         return SubscriberPage(rows, has_next, next_cursor)
-
-
-# --- register a subscriber ------------------------------------------------------------------------
-
-
-class RegistrationOutcome(StrEnum):
-    ACTIVE = "active"  # card saved, first invoice paid
-    PAYMENT_FAILED = "payment_failed"  # card saved, first charge failed: dunning retries, the portal can fix it
-    CARD_REFUSED = "card_refused"  # the gateway refused the card (or wants 3DS): nothing was charged
-
-
-@dataclasses.dataclass(frozen=True)
-class RegisterResult:
-    """What registering did. CARD_REFUSED keeps the subscriber and its incomplete subscription: the
-    form shows `message` on `field`, and sending the form again with another card resumes it."""
-
-    subscriber_id: int
-    subscription_id: int
-    outcome: RegistrationOutcome
-    invitation_sent: bool
-    message: str
-    field: str = ""
-
-    @property
-    def active(self) -> bool:
-        return self.outcome is RegistrationOutcome.ACTIVE
-
-
-def _start_at(value: Any, now: datetime) -> datetime:
-    """'' or today -> now; an earlier date (up to a month back) -> that day's midnight UTC."""
-    if value in (None, ""):
-        return now
-    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip()):
-        raise ConsoleError("Enter the start date as YYYY-MM-DD.", field="start_date")
-    try:
-        day = date.fromisoformat(value.strip())
-    except ValueError:
-        raise ConsoleError("Enter a real start date.", field="start_date") from None
-    today = now.astimezone(UTC).date()
-    if day > today:
-        raise ConsoleError("The start date can't be in the future.", field="start_date")
-    if day < today - timedelta(days=BACKDATE_LIMIT_DAYS):
-        raise ConsoleError(f"The start date can be at most {BACKDATE_LIMIT_DAYS} days ago.", field="start_date")
-    return now if day == today else datetime.combine(day, time(0, 0), tzinfo=UTC)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Registration:
-    """The checked form of a registration."""
-
-    plan_id: int
-    name: str
-    email: str
-    language: str
-    start_at: datetime
-    card_input: dict[str, str]
-    send_invitation: bool
-    actor: str
-
-
-def _registration_from_form(form: Any, *, plan_id: Any, user_id: int, now: datetime) -> _Registration:
-    form = form_dict(form)
-    return _Registration(
-        plan_id=parse_id(plan_id, "plan"),
-        name=text_field(form, "name", label="Name", max_length=120),
-        email=email_field(form.get("email", "")),
-        language=choice_field(form, "language", ("", *LANGUAGES), message="Choose English or Spanish."),
-        start_at=_start_at(form.get("start_date", ""), now),
-        card_input=card_input_from_form(form),
-        send_invitation=checkbox(form.get("send_invitation", "")),
-        actor=actor_for(user_id),
-    )
-
-
-def _pending_registration(session: Session, merchant_id: int, reg: _Registration) -> Subscription | None:
-    """The email's live subscription on the plan, if any; ConsoleError unless it is a registration whose
-    card was refused (incomplete, no card on file), which a new card resumes."""
-    subscriptions = session.exec(
-        select(Subscription)
-        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-        .where(
-            Subscriber.merchant_id == merchant_id,
-            Subscriber.email == reg.email,
-            Subscription.plan_id == reg.plan_id,
-            Subscription.deleted_at.is_(None),
-        )
-    ).all()
-    row = next((sub for sub in subscriptions if not subscription_service.is_ended(sub)), None)
-    if row is None:
-        return None
-    refused_card = row.status == S.INCOMPLETE and (
-        default_payment_method(session, merchant_id=merchant_id, subscriber_id=row.subscriber_id) is None
-    )
-    if not refused_card:
-        raise ConsoleError("This email already has a live subscription on this plan.", field="email")
-    return row
-
-
-def _card_refused_message(card: CardUpdateResult) -> str:
-    if card.outcome is CardUpdateOutcome.REQUIRES_ACTION:
-        return (
-            "This card needs the cardholder to approve it with their bank (3D Secure), "
-            "which can't be done from the console. Use another card."
-        )
-    return portal_facade.card_update_text(card, "en")
-
-
-def register_subscriber(
-    *, merchant_id: int, user_id: int, plan_id: Any, form: Any, gateway=None, now: datetime | None = None
-) -> RegisterResult:
-    """Register a subscriber on a plan: the subscriber, their incomplete subscription with its first
-    invoice, the portal link and (if asked) the invitation; the card goes to the gateway and the first
-    invoice is charged outside any transaction (claim, call, record).
-
-    The whole form is checked before anything is written. A refused card is recorded, not erased:
-    the subscriber keeps the incomplete subscription (the audit trail says why), the form shows the
-    refusal, and sending the form again with another card resumes that registration.
-    """
-    now = now or utcnow()
-    reg = _registration_from_form(form, plan_id=plan_id, user_id=user_id, now=now)
-    gateway = gateway or get_gateway()
-    with db.session_scope() as session:
-        merchant = session.get(Merchant, merchant_id)
-        if merchant is None:
-            raise NotFound("Merchant not found")
-        language = reg.language or merchant.default_language or "en"
-        if language not in LANGUAGES:
-            raise ConsoleError("Choose English or Spanish.", field="language")
-        plan = get_scoped(session, Plan, reg.plan_id, merchant_id)
-        if not plan.active:
-            raise ConsoleError("This plan is archived: activate it before registering subscribers.")
-        plan_name = plan.name
-        pending = _pending_registration(session, merchant_id, reg)
-        if pending is None:
-            subscriber = Subscriber(
-                merchant_id=merchant_id, name=reg.name, email=reg.email, language=language, created_at=now
-            )
-            session.add(subscriber)
-            session.flush()
-            audit(
-                session,
-                merchant_id=merchant_id,
-                subscriber_id=subscriber.id,
-                actor=reg.actor,
-                kind="subscriber_registered",
-                detail={"plan_id": reg.plan_id, "send_invitation": reg.send_invitation},
-                now=now,
-            )
-            subscriber_id, subscription_id = subscriber.id, None
-        else:
-            subscriber_id, subscription_id = pending.subscriber_id, pending.id
-
-    # The gateway stores the card outside any transaction. A resumed registration's open first
-    # invoice is charged right away with the new card (as when the subscriber fixes it in the portal).
-    card = update_payment_method(
-        db.get_engine(),
-        merchant_id=merchant_id,
-        subscriber_id=subscriber_id,
-        card_input=reg.card_input,
-        gateway=gateway,
-        now=now,
-        actor=reg.actor,
-    )
-    saved = card.outcome is CardUpdateOutcome.UPDATED
-    invitation_sent = False
-    with db.session_scope() as session:
-        if subscription_id is None:
-            started = start_subscription(
-                session,
-                merchant_id=merchant_id,
-                subscriber=subscriber_id,
-                plan=reg.plan_id,
-                start_at=reg.start_at,
-                actor=reg.actor,
-            )
-            subscription_id, invoice_id = started.subscription.id, started.invoice.id
-            invitation_sent = _issue_link(session, merchant_id, subscriber_id, plan_name, reg, now)
-        if not saved:
-            audit(
-                session,
-                merchant_id=merchant_id,
-                subscriber_id=subscriber_id,
-                actor=reg.actor,
-                kind="card_refused",
-                detail={"outcome": card.outcome.value, "decline_code": card.decline_code},
-                now=now,
-            )
-    if not saved:
-        message = _card_refused_message(card)
-        return RegisterResult(
-            subscriber_id, subscription_id, RegistrationOutcome.CARD_REFUSED, invitation_sent, message, "number"
-        )
-    if pending is None:
-        charges = [
-            charge_invoice(
-                db.get_engine(), invoice_id, merchant_id=merchant_id, trigger="renewal", gateway=gateway, now=now
-            )
-        ]
-    else:
-        charges = list(card.charges)
-    failed = next((c for c in charges if not c.paid), None)
-    if failed is None:
-        message = f"{reg.name} is subscribed to {plan_name}; the first payment succeeded."
-        return RegisterResult(subscriber_id, subscription_id, RegistrationOutcome.ACTIVE, invitation_sent, message)
-    message = (
-        f"{reg.name} is registered, but the first payment failed: {portal_facade.charge_text(failed, 'en')} "
-        "They can fix their card in the portal."
-    )
-    return RegisterResult(subscriber_id, subscription_id, RegistrationOutcome.PAYMENT_FAILED, invitation_sent, message)
-
-
-def _issue_link(
-    session: Session, merchant_id: int, subscriber_id: int, plan_name: str, reg: _Registration, now: datetime
-) -> bool:
-    """The subscriber's first portal link, emailed when the form asks; returns whether it was."""
-    subscriber = session.get(Subscriber, subscriber_id)
-    token = issue_portal_link(session, subscriber, now=now)
-    if not reg.send_invitation:
-        return False
-    send_subscriber_email(
-        session,
-        merchant=session.get(Merchant, merchant_id),
-        subscriber=subscriber,
-        kind="invitation",
-        now=now,
-        context={"plan_name": plan_name, "portal_url": portal_url(token)},
-    )
-    audit(
-        session,
-        merchant_id=merchant_id,
-        subscriber_id=subscriber_id,
-        actor=reg.actor,
-        kind="invitation_sent",
-        detail={},
-        now=now,
-    )
-    return True

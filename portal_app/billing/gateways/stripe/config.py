@@ -15,7 +15,7 @@ _WEBHOOK_SECRET = re.compile(r"^whsec_[A-Za-z0-9+/=_]+$")
 
 def is_secret_key(key: str) -> bool:
     """A secret (sk_) or restricted (rk_) key, test or live."""
-    return bool(_SECRET_KEY.match(key or ""))
+    return bool(_SECRET_KEY.fullmatch(key or ""))
 
 
 def key_mode(key: str) -> str:
@@ -48,9 +48,9 @@ def check_stripe_settings(settings: Any) -> None:
         raise StripeSettingsError(f"GATEWAY=stripe needs {', '.join(missing)}")
     if not is_secret_key(secret):
         raise StripeSettingsError("STRIPE_SECRET_KEY must be a secret (sk_) or restricted (rk_) key")
-    if not _PUBLISHABLE_KEY.match(publishable):
+    if not _PUBLISHABLE_KEY.fullmatch(publishable):
         raise StripeSettingsError("STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_)")
-    if not _WEBHOOK_SECRET.match(webhook_secret):
+    if not _WEBHOOK_SECRET.fullmatch(webhook_secret):
         raise StripeSettingsError("STRIPE_WEBHOOK_SECRET must be an endpoint signing secret (whsec_)")
     if key_mode(secret) != key_mode(publishable):
         raise StripeSettingsError(

@@ -34,6 +34,7 @@ from typing import Any
 import stripe
 
 from portal_app.billing.gateways.base import (
+    RAW_CARD_KEYS,
     CardDetails,
     CardEntry,
     ChargeOutcome,
@@ -63,9 +64,6 @@ _SETI_ID = re.compile(r"^seti_[A-Za-z0-9]{1,100}$")
 _PI_ID = re.compile(r"^pi_[A-Za-z0-9]{1,100}$")
 # Our idempotency keys go into a search query: a strict alphabet means no query injection.
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,255}$")
-_RAW_CARD_KEYS = frozenset(
-    {"number", "card_number", "cardnumber", "pan", "cvc", "cvv", "cvc2", "exp_month", "exp_year"}
-)
 
 
 _UNKNOWN_OUTCOME = "Stripe did not answer in time; the outcome of this charge is unknown."
@@ -140,16 +138,16 @@ class StripeGateway:
         """
         if not isinstance(card_input, Mapping):
             raise TypeError('card_input must be {"setup_intent": "seti_..."} or {"payment_method": "pm_..."}')
-        if _RAW_CARD_KEYS & {str(k).lower() for k in card_input}:
+        if RAW_CARD_KEYS & {str(k).lower() for k in card_input}:
             raise ValueError("Raw card data must never reach the server: collect the card with Stripe Elements")
         if set(card_input) == {"setup_intent"}:
             setup_ref = str(card_input["setup_intent"])
-            if not _SETI_ID.match(setup_ref):
+            if not _SETI_ID.fullmatch(setup_ref):
                 raise ValueError("setup_intent must be a SetupIntent id (seti_...)")
             return self._finish_setup(setup_ref, expected_customer=customer_ref)
         if set(card_input) == {"payment_method"}:
             pm_id = str(card_input["payment_method"])
-            if not _PM_ID.match(pm_id):
+            if not _PM_ID.fullmatch(pm_id):
                 raise ValueError("payment_method must be a PaymentMethod id (pm_...)")
             return self._attach_payment_method(customer_ref, pm_id)
         raise ValueError('card_input must be exactly {"setup_intent": ...} or {"payment_method": ...}')
@@ -160,7 +158,7 @@ class StripeGateway:
         `approved` is ignored: it is the simulated gateway's stand-in for the bank's answer, while
         with Stripe the bank answered Stripe directly and the SetupIntent says what happened.
         """
-        if not _SETI_ID.match(setup_ref or ""):
+        if not _SETI_ID.fullmatch(setup_ref or ""):
             raise ValueError("setup_ref must be a SetupIntent id (seti_...)")
         return self._finish_setup(setup_ref, expected_customer=None)
 
@@ -269,7 +267,7 @@ class StripeGateway:
 
     def card_details(self, pm_id: str) -> CardDetails | None:
         """A PaymentMethod's card as Stripe knows it now (after a card-network update, say)."""
-        if not _PM_ID.match(pm_id or ""):
+        if not _PM_ID.fullmatch(pm_id or ""):
             raise ValueError("pm_id must be a PaymentMethod id (pm_...)")
         return card_of(self._api.read(lambda: self._api.v1.payment_methods.retrieve(pm_id)))
 
@@ -297,7 +295,7 @@ class StripeGateway:
         if amount_minor <= 0:
             raise ValueError("amount_minor must be > 0")
         currency = validate_currency(currency)
-        if not idempotency_key or not _IDEMPOTENCY_KEY.match(idempotency_key):
+        if not idempotency_key or not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise ValueError("idempotency_key must be 1-255 characters of [A-Za-z0-9_.:-]")
         params: dict[str, Any] = {
             "amount": stripe_amount(amount_minor, currency),
@@ -340,7 +338,7 @@ class StripeGateway:
         the request under the same key (charge()) and uses a hit here only as a fact. Raises
         StripeUnavailable when Stripe cannot be asked (the engine keeps the attempt unknown).
         """
-        if not idempotency_key or not _IDEMPOTENCY_KEY.match(idempotency_key):
+        if not idempotency_key or not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise ValueError("idempotency_key must be 1-255 characters of [A-Za-z0-9_.:-]")
         query = f"metadata['idempotency_key']:'{idempotency_key}'"
         found = self._api.read(lambda: self._api.v1.payment_intents.search(params={"query": query, "limit": 10}))
@@ -355,7 +353,7 @@ class StripeGateway:
 
     def charge_status(self, pi_id: str) -> tuple[str, ChargeResult]:
         """(our idempotency key from metadata, current result) of a PaymentIntent; "" when not ours."""
-        if not _PI_ID.match(pi_id or ""):
+        if not _PI_ID.fullmatch(pi_id or ""):
             raise ValueError("pi_id must be a PaymentIntent id (pi_...)")
         intent = self._api.read(lambda: self._api.v1.payment_intents.retrieve(pi_id))
         key = str(stripe_field(stripe_field(intent, "metadata"), "idempotency_key", ""))
@@ -364,7 +362,7 @@ class StripeGateway:
     def payment_client_secret(self, pi_id: str) -> str:
         """The client secret the portal hands to Stripe.js so the customer can authenticate a
         REQUIRES_ACTION payment on-session (confirmCardPayment). Never log or persist it."""
-        if not _PI_ID.match(pi_id or ""):
+        if not _PI_ID.fullmatch(pi_id or ""):
             raise ValueError("pi_id must be a PaymentIntent id (pi_...)")
         intent = self._api.read(lambda: self._api.v1.payment_intents.retrieve(pi_id))
         return str(stripe_field(intent, "client_secret", ""))
