@@ -37,6 +37,8 @@ API_CONSOLE_LOGIN = f"{API_PREFIX}/console/login"
 API_CONSOLE_SIGNUP = f"{API_PREFIX}/console/signup"
 API_CONSOLE_LOGOUT = f"{API_PREFIX}/console/logout"
 STRIPE_WEBHOOK = f"{API_PREFIX}/stripe/webhook"
+API_CONSOLE_PORTAL_LINK = f"{API_PREFIX}/console/subscribers/{{subscriber_id:int}}/portal-link"  # the link, on demand
+REFLEX_EVENT = "/_event"  # Reflex's Socket.IO endpoint (reflex_base.constants.Endpoint.EVENT)
 
 PORTAL_SESSION_COOKIE = "portal_session"
 CONSOLE_SESSION_COOKIE = "console_session"
@@ -69,6 +71,10 @@ def console_plan_url(plan_id: int) -> str:
 
 def console_subscriber_url(subscriber_id: int) -> str:
     return f"{CONSOLE_SUBSCRIBERS}/{int(subscriber_id)}"
+
+
+def console_portal_link_url(subscriber_id: int) -> str:
+    return f"{API_PREFIX}/console/subscribers/{int(subscriber_id)}/portal-link"
 
 
 def console_login_error_url(code: str) -> str:

@@ -16,8 +16,10 @@ from portal_app.api.assets import merchant_logo
 from portal_app.api.console import console_login, console_logout, console_signup
 from portal_app.api.headers import SecurityHeadersMiddleware
 from portal_app.api.health import health
+from portal_app.api.links import console_portal_link
 from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, portal_year_zip
 from portal_app.api.stripe import stripe_routes
+from portal_app.connections import HandshakeCookieMiddleware
 
 
 def build_api() -> Starlette:
@@ -32,8 +34,10 @@ def build_api() -> Starlette:
             Route(routes.API_CONSOLE_LOGIN, console_login, methods=["POST"]),
             Route(routes.API_CONSOLE_SIGNUP, console_signup, methods=["POST"]),
             Route(routes.API_CONSOLE_LOGOUT, console_logout, methods=["POST"]),
+            Route(routes.API_CONSOLE_PORTAL_LINK, console_portal_link, methods=["GET"]),
             *stripe_routes(),
         ]
     )
     api.add_middleware(SecurityHeadersMiddleware)
+    api.add_middleware(HandshakeCookieMiddleware)  # Reflex's socket never sees the Cookie header
     return api
