@@ -70,7 +70,17 @@ def _register(page, plan: str, name: str, email: str, number: str = "4242 4242 4
     dialog.get_by_label("Security code (CVC)").fill("123")
     dialog.get_by_role("button", name="Register subscriber").click()
     page.get_by_test_id("profile-name").filter(has_text=name).wait_for()
-    page.wait_for_function("document.querySelector('[data-testid=portal-url]')?.value?.includes('/portal/')")
+    return _shown_link(page)
+
+
+def _shown_link(page, old: str = "") -> str:
+    """Show the portal link (the browser fetches it on demand; it is never page state)."""
+    page.get_by_role("button", name="Show link").click()
+    page.wait_for_function(
+        "(old) => { const v = document.querySelector('[data-testid=portal-url]')?.value;"
+        " return v && v.includes('/portal/') && v !== old; }",
+        arg=old,
+    )
     return page.get_by_test_id("portal-url").input_value()
 
 
@@ -171,11 +181,8 @@ def test_merchant_journey(server, browser, tmp_path):
     # Regenerate: the old link shows the generic page, the new one works.
     page.get_by_role("button", name="Regenerate link").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Regenerate link").click()
-    page.wait_for_function(
-        "(old) => { const v = document.querySelector('[data-testid=portal-url]')?.value; return v && v !== old; }",
-        arg=copied,
-    )
-    new_url = page.get_by_test_id("portal-url").input_value()
+    page.get_by_text("New portal link created.", exact=False).wait_for()
+    new_url = _shown_link(page, old=copied)
     assert new_url != copied
     other, _ = _portal_shows(browser, copied, None)
     other.close()

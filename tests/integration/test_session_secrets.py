@@ -103,4 +103,4 @@ def test_portal_link_route_answers_the_merchants_own_subscribers_only(merchants)
 def test_the_event_path_is_reflexs_socket_endpoint():
     from reflex_base.constants import Endpoint
 
-    assert routes.REFLEX_EVENT == "/" + Endpoint.EVENT.value
+    assert "/" + Endpoint.EVENT.value == routes.REFLEX_EVENT
