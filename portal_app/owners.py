@@ -4,9 +4,10 @@ A Reflex client token travels in the websocket URL, so it can leak (proxy logs).
 can connect and send `hydrate_and_load`, which answers with the whole stored state, and page
 handlers redirect a stranger without emptying what was loaded before. So each protected subtree
 (the portal's PortalSessionState, the console's ConsoleAuthState) records whose data it holds
-(`_loaded_for`, ids only, set by the identity check of state.py), and this Reflex middleware, which runs before the handler of every event
-(hydrate included, before its snapshot), re-checks the live connection's cookie and resets the whole
-subtree to its defaults when the caller is not that identity. Handlers still authorize on their own.
+(`_loaded_for`, ids only, set by the identity check of state.py), and this Reflex middleware, run
+before the handler of every event (hydrate included, so before its snapshot), re-checks the live
+connection's cookie and resets the whole subtree to its defaults when the caller is someone else.
+Handlers still authorize on their own.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ and payload. Everything the server sends back is kept, so a test can search it f
 not contain.
 
     with ReflexSocket(server["base_url"], token=stolen) as sock:
-        sock.call(rx.State.get_full_name() + ".hydrate_and_load", path="/portal")
+        sock.call(rx.State.get_full_name() + ".hydrate_and_load", path="/portal")  # waits for quiet
         assert victim_name not in sock.received_text()
 """
 
@@ -63,8 +63,9 @@ class ReflexSocket:
         router_data = {"pathname": path, "asPath": path, "query": query or {}}
         self.client.emit("event", {"name": name, "payload": payload or {}, "router_data": router_data}, NAMESPACE)
 
-    def call(self, name: str, payload: dict | None = None, *, path: str = "/", query: dict | None = None, quiet=1.5):
-        """Send an event and wait until the server has been quiet for `quiet` seconds (at most 20 s)."""
+    def call(self, name: str, payload: dict | None = None, *, path: str = "/", query: dict | None = None, quiet=4.0):
+        """Send an event and wait until the server has been quiet for `quiet` seconds (at most 20 s):
+        long enough for the on_load handlers a hydrate chains (a profile load takes ~2 s on 2 cores)."""
         with self._lock:
             start = len(self.received)
         self.send(name, payload, path=path, query=query)
@@ -81,6 +82,15 @@ class ReflexSocket:
                 last = self._last_message
             if time.monotonic() - max(last, sent_at) >= quiet and (got_answer or time.monotonic() - sent_at > 5):
                 return
+
+    def wait_for(self, text: str, timeout: float = 60) -> bool:
+        """Wait until `text` appears in what the server sent; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.received_text():
+                return True
+            time.sleep(0.2)
+        return False
 
     def received_text(self, since: int = 0) -> str:
         """Everything received (from index `since`), as one JSON text to search."""

@@ -21,6 +21,7 @@ from portal_app.billing import accounts, demo, portal_links, sessions
 from portal_app.billing.facades.console import plans as plans_facade
 from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.models import Invoice, Merchant, Plan, Subscriber
+from portal_app.pages.portal.invalid import InvalidLinkState
 from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
 from tests.builders import CARD_FORM, PLAN_FORM, table_snapshot
 
@@ -177,13 +178,19 @@ def _victim_rows(engine, merchant_id: int) -> dict:
     }
 
 
+_SENTINEL = "Please enter the email address your subscription uses."  # request_link's answer to a non-email
+
+
 def _attack(base: str, cookie: str | None, victim: Victim) -> str:
     """Every handler called once over one socket; everything the server sent back, as text."""
     with ReflexSocket(base, cookie=cookie) as sock:
         for cls, name, qualname in our_handlers():
             call = RECIPES[qualname](victim)
             sock.send(event_name(cls, name), call.payload, path=call.path, query=call.query)
-        sock.wait_quiet(4.0, after=0, timeout=90)
+        # A token's events are handled in order: once the last one is answered, all of them were.
+        sock.send(event_name(InvalidLinkState, "request_link"), {"form_data": {"email": "x"}}, path=routes.PORTAL)
+        assert sock.wait_for(_SENTINEL, timeout=180), "the server did not work through the calls"
+        sock.wait_quiet(2.0, after=0)
         return sock.received_text()
 
 

@@ -101,6 +101,11 @@ def test_no_cookie_token_or_portal_url_is_stored_by_reflex(server, browser):
     assert url == f"{base}/portal/{demo_link.token}"
     page.get_by_role("button", name="Show link").click()
     page.wait_for_function("(u) => document.querySelector('[data-testid=portal-url]').value === u", arg=url)
+    # The invitation carries the link; the outbox page shows the email (its state is stored too).
+    page.get_by_role("button", name="Send invitation email").click()
+    page.get_by_text("Invitation sent to", exact=False).wait_for()
+    page.goto(f"{base}{routes.CONSOLE_OUTBOX}")
+    page.get_by_test_id("outbox-message").filter(has_text=globex.email).first.wait_for()
     page.goto(url)  # a demo subscriber's link, in the browser that holds the console session too
     page.get_by_test_id("subscriber-name").filter(has_text=globex.name).wait_for()
     page.get_by_text("1 Globex Plaza", exact=False).first.wait_for()
@@ -165,8 +170,8 @@ def test_a_replayed_portal_client_token_without_the_cookie_gets_none_of_the_vict
 
     # The same replay with the victim's cookie is served: the client and the markers are sound.
     with ReflexSocket(base, token=stolen, cookie=victim_cookie) as sock:
-        sock.call(HYDRATE, path=routes.PORTAL)
-        assert "1 Globex Plaza" in sock.received_text()
+        sock.send(HYDRATE, path=routes.PORTAL)
+        assert sock.wait_for("1 Globex Plaza")
 
 
 def test_a_replayed_console_client_token_without_the_cookie_gets_none_of_the_merchants_data(server, browser):
@@ -192,5 +197,5 @@ def test_a_replayed_console_client_token_without_the_cookie_gets_none_of_the_mer
         assert not leaked, leaked
 
     with ReflexSocket(base, token=stolen, cookie=console_cookie) as sock:
-        sock.call(HYDRATE, path=path, query=query)
-        assert globex.email in sock.received_text()
+        sock.send(HYDRATE, path=path, query=query)
+        assert sock.wait_for(globex.email)

@@ -104,3 +104,19 @@ def test_the_event_path_is_reflexs_socket_endpoint():
     from reflex_base.constants import Endpoint
 
     assert "/" + Endpoint.EVENT.value == routes.REFLEX_EVENT
+
+
+def test_the_console_outbox_never_shows_a_live_portal_link(merchants, engine):
+    from sqlmodel import Session, select
+
+    from portal_app.billing.facades.console import outbox as outbox_facade
+    from portal_app.models import EmailMessage
+
+    a = merchants["a"]
+    profile_facade.send_invitation(merchant_id=a["merchant"], user_id=a["user"], subscriber_id=a["subscriber"])
+    token = profile_facade.portal_link_url(merchant_id=a["merchant"], subscriber_id=a["subscriber"]).rsplit("/", 1)[1]
+    with Session(engine) as session:  # the email itself carries the link (the subscriber needs it)
+        assert any(token in m.body_text for m in session.exec(select(EmailMessage)).all())
+    shown = outbox_facade.list_outbox(merchant_id=a["merchant"])[0]
+    assert shown and all(token not in m.body_text for m in shown)
+    assert any(outbox_facade.HIDDEN_LINK in m.body_text for m in shown)
