@@ -11,6 +11,7 @@ from portal_app import (
 from portal_app.api import build_api
 from portal_app.backend_errors import calm_backend_exception_handler
 from portal_app.background import billing_loop
+from portal_app.owners import ProtectedStateGuard
 from portal_app.pages.console.dashboard import ConsoleDashboardState, dashboard_page
 from portal_app.pages.console.login import ConsoleLoginState, login_page, signup_page
 from portal_app.pages.console.outbox import ConsoleOutboxState, outbox_page
@@ -24,6 +25,8 @@ from portal_app.pages.portal.overview import PortalState
 from portal_app.pages.portal.page import portal_page
 
 app = rx.App(api_transformer=build_api(), html_lang="en", backend_exception_handler=calm_backend_exception_handler)
+# Before every event (hydrate included): portal and console states loaded for someone else are emptied.
+app.add_middleware(ProtectedStateGuard())
 
 # Merchant console
 app.add_page(login_page, route=routes.CONSOLE, title="Sign in · Merchant console", on_load=ConsoleLoginState.load_login)

@@ -45,6 +45,8 @@ REFLEX_UPLOADED_FILES = f"{REFLEX_UPLOAD}/{{path:path}}"
 STRIPE_WEBHOOK = f"{API_PREFIX}/stripe/webhook"
 # The simulated gateway's tokenizer (its Stripe.js endpoint): a card in, a pm_ id out.
 API_SIMULATED_PAYMENT_METHODS = f"{API_PREFIX}/simulated-gateway/v1/payment_methods"
+API_CONSOLE_PORTAL_LINK = f"{API_PREFIX}/console/subscribers/{{subscriber_id:int}}/portal-link"  # the link, on demand
+REFLEX_EVENT = "/_event"  # Reflex's Socket.IO endpoint (reflex_base.constants.Endpoint.EVENT)
 
 PORTAL_SESSION_COOKIE = "portal_session"
 CONSOLE_SESSION_COOKIE = "console_session"
@@ -78,6 +80,10 @@ def console_plan_url(plan_id: int) -> str:
 
 def console_subscriber_url(subscriber_id: int) -> str:
     return f"{CONSOLE_SUBSCRIBERS}/{int(subscriber_id)}"
+
+
+def console_portal_link_url(subscriber_id: int) -> str:
+    return f"{API_PREFIX}/console/subscribers/{int(subscriber_id)}/portal-link"
 
 
 def console_login_error_url(code: str) -> str:

@@ -22,10 +22,12 @@ from portal_app.api.console import (
 )
 from portal_app.api.headers import SecurityHeadersMiddleware
 from portal_app.api.health import health
+from portal_app.api.links import console_portal_link
 from portal_app.api.logo_upload import refuse_reflex_upload, upload_logo
 from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, portal_year_zip
 from portal_app.api.simulated_gateway import create_payment_method
 from portal_app.api.stripe import stripe_routes
+from portal_app.connections import HandshakeCookieMiddleware
 
 # A function route answers GET only unless told; these must win for every method.
 EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -50,8 +52,10 @@ def build_api() -> Starlette:
             Route(routes.REFLEX_UPLOAD, refuse_reflex_upload, methods=EVERY_METHOD),
             Route(routes.REFLEX_UPLOADED_FILES, refuse_reflex_upload, methods=EVERY_METHOD),
             Route(routes.API_SIMULATED_PAYMENT_METHODS, create_payment_method, methods=["POST"]),
+            Route(routes.API_CONSOLE_PORTAL_LINK, console_portal_link, methods=["GET"]),
             *stripe_routes(),
         ]
     )
     api.add_middleware(SecurityHeadersMiddleware)
+    api.add_middleware(HandshakeCookieMiddleware)  # Reflex's socket never sees the Cookie header
     return api

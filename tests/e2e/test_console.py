@@ -26,7 +26,6 @@ from .conftest import (
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "console-e2e-password"
-URL_RE = re.compile(r"https?://\S+/portal/[A-Za-z0-9_-]{43}")
 
 
 def _sign_in(page, server, email=demo.OWNER_EMAIL, password=demo.DEMO_PASSWORD) -> None:
@@ -70,7 +69,17 @@ def _register(page, plan: str, name: str, email: str, number: str = "4242 4242 4
     dialog.get_by_label("Security code (CVC)").fill("123")
     dialog.get_by_role("button", name="Register subscriber").click()
     page.get_by_test_id("profile-name").filter(has_text=name).wait_for()
-    page.wait_for_function("document.querySelector('[data-testid=portal-url]')?.value?.includes('/portal/')")
+    return _shown_link(page)
+
+
+def _shown_link(page, old: str = "") -> str:
+    """Show the portal link (the browser fetches it on demand; it is never page state)."""
+    page.get_by_role("button", name="Show link").click()
+    page.wait_for_function(
+        "(old) => { const v = document.querySelector('[data-testid=portal-url]')?.value;"
+        " return v && v.includes('/portal/') && v !== old; }",
+        arg=old,
+    )
     return page.get_by_test_id("portal-url").input_value()
 
 
@@ -150,10 +159,10 @@ def test_merchant_journey(server, browser, tmp_path):
         invitation = page.locator("[data-testid=outbox-message][data-kind=invitation]").filter(has_text=ana_email)
     invitation.locator("summary").click()
     body = invitation.get_by_test_id("email-body").inner_text()
-    invited_url = URL_RE.search(body).group(0)
-    assert invited_url == profile_url
+    # The outbox never shows a live link (page state is stored); the profile shows it on demand.
+    assert "/portal/[link hidden" in body and profile_url.rsplit("/", 1)[1] not in body
     screenshot(page, "console-outbox")
-    other, portal = _portal_shows(browser, invited_url, "Ana Lima")
+    other, portal = _portal_shows(browser, profile_url, "Ana Lima")
     assert portal.get_by_test_id("plan-name").inner_text() == "Yoga Monthly"
     assert portal.get_by_role("button", name="Cancel subscription").is_visible()
     other.close()
@@ -171,11 +180,8 @@ def test_merchant_journey(server, browser, tmp_path):
     # Regenerate: the old link shows the generic page, the new one works.
     page.get_by_role("button", name="Regenerate link").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Regenerate link").click()
-    page.wait_for_function(
-        "(old) => { const v = document.querySelector('[data-testid=portal-url]')?.value; return v && v !== old; }",
-        arg=copied,
-    )
-    new_url = page.get_by_test_id("portal-url").input_value()
+    page.get_by_text("New portal link created.", exact=False).wait_for()
+    new_url = _shown_link(page, old=copied)
     assert new_url != copied
     other, _ = _portal_shows(browser, copied, None)
     other.close()

@@ -378,7 +378,8 @@ def test_register_sends_invitation_with_a_working_link_or_not(wired):
         url = re.search(r"http\S+/portal/(\S+)", invitation.body_text)
         assert portal_links.resolve_portal_token(session, url.group(1)) is not None
     profile = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=ana)
-    assert profile.portal_url.endswith(url.group(1))
+    assert profile.has_portal_link
+    assert profile_facade.portal_link_url(merchant_id=merchant_id, subscriber_id=ana).endswith(url.group(1))
     assert profile.subscription.status == "active" and profile.card.last4 == "4242"
 
     quiet = registration_facade.register_subscriber(
@@ -391,7 +392,7 @@ def test_register_sends_invitation_with_a_working_link_or_not(wired):
     with Session(wired) as session:
         kinds = session.exec(select(EmailMessage.kind).where(EmailMessage.subscriber_id == quiet.subscriber_id)).all()
     assert "invitation" not in kinds
-    assert profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=quiet.subscriber_id).portal_url
+    assert profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=quiet.subscriber_id).has_portal_link
     with pytest.raises(forms_facade.ConsoleError, match="already has"):
         registration_facade.register_subscriber(
             merchant_id=merchant_id,
@@ -435,7 +436,7 @@ def test_register_backdated_start_and_failing_first_charge(wired):
 
 def test_regenerate_revokes_old_link_and_delete_closes_the_portal(wired):
     merchant_id, user_id, _, (ana,) = _setup("Acme")
-    old_url = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=ana).portal_url
+    old_url = profile_facade.portal_link_url(merchant_id=merchant_id, subscriber_id=ana)
     new_url = profile_facade.regenerate_portal_link(merchant_id=merchant_id, user_id=user_id, subscriber_id=ana)
     assert new_url != old_url
     with Session(wired) as session:
@@ -449,7 +450,9 @@ def test_regenerate_revokes_old_link_and_delete_closes_the_portal(wired):
             link.revoked_at is not None for link in session.exec(select(PortalLink))
         )  # revoked, not only refused
     profile = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=ana)
-    assert profile.deleted and profile.portal_url == "" and profile.subscription is None
+    assert profile.deleted and not profile.has_portal_link and profile.subscription is None
+    with pytest.raises(BillingError, match="deleted"):
+        profile_facade.portal_link_url(merchant_id=merchant_id, subscriber_id=ana)
     for call in (profile_facade.regenerate_portal_link, profile_facade.send_invitation):
         with pytest.raises(BillingError, match="deleted"):
             call(merchant_id=merchant_id, user_id=user_id, subscriber_id=ana)

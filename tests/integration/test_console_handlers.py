@@ -5,17 +5,17 @@ a merchant calling with another merchant's ids gets nothing of theirs and change
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
 from sqlmodel import select
 
-from portal_app import db
+from portal_app import connections, db, owners
 from portal_app.billing import accounts, portal_links, sessions
 from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.facades.console import plans as plans_facade
+from portal_app.billing.facades.console import profile as profile_facade
 from portal_app.billing.facades.console import registration as registration_facade
 from portal_app.billing.facades.console import settings as settings_facade
 from portal_app.billing.gateways.simulated import SimulatedGateway
@@ -28,6 +28,7 @@ from portal_app.pages.console.settings import ConsoleSettingsState
 from portal_app.pages.console.subscribers import ConsoleSubscribersState
 from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
 from tests.builders import PLAN_FORM, card_form, table_snapshot
+from tests.reflex_states import live_state, router_for
 
 B_MARKERS = ("Bravo", "bravo.example", "Secret Plan", "Bob Secret")
 
@@ -79,12 +80,18 @@ def world(engine, monkeypatch):
     return ids
 
 
+_connections = contextlib.ExitStack()  # the live connections of a test, closed after it
+
+
+@pytest.fixture(autouse=True)
+def _close_connections():
+    yield
+    _connections.close()
+
+
 def _state(cls, cookie: str, params: dict | None = None):
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data(
-        {"headers": {"cookie": cookie}, "pathname": "/console", "query": params or {}}
-    )
-    return root.get_substate(cls.get_full_name().split(".")[1:])
+    """A state as an event from a live connection whose handshake carried `cookie` sees it."""
+    return _connections.enter_context(live_state(cls, cookie, path="/console", params=params))
 
 
 def _run(handler, state, *args):
@@ -159,7 +166,7 @@ def _calls(b):
             (register_form,),
         ),
         (ConsoleProfileState, {"subscriber_id": str(b["subscriber"])}, {}, ConsoleProfileState.load, ()),
-        (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.copy_link, ()),
+        (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.link_outcome, ("copied",)),
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.set_confirm, ("delete",)),
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.regenerate, ()),
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.send_invitation, ()),
@@ -234,16 +241,19 @@ def test_profile_handlers_work_for_the_owner(world, engine):
     a = world["a"]
     state = _state(ConsoleProfileState, a["cookie"], {"subscriber_id": str(a["subscriber"])})
     _run(ConsoleProfileState.load, state)
-    assert state.signed_in and state.name == "Ann Alpha" and state.portal_url.startswith("http")
-    old = state.portal_url
-    (copied,) = _run(ConsoleProfileState.copy_link, state)
-    assert old in repr(copied)
+    assert state.signed_in and state.name == "Ann Alpha" and state.has_link
+    old = profile_facade.portal_link_url(merchant_id=a["merchant"], subscriber_id=a["subscriber"])
+    assert old.split("/portal/")[1] not in repr(state.dict()) + repr(vars(state))  # the link is never a var
+    (copied,) = _run(ConsoleProfileState.link_outcome, state, "copied")
+    assert "Portal link copied." in repr(copied)
+    version = state.link_version
     _run(ConsoleProfileState.regenerate, state)
-    assert state.portal_url and state.portal_url != old
+    new = profile_facade.portal_link_url(merchant_id=a["merchant"], subscriber_id=a["subscriber"])
+    assert state.has_link and new != old and state.link_version == version + 1
     (download,) = _run(ConsoleProfileState.download_invoice, state, state.invoices[0]["id"])
     assert "download" in repr(download).lower()
     _run(ConsoleProfileState.delete_subscription, state)
-    assert state.deleted and state.portal_url == ""
+    assert state.deleted and not state.has_link
 
 
 def test_profile_shows_the_grace_period_as_canceling_like_the_portal(world, engine):
@@ -267,3 +277,26 @@ def test_register_with_a_refused_card_keeps_the_form_open_with_the_error(world, 
     assert "redirect" not in repr(emitted).lower()
     shown = {row["name"]: row["status"] for row in state.rows}
     assert shown["Cara Declined"] == "incomplete"
+
+
+def _switch_connection(state, cookie: str, params: dict) -> None:
+    """The same state (one client token), now reached by another live connection with `cookie`."""
+    key = _connections.enter_context(connections.live_connection(cookie))
+    state.router = router_for(key, path="/console", params=params)
+
+
+def test_state_loaded_for_one_merchant_is_emptied_before_anyone_else_is_served(world):
+    """A replayed client token (no cookie, or another merchant's) finds the console states emptied."""
+    a = world["a"]
+    params = {"subscriber_id": str(a["subscriber"])}
+    state = _state(ConsoleProfileState, a["cookie"], params)
+    _run(ConsoleProfileState.load, state)
+    for cookie in ("", world["b"]["cookie"]):
+        asyncio.run(owners.guard_tree(state, owners.PROTECTED_TREES[1]))  # same owner: kept
+        assert state.name == "Ann Alpha"
+        _switch_connection(state, cookie, params)
+        asyncio.run(owners.guard_tree(state, owners.PROTECTED_TREES[1]))
+        assert not state.signed_in and state.name == "" and state.invoices == [] and state.merchant_name == ""
+        assert "Ann Alpha" not in _public_vars(state) and "Acme" not in _public_vars(state)
+        _switch_connection(state, a["cookie"], params)
+        _run(ConsoleProfileState.load, state)

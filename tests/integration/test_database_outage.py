@@ -9,9 +9,7 @@ import inspect
 import logging
 
 import pytest
-import reflex as rx
 import sqlalchemy as sa
-from reflex.istate.data import RouterData
 
 from portal_app import db, i18n
 from portal_app.backend_errors import OUTAGE_TOAST, calm_backend_exception_handler
@@ -22,6 +20,7 @@ from portal_app.models import Subscriber
 from portal_app.pages.portal.payment_method import PortalCardState
 from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
 from tests.builders import card_form, subscribed_world
+from tests.reflex_states import live_state
 
 
 @pytest.fixture
@@ -39,11 +38,9 @@ def portal(engine, monkeypatch):
         subscriber.language = "es"
         link = portal_links.resolve_portal_token(session, portal_links.issue_portal_link(session, subscriber))
         cookie = "portal_session=" + sessions.open_portal_session(session, link)
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({"headers": {"cookie": cookie}, "pathname": "/portal", "query": {}})
-    state = root.get_substate(PortalCardState.get_full_name().split(".")[1:])
-    state.lang = "es"
-    return state
+    with live_state(PortalCardState, cookie, path="/portal") as state:
+        state.lang = "es"
+        yield state
 
 
 def _run(handler, state, *args):

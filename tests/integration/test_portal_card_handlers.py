@@ -7,7 +7,6 @@ import asyncio
 import inspect
 
 import pytest
-import reflex as rx
 from reflex.istate.data import RouterData
 from sqlmodel import Session, select
 
@@ -19,6 +18,7 @@ from portal_app.models import PaymentMethod, Subscriber
 from portal_app.pages.portal.payment_method import PortalCardState
 from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
 from tests.builders import card_form, subscribed_world
+from tests.reflex_states import live_state
 
 
 @pytest.fixture
@@ -36,9 +36,8 @@ def portal(engine, monkeypatch):
         subscriber = session.get(Subscriber, world.subscriber_id)
         link = portal_links.resolve_portal_token(session, portal_links.issue_portal_link(session, subscriber))
         cookie = "portal_session=" + sessions.open_portal_session(session, link)
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({"headers": {"cookie": cookie}, "pathname": "/portal", "query": {}})
-    return root.get_substate(PortalCardState.get_full_name().split(".")[1:])
+    with live_state(PortalCardState, cookie, path="/portal") as state:
+        yield state
 
 
 def _run(handler, state, *args):

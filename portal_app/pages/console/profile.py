@@ -11,6 +11,7 @@ from portal_app.billing.facades.console import forms as forms_facade
 from portal_app.billing.facades.console import profile as profile_facade
 from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, section
+from portal_app.components.portal_link import copy_link, link_field, show_link
 from portal_app.components.profile_parts import confirm_dialog, fact, invoice_row, timeline_row
 from portal_app.pages.console.base import STATUS_LABELS, ConsoleState, console_page, day, money, to_sign_in
 
@@ -34,8 +35,10 @@ class ConsoleProfileState(ConsoleState):
     cancel_note: str = ""
     card: str = ""
     card_expired: bool = False
-    # Shown to the merchant on purpose (the feature); console states need a console session.
-    portal_url: str = ""
+    # The link itself is never a var: the browser fetches it on demand (components/portal_link.py).
+    has_link: bool = False
+    link_api_url: str = ""  # the authorized route that answers the link
+    link_version: int = 0  # bumped when the link changes: the shown link is emptied
     last_visit: str = ""
     invoices: list[dict[str, str]] = []
     timeline: list[dict[str, str]] = []
@@ -69,7 +72,8 @@ class ConsoleProfileState(ConsoleState):
             else ""
         )
         self.card_expired = p.card_expired
-        self.portal_url = p.portal_url
+        self.has_link = p.has_portal_link
+        self.link_api_url = routes.console_portal_link_url(self.profile_id)
         self.last_visit = day(p.last_visit_at)
         self.invoices = [
             {
@@ -105,12 +109,17 @@ class ConsoleProfileState(ConsoleState):
             return rx.redirect(routes.CONSOLE_SUBSCRIBERS, replace=True)
 
     @rx.event
-    def copy_link(self):
-        if self._authorize() is None:
+    def link_outcome(self, outcome: str):
+        """How showing or copying the link went in the browser (a code, never the link): the toast."""
+        if self._authorize() is None or outcome == "signed_out":
             return to_sign_in()
-        if not self.portal_url:
+        if outcome == "copied":
+            return rx.toast.success("Portal link copied.")
+        if outcome == "gone":
+            self.has_link = False
             return rx.toast.error("There is no live portal link.")
-        return [rx.set_clipboard(self.portal_url), rx.toast.success("Portal link copied.")]
+        if outcome != "shown":
+            return rx.toast.error("Couldn't get the portal link. Try again.")
 
     @rx.event
     def set_confirm(self, value: str):
@@ -134,6 +143,7 @@ class ConsoleProfileState(ConsoleState):
         except BillingError as err:
             return rx.toast.error(err.message)
         self._refresh(identity.merchant_id)
+        self.link_version += 1
         return rx.toast.success("New portal link created. The old link no longer works.")
 
     @rx.event
@@ -163,6 +173,7 @@ class ConsoleProfileState(ConsoleState):
         except BillingError as err:
             return rx.toast.error(err.message)
         self._refresh(identity.merchant_id)
+        self.link_version += 1
         return rx.toast.success("Subscription deleted. The portal link no longer works.")
 
     @rx.event
@@ -236,17 +247,10 @@ def _portal_link() -> rx.Component:
     P = ConsoleProfileState
     return section(
         rx.cond(
-            P.portal_url != "",
+            P.has_link,
             rx.vstack(
                 rx.el.label("Customer Portal URL", html_for="portal-url", font_weight="500", font_size="14px"),
-                rx.input(
-                    id="portal-url",
-                    value=P.portal_url,
-                    read_only=True,
-                    size="3",
-                    width="100%",
-                    data_testid="portal-url",
-                ),
+                link_field(P.link_version),
                 rx.text(
                     rx.cond(P.last_visit != "", "Last opened " + P.last_visit, "Not opened yet."),
                     size="2",
@@ -271,8 +275,17 @@ def _portal_link() -> rx.Component:
                 "Copy link",
                 size="3",
                 min_height=TAP,
-                on_click=P.copy_link,
-                disabled=P.portal_url == "",
+                on_click=copy_link(P.link_api_url, P.link_outcome),
+                disabled=~P.has_link,
+            ),
+            rx.button(
+                rx.icon("eye", size=16, aria_hidden="true"),
+                "Show link",
+                size="3",
+                min_height=TAP,
+                variant="soft",
+                on_click=show_link(P.link_api_url, P.link_outcome),
+                disabled=~P.has_link,
             ),
             rx.button(
                 rx.icon("mail", size=16, aria_hidden="true"),

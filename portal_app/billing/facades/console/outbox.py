@@ -1,14 +1,17 @@
-"""Console outbox: the merchant's emails, newest first."""
+"""Console outbox: the merchant's emails, newest first, with portal links hidden: the outbox is
+page state (pickled by Reflex), and a portal URL opens a portal for 30 days. The profile's
+Show/Copy fetch a subscriber's live link on demand instead."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import select
 
-from portal_app import db
+from portal_app import db, routes
 from portal_app.billing.facades.console.forms import (
     PAGE_SIZE,
     ConsoleError,
@@ -16,6 +19,13 @@ from portal_app.billing.facades.console.forms import (
 from portal_app.models import (
     EmailMessage,
 )
+
+_PORTAL_LINK = re.compile(re.escape(routes.PORTAL) + r"/[A-Za-z0-9_%-]{16,}")
+HIDDEN_LINK = f"{routes.PORTAL}/[link hidden: show or copy it on the subscriber's profile]"
+
+
+def without_portal_links(text: str) -> str:
+    return _PORTAL_LINK.sub(HIDDEN_LINK, text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +53,16 @@ def list_outbox(*, merchant_id: int, page: Any = 1, page_size: int = PAGE_SIZE) 
             .limit(page_size + 1)
         ).all()
         messages = [
-            OutboxMessage(m.id, m.created_at, m.to_address, m.subject, m.kind, m.status, m.body_text, m.subscriber_id)
+            OutboxMessage(
+                m.id,
+                m.created_at,
+                m.to_address,
+                m.subject,
+                m.kind,
+                m.status,
+                without_portal_links(m.body_text),
+                m.subscriber_id,
+            )
             for m in rows[:page_size]
         ]
         return messages, len(rows) > page_size

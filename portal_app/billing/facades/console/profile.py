@@ -67,7 +67,7 @@ class SubscriberProfile:
     card: CardSummary | None
     card_expired: bool
     invoices: list[ConsoleInvoice]
-    portal_url: str  # "" when there is no live link
+    has_portal_link: bool  # the URL itself is fetched on demand (portal_link_url), never kept in Reflex state
     last_visit_at: datetime | None
 
 
@@ -108,7 +108,7 @@ def subscriber_profile(*, merchant_id: int, subscriber_id: Any, now: datetime | 
             CardSummary.from_row(card_row) if card_row else None,
             card_is_expired(card_row, now) if card_row else False,
             invoices,
-            portal_url(token) if token else "",
+            token is not None,
             last_visit,
         )
 
@@ -249,6 +249,18 @@ def _live_subscriber(session: Session, merchant_id: int, subscriber_id: int) -> 
     if is_subscriber_deleted(session, merchant_id, subscriber_id):
         raise NotAllowed("This subscriber's subscription was deleted: their portal is closed.")
     return subscriber
+
+
+def portal_link_url(*, merchant_id: int, subscriber_id: Any) -> str:
+    """The subscriber's live portal URL, for the console's show and copy (an HTTP route of ours, at the
+    moment the merchant asks: the URL opens the portal, so it never sits in Reflex state)."""
+    subscriber_id = parse_id(subscriber_id, "subscriber")
+    with db.session_scope() as session:
+        subscriber = _live_subscriber(session, merchant_id, subscriber_id)
+        token = current_portal_token(session, subscriber)
+        if token is None:
+            raise NotFound("There is no live portal link.")
+        return portal_url(token)
 
 
 def regenerate_portal_link(*, merchant_id: int, user_id: int, subscriber_id: Any, now: datetime | None = None) -> str:
