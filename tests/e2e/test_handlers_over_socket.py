@@ -59,6 +59,7 @@ RECIPES: dict[str, Callable[[Victim], Call]] = {
     "PortalCardState.open_form": lambda v: _PORTAL,
     "PortalCardState.close_form": lambda v: _PORTAL,
     "PortalCardState.save_card": lambda v: Call(_FORM_CARD),
+    "PortalCardState.card_refused": lambda v: Call({"error": {"code": "incorrect_number", "param": "number"}}),
     "PortalCardState.stripe_setup_confirmed": lambda v: Call({"setup_intent_id": "seti_victim"}),
     "PortalCardState.check_payment_to_authenticate": lambda v: _PORTAL,
     "PortalCardState.stripe_payment_authenticated": lambda v: Call({"payment_intent_id": "pi_victim"}),
@@ -84,6 +85,9 @@ RECIPES: dict[str, Callable[[Victim], Call]] = {
     "ConsoleSubscribersState.next_page": lambda v: _console(routes.CONSOLE_SUBSCRIBERS),
     "ConsoleSubscribersState.previous_page": lambda v: _console(routes.CONSOLE_SUBSCRIBERS),
     "ConsoleSubscribersState.set_register_open": lambda v: _console(routes.CONSOLE_SUBSCRIBERS, {"value": True}),
+    "ConsoleSubscribersState.register_card_refused": lambda v: _console(
+        routes.console_plan_url(v.plan), {"error": {"code": "incorrect_number", "param": "number"}}
+    ),
     "ConsoleSubscribersState.register": lambda v: _console(
         routes.console_plan_url(v.plan),
         {"form_data": {"name": "Intruder", "email": "i@evil.example", "payment_method": "pm_card_visa"}},
@@ -104,7 +108,6 @@ RECIPES: dict[str, Callable[[Victim], Call]] = {
     "ConsoleSettingsState.save_settings": lambda v: _console(
         routes.CONSOLE_SETTINGS, {"form_data": {"name": "Hijack"}}
     ),
-    "ConsoleSettingsState.upload_logo": lambda v: _console(routes.CONSOLE_SETTINGS, {"files": []}),
     "ConsoleSettingsState.remove_logo": lambda v: _console(routes.CONSOLE_SETTINGS),
     "ConsoleSettingsState.add_member": lambda v: _console(
         routes.CONSOLE_SETTINGS, {"form_data": {"email": "intruder@evil.example", "password": "long enough password"}}
