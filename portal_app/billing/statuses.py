@@ -40,6 +40,8 @@ class AttemptStatus(StrEnum):
     FAILED = "failed"
     REQUIRES_ACTION = "requires_action"
     UNKNOWN = "unknown"
+    REVIEW = "review"
+    REFUNDED = "refunded"  # the money moved but could not apply (payments/refunds.py), and went back
 
 
 S, I, A = SubscriptionStatus, InvoiceStatus, AttemptStatus
@@ -75,12 +77,16 @@ ALLOWED_TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         I.VOID: frozenset(),
     },
     AttemptStatus: {
-        A.PENDING: frozenset({A.SUCCEEDED, A.FAILED, A.REQUIRES_ACTION, A.UNKNOWN}),
-        A.REQUIRES_ACTION: frozenset({A.SUCCEEDED, A.FAILED, A.UNKNOWN}),
+        A.PENDING: frozenset({A.SUCCEEDED, A.FAILED, A.REQUIRES_ACTION, A.UNKNOWN, A.REVIEW}),
+        A.REQUIRES_ACTION: frozenset({A.SUCCEEDED, A.FAILED, A.UNKNOWN, A.REVIEW}),
         # An unknown outcome is settled by looking the charge up, never by charging again.
-        A.UNKNOWN: frozenset({A.SUCCEEDED, A.FAILED}),
+        A.UNKNOWN: frozenset({A.SUCCEEDED, A.FAILED, A.REVIEW}),
         A.SUCCEEDED: frozenset(),
-        A.FAILED: frozenset(),
+        # A late success (a 3DS challenge finished in a stale tab after it had failed): the money moved.
+        A.FAILED: frozenset({A.SUCCEEDED, A.REVIEW}),
+        # Money that moved but cannot pay its invoice: refunded, or left for a person (it holds the claim).
+        A.REVIEW: frozenset({A.REFUNDED}),
+        A.REFUNDED: frozenset(),
     },
 }
 

@@ -42,7 +42,15 @@ def test_stripe_names():
         "trialing", "active", "past_due", "canceled", "unpaid", "incomplete"
     ]  # fmt: skip
     assert [s.value for s in InvoiceStatus] == ["draft", "open", "paid", "void", "uncollectible"]
-    assert [s.value for s in AttemptStatus] == ["pending", "succeeded", "failed", "requires_action", "unknown"]
+    assert [s.value for s in AttemptStatus] == [
+        "pending",
+        "succeeded",
+        "failed",
+        "requires_action",
+        "unknown",
+        "review",
+        "refunded",
+    ]
 
 
 def test_every_status_has_a_row_in_its_table():
@@ -56,7 +64,7 @@ def test_terminal_states():
     terminal = {enum: {s for s, targets in table.items() if not targets} for enum, table in ALLOWED_TRANSITIONS.items()}
     assert terminal[SubscriptionStatus] == {SubscriptionStatus.CANCELED}
     assert terminal[InvoiceStatus] == {InvoiceStatus.PAID, InvoiceStatus.VOID}
-    assert terminal[AttemptStatus] == {AttemptStatus.SUCCEEDED, AttemptStatus.FAILED}
+    assert terminal[AttemptStatus] == {AttemptStatus.SUCCEEDED, AttemptStatus.REFUNDED}
 
 
 @pytest.mark.parametrize(
@@ -88,7 +96,8 @@ def test_legal_moves(enum, current, new):
         (InvoiceStatus, "draft", "paid"),  # must be finalized first
         (InvoiceStatus, "void", "open"),
         (AttemptStatus, "unknown", "pending"),  # settle by lookup, never re-charge
-        (AttemptStatus, "failed", "succeeded"),
+        (AttemptStatus, "refunded", "succeeded"),
+        (AttemptStatus, "review", "succeeded"),  # a person settles it; nothing automatic
         (AttemptStatus, "pending", "pending"),
     ],
 )

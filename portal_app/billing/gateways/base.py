@@ -85,10 +85,27 @@ class ChargeResult:
     message: str = ""
     hard: bool = False  # hard declines (lost/stolen card) are never retried
     action_url: str = ""  # where the customer authenticates, for REQUIRES_ACTION
+    # What the gateway says it charged, when the answer tells (a re-fetched PaymentIntent): 0 / "" otherwise.
+    amount_minor: int = 0
+    currency: str = ""
+    customer_ref: str = ""
 
     @property
     def succeeded(self) -> bool:
         return self.outcome is ChargeOutcome.SUCCEEDED
+
+
+# Stripe's refund reasons (the only values its API takes).
+REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+
+
+@dataclasses.dataclass(frozen=True)
+class RefundResult:
+    """A refund of a charge: done (the money is on its way back) or not, with the gateway's words."""
+
+    succeeded: bool
+    gateway_ref: str = ""  # the refund's id (re_...)
+    message: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +179,14 @@ class PaymentGateway(Protocol):
 
     def lookup_charge(self, *, idempotency_key: str) -> ChargeResult | None:
         """The result of an earlier charge with this key, or None if it never reached the gateway."""
+        ...
+
+    def refund(
+        self, *, gateway_ref: str, amount_minor: int, currency: str, idempotency_key: str, reason: str
+    ) -> RefundResult:
+        """Give back (part of) a succeeded charge. The same idempotency_key never refunds twice; reason is
+        one of REFUND_REASONS. Failures come back as RefundResult(succeeded=False), never as exceptions,
+        except caller bugs (bad arguments, a key reused for another refund)."""
         ...
 
     # --- browser card entry and on-session 3DS (STRIPE_ELEMENTS; FORM raises CardEntryNotSupported)

@@ -52,6 +52,7 @@ from portal_app.billing.gateways.simulated_cards import (
     gateway_message,
     setup_declined,
 )
+from portal_app.billing.gateways.simulated_refunds import SimulatedRefunds, clear_refunds
 from portal_app.billing.money import validate_currency
 
 _TIMEOUT_MESSAGE = "The payment gateway did not answer in time; the outcome of this charge is unknown."
@@ -162,7 +163,7 @@ _STORE = _Store()
 # --------------------------------------------------------------------------- the gateway
 
 
-class SimulatedGateway:
+class SimulatedGateway(SimulatedRefunds):
     """Stripe test mode without the network. Implements portal_app.billing.gateways.base.PaymentGateway."""
 
     name = "simulated"
@@ -323,6 +324,10 @@ class SimulatedGateway:
             known = _STORE.charges_by_key.get(idempotency_key)
             return known.result if known is not None else None
 
+    def succeeded_charge(self, gateway_ref: str) -> SimulatedCharge | None:
+        with _LOCK:  # the charge a refund gives back (simulated_refunds.py)
+            return next((c for c in _STORE.succeeded if c.gateway_ref == gateway_ref), None)
+
     def create_setup_intent(self, *, customer_ref: str) -> tuple[str, str]:
         raise CardEntryNotSupported("The simulated gateway takes cards from our form (attach_card)")
 
@@ -407,6 +412,7 @@ class SimulatedGateway:
             # Clear in place: anything holding the store object sees the reset too.
             for field in dataclasses.fields(_Store):
                 setattr(_STORE, field.name, getattr(fresh, field.name))
+        clear_refunds()
 
     @staticmethod
     def _push(script: _Script, times: int) -> None:

@@ -26,6 +26,19 @@ _AUTH_REQUIRED = "authentication_required"
 # --------------------------------------------------------------------------- amounts
 
 
+def _stripe_digits(currency: str) -> int:
+    if currency in _STRIPE_ZERO_DECIMAL:
+        return 0
+    return 3 if currency in _STRIPE_THREE_DECIMAL else 2
+
+
+def minor_from_stripe(amount: int, currency: str) -> int:
+    """Stripe's integer `amount` -> ISO 4217 minor units (the inverse of stripe_amount; ISK 500 -> 5)."""
+    currency = validate_currency(currency)
+    shift = _stripe_digits(currency) - minor_digits(currency)
+    return amount // 10**shift if shift >= 0 else amount * 10**-shift
+
+
 def stripe_amount(amount_minor: int, currency: str) -> int:
     """ISO 4217 minor units -> the integer Stripe expects for `amount`.
 
@@ -34,12 +47,7 @@ def stripe_amount(amount_minor: int, currency: str) -> int:
     represent (three-decimal currencies must end in 0) instead of silently rounding money.
     """
     currency = validate_currency(currency)
-    if currency in _STRIPE_ZERO_DECIMAL:
-        stripe_digits = 0
-    elif currency in _STRIPE_THREE_DECIMAL:
-        stripe_digits = 3
-    else:
-        stripe_digits = 2
+    stripe_digits = _stripe_digits(currency)
     shift = stripe_digits - minor_digits(currency)
     if shift >= 0:
         amount = amount_minor * 10**shift
@@ -116,7 +124,15 @@ def charge_result_from_intent(intent: Any) -> ChargeResult:
     status = stripe_field(intent, "status", "")
     error = stripe_field(intent, "last_payment_error")
     if status == "succeeded":
-        return ChargeResult(ChargeOutcome.SUCCEEDED, gateway_ref=pi_id)
+        currency = str(stripe_field(intent, "currency", "")).upper()
+        amount = int(stripe_field(intent, "amount_received", 0) or stripe_field(intent, "amount", 0))
+        return ChargeResult(
+            ChargeOutcome.SUCCEEDED,
+            gateway_ref=pi_id,
+            amount_minor=minor_from_stripe(amount, currency) if currency else 0,
+            currency=currency,
+            customer_ref=id_of(stripe_field(intent, "customer")),
+        )
     if status == "requires_action":
         redirect = stripe_field(stripe_field(intent, "next_action"), "redirect_to_url")
         return ChargeResult(
