@@ -18,10 +18,10 @@ from portal_app.billing.gateways.stripe.gateway import StripeGateway
 from portal_app.billing.payments.attempts import idempotency_key
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
-from portal_app.models import Merchant, WebhookEvent
+from portal_app.models import Merchant, Subscriber, WebhookEvent
 from portal_app.routes import STRIPE_WEBHOOK
 from tests.builders import JAN31, attempts_of, emails_of, invoices_of, rows, subscribed_world, subscription_of
-from tests.stripe_stubs import PI, WHSEC, StubStripeHTTP, event_body, payment_intent, sign
+from tests.stripe_stubs import CUSTOMER, PI, WHSEC, StubStripeHTTP, event_body, payment_intent, sign
 
 FEB28 = JAN31.replace(month=2, day=28)
 PI_PATH = f"/v1/payment_intents/{PI}"
@@ -59,6 +59,9 @@ def unknown_charge(engine, gateway):
     attempt = attempts_of(world)[-1]
     assert attempt.status == AttemptStatus.UNKNOWN
     (merchant,) = rows(engine, Merchant, Merchant.id == world.merchant_id)
+    with Session(engine) as session:  # the Stripe customer the stubbed PaymentIntents belong to
+        session.get(Subscriber, world.subscriber_id).gateway_customer_id = CUSTOMER
+        session.commit()
     return SimpleNamespace(world=world, invoice=invoice, attempt=attempt, key=idempotency_key(merchant, attempt.id))
 
 

@@ -20,6 +20,7 @@ from portal_app.billing.invoices import settle_invoices_paid
 from portal_app.billing.money import Money
 from portal_app.billing.payments.attempts import ChargeClaim, ChargeInvoiceResult, PaymentOutcome
 from portal_app.billing.payments.declines import AUTHENTICATION_REQUIRED, NEVER_REACHED
+from portal_app.billing.payments.refunds import hold_for_review, split_unapplicable
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, check_transition, transition
 from portal_app.billing.tenancy import get_scoped
 from portal_app.db import is_postgres, new_session
@@ -73,6 +74,11 @@ def record_successes(
     """
     if not paid:
         return {}
+    # Money that cannot pay its invoice (ended in flight, settled elsewhere) is held for a refund.
+    paid, held = split_unapplicable(session, paid)
+    held_results = hold_for_review(session, held, now=now)
+    if not paid:
+        return held_results
     att = PaymentAttempt.__table__
     for status in {status for _, _, status in paid}:
         check_transition(AttemptStatus, status, A.SUCCEEDED)
@@ -100,7 +106,7 @@ def record_successes(
     # Money moved, so the invoice is paid whatever dunning said; only the claim holder settles it.
     settle_invoices_paid(session, [(c.invoice_id, c.attempt_id) for c, _, _ in paid], now=now)
     send_receipts(session, [c for c, _, _ in paid], now=now)
-    return {
+    return held_results | {
         c.attempt_id: ChargeInvoiceResult(
             PaymentOutcome.SUCCEEDED, c.invoice_id, c.number, c.amount, attempt_id=c.attempt_id
         )

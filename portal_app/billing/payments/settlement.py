@@ -12,6 +12,7 @@ from sqlmodel import select
 from portal_app.billing.gateways.base import ChargeOutcome, ChargeResult, PaymentGateway
 from portal_app.billing.money import Money
 from portal_app.billing.payments.attempts import ChargeClaim, ChargeInvoiceResult, PaymentOutcome, idempotency_key
+from portal_app.billing.payments.charging import refund_unapplied
 from portal_app.billing.payments.recording import record_outcomes
 from portal_app.billing.statuses import AttemptStatus
 from portal_app.db import new_session
@@ -106,6 +107,7 @@ def settle_unknown_attempts(
     if not answered:
         return SettleSummary(checked=len(claims), still_unknown=still_unknown)
     by_attempt = record_outcomes(engine, answered, now=now)
+    refund_unapplied(engine, by_attempt.values(), gateway=gateway, now=now)
     results = tuple(by_attempt[c.attempt_id] for c, _ in answered)
     return SettleSummary(
         checked=len(claims),
