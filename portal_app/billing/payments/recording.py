@@ -19,6 +19,7 @@ from portal_app.billing.gateways.base import GENERIC_DECLINE, ChargeOutcome, Cha
 from portal_app.billing.invoices import settle_invoices_paid
 from portal_app.billing.money import Money
 from portal_app.billing.payments.attempts import ChargeClaim, ChargeInvoiceResult, PaymentOutcome
+from portal_app.billing.payments.cards import retire_declined_card
 from portal_app.billing.payments.declines import AUTHENTICATION_REQUIRED, NEVER_REACHED
 from portal_app.billing.payments.refunds import hold_for_review, split_unapplicable
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, check_transition, transition
@@ -204,6 +205,8 @@ def _record_other(
         attempt.decline_code = (answer.decline_code or GENERIC_DECLINE)[:40]
         attempt.hard_decline = bool(answer.hard)
         outcome = PaymentOutcome.DECLINED
+        if attempt.hard_decline:
+            retire_declined_card(session, attempt, now=now)  # never charged again; dunning runs on without it
     session.add_all([attempt, invoice])
     session.flush()
     step = dunning.record_payment_failure(session, invoice=invoice, attempt=attempt, now=now) if holds_claim else None
