@@ -39,7 +39,7 @@ from portal_app.billing.payments.refunds import (
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, transition
 from portal_app.billing.tenancy import get_scoped
 from portal_app.db import new_session
-from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber, utcnow
+from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber, Subscription, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +219,11 @@ class EngineCallbacks:
         """
         with new_session(self.engine) as session, session.begin():
             attempt = get_scoped(session, PaymentAttempt, claim.attempt_id, claim.merchant_id, for_update=True)
+            subscription_id = session.execute(
+                sa.select(Invoice.subscription_id).where(Invoice.id == claim.invoice_id)
+            ).scalar_one()
+            if subscription_id is not None:  # subscription before invoice: the order cancel and delete lock in
+                get_scoped(session, Subscription, subscription_id, claim.merchant_id, for_update=True)
             invoice = get_scoped(session, Invoice, claim.invoice_id, claim.merchant_id, for_update=True)
             if attempt.status not in (A.REQUIRES_ACTION, A.FAILED):
                 return  # settled meanwhile

@@ -165,3 +165,17 @@ def test_oversized_bodies_are_413_before_any_work(engine, stripe_gw, http):
 
 def test_only_post_is_routed(engine, stripe_gw):
     assert _client(engine, stripe_gw).get(STRIPE_WEBHOOK).status_code == 405
+
+
+def test_a_payment_event_for_another_amount_holds_the_charge_for_review(engine, stripe_gw, http, unknown_charge):
+    # Stripe says 1.00 was charged under our key, the attempt asked for 29.00: a person decides, nothing pays.
+    http.reply("GET", PI_PATH, payment_intent("succeeded", key=unknown_charge.key, amount=100))
+    body = event_body("payment_intent.succeeded", payment_intent("succeeded", key=unknown_charge.key, amount=100))
+
+    response = _client(engine, stripe_gw).post(STRIPE_WEBHOOK, content=body, headers={"Stripe-Signature": sign(body)})
+
+    assert response.status_code == 200
+    assert _state(unknown_charge) == (AttemptStatus.REVIEW, InvoiceStatus.OPEN)
+    invoice = [i for i in invoices_of(unknown_charge.world) if i.id == unknown_charge.invoice.id][0]
+    assert invoice.charging_attempt_id == unknown_charge.attempt.id  # held: nothing charges it automatically
+    assert subscription_of(unknown_charge.world).status == SubscriptionStatus.PAST_DUE
