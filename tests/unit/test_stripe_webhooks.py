@@ -219,7 +219,14 @@ def test_the_payload_body_is_never_trusted(gw, http):
     ((name, kwargs),) = callbacks.calls
     assert name == "payment_failed" and kwargs["idempotency_key"] == KEY
     assert kwargs["result"] == ChargeResult(
-        ChargeOutcome.DECLINED, gateway_ref=PI, decline_code="stolen_card", message="Your card was declined.", hard=True
+        ChargeOutcome.DECLINED,
+        gateway_ref=PI,
+        decline_code="stolen_card",
+        message="Your card was declined.",
+        hard=True,
+        amount_minor=2900,
+        currency="USD",
+        customer_ref=CUSTOMER,
     )
 
 

@@ -85,8 +85,9 @@ class ChargeResult:
     message: str = ""
     hard: bool = False  # hard declines (lost/stolen card) are never retried
     action_url: str = ""  # where the customer authenticates, for REQUIRES_ACTION
-    # What the gateway says it charged, when the answer tells (a re-fetched PaymentIntent): 0 / "" otherwise.
-    amount_minor: int = 0
+    # What the gateway says it charged (None / "" when it does not say): settlement matches these
+    # against the attempt before it believes an answer.
+    amount_minor: int | None = None
     currency: str = ""
     customer_ref: str = ""
 

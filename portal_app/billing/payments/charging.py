@@ -86,7 +86,12 @@ def claim_invoices(
             Invoice.total_minor,
             Invoice.currency,
         )
-        .where(Invoice.id.in_(ids), Invoice.status == I.OPEN, Invoice.charging_attempt_id.is_(None))
+        .where(
+            Invoice.id.in_(ids),
+            Invoice.status == I.OPEN,
+            Invoice.charging_attempt_id.is_(None),
+            ~awaiting_review(Invoice.id),
+        )
         .order_by(Invoice.id)
     )
     if merchant_id is not None:
@@ -165,6 +170,16 @@ def claim_invoices(
     ]
     claimed_ids = {row.id for row in candidates}
     return claims, [i for i in ids if i not in claimed_ids]
+
+
+def awaiting_review(invoice_id: sa.ColumnElement) -> sa.Exists:
+    """The invoice has an attempt waiting for a merchant's review: no automatic charge may touch it
+    (a renewal, a dunning retry, a card update), whoever holds or released its claim."""
+    return (
+        sa.select(PaymentAttempt.id)
+        .where(PaymentAttempt.invoice_id == invoice_id, PaymentAttempt.status == A.REVIEW.value)
+        .exists()
+    )
 
 
 # --- step 2: the gateway call (no transaction open) ------------------------------------------

@@ -4,10 +4,11 @@ A success cannot apply when the subscription ended or was deleted while its char
 (nothing is owed for that period: refund, then void the invoice), or when the invoice was settled by
 another charge or voided meanwhile (refund), or when the gateway's facts (amount, currency, customer)
 differ from the attempt's (a person decides). Such an attempt goes to `review` first, in the same
-transaction that would have paid the invoice, and keeps (or takes) the invoice's claim, so nothing
-charges or settles that invoice automatically meanwhile. The refund is a gateway call, made after
-that commit with a key derived from the attempt (a retry never refunds twice): done -> `refunded`
-(claim released); failed -> the attempt stays in review (decline_code REFUND_FAILED) for a person.
+transaction that would have paid the invoice; like every review attempt it keeps automatic charges
+away from its invoice (charging.awaiting_review) and releases its claim, so a merchant can still
+settle the invoice by hand. The refund is a gateway call, made after that commit with a key derived
+from the charge (a retry never refunds twice): done -> `refunded` (an unserved invoice is voided);
+failed -> the attempt stays in review (decline_code REFUND_FAILED) for a person.
 A crash between the two leaves a review attempt that the next billing run refunds.
 """
 
@@ -23,10 +24,10 @@ from sqlmodel import Session, select
 from portal_app.billing.audit import audit
 from portal_app.billing.gateways.base import ChargeResult, PaymentGateway, RefundResult
 from portal_app.billing.invoices import settle_invoice
-from portal_app.billing.payments.attempts import ChargeClaim, ChargeInvoiceResult, PaymentOutcome, idempotency_key
+from portal_app.billing.payments.attempts import ChargeClaim, ChargeInvoiceResult, PaymentOutcome
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus, check_transition, transition
 from portal_app.db import is_postgres, new_session
-from portal_app.models import Invoice, Merchant, PaymentAttempt, Subscription
+from portal_app.models import Invoice, PaymentAttempt, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +109,8 @@ def split_unapplicable(session: Session, paid: list[Success]) -> tuple[list[Succ
 def hold_for_review(
     session: Session, held: list[tuple[Success, str]], *, now: datetime, actor: str = "system"
 ) -> dict[int, ChargeInvoiceResult]:
-    """Attempts whose money cannot apply go to review (why in decline_code), audited; an open invoice
-    nobody is charging is claimed by them, so nothing charges it automatically until settled."""
+    """Attempts whose money cannot apply go to review (why in decline_code), audited; their invoice is
+    then never charged automatically (charging.awaiting_review) until a refund or a person settles it."""
     results = {}
     for (claim, answer, status), reason in held:
         check_transition(AttemptStatus, status, A.REVIEW)
@@ -130,11 +131,11 @@ def hold_for_review(
         )
         if not moved:
             continue  # settled meanwhile by someone else
-        inv = Invoice.__table__
+        inv = Invoice.__table__  # released like every review; awaiting_review keeps automatic charges away
         session.execute(
             sa.update(inv)
-            .where(inv.c.id == claim.invoice_id, inv.c.status == I.OPEN.value, inv.c.charging_attempt_id.is_(None))
-            .values(charging_attempt_id=claim.attempt_id)
+            .where(inv.c.id == claim.invoice_id, inv.c.charging_attempt_id == claim.attempt_id)
+            .values(charging_attempt_id=None)
         )
         log.warning("attempt %s (%s): %s; held for refund or review", claim.attempt_id, answer.gateway_ref, reason)
         audit(
@@ -164,14 +165,13 @@ def refund_held_charges(
     if attempt_ids is not None and not attempt_ids:
         return 0
     with new_session(engine) as session:
-        stmt = (
-            select(PaymentAttempt, Merchant)
-            .join(Merchant, Merchant.id == PaymentAttempt.merchant_id)
-            .where(PaymentAttempt.status == A.REVIEW, PaymentAttempt.decline_code.in_(sorted(REFUNDABLE)))
+        stmt = select(PaymentAttempt).where(
+            PaymentAttempt.status == A.REVIEW, PaymentAttempt.decline_code.in_(sorted(REFUNDABLE))
         )
         if attempt_ids is not None:
             stmt = stmt.where(PaymentAttempt.id.in_(list(attempt_ids)))
-        due = [(attempt, idempotency_key(merchant, attempt.id) + "-refund") for attempt, merchant in session.exec(stmt)]
+        # One full refund per charge: the key is the charge's own reference (unique at the gateway).
+        due = [(attempt, f"refund-{attempt.gateway_ref}") for attempt in session.exec(stmt)]
     refunded = 0
     for attempt, key in due:
         try:
@@ -216,22 +216,16 @@ def _record_refund(engine: sa.Engine, held: PaymentAttempt, result: RefundResult
             session.add(attempt)
             kind = "payment_refunded"
             detail["refund_ref"] = result.gateway_ref
-            if invoice.charging_attempt_id == attempt.id:
+            claimed_by_other = invoice.charging_attempt_id not in (None, attempt.id)
+            if held.decline_code == ENDED_IN_FLIGHT and invoice.status == I.OPEN and not claimed_by_other:
+                # Nothing is owed for a period the subscription ended in: the invoice is voided.
                 invoice.charging_attempt_id = None
                 session.add(invoice)
                 session.flush()
-                if held.decline_code == ENDED_IN_FLIGHT and invoice.status == I.OPEN:
-                    # Nothing is owed for a period the subscription ended in: the invoice is voided.
-                    settle_invoice(
-                        session,
-                        invoice.id,
-                        I.VOID,
-                        merchant_id=invoice.merchant_id,
-                        actor="system",
-                        now=now,
-                        audited=False,
-                    )
-                    detail["invoice_voided"] = True
+                settle_invoice(
+                    session, invoice.id, I.VOID, merchant_id=invoice.merchant_id, actor="system", now=now, audited=False
+                )
+                detail["invoice_voided"] = True
         audit(
             session,
             merchant_id=attempt.merchant_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from portal_app.billing.gateways.base import (
@@ -26,19 +27,6 @@ _AUTH_REQUIRED = "authentication_required"
 # --------------------------------------------------------------------------- amounts
 
 
-def _stripe_digits(currency: str) -> int:
-    if currency in _STRIPE_ZERO_DECIMAL:
-        return 0
-    return 3 if currency in _STRIPE_THREE_DECIMAL else 2
-
-
-def minor_from_stripe(amount: int, currency: str) -> int:
-    """Stripe's integer `amount` -> ISO 4217 minor units (the inverse of stripe_amount; ISK 500 -> 5)."""
-    currency = validate_currency(currency)
-    shift = _stripe_digits(currency) - minor_digits(currency)
-    return amount // 10**shift if shift >= 0 else amount * 10**-shift
-
-
 def stripe_amount(amount_minor: int, currency: str) -> int:
     """ISO 4217 minor units -> the integer Stripe expects for `amount`.
 
@@ -47,7 +35,12 @@ def stripe_amount(amount_minor: int, currency: str) -> int:
     represent (three-decimal currencies must end in 0) instead of silently rounding money.
     """
     currency = validate_currency(currency)
-    stripe_digits = _stripe_digits(currency)
+    if currency in _STRIPE_ZERO_DECIMAL:
+        stripe_digits = 0
+    elif currency in _STRIPE_THREE_DECIMAL:
+        stripe_digits = 3
+    else:
+        stripe_digits = 2
     shift = stripe_digits - minor_digits(currency)
     if shift >= 0:
         amount = amount_minor * 10**shift
@@ -58,6 +51,25 @@ def stripe_amount(amount_minor: int, currency: str) -> int:
     if stripe_digits == 3 and amount % 10:
         raise ValueError(f"Stripe needs {currency} amounts rounded to 10 (got {amount})")
     return amount
+
+
+def _stripe_digits(currency: str) -> int:
+    if currency in _STRIPE_ZERO_DECIMAL:
+        return 0
+    return 3 if currency in _STRIPE_THREE_DECIMAL else 2
+
+
+def minor_from_stripe_amount(amount: int, currency: str) -> int | None:
+    """Stripe's `amount` -> ISO 4217 minor units (the inverse of stripe_amount); None if it does not map."""
+    try:
+        currency = validate_currency(currency)
+    except ValueError:
+        return None
+    shift = _stripe_digits(currency) - minor_digits(currency)
+    if shift <= 0:
+        return amount * 10**-shift
+    minor, rest = divmod(amount, 10**shift)
+    return None if rest else minor
 
 
 # --------------------------------------------------------------------------- StripeObject access
@@ -123,16 +135,19 @@ def charge_result_from_intent(intent: Any) -> ChargeResult:
     pi_id = id_of(intent)
     status = stripe_field(intent, "status", "")
     error = stripe_field(intent, "last_payment_error")
+    currency = str(stripe_field(intent, "currency", "")).upper()
+    amount = stripe_field(intent, "amount")
+    facts = {
+        "amount_minor": minor_from_stripe_amount(int(amount), currency) if isinstance(amount, int) else None,
+        "currency": currency,
+        "customer_ref": id_of(stripe_field(intent, "customer")),
+    }
+    return dataclasses.replace(_intent_outcome(intent, pi_id, status, error), **facts)
+
+
+def _intent_outcome(intent: Any, pi_id: str, status: str, error: Any) -> ChargeResult:
     if status == "succeeded":
-        currency = str(stripe_field(intent, "currency", "")).upper()
-        amount = int(stripe_field(intent, "amount_received", 0) or stripe_field(intent, "amount", 0))
-        return ChargeResult(
-            ChargeOutcome.SUCCEEDED,
-            gateway_ref=pi_id,
-            amount_minor=minor_from_stripe(amount, currency) if currency else 0,
-            currency=currency,
-            customer_ref=id_of(stripe_field(intent, "customer")),
-        )
+        return ChargeResult(ChargeOutcome.SUCCEEDED, gateway_ref=pi_id)
     if status == "requires_action":
         redirect = stripe_field(stripe_field(intent, "next_action"), "redirect_to_url")
         return ChargeResult(
