@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlmodel import select
 
 from alembic import command
@@ -32,6 +33,7 @@ from tests.conftest import TEST_DATABASE_URL
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FEB28 = JAN31.replace(month=2, day=28)
 REFUSED = (sa.exc.IntegrityError, sa.exc.DatabaseError)
+GUARD_REVISION = "d0f1a1ed1a0d"  # alembic/versions/D_finalized_invoice_guard.py
 
 
 def _paid_invoice(engine, gateway) -> Invoice:
@@ -196,7 +198,8 @@ def test_alembic_upgrade_head_on_a_fresh_database_creates_the_triggers(kind, tmp
             invoice = _paid_invoice(engine, gateway)  # the migrated schema runs the domain
             with pytest.raises(REFUSED):
                 _sql(engine, "UPDATE invoice SET total_minor = 1 WHERE id = :id", id=invoice.id)
-            command.downgrade(config, "8148ecace5a9")
+            before_guard = ScriptDirectory.from_config(config).get_revision(GUARD_REVISION).down_revision
+            command.downgrade(config, before_guard)
             _sql(engine, "UPDATE invoice SET total_minor = 1 WHERE id = :id", id=invoice.id)  # guard gone
         finally:
             engine.dispose()
