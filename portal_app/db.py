@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, create_engine
 
 from portal_app import models  # noqa: F401 - registers every table on SQLModel.metadata
+from portal_app.billing import invoice_guard  # noqa: F401 - finalized invoices: triggers on create_all, ORM check
 from portal_app.settings import get_settings
 
 

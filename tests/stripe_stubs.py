@@ -227,3 +227,19 @@ def event_body(event_type: str, obj: dict, *, event_id: str = "evt_1QwebhookA", 
             "type": event_type,
         }
     ).encode()
+
+
+def refund_object(status: str = "succeeded", *, amount: int = 2900, currency: str = "usd", key: str = KEY) -> dict:
+    return {
+        "id": "re_3Qrefund0000001",
+        "object": "refund",
+        "amount": amount,
+        "charge": "ch_3Qcharge0001",
+        "created": 1767225600,
+        "currency": currency,
+        "failure_reason": "lost_or_stolen_card" if status == "failed" else None,
+        "metadata": {"idempotency_key": key},
+        "payment_intent": PI,
+        "reason": "requested_by_customer",
+        "status": status,
+    }

@@ -3,8 +3,10 @@
 Rules (DESIGN §2 Dunning):
 - Soft declines retry on the merchant's schedule, counted in days after the FIRST failure
   ("1,3,5,7": retries 1, 3, 5 and 7 days later). The subscription is past_due meanwhile.
-- Hard declines (lost/stolen card, do not try again) schedule nothing: retrying cannot succeed.
-  The subscription is past_due until the customer updates the card (or the merchant acts).
+- Hard declines (lost/stolen card, do not try again) retire that card (payments.cards.
+  retire_declined_card: never charged again), and the schedule runs on without it: each retry finds
+  no card on file and fails as such, and after the last one the subscription ends as the merchant
+  chose. A new card from the portal retries the open invoices at once and restores the subscription.
 - When the last scheduled retry fails too, the subscription ends as the merchant chose:
   `unpaid` (the invoice stays open: paying it in the portal restores the subscription) or
   `canceled` (the invoice is written off as uncollectible: there is nothing left to restore).
@@ -90,8 +92,8 @@ def record_payment_failure(
     invoice.attempt_count = failures
 
     final = False
-    if attempt.hard_decline or ended:
-        next_retry = None  # retrying a lost card, or billing an ended subscription, cannot help
+    if ended:
+        next_retry = None  # billing an ended subscription cannot help
     elif failures <= len(days):
         next_retry = first_failure + timedelta(days=days[failures - 1])
         if next_retry <= now:  # runs were late: keep the spacing instead of retrying at once

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app.billing.audit import audit
-from portal_app.billing.errors import BillingError, NotAllowed
+from portal_app.billing.errors import NotAllowed
+from portal_app.billing.invoice_guard import InvoiceError, InvoiceImmutable
 from portal_app.billing.invoice_numbers import allocate_invoice_numbers
 from portal_app.billing.money import Money
 from portal_app.billing.statuses import (
@@ -43,16 +44,6 @@ def is_downloadable(invoice_or_status: Invoice | str) -> bool:
     """Finalized and not voided: the customer may download (and the portal lists) this invoice."""
     status = invoice_or_status if isinstance(invoice_or_status, str) else invoice_or_status.status
     return status in DOWNLOADABLE_STATUSES
-
-
-class InvoiceError(BillingError):
-    code = "invoice_error"
-
-
-class InvoiceImmutable(InvoiceError):
-    """Amounts and lines of a finalized invoice never change: void it and issue another."""
-
-    code = "invoice_immutable"
 
 
 # --- drafts ---------------------------------------------------------------------------------
@@ -226,7 +217,7 @@ def issue_renewal_invoices(session: Session, items: list[RenewalInvoice], *, now
                 "subscriber_id": item.subscriber.id,
                 "subscription_id": item.subscription_id,
                 "number": next(next_number[item.merchant.id]),
-                "status": I.OPEN.value,
+                "status": I.DRAFT.value,  # finalized below, once its line is in (invoice_guard.py)
                 "currency": price.currency,
                 "subtotal_minor": price.amount_minor,
                 "tax_minor": 0,
@@ -266,6 +257,12 @@ def issue_renewal_invoices(session: Session, items: list[RenewalInvoice], *, now
             for invoice_id, item in zip(ids, items)
         ],
     )
+    for start in range(0, len(ids), 1000):
+        session.execute(
+            sa.update(table)
+            .where(table.c.id.in_(ids[start : start + 1000]), table.c.status == I.DRAFT.value)
+            .values(status=I.OPEN.value)
+        )
     return ids
 
 

@@ -27,6 +27,7 @@ from portal_app.billing.payments.attempts import ChargeInvoiceResult, PaymentOut
 from portal_app.billing.payments.cards import expiry_instant
 from portal_app.billing.payments.charging import charge_claims, charge_invoices, claim_invoices
 from portal_app.billing.payments.declines import NO_PAYMENT_METHOD
+from portal_app.billing.payments.refunds import refund_held_charges
 from portal_app.billing.payments.settlement import settle_unknown_attempts
 from portal_app.billing.periods import period_bounds
 from portal_app.billing.statuses import RENEWING_STATUSES, Ending, InvoiceStatus, SubscriptionStatus, end_subscriptions
@@ -116,6 +117,7 @@ def run_billing(
     settled = settle_unknown_attempts(engine, gateway=gateway, now=now)
     summary.settled = settled.succeeded + settled.failed
     summary.charges_in_review += settled.review
+    refund_held_charges(engine, gateway=gateway, now=now)  # held before a crash kept them from their refund
     _renew_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size)
     _retry_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size)
     summary.card_expiring_emails = send_card_expiring_emails(engine, now=now)

@@ -44,6 +44,7 @@ class AttemptStatus(StrEnum):
     # charge that does not match the attempt): a merchant decides; its invoice is never charged again
     # automatically (payments/charging.py claims skip it).
     REVIEW = "review"
+    REFUNDED = "refunded"  # the money moved but could not apply (payments/refunds.py), and went back
 
 
 S, I, A = SubscriptionStatus, InvoiceStatus, AttemptStatus
@@ -84,10 +85,13 @@ ALLOWED_TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         # An unknown outcome is settled by asking the gateway under the same key, never by charging
         # with a new one; past the key's lifetime it goes to review.
         A.UNKNOWN: frozenset({A.SUCCEEDED, A.FAILED, A.REVIEW}),
-        # A review ends when a fact or a person says what happened.
-        A.REVIEW: frozenset({A.SUCCEEDED, A.FAILED}),
+        # A review ends when a fact or a person says what happened, or when money that moved but cannot
+        # pay its invoice went back (payments/refunds.py).
+        A.REVIEW: frozenset({A.SUCCEEDED, A.FAILED, A.REFUNDED}),
         A.SUCCEEDED: frozenset(),
-        A.FAILED: frozenset(),
+        # A late success (a 3DS challenge finished in a stale tab after it had failed): the money moved.
+        A.FAILED: frozenset({A.SUCCEEDED, A.REVIEW}),
+        A.REFUNDED: frozenset(),
     },
 }
 

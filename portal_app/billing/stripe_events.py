@@ -9,6 +9,7 @@ idempotency key, the Stripe customer, the PaymentMethod id), so tenancy follows 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -26,11 +27,19 @@ from portal_app.billing.payments.attempts import ChargeClaim
 from portal_app.billing.payments.attempts import idempotency_key as attempt_key  # callbacks take a kwarg of that name
 from portal_app.billing.payments.card_updates import retry_open_invoices
 from portal_app.billing.payments.cards import save_card
+from portal_app.billing.payments.charging import refund_unapplied
 from portal_app.billing.payments.recording import record_outcomes, record_successes, send_receipts
+from portal_app.billing.payments.refunds import (
+    CHARGE_MISMATCH,
+    INVOICE_SETTLED,
+    charge_mismatch,
+    hold_for_review,
+    refund_held_charges,
+)
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, transition
 from portal_app.billing.tenancy import get_scoped
 from portal_app.db import new_session
-from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber, utcnow
+from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber, Subscription, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -60,23 +69,36 @@ class EngineCallbacks:
 
     # ----------------------------------------------------------------- payments
 
-    def payment_succeeded(self, *, idempotency_key: str, gateway_ref: str) -> None:
+    def payment_succeeded(self, *, idempotency_key: str, gateway_ref: str, result: ChargeResult | None = None) -> None:
+        """`result`: the re-fetched PaymentIntent (amount, currency, customer) when the caller has it."""
         claim = self._claim_for_key(idempotency_key)
         if claim is None:
             return
         now = self.clock()
-        answer = ChargeResult(ChargeOutcome.SUCCEEDED, gateway_ref=gateway_ref)
+        answer = dataclasses.replace(
+            result if result is not None and result.succeeded else ChargeResult(ChargeOutcome.SUCCEEDED),
+            gateway_ref=gateway_ref,
+        )
         status = self._attempt_status(claim.attempt_id)
+        if status in (A.PENDING, A.UNKNOWN, A.REQUIRES_ACTION, A.FAILED) and charge_mismatch(
+            claim, answer, claim.customer_ref
+        ):
+            self._hold(claim, answer, status, CHARGE_MISMATCH, now=now)  # not what we asked for: a person decides
+            return
         if status in (A.PENDING, A.UNKNOWN):
             # The very path settle_unknown_attempts takes: re-checks the status under lock.
-            record_outcomes(self.engine, [(claim, answer)], now=now)
-            # Its worker may have recorded requires_action in between: then settle it as authenticated.
+            refund_unapplied(
+                self.engine,
+                record_outcomes(self.engine, [(claim, answer)], now=now).values(),
+                gateway=self.gateway,
+                now=now,
+            )
+            # Its worker may have recorded requires_action (or a decline) in between: then settle it late.
             status = self._attempt_status(claim.attempt_id)
-        if status == A.REQUIRES_ACTION:
-            self._settle_authenticated(claim, answer, now=now)
-        elif status == A.FAILED:
-            self._flag_money_on_failed_attempt(claim, gateway_ref, now=now)
-        # SUCCEEDED: already settled, nothing to do.
+        if status in (A.REQUIRES_ACTION, A.FAILED):
+            self._settle_late_success(claim, answer, now=now)
+            refund_held_charges(self.engine, gateway=self.gateway, now=now, attempt_ids=[claim.attempt_id])
+        # SUCCEEDED: already settled; REVIEW / REFUNDED: held for a refund or a person already.
 
     def payment_failed(self, *, idempotency_key: str, result: ChargeResult) -> None:
         if result.outcome not in (ChargeOutcome.DECLINED, ChargeOutcome.REQUIRES_ACTION):
@@ -160,14 +182,15 @@ class EngineCallbacks:
         with new_session(self.engine) as session:
             merchant = session.get(Merchant, merchant_id)
             row = session.execute(
-                sa.select(PaymentAttempt, Invoice.subscriber_id, Invoice.number)
+                sa.select(PaymentAttempt, Invoice.subscriber_id, Invoice.number, Subscriber.gateway_customer_id)
                 .join(Invoice, Invoice.id == PaymentAttempt.invoice_id)
+                .join(Subscriber, Subscriber.id == Invoice.subscriber_id)
                 .where(PaymentAttempt.id == attempt_id, PaymentAttempt.merchant_id == merchant_id)
             ).first()
             if merchant is None or row is None or attempt_key(merchant, attempt_id, row[0].key_nonce) != key:
                 log.info("payment event for key %r matches no attempt here; ignored", key)
                 return None
-            attempt, subscriber_id, number = row
+            attempt, subscriber_id, number, customer_ref = row
             return ChargeClaim(
                 attempt_id=attempt.id,
                 invoice_id=attempt.invoice_id,
@@ -175,7 +198,7 @@ class EngineCallbacks:
                 subscriber_id=subscriber_id,
                 number=number or "",
                 amount=Money(attempt.amount_minor, attempt.currency),
-                customer_ref="",
+                customer_ref=customer_ref or "",
                 payment_method_ref="",
                 idempotency_key=key,
                 trigger=attempt.trigger,
@@ -185,40 +208,50 @@ class EngineCallbacks:
         with new_session(self.engine) as session:
             return session.execute(sa.select(PaymentAttempt.status).where(PaymentAttempt.id == attempt_id)).scalar_one()
 
-    def _settle_authenticated(self, claim: ChargeClaim, answer: ChargeResult, *, now: datetime) -> None:
-        """The customer passed 3DS for an attempt that had asked for it: the money moved.
+    def _settle_late_success(self, claim: ChargeClaim, answer: ChargeResult, *, now: datetime) -> None:
+        """The money moved for an attempt that had asked for 3DS, or had failed (a 3DS challenge finished
+        in a stale tab after it failed): it pays the invoice, never a second charge.
 
-        Its claim was released when it asked, so the invoice is claimed for it again under lock and
-        settled by the ordinary success path. An invoice written off meanwhile is still paid (the
-        transition table allows uncollectible -> paid); a paid or void one is flagged for review.
+        Its claim was released when it asked or failed, so the invoice is claimed for it again under lock
+        and settled by the ordinary success path (which holds it for a refund if the subscription ended
+        since). An invoice written off meanwhile is still paid (uncollectible -> paid); one paid by another
+        charge or voided cannot take it: held for a refund (refunds.py).
         """
         with new_session(self.engine) as session, session.begin():
             attempt = get_scoped(session, PaymentAttempt, claim.attempt_id, claim.merchant_id, for_update=True)
+            subscription_id = session.execute(
+                sa.select(Invoice.subscription_id).where(Invoice.id == claim.invoice_id)
+            ).scalar_one()
+            if subscription_id is not None:  # subscription before invoice: the order cancel and delete lock in
+                get_scoped(session, Subscription, subscription_id, claim.merchant_id, for_update=True)
             invoice = get_scoped(session, Invoice, claim.invoice_id, claim.merchant_id, for_update=True)
-            if attempt.status != A.REQUIRES_ACTION:
+            if attempt.status not in (A.REQUIRES_ACTION, A.FAILED):
                 return  # settled meanwhile
+            status = attempt.status
             if invoice.status == I.OPEN:
                 # Money moved on this attempt: it takes the claim even from a retry in flight, whose own
-                # outcome then records without paying the invoice a second time.
+                # success then cannot pay the invoice a second time and is refunded.
                 invoice.charging_attempt_id = attempt.id
                 session.add(invoice)
                 session.flush()
-                record_successes(session, [(claim, answer, A.REQUIRES_ACTION)], now=now)
+                record_successes(session, [(claim, answer, status)], now=now)
+                return
+            if invoice.status != I.UNCOLLECTIBLE:
+                hold_for_review(session, [((claim, answer, status), INVOICE_SETTLED)], now=now, actor="stripe")
                 return
             transition(attempt, A.SUCCEEDED)
             attempt.gateway_ref = answer.gateway_ref[:64]
             attempt.settled_at = now
             attempt.decline_code = attempt.failure_message = ""
             session.add(attempt)
-            if invoice.status == I.UNCOLLECTIBLE:
-                settle_invoice(
-                    session, invoice.id, I.PAID, merchant_id=claim.merchant_id, actor="system", now=now, audited=False
-                )
-                send_receipts(session, [claim], now=now)
-            else:
-                self._audit_review(
-                    session, claim, "payment_received_for_settled_invoice", answer.gateway_ref, invoice.status, now=now
-                )
+            settle_invoice(
+                session, invoice.id, I.PAID, merchant_id=claim.merchant_id, actor="system", now=now, audited=False
+            )
+            send_receipts(session, [claim], now=now)
+
+    def _hold(self, claim: ChargeClaim, answer: ChargeResult, status: str, reason: str, *, now: datetime) -> None:
+        with new_session(self.engine) as session, session.begin():
+            hold_for_review(session, [((claim, answer, status), reason)], now=now, actor="stripe")
 
     def _fail_authentication(self, claim: ChargeClaim, result: ChargeResult, *, now: datetime) -> None:
         """3DS failed or was abandoned: the attempt ends failed. Dunning already counted it when it asked."""
@@ -232,38 +265,3 @@ class EngineCallbacks:
             attempt.hard_decline = bool(result.hard)
             attempt.settled_at = now
             session.add(attempt)
-
-    def _flag_money_on_failed_attempt(self, claim: ChargeClaim, gateway_ref: str, *, now: datetime) -> None:
-        """A PaymentIntent we recorded as failed succeeded later (an old 3DS challenge completed in a
-        stale tab). Statuses never move backwards, so a person decides: refund or settle by hand."""
-        with new_session(self.engine) as session, session.begin():
-            status = session.execute(sa.select(Invoice.status).where(Invoice.id == claim.invoice_id)).scalar_one()
-            self._audit_review(session, claim, "payment_received_for_failed_attempt", gateway_ref, status, now=now)
-
-    @staticmethod
-    def _audit_review(
-        session, claim: ChargeClaim, kind: str, gateway_ref: str, invoice_status: str, *, now: datetime
-    ) -> None:
-        log.warning(
-            "%s: attempt %s (%s), invoice %s is %s; needs review",
-            kind,
-            claim.attempt_id,
-            gateway_ref,
-            claim.invoice_id,
-            invoice_status,
-        )
-        audit(
-            session,
-            merchant_id=claim.merchant_id,
-            subscriber_id=claim.subscriber_id,
-            actor="stripe",
-            kind=kind,
-            detail={
-                "attempt_id": claim.attempt_id,
-                "invoice": claim.number,
-                "payment_intent": gateway_ref,
-                "amount_minor": claim.amount.amount_minor,
-                "currency": claim.amount.currency,
-            },
-            now=now,
-        )

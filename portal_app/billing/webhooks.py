@@ -69,8 +69,9 @@ class BillingCallbacks(Protocol):
     conditional UPDATEs like the charge path. Callbacks open their own transactions.
     """
 
-    def payment_succeeded(self, *, idempotency_key: str, gateway_ref: str) -> None:
-        """The PaymentIntent created under idempotency_key (our attempt's key) has succeeded."""
+    def payment_succeeded(self, *, idempotency_key: str, gateway_ref: str, result: ChargeResult) -> None:
+        """The PaymentIntent created under idempotency_key (our attempt's key) has succeeded; result carries
+        what it charged (amount, currency, customer), which must match the attempt to pay its invoice."""
         ...
 
     def payment_failed(self, *, idempotency_key: str, result: ChargeResult) -> None:
@@ -191,7 +192,7 @@ def _payment_intent_changed(pi_id: str, gateway: StripeGateway, callbacks: Billi
     if not idempotency_key:  # created outside the engine (Dashboard, another integration)
         return WebhookResult.IGNORED
     if result.outcome is ChargeOutcome.SUCCEEDED:
-        callbacks.payment_succeeded(idempotency_key=idempotency_key, gateway_ref=pi_id)
+        callbacks.payment_succeeded(idempotency_key=idempotency_key, gateway_ref=pi_id, result=result)
         return WebhookResult.PAYMENT_SUCCEEDED
     if result.outcome in (ChargeOutcome.DECLINED, ChargeOutcome.REQUIRES_ACTION):
         callbacks.payment_failed(idempotency_key=idempotency_key, result=result)

@@ -10,6 +10,7 @@ from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
 from portal_app.billing.subscriptions import cancel_subscription
 from portal_app.db import new_session
+from portal_app.models import PaymentMethod
 from tests.builders import (
     JAN31,
     VISA,
@@ -18,6 +19,7 @@ from tests.builders import (
     audit_kinds,
     emails_of,
     invoices_of,
+    rows,
     subscribed_world,
     subscription_of,
 )
@@ -93,19 +95,35 @@ def test_canceled_end_state_writes_the_invoice_off(engine, gateway):
 
 
 @pytest.mark.parametrize("code", ["lost_card", "stolen_card"])
-def test_hard_decline_schedules_no_retry(engine, gateway, code):
+def test_a_hard_decline_retires_the_card_and_ends_the_subscription_on_schedule(engine, gateway, code):
     world, _ = subscribed_world(engine, gateway)
     gateway.fail_next(code)
-    run_billing(engine, now=FEB28, gateway=gateway)
+    first_failure = FEB28 + timedelta(minutes=3)
+    run_billing(engine, now=first_failure, gateway=gateway)
     invoice = invoices_of(world)[-1]
-    assert invoice.status == InvoiceStatus.OPEN and invoice.next_retry_at is None and invoice.attempt_count == 1
+    assert invoice.status == InvoiceStatus.OPEN and invoice.attempt_count == 1
     assert attempts_of(world)[-1].hard_decline
     assert subscription_of(world).status == SubscriptionStatus.PAST_DUE
+    (card,) = rows(engine, PaymentMethod, PaymentMethod.subscriber_id == world.subscriber_id)
+    assert card.detached_at is not None and not card.is_default  # never charged again
+    assert "payment_method_retired" in audit_kinds(world)
+
     before = gateway.charge_request_count()
-    run_billing(engine, now=FEB28 + timedelta(days=8), gateway=gateway)
-    assert gateway.charge_request_count() == before
-    (email,) = emails_of(world, "payment_failed")
+    retries = []
+    while invoice.next_retry_at is not None:
+        retries.append(invoice.next_retry_at)
+        run_billing(engine, now=invoice.next_retry_at, gateway=gateway)
+        invoice = invoices_of(world)[-1]
+    assert retries == [first_failure + timedelta(days=d) for d in (1, 3, 5, 7)]  # the merchant's schedule
+    assert subscription_of(world).status == SubscriptionStatus.UNPAID  # its end policy, not past_due forever
+    run_billing(engine, now=FEB28.replace(month=3, day=31) + timedelta(hours=1), gateway=gateway)  # next renewal
+    assert gateway.charge_request_count() == before  # the lost card was never asked again
+    email = emails_of(world, "payment_failed")[0]
     assert "stolen" not in email.body_text.lower() and "lost" not in email.body_text.lower()
+
+    result = add_card(world, gateway, VISA, now=FEB28.replace(month=4, day=2))  # a new card restores it
+    assert result.all_paid and [c.invoice_id for c in result.charges] == [invoice.id]
+    assert subscription_of(world).status == SubscriptionStatus.ACTIVE
 
 
 def test_success_on_a_retry_restores_active(engine, gateway):

@@ -138,10 +138,11 @@ def test_a_failure_of_an_unknown_attempt_releases_the_claim_and_dunning_goes_on(
     open_invoice = _invoice(world, invoice.id)
     assert open_invoice.status == InvoiceStatus.OPEN and open_invoice.charging_attempt_id is None
     assert open_invoice.attempt_count == invoice.attempt_count + 1 and open_invoice.next_retry_at > at
-    # A late success for a failed attempt cannot move it back; it is flagged for a person instead.
+    # A late success for the failed attempt: the money moved, so it pays the invoice (tests/integration/
+    # test_late_payments.py covers the cases where it cannot).
     _callbacks(engine, gateway, at).payment_succeeded(idempotency_key=_key(world, attempt_id), gateway_ref=PI)
-    assert _attempt(world, attempt_id).status == AttemptStatus.FAILED
-    assert "payment_received_for_failed_attempt" in audit_kinds(world)
+    assert _attempt(world, attempt_id).status == AttemptStatus.SUCCEEDED
+    assert _invoice(world, invoice.id).status == InvoiceStatus.PAID
 
 
 def test_a_payment_the_customer_authenticated_later_pays_the_invoice(engine, gateway):
@@ -326,7 +327,7 @@ def test_the_facade_is_scoped_to_the_callers_merchant(engine, stripe_facade):
 def test_a_payment_waiting_for_3ds_is_offered_then_settled_after_asking_stripe(
     engine, gateway, stripe_facade, stripe_http
 ):
-    from tests.stripe_stubs import payment_intent
+    from tests.stripe_stubs import CUSTOMER, payment_intent
 
     world, _ = subscribed_world(engine, gateway)
     gateway.require_action_next()
@@ -335,6 +336,7 @@ def test_a_payment_waiting_for_3ds_is_offered_then_settled_after_asking_stripe(
     with new_session(engine) as session, session.begin():  # as the Stripe gateway records it
         row = session.get(type(attempt), attempt.id)
         row.gateway_ref = PI
+        session.get(Subscriber, world.subscriber_id).gateway_customer_id = CUSTOMER  # the intent's customer
         session.add(row)
     key = _key(world, attempt.id)
     stripe_http.reply("GET", f"/v1/payment_intents/{PI}", payment_intent("requires_payment_method", pi_id=PI, key=key))

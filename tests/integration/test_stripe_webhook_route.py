@@ -18,10 +18,10 @@ from portal_app.billing.gateways.stripe.gateway import StripeGateway
 from portal_app.billing.payments.attempts import idempotency_key
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, SubscriptionStatus
-from portal_app.models import Merchant, WebhookEvent
+from portal_app.models import Merchant, Subscriber, WebhookEvent
 from portal_app.routes import STRIPE_WEBHOOK
 from tests.builders import JAN31, attempts_of, emails_of, invoices_of, rows, subscribed_world, subscription_of
-from tests.stripe_stubs import PI, WHSEC, StubStripeHTTP, event_body, payment_intent, sign
+from tests.stripe_stubs import CUSTOMER, PI, WHSEC, StubStripeHTTP, event_body, payment_intent, sign
 
 FEB28 = JAN31.replace(month=2, day=28)
 PI_PATH = f"/v1/payment_intents/{PI}"
@@ -59,6 +59,9 @@ def unknown_charge(engine, gateway):
     attempt = attempts_of(world)[-1]
     assert attempt.status == AttemptStatus.UNKNOWN
     (merchant,) = rows(engine, Merchant, Merchant.id == world.merchant_id)
+    with Session(engine) as session:  # the Stripe customer the stubbed PaymentIntents belong to
+        session.get(Subscriber, world.subscriber_id).gateway_customer_id = CUSTOMER
+        session.commit()
     return SimpleNamespace(
         world=world, invoice=invoice, attempt=attempt, key=idempotency_key(merchant, attempt.id, attempt.key_nonce)
     )
@@ -164,3 +167,20 @@ def test_oversized_bodies_are_413_before_any_work(engine, stripe_gw, http):
 
 def test_only_post_is_routed(engine, stripe_gw):
     assert _client(engine, stripe_gw).get(STRIPE_WEBHOOK).status_code == 405
+
+
+def test_a_payment_event_for_another_amount_holds_the_charge_for_review(
+    engine, gateway, stripe_gw, http, unknown_charge
+):
+    # Stripe says 1.00 was charged under our key, the attempt asked for 29.00: a person decides, nothing pays.
+    http.reply("GET", PI_PATH, payment_intent("succeeded", key=unknown_charge.key, amount=100))
+    body = event_body("payment_intent.succeeded", payment_intent("succeeded", key=unknown_charge.key, amount=100))
+
+    response = _client(engine, stripe_gw).post(STRIPE_WEBHOOK, content=body, headers={"Stripe-Signature": sign(body)})
+
+    assert response.status_code == 200
+    assert _state(unknown_charge) == (AttemptStatus.REVIEW, InvoiceStatus.OPEN)
+    assert subscription_of(unknown_charge.world).status == SubscriptionStatus.PAST_DUE
+    invoice = [i for i in invoices_of(unknown_charge.world) if i.id == unknown_charge.invoice.id][0]
+    run_billing(engine, now=invoice.next_retry_at + timedelta(days=8), gateway=gateway)  # no automatic charge
+    assert attempts_of(unknown_charge.world)[-1].id == unknown_charge.attempt.id

@@ -49,6 +49,7 @@ def test_stripe_names():
         "requires_action",
         "unknown",
         "review",
+        "refunded",
     ]
 
 
@@ -63,7 +64,7 @@ def test_terminal_states():
     terminal = {enum: {s for s, targets in table.items() if not targets} for enum, table in ALLOWED_TRANSITIONS.items()}
     assert terminal[SubscriptionStatus] == {SubscriptionStatus.CANCELED}
     assert terminal[InvoiceStatus] == {InvoiceStatus.PAID, InvoiceStatus.VOID}
-    assert terminal[AttemptStatus] == {AttemptStatus.SUCCEEDED, AttemptStatus.FAILED}
+    assert terminal[AttemptStatus] == {AttemptStatus.SUCCEEDED, AttemptStatus.REFUNDED}
 
 
 @pytest.mark.parametrize(
@@ -95,7 +96,7 @@ def test_legal_moves(enum, current, new):
         (InvoiceStatus, "draft", "paid"),  # must be finalized first
         (InvoiceStatus, "void", "open"),
         (AttemptStatus, "unknown", "pending"),  # settle by lookup, never re-charge
-        (AttemptStatus, "failed", "succeeded"),
+        (AttemptStatus, "refunded", "succeeded"),
         (AttemptStatus, "pending", "pending"),
     ],
 )

@@ -151,7 +151,7 @@ class RecordingCallbacks:
             raise self.fail
         self.calls.append((name, kwargs))
 
-    def payment_succeeded(self, *, idempotency_key: str, gateway_ref: str) -> None:
+    def payment_succeeded(self, *, idempotency_key: str, gateway_ref: str, result=None) -> None:
         self._record("payment_succeeded", idempotency_key=idempotency_key, gateway_ref=gateway_ref)
 
     def payment_failed(self, *, idempotency_key: str, result: ChargeResult) -> None:

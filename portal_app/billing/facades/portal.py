@@ -362,7 +362,7 @@ def finish_payment_authentication(*, merchant_id: int, subscriber_id: int, payme
     key, result = gateway.charge_status(payment_intent_id)
     callbacks = EngineCallbacks(engine, gateway=gateway)
     if result.outcome is ChargeOutcome.SUCCEEDED:
-        callbacks.payment_succeeded(idempotency_key=key, gateway_ref=payment_intent_id)
+        callbacks.payment_succeeded(idempotency_key=key, gateway_ref=payment_intent_id, result=result)
         return True
     if result.outcome is ChargeOutcome.DECLINED:
         callbacks.payment_failed(idempotency_key=key, result=result)

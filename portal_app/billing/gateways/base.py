@@ -100,6 +100,19 @@ class ChargeResult:
         return self.outcome is ChargeOutcome.SUCCEEDED
 
 
+# Stripe's refund reasons (the only values its API takes).
+REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+
+
+@dataclasses.dataclass(frozen=True)
+class RefundResult:
+    """A refund of a charge: done (the money is on its way back) or not, with the gateway's words."""
+
+    succeeded: bool
+    gateway_ref: str = ""  # the refund's id (re_...)
+    message: str = ""
+
+
 @dataclasses.dataclass(frozen=True)
 class CardDetails:
     """What we may keep about a card: never the number or the CVC."""
@@ -176,6 +189,14 @@ class PaymentGateway(Protocol):
 
         A result is a fact; None only means "not found (yet)" and never that nothing was charged.
         """
+        ...
+
+    def refund(
+        self, *, gateway_ref: str, amount_minor: int, currency: str, idempotency_key: str, reason: str
+    ) -> RefundResult:
+        """Give back (part of) a succeeded charge. The same idempotency_key never refunds twice; reason is
+        one of REFUND_REASONS. Failures come back as RefundResult(succeeded=False), never as exceptions,
+        except caller bugs (bad arguments, a key reused for another refund)."""
         ...
 
     # --- browser card entry and on-session 3DS (STRIPE_ELEMENTS; FORM raises CardEntryNotSupported)

@@ -33,7 +33,6 @@ import re
 import secrets
 import threading
 from collections import deque
-from datetime import datetime
 
 from portal_app.billing.gateways.base import (
     CardDetails,
@@ -54,7 +53,8 @@ from portal_app.billing.gateways.simulated_cards import (
     gateway_message,
     setup_declined,
 )
-from portal_app.billing.gateways.simulated_store import SimulatedChargeStore, StoredCharge, charge_store
+from portal_app.billing.gateways.simulated_refunds import SimulatedRefunds, clear_refunds
+from portal_app.billing.gateways.simulated_store import SimulatedCharge, SimulatedChargeStore, charge_store
 from portal_app.billing.gateways.simulated_tokens import token_of_card_input
 from portal_app.billing.money import validate_currency
 from portal_app.settings import get_settings
@@ -108,20 +108,6 @@ def _card_for(payment_method_ref: str, customer_ref: str) -> _StoredCard | None:
 
 
 @dataclasses.dataclass(frozen=True)
-class SimulatedCharge:
-    """A charge that moved money at the simulated gateway (what tests count)."""
-
-    gateway_ref: str
-    customer_ref: str
-    payment_method_ref: str
-    amount_minor: int
-    currency: str
-    idempotency_key: str
-    description: str
-    created_at: datetime
-
-
-@dataclasses.dataclass(frozen=True)
 class _StoredCard:
     customer_ref: str
     behaviour: str
@@ -157,7 +143,7 @@ _STORE = _Store()
 # --------------------------------------------------------------------------- the gateway
 
 
-class SimulatedGateway:
+class SimulatedGateway(SimulatedRefunds):
     """Stripe test mode without the network. Implements portal_app.billing.gateways.base.PaymentGateway."""
 
     name = "simulated"
@@ -311,6 +297,11 @@ class SimulatedGateway:
         known = self._charges.find(idempotency_key)
         return known.result if known is not None else None
 
+    def succeeded_charge(self, gateway_ref: str) -> SimulatedCharge | None:
+        """The charge a refund gives back (simulated_refunds.py)."""
+        known = self._charges.find_by_ref(gateway_ref or "")
+        return known.as_charge() if known is not None and known.result.succeeded else None
+
     def charge_status(self, pi_id: str) -> tuple[str, ChargeResult]:
         """(idempotency key, result) of a charge by its reference (ch_sim_...); ("", ERROR) if unknown here."""
         known = self._charges.find_by_ref(pi_id or "")
@@ -400,6 +391,7 @@ class SimulatedGateway:
             # Clear in place: anything holding the store object sees the reset too.
             for field in dataclasses.fields(_Store):
                 setattr(_STORE, field.name, getattr(fresh, field.name))
+        clear_refunds()
 
     @staticmethod
     def _push(script: _Script, times: int) -> None:
@@ -412,7 +404,7 @@ class SimulatedGateway:
 
     def charges_for(self, customer_ref: str) -> list[SimulatedCharge]:
         """Succeeded charges of one customer, oldest first (declines and 3DS moved no money)."""
-        return [_as_charge(c) for c in self._charges.succeeded(customer_ref)]
+        return [c.as_charge() for c in self._charges.succeeded(customer_ref)]
 
     def succeeded_charge_count(self) -> int:
         """Succeeded charges across all customers, made by any process using this charge file."""
@@ -432,17 +424,3 @@ class SimulatedGateway:
         """Scripted answers not yet consumed (a test can assert it used them all)."""
         with _LOCK:
             return len(_STORE.script)
-
-
-def _as_charge(stored: StoredCharge) -> SimulatedCharge:
-    customer_ref, payment_method_ref, amount_minor, currency = stored.request
-    return SimulatedCharge(
-        gateway_ref=stored.result.gateway_ref,
-        customer_ref=customer_ref,
-        payment_method_ref=payment_method_ref,
-        amount_minor=amount_minor,
-        currency=currency,
-        idempotency_key=stored.idempotency_key,
-        description=stored.description,
-        created_at=stored.created_at,
-    )

@@ -50,6 +50,20 @@ ChargeRequest = tuple[str, str, int, str]  # customer_ref, payment_method_ref, a
 
 
 @dataclasses.dataclass(frozen=True)
+class SimulatedCharge:
+    """A charge that moved money at the simulated gateway (what tests count)."""
+
+    gateway_ref: str
+    customer_ref: str
+    payment_method_ref: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str
+    description: str
+    created_at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
 class StoredCharge:
     """One idempotency key at the simulated gateway: the request it answered and the result."""
 
@@ -58,6 +72,20 @@ class StoredCharge:
     description: str
     result: ChargeResult
     created_at: datetime
+
+    def as_charge(self) -> SimulatedCharge:
+        """The charge as tests count it (the request's customer, card, amount and currency)."""
+        customer_ref, payment_method_ref, amount_minor, currency = self.request
+        return SimulatedCharge(
+            gateway_ref=self.result.gateway_ref,
+            customer_ref=customer_ref,
+            payment_method_ref=payment_method_ref,
+            amount_minor=amount_minor,
+            currency=currency,
+            idempotency_key=self.idempotency_key,
+            description=self.description,
+            created_at=self.created_at,
+        )
 
 
 def _row_to_charge(row: tuple) -> StoredCharge:

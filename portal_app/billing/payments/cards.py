@@ -12,7 +12,7 @@ from portal_app.billing.audit import audit
 from portal_app.billing.gateways.base import CardDetails, PaymentGateway
 from portal_app.billing.tenancy import get_scoped
 from portal_app.db import new_session
-from portal_app.models import PaymentMethod, Subscriber
+from portal_app.models import PaymentAttempt, PaymentMethod, Subscriber
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,4 +144,28 @@ def save_card(
             detail={"brand": card.brand, "last4": card.last4, "exp": f"{card.exp_month:02d}/{card.exp_year}"},
             now=now,
         )
+    return pm
+
+
+def retire_declined_card(session: Session, attempt: PaymentAttempt, *, now: datetime) -> PaymentMethod | None:
+    """A hard decline (lost, stolen, closed, gone at the gateway): the card it charged is never charged
+    again. The row stays for the history, detached and not default, so later charges find no card on
+    file until the customer saves a new one (which retries the open invoices at once)."""
+    if attempt.payment_method_id is None:
+        return None
+    pm = session.get(PaymentMethod, attempt.payment_method_id)
+    if pm is None or pm.detached_at is not None:
+        return None
+    pm.detached_at = now
+    pm.is_default = False
+    session.add(pm)
+    audit(
+        session,
+        merchant_id=pm.merchant_id,
+        subscriber_id=pm.subscriber_id,
+        actor="system",
+        kind="payment_method_retired",
+        detail={"brand": pm.brand, "last4": pm.last4, "decline_code": attempt.decline_code, "attempt_id": attempt.id},
+        now=now,
+    )
     return pm

@@ -35,6 +35,7 @@ from portal_app.billing.payments.attempts import (
 from portal_app.billing.payments.cards import default_card_query
 from portal_app.billing.payments.declines import NO_PAYMENT_METHOD
 from portal_app.billing.payments.recording import mark_unknown, record_outcomes
+from portal_app.billing.payments.refunds import refund_held_charges
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
 from portal_app.db import is_postgres, new_session
 from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber
@@ -279,7 +280,15 @@ def charge_claims(
             ChargeInvoiceResult(PaymentOutcome.UNKNOWN, c.invoice_id, c.number, c.amount, attempt_id=c.attempt_id)
             for c in claims
         ]
+    refund_unapplied(engine, by_attempt.values(), gateway=gateway, now=now)
     return [by_attempt[claim.attempt_id] for claim in claims]
+
+
+def refund_unapplied(engine: sa.Engine, results, *, gateway: PaymentGateway, now: datetime) -> None:
+    """Refund the charges that moved money but could not pay their invoice (payments/refunds.py)."""
+    held = [r.attempt_id for r in results if r.outcome is PaymentOutcome.NOT_PAYABLE and r.attempt_id is not None]
+    if held:
+        refund_held_charges(engine, gateway=gateway, now=now, attempt_ids=held)
 
 
 def _describe_unclaimed(

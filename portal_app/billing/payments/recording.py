@@ -19,7 +19,9 @@ from portal_app.billing.gateways.base import GENERIC_DECLINE, ChargeOutcome, Cha
 from portal_app.billing.invoices import settle_invoices_paid
 from portal_app.billing.money import Money
 from portal_app.billing.payments.attempts import ChargeClaim, ChargeInvoiceResult, PaymentOutcome
+from portal_app.billing.payments.cards import retire_declined_card
 from portal_app.billing.payments.declines import AUTHENTICATION_REQUIRED, NEVER_REACHED
+from portal_app.billing.payments.refunds import hold_for_review, split_unapplicable
 from portal_app.billing.payments.review import MISMATCH, answer_mismatch, mark_for_review
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus, check_transition, transition
 from portal_app.billing.tenancy import get_scoped
@@ -78,6 +80,11 @@ def record_successes(
     """
     if not paid:
         return {}
+    # Money that cannot pay its invoice (ended in flight, settled elsewhere) is held for a refund.
+    paid, held = split_unapplicable(session, paid)
+    held_results = hold_for_review(session, held, now=now)
+    if not paid:
+        return held_results
     att = PaymentAttempt.__table__
     for status in {status for _, _, status in paid}:
         check_transition(AttemptStatus, status, A.SUCCEEDED)
@@ -105,7 +112,7 @@ def record_successes(
     # Money moved, so the invoice is paid whatever dunning said; only the claim holder settles it.
     settle_invoices_paid(session, [(c.invoice_id, c.attempt_id) for c, _, _ in paid], now=now)
     send_receipts(session, [c for c, _, _ in paid], now=now)
-    return {
+    return held_results | {
         c.attempt_id: ChargeInvoiceResult(
             PaymentOutcome.SUCCEEDED, c.invoice_id, c.number, c.amount, attempt_id=c.attempt_id
         )
@@ -205,6 +212,8 @@ def _record_other(
         attempt.decline_code = (answer.decline_code or GENERIC_DECLINE)[:40]
         attempt.hard_decline = bool(answer.hard)
         outcome = PaymentOutcome.DECLINED
+        if attempt.hard_decline:
+            retire_declined_card(session, attempt, now=now)  # never charged again; dunning runs on without it
     session.add_all([attempt, invoice])
     session.flush()
     step = dunning.record_payment_failure(session, invoice=invoice, attempt=attempt, now=now) if holds_claim else None

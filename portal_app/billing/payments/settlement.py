@@ -28,7 +28,7 @@ from sqlmodel import select
 from portal_app.billing.gateways.base import ChargeOutcome, ChargeResult, IdempotencyKeyReused, PaymentGateway
 from portal_app.billing.money import Money
 from portal_app.billing.payments.attempts import ChargeClaim, ChargeInvoiceResult, PaymentOutcome, idempotency_key
-from portal_app.billing.payments.charging import NOT_SENT, send_charge
+from portal_app.billing.payments.charging import NOT_SENT, refund_unapplied, send_charge
 from portal_app.billing.payments.declines import NO_PAYMENT_METHOD
 from portal_app.billing.payments.recording import mark_unknown, record_outcomes
 from portal_app.billing.payments.review import KEY_EXPIRED, KEY_REUSED, MISMATCH, record_reviews
@@ -94,6 +94,7 @@ def settle_unknown_attempts(
         else:
             waiting.append(item)
     by_attempt = record_outcomes(engine, answered, now=now) if answered else {}
+    refund_unapplied(engine, by_attempt.values(), gateway=gateway, now=now)
     by_attempt.update(record_reviews(engine, reviews, now=now))
     # A pending attempt we asked about without an answer is unknown from now on (its worker is gone).
     mark_unknown(engine, [item.claim.attempt_id for item in waiting if item.status == A.PENDING])

@@ -35,11 +35,13 @@ import stripe
 
 from portal_app.billing.gateways.base import (
     RAW_CARD_KEYS,
+    REFUND_REASONS,
     CardDetails,
     CardEntry,
     ChargeOutcome,
     ChargeResult,
     IdempotencyKeyReused,
+    RefundResult,
     SetupOutcome,
     SetupResult,
 )
@@ -350,6 +352,46 @@ class StripeGateway:
         return charge_result_from_intent(
             max(intents, key=lambda pi: (stripe_field(pi, "status") == "succeeded", stripe_field(pi, "created", 0)))
         )
+
+    def refund(
+        self, *, gateway_ref: str, amount_minor: int, currency: str, idempotency_key: str, reason: str
+    ) -> RefundResult:
+        """Refund (part of) a succeeded PaymentIntent, with the Idempotency-Key header, so a retry never
+        refunds twice. A refund Stripe accepted (succeeded, or pending at the bank) is done; an already
+        refunded PaymentIntent is done too (a person refunded it in the Dashboard)."""
+        if not _PI_ID.fullmatch(gateway_ref or ""):  # fullmatch: `$` would let a trailing newline through
+            raise ValueError("gateway_ref must be a PaymentIntent id (pi_...)")
+        if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
+            raise ValueError("amount_minor must be an int > 0 (minor units)")
+        if not idempotency_key or not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise ValueError("idempotency_key must be 1-255 characters of [A-Za-z0-9_.:-]")
+        if reason not in REFUND_REASONS:
+            raise ValueError(f"reason must be one of {sorted(REFUND_REASONS)}")
+        params = {
+            "payment_intent": gateway_ref,
+            "amount": stripe_amount(amount_minor, validate_currency(currency)),
+            "reason": reason,
+            "metadata": {"idempotency_key": idempotency_key},
+        }
+        options = {"idempotency_key": idempotency_key}
+        try:
+            refund = self._api.call(lambda: self._api.v1.refunds.create(params=params, options=options))
+        except TransientFailure as exc:
+            log.warning("refund %s: Stripe unavailable: %r", idempotency_key, exc.last)
+            return RefundResult(False, message=f"Stripe is unavailable: {exc.last.user_message or exc.last}")
+        except stripe.IdempotencyError as err:
+            raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} was used for a different refund") from err
+        except stripe.InvalidRequestError as err:
+            if err.code == "charge_already_refunded":
+                return RefundResult(True, message=err.user_message or "already refunded")
+            return RefundResult(False, message=err.user_message or str(err))
+        except stripe.StripeError as err:
+            return RefundResult(False, message=err.user_message or str(err))
+        status = str(stripe_field(refund, "status", ""))
+        if status in ("succeeded", "pending"):
+            return RefundResult(True, gateway_ref=id_of(refund))
+        failure = str(stripe_field(refund, "failure_reason", "")) or status
+        return RefundResult(False, gateway_ref=id_of(refund), message=f"The refund {failure or 'failed'}.")
 
     def charge_status(self, pi_id: str) -> tuple[str, ChargeResult]:
         """(our idempotency key from metadata, current result) of a PaymentIntent; "" when not ours."""

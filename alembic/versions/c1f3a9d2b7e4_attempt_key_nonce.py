@@ -1,6 +1,6 @@
 """payment attempts: a random idempotency-key part and the customer charged
 
-Revision ID: C1f3a9d2b7e4
+Revision ID: c1f3a9d2b7e4
 Revises: 8148ecace5a9
 Create Date: 2026-12-02 03:30:00
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (AutoString columns)
 from alembic import op
 
-revision: str = "C1f3a9d2b7e4"
+revision: str = "c1f3a9d2b7e4"
 down_revision: Union[str, Sequence[str], None] = "8148ecace5a9"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
