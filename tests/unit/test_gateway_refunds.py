@@ -4,6 +4,7 @@ gateway sends Refund.create with its Idempotency-Key (offline, through the real 
 from __future__ import annotations
 
 import inspect
+import multiprocessing
 
 import pytest
 
@@ -144,3 +145,75 @@ def test_simulated_refund_can_be_scripted_to_fail(sim):
     assert not _refund(sim, gateway_ref=ref).succeeded
     assert sim.refunds() == []
     assert _refund(sim, gateway_ref=ref, idempotency_key="k-refund-2").succeeded
+
+
+# --------------------------------------------------------------------------- simulated, on disk
+
+
+def _after_a_restart(path: str, ref: str, answers) -> None:
+    """A new process (a restart, another worker): nothing in memory, the same file."""
+    gateway = SimulatedGateway(store_path=path)
+    replay = _refund(gateway, gateway_ref=ref)
+    another_key = _refund(gateway, gateway_ref=ref, idempotency_key="k-refund-2")
+    try:
+        _refund(gateway, gateway_ref=ref, amount_minor=100)
+        reused = "accepted"
+    except IdempotencyKeyReused:
+        reused = "refused"
+    answers.put((replay, another_key, reused, gateway.refunds()))
+
+
+def _in_a_fresh_process(target, *args):
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    process = context.Process(target=target, args=(*args, answers))
+    process.start()
+    answer = answers.get(timeout=120)
+    process.join(timeout=60)
+    assert process.exitcode == 0
+    return answer
+
+
+def test_a_restarted_simulated_gateway_replays_a_refund_and_never_refunds_twice(tmp_path):
+    path = str(tmp_path / "gateway.db")
+    gateway = SimulatedGateway(store_path=path)
+    ref = _charged(gateway)
+    first = _refund(gateway, gateway_ref=ref)
+    assert first.succeeded
+
+    replay, another_key, reused, refunds = _in_a_fresh_process(_after_a_restart, path, ref)
+
+    assert replay == first  # the first result, nothing refunded again
+    assert not another_key.succeeded  # nothing left to refund
+    assert reused == "refused"
+    assert refunds == [(ref, 2900, "USD")] == gateway.refunds()
+    gateway.reset()
+    assert gateway.refunds() == []
+
+
+def _refund_in_another_process(path: str, ref: str, key: str, start, answers) -> None:
+    gateway = SimulatedGateway(store_path=path)
+    start.wait(timeout=60)
+    answers.put((key, _refund(gateway, gateway_ref=ref, idempotency_key=key).succeeded))
+
+
+def test_two_processes_refunding_all_of_one_charge_refund_it_once(tmp_path):
+    path = str(tmp_path / "gateway.db")
+    parent = SimulatedGateway(store_path=path)
+    ref = _charged(parent)
+    context = multiprocessing.get_context("spawn")
+    start, answers = context.Barrier(2), context.Queue()
+    workers = [
+        context.Process(target=_refund_in_another_process, args=(path, ref, f"k-refund-{n}", start, answers))
+        for n in (1, 2)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = dict(answers.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+
+    assert sorted(outcomes.values()) == [False, True]
+    assert parent.refunds() == [(ref, 2900, "USD")]
+    parent.reset()

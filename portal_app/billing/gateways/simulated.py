@@ -3,7 +3,7 @@
 It accepts only Stripe's documented test card numbers and reproduces their behaviour (declines,
 3DS, charge failures; the card table and checks are in simulated_cards.py). Cards arrive as pm_ ids
 from its tokenizer (simulated_tokens.py, the simulated Stripe.js), never as numbers. Customers,
-cards and scripts live in one process-wide store guarded by a lock; charges live on disk
+cards and scripts live in one process-wide store guarded by a lock; charges (and refunds) live on disk
 (simulated_store.py, SIMULATED_GATEWAY_PATH) keyed by idempotency key, so idempotency holds across
 threads, processes, restarts and restores of our database, as with Stripe. Neither keeps a card
 number or CVC: only brand, last4, expiry and a behaviour tag.
@@ -53,7 +53,7 @@ from portal_app.billing.gateways.simulated_cards import (
     gateway_message,
     setup_declined,
 )
-from portal_app.billing.gateways.simulated_refunds import SimulatedRefunds, clear_refunds
+from portal_app.billing.gateways.simulated_refunds import SimulatedRefunds
 from portal_app.billing.gateways.simulated_store import SimulatedCharge, SimulatedChargeStore, charge_store
 from portal_app.billing.gateways.simulated_tokens import token_of_card_input
 from portal_app.billing.money import validate_currency
@@ -297,11 +297,6 @@ class SimulatedGateway(SimulatedRefunds):
         known = self._charges.find(idempotency_key)
         return known.result if known is not None else None
 
-    def succeeded_charge(self, gateway_ref: str) -> SimulatedCharge | None:
-        """The charge a refund gives back (simulated_refunds.py)."""
-        known = self._charges.find_by_ref(gateway_ref or "")
-        return known.as_charge() if known is not None and known.result.succeeded else None
-
     def charge_status(self, pi_id: str) -> tuple[str, ChargeResult]:
         """(idempotency key, result) of a charge by its reference (ch_sim_...); ("", ERROR) if unknown here."""
         known = self._charges.find_by_ref(pi_id or "")
@@ -384,14 +379,14 @@ class SimulatedGateway(SimulatedRefunds):
         self._push(_Script("requires_action"), times)
 
     def reset(self) -> None:
-        """Forget all customers, cards, charges and scripts in this process."""
+        """Forget all customers, cards, scripts in this process, and the charges and refunds in the file."""
         fresh = _Store()
         self._charges.clear()
         with _LOCK:
             # Clear in place: anything holding the store object sees the reset too.
             for field in dataclasses.fields(_Store):
                 setattr(_STORE, field.name, getattr(fresh, field.name))
-        clear_refunds()
+        self.clear_refunds()
 
     @staticmethod
     def _push(script: _Script, times: int) -> None:

@@ -1,44 +1,30 @@
 """Refunds at the simulated gateway, like Stripe's: once per idempotency key, never more than was charged.
 
-A mixin of SimulatedGateway (which finds the charge: `succeeded_charge`). Refunds live in this
-process's memory, like the simulated gateway's charges.
+A mixin of SimulatedGateway (whose charge file, `_charges`, keeps the refunds too: simulated_store.py).
+Each refund is one IMMEDIATE transaction on that file: the key's first result is replayed, and the
+amount left of the charge is computed from the refunds already recorded, so restarts, other worker
+processes and concurrent calls behave as with Stripe. Only the test scripting (`fail_next_refund`) lives
+in this process's memory, like the charge scripts.
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import secrets
 import threading
 
 from portal_app.billing.gateways.base import REFUND_REASONS, IdempotencyKeyReused, RefundResult
+from portal_app.billing.gateways.simulated_store import SimulatedChargeStore
 from portal_app.billing.money import validate_currency
 
-
-@dataclasses.dataclass
-class RefundLedger:
-    """Refunds by idempotency key (request, result), the amount refunded per charge, and scripted failures."""
-
-    by_key: dict[str, tuple[tuple[str, int, str, str], RefundResult]] = dataclasses.field(default_factory=dict)
-    refunded: dict[str, int] = dataclasses.field(default_factory=dict)
-    done: list[tuple[str, int, str]] = dataclasses.field(default_factory=list)
-    fail_next: int = 0
-
-
-LEDGER = RefundLedger()
-LEDGER_LOCK = threading.Lock()
-
-
-def clear_refunds() -> None:
-    with LEDGER_LOCK:
-        LEDGER.__init__()
+_SCRIPT_LOCK = threading.Lock()
+_FAIL_NEXT = [0]  # scripted refund failures still to answer (process-wide, like the charge scripts)
 
 
 class SimulatedRefunds:
     """PaymentGateway.refund for the simulated gateway, plus its test scripting and inspection."""
 
-    def succeeded_charge(self, gateway_ref: str):  # SimulatedGateway answers it
-        raise NotImplementedError
+    _charges: SimulatedChargeStore  # set by SimulatedGateway.__init__
 
     def refund(
         self, *, gateway_ref: str, amount_minor: int, currency: str, idempotency_key: str, reason: str
@@ -52,34 +38,42 @@ class SimulatedRefunds:
         if reason not in REFUND_REASONS:
             raise ValueError(f"reason must be one of {sorted(REFUND_REASONS)}")
         request = (gateway_ref, amount_minor, currency, reason)
-        charged = self.succeeded_charge(gateway_ref)
-        with LEDGER_LOCK:
-            known = LEDGER.by_key.get(idempotency_key)
+        # The script lock (this process) around one IMMEDIATE transaction (every process using the file).
+        with _SCRIPT_LOCK, self._charges.transaction() as conn:
+            known = self._charges.get_refund(conn, idempotency_key)
             if known is not None:
                 if known[0] != request:
                     raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} was used for a different refund")
                 return known[1]
-            if LEDGER.fail_next:
-                LEDGER.fail_next -= 1
+            if _FAIL_NEXT[0]:
+                _FAIL_NEXT[0] -= 1
                 return RefundResult(False, message="The refund could not be processed (scripted failure).")
-            if charged is None:
-                return RefundResult(False, message=f"No such charge: '{gateway_ref}'")
-            left = charged.amount_minor - LEDGER.refunded.get(gateway_ref, 0)
-            if charged.currency != currency or amount_minor > left:
-                result = RefundResult(False, message=f"The refund is greater than the unrefunded {left}.")
+            stored = self._charges.get_by_ref(conn, gateway_ref or "")
+            if stored is None or not stored.result.succeeded:
+                result = RefundResult(False, message=f"No such charge: '{gateway_ref}'")
             else:
-                LEDGER.refunded[gateway_ref] = LEDGER.refunded.get(gateway_ref, 0) + amount_minor
-                LEDGER.done.append((gateway_ref, amount_minor, currency))
-                result = RefundResult(True, gateway_ref="re_sim_" + base64.b32encode(secrets.token_bytes(10)).decode())
-            LEDGER.by_key[idempotency_key] = (request, result)
+                _customer, _method, charged_minor, charged_currency = stored.request
+                left = charged_minor - self._charges.refunded_of(conn, gateway_ref)
+                if charged_currency != currency or amount_minor > left:
+                    result = RefundResult(False, message=f"The refund is greater than the unrefunded {left}.")
+                else:
+                    result = RefundResult(
+                        True, gateway_ref="re_sim_" + base64.b32encode(secrets.token_bytes(10)).decode()
+                    )
+            self._charges.insert_refund(conn, idempotency_key, request, result)
             return result
 
     def fail_next_refund(self, *, times: int = 1) -> None:
         """The next `times` refunds fail (nothing is refunded and the key is not remembered)."""
-        with LEDGER_LOCK:
-            LEDGER.fail_next += times
+        with _SCRIPT_LOCK:
+            _FAIL_NEXT[0] += times
 
     def refunds(self) -> list[tuple[str, int, str]]:
-        """(charge ref, amount, currency) of every refund done in this process, oldest first."""
-        with LEDGER_LOCK:
-            return list(LEDGER.done)
+        """(charge ref, amount, currency) of every refund done by any process using the file, oldest first."""
+        return self._charges.refunds()
+
+    def clear_refunds(self) -> None:
+        """Forget every refund in the file and the refund scripts of this process."""
+        self._charges.clear_refunds()
+        with _SCRIPT_LOCK:
+            _FAIL_NEXT[0] = 0

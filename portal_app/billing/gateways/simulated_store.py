@@ -1,11 +1,14 @@
-"""The simulated gateway's memory of charges, on disk: like a real processor it outlives our processes
+"""The simulated gateway's memory of charges and refunds, on disk: like a real processor it outlives our processes
 and our database.
 
 One SQLite file (SIMULATED_GATEWAY_PATH, default data/simulated_gateway.db), never the application
 database: restoring our database from a backup must not rewind what the "processor" charged. Rows are
 keyed by idempotency key and keep the request they answered, so a replay after a crash or a restart
 returns the first result, and the same key with other parameters is refused as Stripe refuses it.
-WAL mode and one IMMEDIATE transaction per charge make it safe for several worker processes at once.
+WAL mode and one IMMEDIATE transaction per charge (or refund) make it safe for several worker processes
+at once. Refunds are kept the same way (table `refund`, by idempotency key, with the request and the
+result), and the amount already refunded of a charge is summed from it inside the refund's transaction,
+so no two processes can together refund more than was charged.
 Only references, amounts and outcomes are stored: never a card number.
 """
 
@@ -19,7 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from portal_app.billing.gateways.base import ChargeOutcome, ChargeResult
+from portal_app.billing.gateways.base import ChargeOutcome, ChargeResult, RefundResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS charge (
@@ -39,6 +42,18 @@ CREATE TABLE IF NOT EXISTS charge (
 );
 CREATE INDEX IF NOT EXISTS ix_charge_gateway_ref ON charge (gateway_ref);
 CREATE INDEX IF NOT EXISTS ix_charge_customer ON charge (customer_ref, outcome);
+CREATE TABLE IF NOT EXISTS refund (
+    idempotency_key TEXT PRIMARY KEY,
+    charge_ref TEXT NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    succeeded INTEGER NOT NULL,
+    refund_ref TEXT NOT NULL,
+    message TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_refund_charge ON refund (charge_ref, succeeded);
 """
 
 _COLUMNS = (
@@ -47,6 +62,7 @@ _COLUMNS = (
 )
 
 ChargeRequest = tuple[str, str, int, str]  # customer_ref, payment_method_ref, amount_minor, currency
+RefundRequest = tuple[str, int, str, str]  # charge_ref, amount_minor, currency, reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,16 +182,72 @@ class SimulatedChargeStore:
             ),
         )
 
+    @staticmethod
+    def get_by_ref(conn: sqlite3.Connection, gateway_ref: str) -> StoredCharge | None:
+        sql = f"SELECT {_COLUMNS} FROM charge WHERE gateway_ref = ? AND gateway_ref != ''"
+        row = conn.execute(sql, (gateway_ref,)).fetchone()
+        return _row_to_charge(row) if row else None
+
+    # ----------------------------------------------------------------- refunds (in a transaction())
+
+    @staticmethod
+    def get_refund(conn: sqlite3.Connection, idempotency_key: str) -> tuple[RefundRequest, RefundResult] | None:
+        """The request a refund key answered and its result, or None if the key is unused."""
+        row = conn.execute(
+            "SELECT charge_ref, amount_minor, currency, reason, succeeded, refund_ref, message FROM refund "
+            "WHERE idempotency_key = ?",
+            (idempotency_key,),
+        ).fetchone()
+        if row is None:
+            return None
+        charge_ref, amount, currency, reason, succeeded, refund_ref, message = row
+        return (charge_ref, amount, currency, reason), RefundResult(
+            bool(succeeded), gateway_ref=refund_ref, message=message
+        )
+
+    @staticmethod
+    def refunded_of(conn: sqlite3.Connection, charge_ref: str) -> int:
+        """Minor units of this charge already refunded (by every process using the file)."""
+        sql = "SELECT COALESCE(SUM(amount_minor), 0) FROM refund WHERE charge_ref = ? AND succeeded = 1"
+        return conn.execute(sql, (charge_ref,)).fetchone()[0]
+
+    @staticmethod
+    def insert_refund(
+        conn: sqlite3.Connection, idempotency_key: str, request: RefundRequest, result: RefundResult
+    ) -> None:
+        charge_ref, amount, currency, reason = request
+        conn.execute(
+            "INSERT INTO refund (idempotency_key, charge_ref, amount_minor, currency, reason, succeeded, refund_ref, "
+            "message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                idempotency_key,
+                charge_ref,
+                amount,
+                currency,
+                reason,
+                int(result.succeeded),
+                result.gateway_ref,
+                result.message,
+                datetime.now(UTC).isoformat(),
+            ),
+        )
+
+    def refunds(self) -> list[tuple[str, int, str]]:
+        """(charge ref, amount, currency) of every refund done, oldest first."""
+        sql = "SELECT charge_ref, amount_minor, currency FROM refund WHERE succeeded = 1 ORDER BY rowid"
+        return [tuple(row) for row in self._connection().execute(sql)]
+
+    def clear_refunds(self) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM refund")
+
+    # ----------------------------------------------------------------- outside a transaction
+
     def find(self, idempotency_key: str) -> StoredCharge | None:
         return self.get(self._connection(), idempotency_key)
 
     def find_by_ref(self, gateway_ref: str) -> StoredCharge | None:
-        row = (
-            self._connection()
-            .execute(f"SELECT {_COLUMNS} FROM charge WHERE gateway_ref = ? AND gateway_ref != ''", (gateway_ref,))
-            .fetchone()
-        )
-        return _row_to_charge(row) if row else None
+        return self.get_by_ref(self._connection(), gateway_ref)
 
     def succeeded(self, customer_ref: str | None = None) -> list[StoredCharge]:
         """Charges that moved money, oldest first (one customer's, or everyone's)."""
@@ -187,7 +259,9 @@ class SimulatedChargeStore:
         return [_row_to_charge(row) for row in self._connection().execute(sql + " ORDER BY rowid", params)]
 
     def clear(self) -> None:
+        """Forget every charge and every refund."""
         with self.transaction() as conn:
+            conn.execute("DELETE FROM refund")
             conn.execute("DELETE FROM charge")
 
 
