@@ -261,7 +261,7 @@ def stripe_mode() -> bool:
     return get_gateway().card_entry is CardEntry.STRIPE_ELEMENTS
 
 
-def _elementsget_gateway() -> PaymentGateway:
+def _elements_gateway() -> PaymentGateway:
     """The gateway, when its card entry runs in Stripe Elements; NotFound otherwise."""
     gateway = get_gateway()
     if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS:
@@ -271,14 +271,14 @@ def _elementsget_gateway() -> PaymentGateway:
 
 def publishable_key() -> str:
     """The browser's Stripe key (designed to be public); never the secret key."""
-    return _elementsget_gateway().publishable_key
+    return _elements_gateway().publishable_key
 
 
 @calm_on_database_outage
 def start_card_setup(*, merchant_id: int, subscriber_id: int) -> str:
     """A SetupIntent for this subscriber's Stripe customer (created on first use): its client secret,
     for Stripe Elements. The card is saved when the browser reports the confirmed seti_ id."""
-    gateway = _elementsget_gateway()
+    gateway = _elements_gateway()
     engine = get_engine()
     with new_session(engine) as session:
         subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
