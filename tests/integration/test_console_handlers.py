@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 
 import pytest
 from sqlmodel import select
@@ -28,7 +27,7 @@ from portal_app.pages.console.settings import ConsoleSettingsState
 from portal_app.pages.console.subscribers import ConsoleSubscribersState
 from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
 from tests.builders import PLAN_FORM, card_form, table_snapshot
-from tests.reflex_states import live_state, router_for
+from tests.reflex_states import live_state, router_for, run_handler
 
 B_MARKERS = ("Bravo", "bravo.example", "Secret Plan", "Bob Secret")
 
@@ -92,22 +91,6 @@ def _close_connections():
 def _state(cls, cookie: str, params: dict | None = None):
     """A state as an event from a live connection whose handshake carried `cookie` sees it."""
     return _connections.enter_context(live_state(cls, cookie, path="/console", params=params))
-
-
-def _run(handler, state, *args):
-    """Call a handler like Reflex does (plain, generator or async); returns everything it emitted."""
-    result = handler.fn(state, *args)
-    if inspect.isasyncgen(result):
-
-        async def drain():
-            return [item async for item in result]
-
-        return asyncio.run(drain())
-    if inspect.iscoroutine(result):
-        return [asyncio.run(result)]
-    if inspect.isgenerator(result):
-        return list(result)
-    return [result]
 
 
 def _calls(b):
@@ -204,7 +187,7 @@ def test_every_handler_refuses_anonymous_and_portal_callers(world, engine):
             state = _state(cls, cookie, params)
             for name, value in preset.items():
                 setattr(state, name, value)
-            emitted = _run(handler, state, *args)
+            emitted = run_handler(handler, state, *args)
             name = handler.fn.__name__
             assert not state.signed_in, name
             if name not in ("set_dialog_open", "set_register_open", "set_confirm"):
@@ -223,7 +206,7 @@ def test_merchant_a_handlers_with_merchant_b_ids_change_and_show_nothing_of_b(wo
         state = _state(cls, a["cookie"], params)
         for name, value in preset.items():
             setattr(state, name, value)
-        emitted = _run(handler, state, *args)
+        emitted = run_handler(handler, state, *args)
         name = handler.fn.__name__
         leaked = [m for m in B_MARKERS if m in _public_vars(state) + repr(emitted)]
         assert not leaked, (name, leaked)
@@ -240,19 +223,19 @@ def test_merchant_a_handlers_with_merchant_b_ids_change_and_show_nothing_of_b(wo
 def test_profile_handlers_work_for_the_owner(world, engine):
     a = world["a"]
     state = _state(ConsoleProfileState, a["cookie"], {"subscriber_id": str(a["subscriber"])})
-    _run(ConsoleProfileState.load, state)
+    run_handler(ConsoleProfileState.load, state)
     assert state.signed_in and state.name == "Ann Alpha" and state.has_link
     old = profile_facade.portal_link_url(merchant_id=a["merchant"], subscriber_id=a["subscriber"])
     assert old.split("/portal/")[1] not in repr(state.dict()) + repr(vars(state))  # the link is never a var
-    (copied,) = _run(ConsoleProfileState.link_outcome, state, "copied")
+    (copied,) = run_handler(ConsoleProfileState.link_outcome, state, "copied")
     assert "Portal link copied." in repr(copied)
     version = state.link_version
-    _run(ConsoleProfileState.regenerate, state)
+    run_handler(ConsoleProfileState.regenerate, state)
     new = profile_facade.portal_link_url(merchant_id=a["merchant"], subscriber_id=a["subscriber"])
     assert state.has_link and new != old and state.link_version == version + 1
-    (download,) = _run(ConsoleProfileState.download_invoice, state, state.invoices[0]["id"])
+    (download,) = run_handler(ConsoleProfileState.download_invoice, state, state.invoices[0]["id"])
     assert "download" in repr(download).lower()
-    _run(ConsoleProfileState.delete_subscription, state)
+    run_handler(ConsoleProfileState.delete_subscription, state)
     assert state.deleted and not state.has_link
 
 
@@ -260,7 +243,7 @@ def test_profile_shows_the_grace_period_as_canceling_like_the_portal(world, engi
     a = world["a"]
     portal_facade.cancel(merchant_id=a["merchant"], subscriber_id=a["subscriber"], reason_code="other", reason_text="")
     state = _state(ConsoleProfileState, a["cookie"], {"subscriber_id": str(a["subscriber"])})
-    _run(ConsoleProfileState.load, state)
+    run_handler(ConsoleProfileState.load, state)
     assert state.status == "canceling"
     assert state.status_label.startswith("Cancels ") and state.next_renewal == ""
     assert state.test_mode is True and state.merchant_name == "Acme"
@@ -269,10 +252,10 @@ def test_profile_shows_the_grace_period_as_canceling_like_the_portal(world, engi
 def test_register_with_a_refused_card_keeps_the_form_open_with_the_error(world, engine):
     a = world["a"]
     state = _state(ConsoleSubscribersState, a["cookie"], {"plan_id": str(a["plan"])})
-    _run(ConsoleSubscribersState.load_plan, state)
-    _run(ConsoleSubscribersState.set_register_open, state, True)
+    run_handler(ConsoleSubscribersState.load_plan, state)
+    run_handler(ConsoleSubscribersState.set_register_open, state, True)
     form = {"name": "Cara Declined", "email": "cara@acme.example", **card_form("4000 0000 0000 0002")}
-    emitted = _run(ConsoleSubscribersState.register, state, form)
+    emitted = run_handler(ConsoleSubscribersState.register, state, form)
     assert state.register_open and "declined" in state.register_error.lower() and not state.registering
     assert "redirect" not in repr(emitted).lower()
     shown = {row["name"]: row["status"] for row in state.rows}
@@ -290,7 +273,7 @@ def test_state_loaded_for_one_merchant_is_emptied_before_anyone_else_is_served(w
     a = world["a"]
     params = {"subscriber_id": str(a["subscriber"])}
     state = _state(ConsoleProfileState, a["cookie"], params)
-    _run(ConsoleProfileState.load, state)
+    run_handler(ConsoleProfileState.load, state)
     for cookie in ("", world["b"]["cookie"]):
         asyncio.run(owners.guard_tree(state, owners.PROTECTED_TREES[1]))  # same owner: kept
         assert state.name == "Ann Alpha"
@@ -299,4 +282,4 @@ def test_state_loaded_for_one_merchant_is_emptied_before_anyone_else_is_served(w
         assert not state.signed_in and state.name == "" and state.invoices == [] and state.merchant_name == ""
         assert "Ann Alpha" not in _public_vars(state) and "Acme" not in _public_vars(state)
         _switch_connection(state, a["cookie"], params)
-        _run(ConsoleProfileState.load, state)
+        run_handler(ConsoleProfileState.load, state)

@@ -4,8 +4,6 @@ that escapes a handler (while the session is checked) becomes a calm toast, neve
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 
 import pytest
@@ -13,45 +11,16 @@ import sqlalchemy as sa
 
 from portal_app import db, i18n
 from portal_app.backend_errors import OUTAGE_TOAST, calm_backend_exception_handler
-from portal_app.billing import portal_links, sessions
 from portal_app.billing.facades import portal as portal_facade
-from portal_app.billing.gateways.simulated import SimulatedGateway
-from portal_app.models import Subscriber
 from portal_app.pages.portal.payment_method import PortalCardState
 from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
-from tests.builders import card_form, subscribed_world
-from tests.reflex_states import live_state
+from tests.builders import card_form
+from tests.reflex_states import run_handler, signed_in_portal_state
 
 
 @pytest.fixture
 def portal(engine, monkeypatch):
-    monkeypatch.setattr(db, "get_engine", lambda: engine)
-    gateway = SimulatedGateway()
-    gateway.reset()
-    import portal_app.billing.gateways as gateways
-
-    monkeypatch.setattr(gateways, "get_gateway", lambda: gateway)
-    monkeypatch.setattr(portal_facade, "get_gateway", lambda: gateway)
-    world, _ = subscribed_world(engine, gateway)
-    with db.session_scope() as session:
-        subscriber = session.get(Subscriber, world.subscriber_id)
-        subscriber.language = "es"
-        link = portal_links.resolve_portal_token(session, portal_links.issue_portal_link(session, subscriber))
-        cookie = "portal_session=" + sessions.open_portal_session(session, link)
-    with live_state(PortalCardState, cookie, path="/portal") as state:
-        state.lang = "es"
-        yield state
-
-
-def _run(handler, state, *args):
-    result = handler.fn(state, *args)
-    if inspect.isasyncgen(result):
-
-        async def drain():
-            return [item async for item in result]
-
-        return asyncio.run(drain())
-    return list(result) if inspect.isgenerator(result) else [result]
+    yield from signed_in_portal_state(engine, monkeypatch, PortalCardState, language="es")
 
 
 @pytest.fixture
@@ -68,7 +37,7 @@ def test_the_card_form_says_calmly_that_the_database_is_busy_and_logs_it(portal,
     monkeypatch.setattr(portal_facade, "get_engine", lambda: exhausted_engine)  # the session check still works
     caplog.set_level(logging.INFO)
     form = card_form("4242 4242 4242 4242")
-    _run(PortalCardState.save_card, portal, form)
+    run_handler(PortalCardState.save_card, portal, form)
     assert portal.form_error == i18n.t("es", "service_unavailable")
     assert not portal.saving and portal.number_error == portal.expiry_error == portal.cvc_error == ""
     shown = " ".join(str(getattr(portal, name)) for name in ("form_error", "result_message"))
@@ -85,14 +54,14 @@ def test_an_unreachable_database_reads_the_same(portal, monkeypatch):
         )
 
     monkeypatch.setattr(portal_facade, "get_engine", unreachable)
-    _run(PortalCardState.save_card, portal, card_form())
+    run_handler(PortalCardState.save_card, portal, card_form())
     assert portal.form_error == i18n.t("es", "service_unavailable")
 
 
 def test_an_outage_during_the_session_check_becomes_a_calm_toast(portal, exhausted_engine, monkeypatch, caplog):
     monkeypatch.setattr(db, "get_engine", lambda: exhausted_engine)
     with pytest.raises(sa.exc.TimeoutError) as raised:
-        _run(PortalCardState.save_card, portal, card_form())
+        run_handler(PortalCardState.save_card, portal, card_form())
     spec = calm_backend_exception_handler(raised.value)
     text = str(spec)
     assert OUTAGE_TOAST in text and "QueuePool" not in text and "TimeoutError" not in text

@@ -3,50 +3,21 @@ client can send anything) is refused and attaches nothing, even beside a valid i
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-
 import pytest
 from reflex.istate.data import RouterData
 from sqlmodel import Session, select
 
-from portal_app import db, i18n
-from portal_app.billing import portal_links, sessions
-from portal_app.billing.facades import portal as portal_facade
-from portal_app.billing.gateways.simulated import SimulatedGateway
-from portal_app.models import PaymentMethod, Subscriber
+from portal_app import i18n
+from portal_app.models import PaymentMethod
 from portal_app.pages.portal.payment_method import PortalCardState
 from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
-from tests.builders import card_form, subscribed_world
-from tests.reflex_states import live_state
+from tests.builders import card_form
+from tests.reflex_states import run_handler, signed_in_portal_state
 
 
 @pytest.fixture
 def portal(engine, monkeypatch):
-    monkeypatch.setattr(db, "get_engine", lambda: engine)
-    monkeypatch.setattr(portal_facade, "get_engine", lambda: engine)
-    gateway = SimulatedGateway()
-    gateway.reset()
-    import portal_app.billing.gateways as gateways
-
-    monkeypatch.setattr(gateways, "get_gateway", lambda: gateway)
-    monkeypatch.setattr(portal_facade, "get_gateway", lambda: gateway)
-    world, _ = subscribed_world(engine, gateway)
-    with db.session_scope() as session:
-        subscriber = session.get(Subscriber, world.subscriber_id)
-        link = portal_links.resolve_portal_token(session, portal_links.issue_portal_link(session, subscriber))
-        cookie = "portal_session=" + sessions.open_portal_session(session, link)
-    with live_state(PortalCardState, cookie, path="/portal") as state:
-        yield state
-
-
-def _run(handler, state, *args):
-    result = handler.fn(state, *args)
-    return (
-        list(result)
-        if inspect.isgenerator(result)
-        else [asyncio.run(result) if inspect.iscoroutine(result) else result]
-    )
+    yield from signed_in_portal_state(engine, monkeypatch, PortalCardState)
 
 
 def _cards(engine) -> list[str]:
@@ -68,26 +39,26 @@ def _cards(engine) -> list[str]:
 )
 def test_card_data_in_an_event_is_refused_and_attaches_nothing(engine, portal, form):
     before = _cards(engine)
-    _run(PortalCardState.save_card, portal, form)
+    run_handler(PortalCardState.save_card, portal, form)
     assert portal.form_error or portal.number_error
     assert not portal.challenge_open and not portal.saving
     assert _cards(engine) == before
 
 
 def test_a_tokenized_card_is_saved(engine, portal):
-    _run(PortalCardState.save_card, portal, card_form("4000 0000 0000 0341"))
+    run_handler(PortalCardState.save_card, portal, card_form("4000 0000 0000 0341"))
     assert _cards(engine)[-1] == "0341" and portal.form_error == ""
 
 
 def test_the_tokenizers_refusal_shows_inline_in_the_customers_language(portal):
     portal.lang = "es"
-    _run(PortalCardState.card_refused, portal, {"code": "invalid_expiry_month", "param": "exp_month"})
+    run_handler(PortalCardState.card_refused, portal, {"code": "invalid_expiry_month", "param": "exp_month"})
     assert portal.expiry_error == i18n.card_error("invalid_expiry_month", "es") and portal.number_error == ""
-    _run(PortalCardState.card_refused, portal, {"code": "incorrect_number", "param": "number"})
+    run_handler(PortalCardState.card_refused, portal, {"code": "incorrect_number", "param": "number"})
     assert portal.number_error == i18n.card_error("incorrect_number", "es") and portal.expiry_error == ""
 
 
 def test_card_refused_needs_a_portal_session(portal):
     portal.router = RouterData.from_router_data({"headers": {"cookie": ""}, "pathname": "/portal", "query": {}})
-    _run(PortalCardState.card_refused, portal, {"code": "incorrect_number", "param": "number"})
+    run_handler(PortalCardState.card_refused, portal, {"code": "incorrect_number", "param": "number"})
     assert portal.number_error == ""
