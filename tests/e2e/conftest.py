@@ -4,21 +4,19 @@ Chromium at a desktop and a phone viewport."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from portal_app import db
+from tests.databases import fresh_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -61,24 +59,6 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 
 
-@contextlib.contextmanager
-def _database(kind: str, work: Path):
-    """A fresh database: a SQLite file, or a PostgreSQL database created for this run."""
-    if kind == "sqlite":
-        yield f"sqlite:///{work / 'e2e.db'}"
-        return
-    name = "portal_e2e_" + uuid.uuid4().hex[:10]
-    admin = sa.create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield sa.engine.make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
-
-
 @pytest.fixture(scope="session", params=["sqlite", "scale-out"])
 def server(request, tmp_path_factory):
     """The production server on a fresh, migrated, seeded database: the embedded default
@@ -92,7 +72,7 @@ def server(request, tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
     port = _free_port()
     base_url = f"http://localhost:{port}"
-    with _database("sqlite" if kind == "sqlite" else "postgres", work) as database_url:
+    with fresh_database_url("sqlite" if kind == "sqlite" else "postgres", work, prefix="portal_e2e_") as database_url:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,

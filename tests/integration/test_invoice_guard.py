@@ -4,7 +4,6 @@ PostgreSQL; the domain's own moves (finalize, settle, renew, dunning) still work
 from __future__ import annotations
 
 import pathlib
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -28,7 +27,7 @@ from portal_app.billing.statuses import InvoiceStatus
 from portal_app.db import new_session
 from portal_app.models import Invoice, InvoiceLine, Subscription
 from tests.builders import JAN31, invoices_of, subscribed_world, subscription_of
-from tests.conftest import TEST_DATABASE_URL
+from tests.databases import TEST_DATABASE_URL, fresh_database_url
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FEB28 = JAN31.replace(month=2, day=28)
@@ -162,27 +161,11 @@ def test_the_domain_still_finalizes_settles_renews_and_dunns(any_engine, gateway
 # --------------------------------------------------------------------------- the migration
 
 
-def _fresh_database(kind: str, tmp_path):
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrated.db'}"
-        return
-    if not TEST_DATABASE_URL:
-        pytest.skip("TEST_DATABASE_URL not set")
-    name = "guard_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield sa.engine.make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_alembic_upgrade_head_on_a_fresh_database_creates_the_triggers(kind, tmp_path, gateway):
-    for url in _fresh_database(kind, tmp_path):
+    if kind == "postgres" and not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL not set")
+    with fresh_database_url(kind, tmp_path, prefix="guard_") as url:
         config = Config()  # no ini file: env.py then leaves the test run's logging alone
         config.set_main_option("script_location", str(ROOT / "alembic"))
         config.set_main_option("sqlalchemy.url", url)
