@@ -52,9 +52,9 @@ MESSAGE = "invoice is finalized: its number, amounts, currency and lines never c
 # --------------------------------------------------------------------------- the SQL (both dialects)
 
 
-def _refused_update_condition() -> str:
+def _refused_update_condition(frozen_columns: tuple[str, ...]) -> str:
     """The WHEN of the invoice UPDATE trigger: true for a change a finalized invoice must refuse."""
-    frozen = " OR ".join(f'NEW."{c}" IS DISTINCT FROM OLD."{c}"' for c in FROZEN_COLUMNS)
+    frozen = " OR ".join(f'NEW."{c}" IS DISTINCT FROM OLD."{c}"' for c in frozen_columns)
     moves = ", ".join(f"'{current}>{new}'" for current, new in sorted(FINALIZED_MOVES))
     stamps = " OR ".join(f'(OLD."{c}" IS NOT NULL AND NEW."{c}" IS DISTINCT FROM OLD."{c}")' for c in SET_ONCE)
     return (
@@ -68,11 +68,11 @@ def _finalized(invoice_id_expr: str) -> str:
     return f"EXISTS (SELECT 1 FROM invoice WHERE id = {invoice_id_expr} AND status <> '{I.DRAFT.value}')"
 
 
-def sqlite_statements() -> list[str]:
+def sqlite_statements(frozen_columns: tuple[str, ...]) -> list[str]:
     refuse = f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
     return [
         f"CREATE TRIGGER invoice_finalized_update BEFORE UPDATE ON invoice FOR EACH ROW "
-        f"WHEN {_refused_update_condition()} {refuse}",
+        f"WHEN {_refused_update_condition(frozen_columns)} {refuse}",
         f"CREATE TRIGGER invoice_finalized_delete BEFORE DELETE ON invoice FOR EACH ROW "
         f"WHEN OLD.status <> '{I.DRAFT.value}' {refuse}",
         f"CREATE TRIGGER invoice_line_finalized_insert BEFORE INSERT ON invoice_line FOR EACH ROW "
@@ -84,7 +84,7 @@ def sqlite_statements() -> list[str]:
     ]
 
 
-def postgresql_statements() -> list[str]:
+def postgresql_statements(frozen_columns: tuple[str, ...]) -> list[str]:
     raise_it = f"RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'check_violation'"
     return [
         f"CREATE OR REPLACE FUNCTION refuse_finalized_invoice_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
@@ -97,7 +97,7 @@ def postgresql_statements() -> list[str]:
         f"IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; "
         f"END $$",
         f"CREATE TRIGGER invoice_finalized_update BEFORE UPDATE ON invoice FOR EACH ROW "
-        f"WHEN ({_refused_update_condition()}) EXECUTE FUNCTION refuse_finalized_invoice_change()",
+        f"WHEN ({_refused_update_condition(frozen_columns)}) EXECUTE FUNCTION refuse_finalized_invoice_change()",
         f"CREATE TRIGGER invoice_finalized_delete BEFORE DELETE ON invoice FOR EACH ROW "
         f"WHEN (OLD.status <> '{I.DRAFT.value}') EXECUTE FUNCTION refuse_finalized_invoice_change()",
         "CREATE TRIGGER invoice_line_finalized BEFORE INSERT OR UPDATE OR DELETE ON invoice_line FOR EACH ROW "
@@ -118,12 +118,18 @@ TRIGGERS = {
 
 
 def install_invoice_guard(connection: sa.Connection) -> None:
-    """Create the triggers (the migration and create_all call this; both tables must exist)."""
+    """Create the triggers (the migration and create_all call this; both tables must exist).
+
+    The frozen columns are those the database's invoice table has now, not the model's: a migration
+    replayed on a fresh database never names a column a later migration adds. A migration that adds
+    a column to invoice drops and installs the guard again, so the new column is frozen too.
+    """
     dialect = connection.dialect.name
     statements = {"sqlite": sqlite_statements, "postgresql": postgresql_statements}.get(dialect)
     if statements is None:
         raise NotImplementedError(f"the invoice guard supports PostgreSQL and SQLite, not {dialect}")
-    for statement in statements():
+    present = {column["name"] for column in sa.inspect(connection).get_columns("invoice")}
+    for statement in statements(tuple(c for c in FROZEN_COLUMNS if c in present)):
         connection.exec_driver_sql(statement)
 
 
