@@ -1,4 +1,4 @@
-"""Pieces of the console's subscriber profile: facts, the confirm dialog, invoice, review and timeline rows."""
+"""Pieces of the console's subscriber profile: facts, the confirm dialog, invoice and timeline rows."""
 
 from __future__ import annotations
 
@@ -89,44 +89,6 @@ def invoice_row(inv, on_download) -> rx.Component:
         border_bottom="1px solid var(--gray-4)",
         list_style="none",
         data_testid="profile-invoice",
-    )
-
-
-def review_row(review, on_ask) -> rx.Component:
-    """One payment in review: why, and its three resolutions; on_ask(attempt id, resolution) opens a confirm."""
-    return rx.el.li(
-        rx.vstack(
-            rx.text("Invoice ", review["number"], " · ", review["amount"], " · ", review["date"], weight="medium"),
-            rx.text(review["reason"], size="2", color_scheme="gray"),
-            rx.flex(
-                rx.button(
-                    "It was charged — mark paid", size="3", min_height=TAP, on_click=on_ask(review["id"], "paid")
-                ),
-                rx.button(
-                    "It was not charged — retry",
-                    size="3",
-                    min_height=TAP,
-                    variant="soft",
-                    on_click=on_ask(review["id"], "retry"),
-                ),
-                rx.button(
-                    "Void the invoice",
-                    size="3",
-                    min_height=TAP,
-                    variant="soft",
-                    color_scheme="red",
-                    on_click=on_ask(review["id"], "void"),
-                ),
-                spacing="3",
-                wrap="wrap",
-            ),
-            spacing="2",
-            width="100%",
-        ),
-        padding="8px 0",
-        border_bottom="1px solid var(--gray-4)",
-        list_style="none",
-        data_testid="profile-review",
     )
 
 

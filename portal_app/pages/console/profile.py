@@ -13,9 +13,9 @@ from portal_app.billing.facades.console import profile as profile_facade
 from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, section
 from portal_app.components.portal_link import copy_link, link_field, show_link
-from portal_app.components.profile_parts import confirm_dialog, fact, invoice_row, review_row, timeline_row
+from portal_app.components.profile_parts import confirm_dialog, fact, invoice_row, timeline_row
+from portal_app.components.profile_reviews import review_section
 from portal_app.pages.console.base import STATUS_LABELS, ConsoleState, console_page, day, money, to_sign_in
-
 
 # Each resolution of a payment in review, and what the toast says once it is done.
 _RESOLUTIONS = {
@@ -391,54 +391,6 @@ def _portal_link() -> rx.Component:
     )
 
 
-def _reviews() -> rx.Component:
-    P = ConsoleProfileState
-    return rx.cond(
-        P.reviews.length() > 0,
-        section(
-            rx.text(
-                "These charges are never retried automatically. Check the payment processor, then tell us what "
-                "happened.",
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.el.ul(
-                rx.foreach(P.reviews, lambda r: review_row(r, P.ask_resolve_review)),
-                padding="0",
-                margin="0",
-                width="100%",
-            ),
-            confirm_dialog(
-                "Mark this invoice paid?",
-                "Only if the payment processor shows the money arrived. The invoice is paid, the subscription "
-                "is restored and the subscriber gets a receipt.",
-                "Mark paid",
-                P.resolve_review(P.review_attempt, "paid"),
-                open_=P.confirm == "review_paid",
-                on_open_change=P.close_confirm,
-            ),
-            confirm_dialog(
-                "Charge this invoice again?",
-                "Only if the payment processor shows no charge. The next billing run charges the card on file "
-                "once more.",
-                "Retry the charge",
-                P.resolve_review(P.review_attempt, "retry"),
-                open_=P.confirm == "review_retry",
-                on_open_change=P.close_confirm,
-            ),
-            confirm_dialog(
-                "Void this invoice?",
-                "Nothing is owed for it any more and it is never charged. This can't be undone.",
-                "Void invoice",
-                P.resolve_review(P.review_attempt, "void"),
-                open_=P.confirm == "review_void",
-                on_open_change=P.close_confirm,
-            ),
-            title="Payments to review",
-        ),
-    )
-
-
 def profile_page() -> rx.Component:
     P = ConsoleProfileState
     return console_page(
@@ -463,7 +415,14 @@ def profile_page() -> rx.Component:
             spacing="4",
             width="100%",
         ),
-        _reviews(),
+        review_section(
+            P.reviews,
+            ask=P.ask_resolve_review,
+            resolve=P.resolve_review,
+            attempt=P.review_attempt,
+            confirm=P.confirm,
+            on_open_change=P.close_confirm,
+        ),
         section(
             rx.cond(
                 P.invoices.length() > 0,
