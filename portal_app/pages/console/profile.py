@@ -150,9 +150,9 @@ class ConsoleProfileState(ConsoleState):
     def ask_resolve_review(self, attempt_id: str, resolution: str):
         """Open the confirm dialog of one resolution of a payment in review."""
         self.confirm, self.review_attempt = "", ""
-        if self._authorize() is None or resolution not in _RESOLUTIONS:
-            return
-        if any(r["id"] == attempt_id for r in self.reviews):
+        if self._authorize() is None:
+            return to_sign_in()
+        if resolution in _RESOLUTIONS and any(r["id"] == attempt_id for r in self.reviews):
             self.confirm, self.review_attempt = f"review_{resolution}", attempt_id
 
     @rx.event
