@@ -125,6 +125,9 @@ def test_it_was_not_charged_retries_on_the_next_run_with_a_new_attempt_and_key(a
     assert retried.next_retry_at is not None and retried.next_retry_at <= now
     (event,) = _resolutions(world)
     assert event["resolution"] == "retry" and event["attempt_id"] == attempt.id
+    timeline = profile_facade.subscriber_timeline(merchant_id=world.merchant_id, subscriber_id=world.subscriber_id)
+    (entry,) = [e for e in timeline if e.title == "Charge of $29.00 was not charged"]
+    assert "charged again on the next billing run" in entry.detail
 
     requests = gateway.charge_request_count()
     summary = run_billing(any_db, now=now + timedelta(minutes=1), gateway=gateway)

@@ -30,6 +30,7 @@ from portal_app.models import Invoice, PaymentAttempt
 A, I = AttemptStatus, InvoiceStatus
 
 RESOLVED_AUDIT_KIND = "payment_review_resolved"
+RESOLVED_NOT_CHARGED = "not charged (merchant's review)"  # failure_message prefix of a resolved attempt
 
 
 class Resolution(StrEnum):
@@ -133,8 +134,8 @@ def resolve_review(
     attempt.settled_at = now
     attempt.failure_message = {
         Resolution.PAID: "",
-        Resolution.RETRY: "not charged (merchant's review): charged again on the next billing run",
-        Resolution.VOID: "not charged (merchant's review): invoice voided",
+        Resolution.RETRY: f"{RESOLVED_NOT_CHARGED}: charged again on the next billing run",
+        Resolution.VOID: f"{RESOLVED_NOT_CHARGED}: invoice voided",
     }[resolution]
     if resolution is Resolution.PAID:
         attempt.decline_code = ""

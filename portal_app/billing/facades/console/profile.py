@@ -25,7 +25,13 @@ from portal_app.billing.invoices import InvoiceError, invoice_total, is_download
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments.cards import CardSummary, card_is_expired, default_payment_method
-from portal_app.billing.payments.review_resolution import Resolution, ReviewItem, resolve_review, reviews_of
+from portal_app.billing.payments.review_resolution import (
+    RESOLVED_NOT_CHARGED,
+    Resolution,
+    ReviewItem,
+    resolve_review,
+    reviews_of,
+)
 from portal_app.billing.portal_links import current_portal_token, is_subscriber_deleted, issue_portal_link
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
 from portal_app.billing.subscription_views import SubscriptionOverview, current_subscription, subscription_overview
@@ -223,6 +229,8 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
                     + (f" ({attempt.gateway_ref})" if attempt.gateway_ref else "")
                     + ", then mark the invoice paid or void; it is not charged automatically"
                 )
+            elif attempt.status == A.FAILED and (attempt.failure_message or "").startswith(RESOLVED_NOT_CHARGED):
+                title, detail = f"{kind} of {amount} was not charged", attempt.failure_message
             elif attempt.status == A.FAILED and not attempt.gateway:
                 title = f"{kind} of {amount} not sent"
                 detail = "nothing was sent to the payment processor: " + i18n.decline_message(
