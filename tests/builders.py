@@ -283,6 +283,7 @@ def table_snapshot(engine) -> dict:
             PortalLink,
             EmailMessage,
             AuditEvent,
+            PaymentAttempt,
         ):
             rows = session.exec(select(model)).all()
             out[model.__name__] = sorted(

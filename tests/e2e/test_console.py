@@ -359,3 +359,42 @@ def test_every_console_page_is_accessible_and_fits(server, page):
     assert_no_horizontal_scroll(page)
     assert_accessible(page)
     assert_tap_targets(page)
+
+
+def test_resolve_a_payment_in_review(server, page):
+    """A past-due subscriber's retry timed out and nobody settled it within the key's lifetime: the
+    merchant sees why on the profile, voids the invoice through the confirm dialog, and it is gone."""
+    from datetime import timedelta
+
+    from portal_app import routes
+    from portal_app.billing.gateways.simulated import SimulatedGateway
+    from portal_app.billing.payments.card_updates import retry_open_invoices
+    from portal_app.billing.payments.settlement import settle_unknown_attempts
+    from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
+    from portal_app.models import Invoice, PaymentAttempt, utcnow
+
+    from .conftest import make_subscriber
+
+    engine = server["engine"]
+    subscriber_id, _ = make_subscriber(engine, state="past_due", name="Review Person")
+    with Session(engine) as session:
+        merchant_id = session.get(Subscriber, subscriber_id).merchant_id
+    gateway = SimulatedGateway()
+    gateway.timeout_next(reached_gateway=False)
+    (result,) = retry_open_invoices(engine, subscriber_id, merchant_id, gateway, utcnow())
+    assert settle_unknown_attempts(engine, gateway=gateway, now=utcnow() + timedelta(hours=25)).review == 1
+
+    _sign_in(page, server)
+    page.goto(server["base_url"] + routes.console_subscriber_url(subscriber_id))
+    review = page.get_by_test_id("profile-review")
+    review.wait_for()
+    assert "too late to ask the payment processor" in review.inner_text()
+    screenshot(page, "console-profile-review")
+    review.get_by_role("button", name="Void the invoice").click()
+    dialog = page.get_by_role("alertdialog")
+    dialog.get_by_role("button", name="Void invoice").click()
+    page.get_by_text(re.compile(r"Invoice .* voided\.")).wait_for()
+    assert page.get_by_test_id("profile-review").count() == 0
+    with Session(engine) as session:
+        assert session.get(PaymentAttempt, result.attempt_id).status == AttemptStatus.FAILED
+        assert session.get(Invoice, result.invoice_id).status == InvoiceStatus.VOID

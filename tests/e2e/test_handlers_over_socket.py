@@ -102,6 +102,12 @@ RECIPES: dict[str, Callable[[Victim], Call]] = {
     "ConsoleProfileState.send_invitation": lambda v: _console(routes.console_subscriber_url(v.subscriber)),
     "ConsoleProfileState.delete_subscription": lambda v: _console(routes.console_subscriber_url(v.subscriber)),
     "ConsoleProfileState.download_invoice": lambda v: _console(routes.CONSOLE_HOME, {"invoice_id": str(v.invoice)}),
+    "ConsoleProfileState.ask_resolve_review": lambda v: _console(
+        routes.CONSOLE_HOME, {"attempt_id": "1", "resolution": "paid"}
+    ),
+    "ConsoleProfileState.resolve_review": lambda v: _console(
+        routes.CONSOLE_HOME, {"attempt_id": "1", "resolution": "void"}
+    ),
     "ConsoleOutboxState.load": lambda v: _console(routes.CONSOLE_OUTBOX),
     "ConsoleOutboxState.change_page": lambda v: _console(routes.CONSOLE_OUTBOX, {"delta": 1}),
     "ConsoleSettingsState.load": lambda v: _console(routes.CONSOLE_SETTINGS),

@@ -18,7 +18,7 @@ from portal_app.billing.facades.console import profile as profile_facade
 from portal_app.billing.facades.console import registration as registration_facade
 from portal_app.billing.facades.console import settings as settings_facade
 from portal_app.billing.gateways.simulated import SimulatedGateway
-from portal_app.models import Invoice, Subscriber
+from portal_app.models import Invoice, PaymentAttempt, Subscriber
 from portal_app.pages.console.dashboard import ConsoleDashboardState
 from portal_app.pages.console.outbox import ConsoleOutboxState
 from portal_app.pages.console.plans import ConsolePlansState
@@ -72,6 +72,9 @@ def world(engine, monkeypatch):
     with db.session_scope() as session:
         ids["b"]["invoice"] = session.exec(
             select(Invoice.id).where(Invoice.merchant_id == ids["b"]["merchant"])
+        ).first()
+        ids["b"]["attempt"] = session.exec(
+            select(PaymentAttempt.id).where(PaymentAttempt.merchant_id == ids["b"]["merchant"])
         ).first()
         subscriber = session.get(Subscriber, ids["b"]["subscriber"])
         link = portal_links.resolve_portal_token(session, portal_links.current_portal_token(session, subscriber))
@@ -155,6 +158,14 @@ def _calls(b):
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.send_invitation, ()),
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.delete_subscription, ()),
         (ConsoleProfileState, {}, {}, ConsoleProfileState.download_invoice, (str(b["invoice"]),)),
+        (
+            ConsoleProfileState,
+            {},
+            {"profile_id": b["subscriber"]},
+            ConsoleProfileState.ask_resolve_review,
+            (str(b["attempt"]), "paid"),
+        ),
+        (ConsoleProfileState, {}, {}, ConsoleProfileState.resolve_review, (str(b["attempt"]), "void")),
         (ConsoleOutboxState, {}, {}, ConsoleOutboxState.load, ()),
         (ConsoleOutboxState, {}, {"has_next": True}, ConsoleOutboxState.change_page, (1,)),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.load, ()),

@@ -1,5 +1,6 @@
 """/console/subscribers/<id>: one subscriber's profile: status, plan, next renewal, card, invoices
-(download), the portal link (copy, regenerate, send again), delete, and the timeline."""
+(download), payments to review (mark paid, retry, void), the portal link (copy, regenerate, send again),
+delete, and the timeline."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, section
 from portal_app.components.portal_link import copy_link, link_field, show_link
 from portal_app.components.profile_parts import confirm_dialog, fact, invoice_row, timeline_row
+from portal_app.components.profile_reviews import review_section
 from portal_app.pages.console.base import STATUS_LABELS, ConsoleState, console_page, day, money, to_sign_in
+
+# Each resolution of a payment in review, and what the toast says once it is done.
+_RESOLUTIONS = {
+    "paid": "Invoice {number} marked paid.",
+    "retry": "Invoice {number} will be charged again on the next billing run.",
+    "void": "Invoice {number} voided.",
+}
 
 
 class ConsoleProfileState(ConsoleState):
@@ -42,7 +51,9 @@ class ConsoleProfileState(ConsoleState):
     last_visit: str = ""
     invoices: list[dict[str, str]] = []
     timeline: list[dict[str, str]] = []
-    confirm: str = ""  # "" | "regenerate" | "delete"
+    reviews: list[dict[str, str]] = []  # payments in review: the merchant resolves them
+    review_attempt: str = ""  # the attempt the open review dialog is about
+    confirm: str = ""  # "" | "regenerate" | "delete" | "review_paid" | "review_retry" | "review_void"
 
     def _refresh(self, merchant_id: int) -> None:
         p = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=self.profile_id)
@@ -87,6 +98,16 @@ class ConsoleProfileState(ConsoleState):
             }
             for inv in p.invoices
         ]
+        self.reviews = [
+            {
+                "id": str(r.attempt_id),
+                "number": r.invoice_number or "Draft",
+                "amount": money(r.amount),
+                "date": day(r.created_at),
+                "reason": r.reason + (f" Processor reference: {r.gateway_ref}." if r.gateway_ref else ""),
+            }
+            for r in p.reviews
+        ]
         self.timeline = [
             {"at": e.at.strftime("%Y-%m-%d %H:%M UTC"), "icon": e.category, "title": e.title, "detail": e.detail}
             for e in profile_facade.subscriber_timeline(
@@ -124,6 +145,34 @@ class ConsoleProfileState(ConsoleState):
     @rx.event
     def set_confirm(self, value: str):
         self.confirm = value if value in ("regenerate", "delete") and self._authorize() is not None else ""
+
+    @rx.event
+    def ask_resolve_review(self, attempt_id: str, resolution: str):
+        """Open the confirm dialog of one resolution of a payment in review."""
+        self.confirm, self.review_attempt = "", ""
+        if self._authorize() is None:
+            return to_sign_in()
+        if resolution in _RESOLUTIONS and any(r["id"] == attempt_id for r in self.reviews):
+            self.confirm, self.review_attempt = f"review_{resolution}", attempt_id
+
+    @rx.event
+    def resolve_review(self, attempt_id: str, resolution: str):
+        identity = self._authorize()
+        if identity is None:
+            return to_sign_in()
+        self.confirm, self.review_attempt = "", ""
+        if resolution not in _RESOLUTIONS:
+            return rx.toast.error("Choose how to resolve this payment.")
+        try:
+            number = profile_facade.resolve_payment_review(
+                merchant_id=identity.merchant_id, user_id=identity.user_id, attempt_id=attempt_id, resolution=resolution
+            )
+        except BillingError as err:
+            if self.profile_id:
+                self._refresh(identity.merchant_id)
+            return rx.toast.error(err.message)
+        self._refresh(identity.merchant_id)
+        return rx.toast.success(_RESOLUTIONS[resolution].format(number=number))
 
     @rx.event
     def close_confirm(self, open_: bool):
@@ -365,6 +414,14 @@ def profile_page() -> rx.Component:
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",
             width="100%",
+        ),
+        review_section(
+            P.reviews,
+            ask=P.ask_resolve_review,
+            resolve=P.resolve_review,
+            attempt=P.review_attempt,
+            confirm=P.confirm,
+            on_open_change=P.close_confirm,
         ),
         section(
             rx.cond(

@@ -1,5 +1,5 @@
 """Console subscriber profile: the read model, the timeline, the portal link (copy, regenerate,
-invite), delete, and invoice PDFs."""
+invite), delete, payments to review (resolve), and invoice PDFs."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ from portal_app.billing.invoices import InvoiceError, invoice_total, is_download
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments.cards import CardSummary, card_is_expired, default_payment_method
+from portal_app.billing.payments.review_resolution import (
+    RESOLVED_NOT_CHARGED,
+    Resolution,
+    ReviewItem,
+    resolve_review,
+    reviews_of,
+)
 from portal_app.billing.portal_links import current_portal_token, is_subscriber_deleted, issue_portal_link
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
 from portal_app.billing.subscription_views import SubscriptionOverview, current_subscription, subscription_overview
@@ -69,6 +76,7 @@ class SubscriberProfile:
     invoices: list[ConsoleInvoice]
     has_portal_link: bool  # the URL itself is fetched on demand (portal_link_url), never kept in Reflex state
     last_visit_at: datetime | None
+    reviews: list[ReviewItem] = dataclasses.field(default_factory=list)  # payments a merchant must resolve
 
 
 def subscriber_profile(*, merchant_id: int, subscriber_id: Any, now: datetime | None = None) -> SubscriberProfile:
@@ -110,6 +118,7 @@ def subscriber_profile(*, merchant_id: int, subscriber_id: Any, now: datetime | 
             invoices,
             token is not None,
             last_visit,
+            reviews_of(session, merchant_id=merchant_id, subscriber_id=subscriber_id),
         )
 
 
@@ -155,6 +164,9 @@ def _audit_detail(kind: str, detail: dict) -> str:
         return i18n.decline_message(detail["decline_code"], "en") if detail.get("decline_code") else ""
     if kind == "subscription_started":
         return f"{detail.get('plan', '')} (first invoice {detail.get('invoice', '')})"
+    if kind == "payment_review_resolved":
+        words = {"paid": "marked paid", "retry": "not charged: charged again on the next run", "void": "invoice voided"}
+        return f"invoice {detail.get('number', '')}: {words.get(detail.get('resolution'), '')} by {detail.get('actor', '')}"
     if kind == "subscription_deleted" and detail.get("voided_invoices"):
         return f"voided: {', '.join(str(n) for n in detail['voided_invoices'])}"
     return ""
@@ -217,6 +229,8 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
                     + (f" ({attempt.gateway_ref})" if attempt.gateway_ref else "")
                     + ", then mark the invoice paid or void; it is not charged automatically"
                 )
+            elif attempt.status == A.FAILED and (attempt.failure_message or "").startswith(RESOLVED_NOT_CHARGED):
+                title, detail = f"{kind} of {amount} was not charged", attempt.failure_message
             elif attempt.status == A.FAILED and not attempt.gateway:
                 title = f"{kind} of {amount} not sent"
                 detail = "nothing was sent to the payment processor: " + i18n.decline_message(
@@ -321,6 +335,23 @@ def delete_subscription(*, merchant_id: int, user_id: int, subscriber_id: Any, n
         subscription_service.delete_subscription(
             session, sub.id, merchant_id=merchant_id, actor=actor_for(user_id), now=now, reason="deleted in the console"
         )
+
+
+def resolve_payment_review(
+    *, merchant_id: int, user_id: int, attempt_id: Any, resolution: Any, now: datetime | None = None
+) -> str:
+    """Resolve one of the merchant's payments in review ("paid", "retry" or "void"); returns the
+    invoice number. Another merchant's attempt is not found; one already resolved is refused, unchanged."""
+    attempt_id = parse_id(attempt_id, "payment")
+    if not isinstance(resolution, str) or resolution not in {r.value for r in Resolution}:
+        raise NotAllowed("Choose how to resolve this payment.")
+    now = now or utcnow()
+    with db.session_scope() as session:
+        attempt = resolve_review(
+            session, attempt_id, Resolution(resolution), merchant_id=merchant_id, actor=actor_for(user_id), now=now
+        )
+        invoice = get_scoped(session, Invoice, attempt.invoice_id, merchant_id)
+        return invoice.number or ""
 
 
 def invoice_pdf(*, merchant_id: int, invoice_id: Any) -> tuple[str, bytes]:
