@@ -425,7 +425,7 @@ def test_the_console_timeline_and_dashboard_show_review_and_not_sent_attempts(en
     entries = profile_facade.subscriber_timeline(merchant_id=world.merchant_id, subscriber_id=world.subscriber_id)
     by_title = {e.title: e for e in entries}
     review = by_title["Charge of $29.00 needs review"]
-    assert "not charged automatically" in review.detail and "mark the invoice paid or void" in review.detail
+    assert "not charged automatically" in review.detail and "resolve it under Payments to review" in review.detail
     assert any(t.startswith("Payment needs review") for t in by_title)
     not_sent = by_title["Charge of $29.00 not sent"]
     assert "nothing was sent to the payment processor" in not_sent.detail

@@ -227,7 +227,7 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
                 detail = (
                     "outcome unknown: check the payment processor"
                     + (f" ({attempt.gateway_ref})" if attempt.gateway_ref else "")
-                    + ", then mark the invoice paid or void; it is not charged automatically"
+                    + ", then resolve it under Payments to review; it is not charged automatically"
                 )
             elif attempt.status == A.FAILED and (attempt.failure_message or "").startswith(RESOLVED_NOT_CHARGED):
                 title, detail = f"{kind} of {amount} was not charged", attempt.failure_message
