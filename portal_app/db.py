@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator
+from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, create_engine
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlmodel import Session, create_engine
 
 from portal_app import models  # noqa: F401 - registers every table on SQLModel.metadata
 from portal_app.billing import invoice_guard  # noqa: F401 - finalized invoices: triggers on create_all, ORM check
@@ -74,6 +77,12 @@ def ping() -> bool:
     return True
 
 
-def create_all(engine: sa.Engine | None = None) -> None:
-    """Create every table directly (tests); deployments use the alembic migrations."""
-    SQLModel.metadata.create_all(engine or get_engine())
+MIGRATIONS = Path(__file__).resolve().parents[1] / "alembic"
+
+
+def schema_is_current(engine: sa.Engine | None = None) -> bool:
+    """Whether the database is migrated to the newest alembic revision. Only migrations create tables
+    (`reflex db migrate`); the app's commands refuse a database that is not at the head."""
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    with (engine or get_engine()).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() == head

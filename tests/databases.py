@@ -9,6 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic.config import Config
+
+from alembic import command
+from portal_app import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -30,3 +34,12 @@ def fresh_database_url(kind: str, work: Path, *, prefix: str = "portal_test_") -
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.dispose()
+
+
+def migrate(url: str) -> None:
+    """`alembic upgrade head` on `url`, as `reflex db migrate` does (no ini file: env.py then leaves the
+    test run's logging alone)."""
+    config = Config()
+    config.set_main_option("script_location", str(db.MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "head")

@@ -31,9 +31,14 @@ def _parse_now(text: str | None) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+class NotMigrated(Exception):
+    """The database is not at the newest migration: only `reflex db migrate` creates or changes tables."""
+
+
 def _engine():
     engine = db.get_engine()
-    db.create_all(engine)  # no-op when the tables exist (migrations own real deployments)
+    if not db.schema_is_current(engine):
+        raise NotMigrated
     return engine
 
 
@@ -95,4 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if hasattr(args, "now") and args.now is None:
         args.now = utcnow()
-    return args.func(args)
+    try:
+        return args.func(args)
+    except NotMigrated:
+        print("The database is not migrated: run `reflex db migrate` first.", file=sys.stderr)
+        return 2

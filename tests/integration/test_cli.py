@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 
+import pytest
+import sqlalchemy as sa
+
 from portal_app import db
 from portal_app.billing import cli
 from portal_app.billing.demo import seed_demo
 from portal_app.billing.portal_links import resolve_portal_token
 from portal_app.models import utcnow
+from tests.databases import migrate
 
 
-def test_links_prints_console_login_and_one_portal_line_per_demo_subscriber(engine, monkeypatch, capsys):
-    monkeypatch.setattr(db, "get_engine", lambda: engine)
+def test_links_prints_console_login_and_one_portal_line_per_demo_subscriber(migrated, capsys):
+    engine = migrated
     seed_demo(engine, now=utcnow())
     assert cli.main(["links"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -27,8 +31,28 @@ def test_links_prints_console_login_and_one_portal_line_per_demo_subscriber(engi
         assert all(resolve_portal_token(session, m.group(2)) is not None for m in portal_lines)
 
 
-def test_seed_is_idempotent_and_run_reports(engine, monkeypatch, capsys):
+@pytest.fixture
+def migrated(tmp_path, monkeypatch):
+    """A database made as deployments make it: by the migrations only."""
+    url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    migrate(url)
+    engine = db.make_engine(url)
     monkeypatch.setattr(db, "get_engine", lambda: engine)
+    yield engine
+    engine.dispose()
+
+
+def test_every_command_refuses_a_database_that_is_not_migrated(tmp_path, monkeypatch, capsys):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setattr(db, "get_engine", lambda: engine)
+    for command in (["seed"], ["run"], ["links"]):
+        assert cli.main(command) == 2
+        assert "run `reflex db migrate` first" in capsys.readouterr().err
+    assert sa.inspect(engine).get_table_names() == []  # only migrations create tables
+    engine.dispose()
+
+
+def test_seed_is_idempotent_and_run_reports(migrated, capsys):
     assert cli.main(["seed"]) == 0
     assert cli.main(["seed"]) == 0
     out = capsys.readouterr().out

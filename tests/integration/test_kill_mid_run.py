@@ -16,13 +16,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlmodel import SQLModel
-
 from portal_app import db
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
 from portal_app.models import Invoice, PaymentAttempt, Subscriber
 from tests.builders import JAN31, rows, subscribed_world
+from tests.databases import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 FEB28 = JAN31.replace(month=2, day=28)
@@ -57,8 +56,8 @@ def _env(database: Path, store: Path) -> dict[str, str]:
 
 def test_kill_9_between_gateway_and_commit_then_restart_charges_each_invoice_once(tmp_path):
     database, store = tmp_path / "portal.db", tmp_path / "gateway.db"
+    migrate(f"sqlite:///{database}")  # the CLI works on migrated databases only
     engine = db.make_engine(f"sqlite:///{database}")
-    SQLModel.metadata.create_all(engine)
     gateway = SimulatedGateway(store_path=str(store))
     gateway.reset()
     worlds = [subscribed_world(engine, gateway, slug=f"m{i}", prefix=f"M{i}")[0] for i in range(3)]
