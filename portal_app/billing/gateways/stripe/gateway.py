@@ -87,6 +87,7 @@ class StripeGateway:
         backoff_seconds: tuple[float, ...] = (0.5, 1.5),
         sleep: Callable[[float], None] = time.sleep,
         timeout_seconds: float = 30.0,
+        api_base: str = "",
     ):
         if not is_secret_key(secret_key):
             raise ValueError("StripeGateway needs a secret (sk_) or restricted (rk_) key")
@@ -99,6 +100,7 @@ class StripeGateway:
             backoff_seconds=backoff_seconds,
             sleep=sleep,
             timeout_seconds=timeout_seconds,
+            api_base=api_base,
         )
 
     @property
@@ -113,7 +115,12 @@ class StripeGateway:
     def from_settings(cls, settings: Any, *, http_client: stripe.HTTPClient | None = None) -> StripeGateway:
         """The gateway for a deployment, after check_stripe_settings() accepted its settings."""
         check_stripe_settings(settings)
-        return cls(settings.stripe_secret_key, settings.stripe_publishable_key, http_client=http_client)
+        return cls(
+            settings.stripe_secret_key,
+            settings.stripe_publishable_key,
+            http_client=http_client,
+            api_base=settings.stripe_api_base,
+        )
 
     # ----------------------------------------------------------------- customers and cards
 
