@@ -44,6 +44,7 @@ from portal_app.billing.gateways.base import (
     RefundResult,
     SetupOutcome,
     SetupResult,
+    decline_code_of,
 )
 from portal_app.billing.gateways.stripe.client import StripeApi
 from portal_app.billing.gateways.stripe.config import check_stripe_settings, is_secret_key, key_mode
@@ -213,7 +214,7 @@ class StripeGateway:
             )
         error = stripe_field(intent, "last_setup_error")
         if error is not None:
-            code = str(stripe_field(error, "decline_code", "") or stripe_field(error, "code", "generic_decline"))
+            code = decline_code_of(str(stripe_field(error, "decline_code", "") or stripe_field(error, "code", "")))
             return customer_ref, SetupResult(
                 SetupOutcome.DECLINED,
                 setup_ref=setup_ref,
@@ -246,7 +247,7 @@ class StripeGateway:
         except TransientFailure as exc:
             return SetupResult(SetupOutcome.ERROR, message=f"Stripe is unavailable: {exc.last.user_message}")
         except stripe.CardError as err:  # attaching can run a verification the bank declines
-            code = str(stripe_field(err.error, "decline_code", "")) or err.code or "card_declined"
+            code = decline_code_of(str(stripe_field(err.error, "decline_code", "")) or err.code or "")
             return SetupResult(SetupOutcome.DECLINED, decline_code=code, message=err.user_message or "")
         except stripe.InvalidRequestError as err:
             if err.code == "resource_missing":
