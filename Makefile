@@ -18,7 +18,7 @@ export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || ech
 export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(PATH)
 export PUBLIC_URL ?= http://localhost:$(PORT)
 
-.PHONY: help run test unit lint format deps dev-deps bun migrate seed browser clean messages-extract messages-update messages-compile
+.PHONY: help run test unit lint format deps dev-deps bun localstripe migrate seed browser clean messages-extract messages-update messages-compile
 
 help:
 	@echo "make run   - install, migrate, seed demo data and serve on http://localhost:$(PORT)"
@@ -72,6 +72,18 @@ AXE := $(TOOLS)/node_modules/axe-core/axe.min.js
 $(AXE): | $(BUN)
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION) axe-core@4.14.1
 
+# localstripe (a Stripe API mock) for the Stripe integration tier, in a venv of its own: it pulls
+# aiohttp & co., which must not move the app's pinned dependencies. Pinned with hashes.
+LOCALSTRIPE_VENV := $(TOOLS)/localstripe-venv
+
+$(LOCALSTRIPE_VENV)/.installed: requirements-localstripe.txt
+	rm -rf $(LOCALSTRIPE_VENV)
+	$(PYTHON) -m venv $(LOCALSTRIPE_VENV)
+	$(LOCALSTRIPE_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-localstripe.txt
+	touch $@
+
+localstripe: $(LOCALSTRIPE_VENV)/.installed
+
 migrate: deps
 	$(VENV)/bin/reflex db migrate
 
@@ -99,7 +111,7 @@ format: dev-deps
 unit: dev-deps
 	$(PY) -m pytest -m unit -q
 
-test: lint bun $(AXE) browser
+test: lint bun $(AXE) browser localstripe
 	@if [ -z "$$TEST_DATABASE_URL" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 	  export TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test; \
 	  echo "PostgreSQL reachable: TEST_DATABASE_URL=$$TEST_DATABASE_URL"; \

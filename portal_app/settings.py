@@ -6,8 +6,9 @@ import functools
 import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     stripe_secret_key: str = ""
     stripe_publishable_key: str = ""
     stripe_webhook_secret: str = ""
+    # Where the server sends Stripe API calls ("" = Stripe itself); a local mock in tests (localstripe).
+    stripe_api_base: str = ""
     # Where the simulated gateway keeps its charges (by idempotency key): a file of its own, never the
     # application database, so restarts and database restores behave as with a real processor.
     simulated_gateway_path: str = str(DATA_DIR / "simulated_gateway.db")
@@ -47,6 +50,11 @@ class Settings(BaseSettings):
     dunning_schedule_days: str = "1,3,5,7"
     # Seconds between in-app billing runs; 0 switches the in-app runner off.
     billing_tick_seconds: int = 300
+
+    @field_validator("stripe_api_base")
+    @classmethod
+    def _check_stripe_api_base(cls, value: str) -> str:
+        return check_stripe_api_base(value)
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:
@@ -78,6 +86,34 @@ def parse_dunning_schedule(text: str) -> list[int]:
     if not days or any(d <= 0 for d in days) or days != sorted(set(days)):
         raise ValueError(f"dunning schedule must be increasing positive days, got {text!r}")
     return days
+
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def check_stripe_api_base(value: str) -> str:
+    """STRIPE_API_BASE normalised ("" = Stripe's own address), or ValueError.
+
+    An https URL, or http on loopback only: every request carries the secret key, which plain http
+    would send in clear. No credentials, query or fragment (the SDK appends /v1/... to it).
+    """
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise ValueError("STRIPE_API_BASE must be a URL such as https://api.stripe.com") from None
+    if url.scheme not in ("https", "http") or not url.hostname or url.username or url.password:
+        raise ValueError("STRIPE_API_BASE must be an http(s) URL with a host and no credentials")
+    if url.query or url.fragment:
+        raise ValueError("STRIPE_API_BASE must not have a query or a fragment")
+    if url.scheme == "http" and url.hostname not in _LOOPBACK_HOSTS:
+        raise ValueError(
+            "STRIPE_API_BASE may use plain http only on localhost (it would carry the secret key in clear)"
+        )
+    return value.rstrip("/")
 
 
 def _development_secret_key() -> str:

@@ -13,6 +13,7 @@ from typing import TypeVar
 import stripe
 
 from portal_app.billing.gateways.stripe.errors import StripeUnavailable, TransientFailure, rejection_of
+from portal_app.settings import check_stripe_api_base
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,9 @@ def _default_http_client(timeout: float) -> stripe.HTTPClient:
 class StripeApi:
     """The SDK's v1 services (`api.v1`), called through `call` (retried) or `read` (retried, then raises).
 
-    Retries live here, not in the SDK (max_network_retries=0).
+    Retries live here, not in the SDK (max_network_retries=0). `api_base` (STRIPE_API_BASE) points the
+    client at another address, a local mock in tests: StripeClient reads only its own `base_addresses`,
+    never the module-level `stripe.api_base`. "" keeps Stripe's.
     """
 
     def __init__(
@@ -42,14 +45,19 @@ class StripeApi:
         backoff_seconds: tuple[float, ...] = (0.5, 1.5),
         sleep: Callable[[float], None] = time.sleep,
         timeout_seconds: float = 30.0,
+        api_base: str = "",
     ):
         if max_retries < 0 or not backoff_seconds:
             raise ValueError("max_retries must be >= 0 and backoff_seconds non-empty")
         self._max_retries = max_retries
         self._backoff = backoff_seconds
         self._sleep = sleep
+        api_base = check_stripe_api_base(api_base)
         client = stripe.StripeClient(
-            secret_key, http_client=http_client or _default_http_client(timeout_seconds), max_network_retries=0
+            secret_key,
+            http_client=http_client or _default_http_client(timeout_seconds),
+            max_network_retries=0,
+            base_addresses={"api": api_base} if api_base else None,
         )
         self.v1 = client.v1
 

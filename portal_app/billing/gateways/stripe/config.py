@@ -28,7 +28,8 @@ def check_stripe_settings(settings: Any) -> None:
     """Refuse to start with unsafe Stripe settings. A no-op unless settings.gateway is "stripe".
 
     Live keys need environment=production and an https PUBLIC_URL (Stripe.js refuses plain http in
-    live mode, and card pages must not be served over it). Messages never echo a key.
+    live mode, and card pages must not be served over it) and, if STRIPE_API_BASE is set, an https one
+    (plain http is allowed for a local test mock only). Messages never echo a key.
     """
     if getattr(settings, "gateway", "") != "stripe":
         return
@@ -63,3 +64,5 @@ def check_stripe_settings(settings: Any) -> None:
         url = urlsplit(settings.public_url or "")
         if url.scheme != "https" or not url.hostname:
             raise StripeSettingsError("A live Stripe key needs an https PUBLIC_URL")
+        if urlsplit(settings.stripe_api_base or "").scheme == "http":
+            raise StripeSettingsError("A live Stripe key is never sent to a plain-http STRIPE_API_BASE")

@@ -44,6 +44,7 @@ from portal_app.billing.gateways.base import (
     RefundResult,
     SetupOutcome,
     SetupResult,
+    decline_code_of,
 )
 from portal_app.billing.gateways.stripe.client import StripeApi
 from portal_app.billing.gateways.stripe.config import check_stripe_settings, is_secret_key, key_mode
@@ -87,6 +88,7 @@ class StripeGateway:
         backoff_seconds: tuple[float, ...] = (0.5, 1.5),
         sleep: Callable[[float], None] = time.sleep,
         timeout_seconds: float = 30.0,
+        api_base: str = "",
     ):
         if not is_secret_key(secret_key):
             raise ValueError("StripeGateway needs a secret (sk_) or restricted (rk_) key")
@@ -99,6 +101,7 @@ class StripeGateway:
             backoff_seconds=backoff_seconds,
             sleep=sleep,
             timeout_seconds=timeout_seconds,
+            api_base=api_base,
         )
 
     @property
@@ -113,7 +116,12 @@ class StripeGateway:
     def from_settings(cls, settings: Any, *, http_client: stripe.HTTPClient | None = None) -> StripeGateway:
         """The gateway for a deployment, after check_stripe_settings() accepted its settings."""
         check_stripe_settings(settings)
-        return cls(settings.stripe_secret_key, settings.stripe_publishable_key, http_client=http_client)
+        return cls(
+            settings.stripe_secret_key,
+            settings.stripe_publishable_key,
+            http_client=http_client,
+            api_base=settings.stripe_api_base,
+        )
 
     # ----------------------------------------------------------------- customers and cards
 
@@ -206,7 +214,7 @@ class StripeGateway:
             )
         error = stripe_field(intent, "last_setup_error")
         if error is not None:
-            code = str(stripe_field(error, "decline_code", "") or stripe_field(error, "code", "generic_decline"))
+            code = decline_code_of(str(stripe_field(error, "decline_code", "") or stripe_field(error, "code", "")))
             return customer_ref, SetupResult(
                 SetupOutcome.DECLINED,
                 setup_ref=setup_ref,
@@ -239,7 +247,7 @@ class StripeGateway:
         except TransientFailure as exc:
             return SetupResult(SetupOutcome.ERROR, message=f"Stripe is unavailable: {exc.last.user_message}")
         except stripe.CardError as err:  # attaching can run a verification the bank declines
-            code = str(stripe_field(err.error, "decline_code", "")) or err.code or "card_declined"
+            code = decline_code_of(str(stripe_field(err.error, "decline_code", "")) or err.code or "")
             return SetupResult(SetupOutcome.DECLINED, decline_code=code, message=err.user_message or "")
         except stripe.InvalidRequestError as err:
             if err.code == "resource_missing":
