@@ -18,25 +18,47 @@ export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || ech
 export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(PATH)
 export PUBLIC_URL ?= http://localhost:$(PORT)
 
-.PHONY: help run test unit lint format deps dev-deps bun localstripe migrate seed browser clean messages-extract messages-update messages-compile
+.PHONY: help run test unit lint format deps dev-deps lock bun localstripe migrate seed browser clean bundle deploy clean-tree-check messages-extract messages-update messages-compile
 
 help:
 	@echo "make run   - install, migrate, seed demo data and serve on http://localhost:$(PORT)"
 	@echo "make test  - install test tools, lint, and run the whole test suite (browser tests included)"
 	@echo "make unit  - the unit tests only (under a minute)"
 	@echo "make lint  - ruff: lint and format check of the whole tree"
+	@echo "make bundle / make deploy - reflex export / reflex deploy without tools/, data/, test-artifacts/ (see README, Deploying)"
+	@echo "make lock  - re-lock requirements*.txt (hashes) after editing requirements*.in"
+
+# requirements.txt and requirements-dev.txt are locks (every transitive dependency, with hashes),
+# compiled by `make lock` from the files people edit: requirements.in and requirements-dev.in.
+PIP_VERSION := 26.3
+PIP_INSTALL = $(PY) -m pip install --quiet --require-hashes --no-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
 
 $(VENV)/.deps: requirements.txt | $(PY)
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
+	$(PY) -m pip check
 	touch $@
 
 $(VENV)/.dev-deps: requirements-dev.txt requirements.txt | $(PY)
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
+	$(PY) -m pip check
 	touch $@ $(VENV)/.deps
+
+# Re-lock after editing a .in file (existing pins are kept; `make lock LOCK_ARGS=--upgrade` moves
+# every pin, `LOCK_ARGS="--upgrade-package granian"` one). pip-tools lives in a throwaway venv,
+# never in .venv. The locks are compiled for Python 3.11 on Linux (Debian 12, the Docker image).
+PIP_TOOLS_VENV ?= $(or $(TMPDIR),/tmp)/portal-pip-tools
+PIP_COMPILE = $(PIP_TOOLS_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+lock:
+	@test -x $(PIP_TOOLS_VENV)/bin/pip-compile || \
+	  { $(PYTHON) -m venv $(PIP_TOOLS_VENV) && $(PIP_TOOLS_VENV)/bin/pip install --quiet pip-tools==7.6.2; }
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
 
 # The gettext catalogue (portal_app/i18n): .po files are committed, .mo files are built here.
 # After changing customer text in the code: make messages-update, translate the new msgids in es, commit.
@@ -121,6 +143,28 @@ test: lint bun $(AXE) browser localstripe
 	  echo "Redis reachable: TEST_REDIS_URL=$$TEST_REDIS_URL"; \
 	fi; \
 	$(PY) -m pytest
+
+# What `reflex export` / `reflex deploy` must never carry. Reflex 0.10.1 zips the whole app directory
+# except hidden names (.venv, .states, .web, .env), __pycache__, folders holding a pyvenv.cfg and *.db
+# files; it has no config option or ignore file, only --exclude-from-backend. tools/ is our bun
+# (~200 MB), data/ the development secret_key and SQLite files (their -wal/-shm are not *.db),
+# test-artifacts/ the screenshots of the browser tests.
+BUNDLE_EXCLUDE := tools data test-artifacts
+BUNDLE_FLAGS = $(foreach path,$(BUNDLE_EXCLUDE),$(if $(wildcard $(path)),--exclude-from-backend $(path)))
+
+# make bundle [ARGS="--backend-only --zip-dest-dir /tmp/out"]: backend.zip and frontend.zip here.
+bundle: deps bun
+	$(VENV)/bin/reflex export $(BUNDLE_FLAGS) $(ARGS)
+
+# make deploy ARGS="--project-name ... --envfile .env.production": Reflex Cloud.
+deploy: deps bun
+	$(VENV)/bin/reflex deploy $(BUNDLE_FLAGS) $(ARGS)
+
+# Reflex writes .gitignore and reflex.lock/ on every init/compile: the committed files are exactly
+# what it writes, so `make run` leaves the work tree clean. This builds the app once in a clean
+# copy of the tracked files and fails on any file Reflex changed or left unignored.
+clean-tree-check: dev-deps bun
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration/test_clean_tree.py
 
 clean:
 	rm -rf .web .states data test-artifacts

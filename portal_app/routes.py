@@ -27,7 +27,8 @@ PORTAL_INVALID = "/invalid-link"  # outside /portal/*, which the token route own
 
 # --- HTTP API (Starlette, mounted in front of Reflex) -------------------------------------
 API_PREFIX = "/api"
-HEALTH = f"{API_PREFIX}/health"
+HEALTH = f"{API_PREFIX}/health"  # readiness: database (and Redis when configured)
+HEALTH_LIVE = f"{HEALTH}/live"  # liveness: the worker answers
 PORTAL_EXCHANGE = f"{PORTAL}/{{token}}"  # swaps a link token for a session cookie, before any page loads
 API_PORTAL = f"{API_PREFIX}/portal"  # a subscriber's downloads (never cached)
 API_INVOICE_PDF = f"{API_PORTAL}/invoices/{{invoice_id:int}}.pdf"

@@ -21,7 +21,7 @@ from portal_app.api.console import (
     console_signup,
 )
 from portal_app.api.headers import SecurityHeadersMiddleware
-from portal_app.api.health import health
+from portal_app.api.health import health, liveness
 from portal_app.api.links import console_portal_link
 from portal_app.api.logo_upload import refuse_reflex_upload, upload_logo
 from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, portal_year_zip
@@ -38,6 +38,7 @@ def build_api() -> Starlette:
     api = Starlette(
         routes=[
             Route(routes.HEALTH, health, methods=["GET"]),
+            Route(routes.HEALTH_LIVE, liveness, methods=["GET"]),
             Route(routes.API_MERCHANT_LOGO, merchant_logo, methods=["GET"]),
             Route(routes.PORTAL_EXCHANGE, exchange_portal_token, methods=["GET"]),
             Route(routes.API_INVOICE_PDF, portal_invoice_pdf, methods=["GET"]),
