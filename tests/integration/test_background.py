@@ -17,7 +17,7 @@ def _settings(**values) -> Settings:
 def test_loop_runs_billing_on_its_interval(monkeypatch):
     calls = []
     monkeypatch.setattr(background, "get_settings", lambda: _settings(billing_tick_seconds=1))
-    monkeypatch.setattr(background, "_billing_tick", lambda: calls.append(1))
+    monkeypatch.setattr(background, "_billing_tick", lambda stop: calls.append(1))
     monkeypatch.setattr(background, "EMAIL_POLL_SECONDS", 0.05)
 
     async def run_for(seconds):
@@ -34,7 +34,7 @@ def test_loop_runs_billing_on_its_interval(monkeypatch):
 def test_loop_survives_a_failing_tick(monkeypatch):
     calls = []
 
-    def failing():
+    def failing(stop):
         calls.append(1)
         raise RuntimeError("database down")
 
