@@ -275,6 +275,9 @@ class EmailMessage(SQLModel, table=True):
     error: str = Field(default="", max_length=500)
     created_at: datetime = ts(default=True)
     sent_at: Optional[datetime] = ts(nullable=True)
+    # Notices the billing engine sends on its own carry a natural key (emails/notice_keys.py): the
+    # unique index makes each one happen once even when two runners race. NULL for other emails.
+    notice_key: Optional[str] = Field(default=None, max_length=120, unique=True, index=True)
 
 
 class AuditEvent(SQLModel, table=True):

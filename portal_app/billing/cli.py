@@ -1,6 +1,8 @@
 """`python -m portal_app.billing ...`: billing runs, demo data and demo portal links.
 
-run [--now ISO]   renew due subscriptions, retry failed payments, settle unknown ones
+run [--now ISO]   renew due subscriptions, retry failed payments, settle unknown ones. Takes the
+                  cluster-wide runner lock: if another run holds it, says so and exits 0. SIGTERM or
+                  Ctrl+C stops it after the current batch (a second one is not caught); exits 0.
 seed [--now ISO]  create the Acme Fitness demo (does nothing if it exists)
 links             print fresh portal links for the demo subscribers (old ones are revoked)
 """
@@ -8,10 +10,14 @@ links             print fresh portal links for the demo subscribers (old ones ar
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 from datetime import UTC, datetime
 
 from portal_app import db
+from portal_app.billing.cluster_lock import hold_runner_lock
 from portal_app.billing.demo import DEMO_PASSWORD, OWNER_EMAIL, demo_portal_links, seed_demo
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.runs import run_billing
@@ -42,7 +48,40 @@ def _engine():
     return engine
 
 
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event):
+    """SIGTERM/SIGINT set `stop` once (the run ends after its current batch); the previous handlers
+    come back at once, so a second signal acts as it normally would."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler(signum, _frame):
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        print(f"{signal.Signals(signum).name}: stopping after the current batch.", file=sys.stderr, flush=True)
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    engine = _engine()
+    with hold_runner_lock(engine) as lock:
+        if lock is None:
+            print(f"Billing run at {args.now.isoformat()}: skipped, another billing run holds the runner lock.")
+            return 0
+        return _run_holding_lock(args, engine, lock)
+
+
+def _run_holding_lock(args: argparse.Namespace, engine, lock) -> int:
     from tqdm import tqdm
 
     bars: dict[str, tqdm] = {}
@@ -54,8 +93,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         bar.total = max(bar.total or 0, total)
         bar.update(done - bar.n)
 
+    stop = threading.Event()
     try:
-        summary = run_billing(_engine(), now=args.now, gateway=get_gateway(), progress=progress)
+        with _stop_on_signals(stop):
+            summary = run_billing(
+                engine,
+                now=args.now,
+                gateway=get_gateway(),
+                progress=progress,
+                should_stop=lambda: stop.is_set() or lock.lost.is_set(),
+            )
     finally:
         for bar in bars.values():
             bar.close()

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from portal_app.billing.audit import audit
+from portal_app.billing.emails.notice_keys import payment_failed_key
 from portal_app.billing.invoices import settle_invoice
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
@@ -195,6 +196,7 @@ def _notify_failure(
         subscriber=session.get(Subscriber, invoice.subscriber_id),
         kind="payment_failed",
         now=now,
+        notice_key=payment_failed_key(attempt.id),
         context={
             "amount": Money(invoice.total_minor, invoice.currency),
             "invoice_number": invoice.number,

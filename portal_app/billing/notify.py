@@ -24,11 +24,14 @@ def send_subscriber_email(
     context: dict[str, Any],
     now: datetime,
     with_portal_link: bool = True,
+    notice_key: str | None = None,
 ):
     """Send (or queue in the outbox) one email to a subscriber in their language.
 
     Fills merchant_name, subscriber_name and, for emails that ask the customer to act, portal_url.
-    The message is dated `now` so back-dated runs (demo data) keep a consistent timeline.
+    The message is dated `now` so back-dated runs (demo data) keep a consistent timeline. A notice
+    the engine sends on its own passes its notice_key (emails/notice_keys.py): if that notice was
+    recorded already nothing is sent and None is returned.
     """
     full = {"merchant_name": merchant.name, "subscriber_name": subscriber.name, **context}
     if with_portal_link and "portal_url" not in full:
@@ -41,6 +44,7 @@ def send_subscriber_email(
         language=subscriber.language or merchant.default_language or "en",
         context=full,
         subscriber_id=subscriber.id,
+        notice_key=notice_key,
     )
     # Back-dated runs (demo data, tests) date the message on their clock. A live run's clock is the
     # wall clock give or take the run's length: no UPDATE then, which keeps bulk receipts cheap.

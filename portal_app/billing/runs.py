@@ -1,11 +1,15 @@
 """The billing run: settle unknown payments, renew due subscriptions, retry failed invoices, warn
-about expiring cards. `python -m portal_app.billing run` and the in-app ticker call run_billing.
+about expiring cards. `python -m portal_app.billing run` and the in-app ticker call run_billing, each
+holding the cluster-wide runner lock (cluster_lock.py) so that one runner works at a time.
 
 Safe to repeat and to run twice at once: renewals pick subscriptions whose period has ended and
 advance them in the same transaction that issues the invoice (a second run with the same `now`
 finds nothing due; a concurrent one skips the locked rows), and every charge goes through the
 claim protocol in payments.py. Work is done in batches of a few statements each, so 100k due
 subscriptions cost a few hundred transactions, not a few hundred thousand.
+
+A run can be asked to stop (`should_stop`, checked between batches and between phases): it finishes
+the batch in hand (claimed, charged, recorded) and returns with `stopped` set; the next run does the rest.
 """
 
 from __future__ import annotations
@@ -13,18 +17,17 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app.billing.audit import audit_rows
+from portal_app.billing.card_expiry import send_card_expiring_emails
 from portal_app.billing.emails.outbox import deliver_queued_emails
 from portal_app.billing.gateways.base import PaymentGateway
 from portal_app.billing.invoices import RenewalInvoice, issue_renewal_invoices
-from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments.attempts import ChargeInvoiceResult, PaymentOutcome
-from portal_app.billing.payments.cards import expiry_instant
 from portal_app.billing.payments.charging import charge_claims, charge_invoices, claim_invoices
 from portal_app.billing.payments.declines import NO_PAYMENT_METHOD
 from portal_app.billing.payments.refunds import refund_held_charges
@@ -34,10 +37,8 @@ from portal_app.billing.statuses import RENEWING_STATUSES, Ending, InvoiceStatus
 from portal_app.db import is_postgres, new_session
 from portal_app.models import (
     AuditEvent,
-    EmailMessage,
     Invoice,
     Merchant,
-    PaymentMethod,
     Plan,
     Subscriber,
     Subscription,
@@ -46,9 +47,13 @@ from portal_app.models import (
 S, I = SubscriptionStatus, InvoiceStatus
 
 BATCH_SIZE = 1000
-CARD_EXPIRY_NOTICE = timedelta(days=30)
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+ShouldStop = Callable[[], bool]  # e.g. threading.Event().is_set: asked between batches
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclasses.dataclass
@@ -69,6 +74,7 @@ class RunSummary:
     card_expiring_emails: int = 0
     emails_sent: int = 0
     elapsed_seconds: float = 0.0
+    stopped: bool = False  # asked to stop: the batches left are the next run's
 
     def count(self, results: list[ChargeInvoiceResult]) -> None:
         for result in results:
@@ -99,7 +105,7 @@ class RunSummary:
             f"not sent (no card) {self.charges_not_sent}, in review {self.charges_in_review}, "
             f"settled {self.settled}, card-expiry emails {self.card_expiring_emails}, "
             f"emails sent {self.emails_sent} "
-            f"in {self.elapsed_seconds:.2f}s"
+            f"in {self.elapsed_seconds:.2f}s" + ("; stopped early, the next run does the rest" if self.stopped else "")
         )
 
 
@@ -110,21 +116,39 @@ def run_billing(
     gateway: PaymentGateway,
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
+    should_stop: ShouldStop | None = None,
 ) -> RunSummary:
-    """One billing run at `now`; returns what it did. Repeating it with the same `now` does nothing new."""
+    """One billing run at `now`; returns what it did. Repeating it with the same `now` does nothing new.
+
+    `should_stop` is asked before each phase and each batch; once it answers True the run returns
+    (summary.stopped) without starting anything new. Nothing is left half-done: a batch's claims are
+    charged and recorded before the question is asked again."""
     started = time.perf_counter()
     summary = RunSummary(now=now)
-    settled = settle_unknown_attempts(engine, gateway=gateway, now=now)
-    summary.settled = settled.succeeded + settled.failed
-    summary.charges_in_review += settled.review
-    refund_held_charges(engine, gateway=gateway, now=now)  # held before a crash kept them from their refund
-    _renew_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size)
-    _retry_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size)
-    summary.card_expiring_emails = send_card_expiring_emails(engine, now=now)
-    # Receipts and notices were queued inside the run's transactions; SMTP happens after them.
-    summary.emails_sent = deliver_queued_emails(engine, limit=100_000)
+    stop = should_stop or _never
+    phases = (
+        lambda: _settle(engine, summary, gateway=gateway),
+        # Held before a crash kept them from their refund.
+        lambda: refund_held_charges(engine, gateway=gateway, now=now),
+        lambda: _renew_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size, stop=stop),
+        lambda: _retry_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size, stop=stop),
+        lambda: setattr(summary, "card_expiring_emails", send_card_expiring_emails(engine, now=now)),
+        # Receipts and notices were queued inside the run's transactions; SMTP happens after them.
+        lambda: setattr(summary, "emails_sent", deliver_queued_emails(engine, limit=100_000)),
+    )
+    for phase in phases:
+        if stop():
+            summary.stopped = True
+            break
+        phase()
     summary.elapsed_seconds = time.perf_counter() - started
     return summary
+
+
+def _settle(engine: sa.Engine, summary: RunSummary, *, gateway: PaymentGateway) -> None:
+    settled = settle_unknown_attempts(engine, gateway=gateway, now=summary.now)
+    summary.settled = settled.succeeded + settled.failed
+    summary.charges_in_review += settled.review
 
 
 # --- renewals --------------------------------------------------------------------------------
@@ -146,13 +170,22 @@ def count_due_renewals(engine: sa.Engine, *, now: datetime) -> int:
 
 
 def _renew_due(
-    engine: sa.Engine, summary: RunSummary, *, gateway: PaymentGateway, progress: Progress | None, batch_size: int
+    engine: sa.Engine,
+    summary: RunSummary,
+    *,
+    gateway: PaymentGateway,
+    progress: Progress | None,
+    batch_size: int,
+    stop: ShouldStop,
 ) -> None:
     total = count_due_renewals(engine, now=summary.now) if progress else 0
     plans: dict[int, Plan] = {}
     merchants: dict[int, Merchant] = {}
     after_id, done = 0, 0
     while True:
+        if stop():  # between batches: the last one is claimed, charged and recorded
+            summary.stopped = True
+            break
         with new_session(engine) as session, session.begin():
             due = _lock_due(session, now=summary.now, after_id=after_id, limit=batch_size)
             if not due:
@@ -290,7 +323,13 @@ def _advance_and_invoice(
 
 
 def _retry_due(
-    engine: sa.Engine, summary: RunSummary, *, gateway: PaymentGateway, progress: Progress | None, batch_size: int
+    engine: sa.Engine,
+    summary: RunSummary,
+    *,
+    gateway: PaymentGateway,
+    progress: Progress | None,
+    batch_size: int,
+    stop: ShouldStop,
 ) -> None:
     """Charge open invoices whose dunning retry is due (nobody else charging them)."""
     due = (
@@ -305,6 +344,9 @@ def _retry_due(
         )
     after_id, done = 0, 0
     while True:
+        if stop():  # between batches: the last one is claimed, charged and recorded
+            summary.stopped = True
+            break
         with new_session(engine) as session:
             ids = list(
                 session.execute(
@@ -320,72 +362,3 @@ def _retry_due(
         done += len(ids)
         if progress:
             progress("retries", done, max(total, done))
-
-
-# --- expiring cards --------------------------------------------------------------------------
-
-
-def _months_expiring_within(now: datetime, window: timedelta) -> list[tuple[int, int]]:
-    """(year, month) expiry values whose card stops working in (now, now + window]."""
-    months = []
-    year, month = now.year, now.month
-    for _ in range(window.days // 28 + 2):
-        if now < expiry_instant(month, year) <= now + window:
-            months.append((year, month))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
-
-
-def send_card_expiring_emails(engine: sa.Engine, *, now: datetime, window: timedelta = CARD_EXPIRY_NOTICE) -> int:
-    """Warn once per card, `window` ahead, subscribers whose renewing subscription uses a card about
-    to expire. "Once" = no card_expiring email to them since the card was saved."""
-    months = _months_expiring_within(now, window)
-    if not months:
-        return 0
-    live_subscription = (
-        sa.select(Subscription.id)
-        .where(
-            Subscription.subscriber_id == PaymentMethod.subscriber_id,
-            Subscription.status.in_(sorted(RENEWING_STATUSES)),
-            Subscription.deleted_at.is_(None),
-            Subscription.cancel_at_period_end.is_(False),
-        )
-        .exists()
-    )
-    already_told = (
-        sa.select(EmailMessage.id)
-        .where(
-            EmailMessage.subscriber_id == PaymentMethod.subscriber_id,
-            EmailMessage.kind == "card_expiring",
-            EmailMessage.created_at >= PaymentMethod.created_at,
-        )
-        .exists()
-    )
-    sent = 0
-    with new_session(engine) as session, session.begin():
-        cards = session.exec(
-            select(PaymentMethod)
-            .where(
-                PaymentMethod.is_default.is_(True),
-                PaymentMethod.detached_at.is_(None),
-                sa.or_(*[sa.and_(PaymentMethod.exp_year == y, PaymentMethod.exp_month == m) for y, m in months]),
-                live_subscription,
-                ~already_told,
-            )
-            .order_by(PaymentMethod.id)
-        ).all()
-        merchants: dict[int, Merchant] = {}
-        for card in cards:
-            merchant = merchants.get(card.merchant_id) or session.get(Merchant, card.merchant_id)
-            merchants[card.merchant_id] = merchant
-            subscriber = session.get(Subscriber, card.subscriber_id)
-            send_subscriber_email(
-                session,
-                merchant=merchant,
-                subscriber=subscriber,
-                kind="card_expiring",
-                now=now,
-                context={"brand": card.brand, "last4": card.last4, "exp": f"{card.exp_month:02d}/{card.exp_year}"},
-            )
-            sent += 1
-    return sent

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from portal_app.billing.emails.notice_keys import insert_emails
 from portal_app.billing.emails.render import render_email
 from portal_app.db import new_session
 from portal_app.models import EmailMessage, Merchant, utcnow
@@ -69,12 +70,14 @@ def send_email(
     context: dict[str, Any],
     subscriber_id: int | None = None,
     settings: Settings | None = None,
-) -> EmailMessage:
+    notice_key: str | None = None,
+) -> EmailMessage | None:
     """Record one email (flushed, not committed): "queued" when SMTP is configured, else "outbox".
 
     Delivery happens after the caller commits, in deliver_queued_emails(): an SMTP server never
     holds a billing transaction (or SQLite's write lock) open. Rendering problems (unknown kind,
-    missing context) raise, because they are bugs in the caller.
+    missing context) raise, because they are bugs in the caller. With a notice_key (emails/
+    notice_keys.py) a notice already recorded under that key is not recorded again: returns None.
     """
     to_address = (to_address or "").strip()
     if not to_address or "\n" in to_address or "\r" in to_address:
@@ -91,7 +94,11 @@ def send_email(
         body_text=text,
         body_html=body_html,
         status="queued" if settings.smtp_host else "outbox",
+        notice_key=notice_key,
     )
+    if notice_key is not None:
+        inserted = insert_emails(session, [row.model_dump(exclude={"id"})])
+        return session.get(EmailMessage, inserted[0]) if inserted else None
     session.add(row)
     session.flush()
     return row
@@ -99,7 +106,8 @@ def send_email(
 
 def queue_emails(session: Session, emails: list[dict[str, Any]], *, settings: Settings | None = None) -> int:
     """Record many emails in one INSERT (a billing run's receipts). Each dict has merchant,
-    to_address, kind, language, context, and optionally subscriber_id and created_at."""
+    to_address, kind, language, context, and optionally subscriber_id, created_at and notice_key
+    (an email whose notice_key is recorded already is skipped)."""
     settings = settings or get_settings()
     status = "queued" if settings.smtp_host else "outbox"
     rows = []
@@ -119,11 +127,10 @@ def queue_emails(session: Session, emails: list[dict[str, Any]], *, settings: Se
                 "status": status,
                 "error": "",
                 "created_at": email.get("created_at") or utcnow(),
+                "notice_key": email.get("notice_key"),
             }
         )
-    if rows:
-        session.execute(sa.insert(EmailMessage), rows)
-    return len(rows)
+    return len(insert_emails(session, rows))
 
 
 def deliver_queued_emails(engine, *, settings: Settings | None = None, limit: int = 200) -> int:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app.billing import dunning
+from portal_app.billing.emails.notice_keys import receipt_key
 from portal_app.billing.emails.outbox import queue_emails
 from portal_app.billing.gateways.base import GENERIC_DECLINE, ChargeOutcome, ChargeResult
 from portal_app.billing.invoices import settle_invoices_paid
@@ -153,6 +154,7 @@ def send_receipts(session: Session, paid: list[ChargeClaim], *, now: datetime) -
                 "language": language,
                 "subscriber_id": subscriber.id,
                 "created_at": now,
+                "notice_key": receipt_key(claim.invoice_id),
                 "context": {
                     "merchant_name": merchant.name,
                     "subscriber_name": subscriber.name,
