@@ -4,9 +4,6 @@ left in "sending", and two deliverers racing on one queue (SQLite, and PostgreSQ
 
 from __future__ import annotations
 
-import email
-import email.policy
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -23,65 +20,16 @@ from portal_app.billing.emails.outbox import send_email
 from portal_app.billing.emails.smtp import message_id
 from portal_app.models import EmailMessage, Merchant, Subscriber
 from portal_app.settings import Settings
+from tests.smtp_servers import FlakyServer, RecipientRefused, free_port, running, smtp
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LINK = {"portal_url": "https://portal.example/p/abcdefghijklmnop1234"}
 
 
-class FlakyServer:
-    """aiosmtpd handler: answers DATA with `refusal` for the first `fail_first` messages, then accepts.
-    Keeps the Message-ID of every message it was offered, and the ones it accepted."""
-
-    def __init__(self, fail_first: int = 0, refusal: str = "451 4.3.0 <zoe@example.com> try again later"):
-        self.fail_first, self.refusal = fail_first, refusal
-        self.offered: list[str] = []
-        self.accepted: list[str] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.offered.append(parsed["Message-ID"])
-            if len(self.offered) <= self.fail_first:
-                return self.refusal
-            self.accepted.append(parsed["Message-ID"])
-        return "250 Message accepted"
-
-
-class RecipientRefused:
-    def __init__(self) -> None:
-        self.tries = 0
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        self.tries += 1
-        return "550 5.1.1 <zoe@example.com>: no such user here"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def smtp(port: int) -> Settings:
-    return Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False, email_from="billing@portal.example")
-
-
 @pytest.fixture
 def serve():
-    """serve(handler) -> Settings of a real SMTP server on a free local port running `handler`."""
-    controllers = []
-
-    def start(handler) -> Settings:
-        port = free_port()
-        controller = Controller(handler, hostname="127.0.0.1", port=port)
-        controller.start()
-        controllers.append(controller)
-        return smtp(port)
-
-    yield start
-    for controller in controllers:
-        controller.stop()
+    with running() as start:
+        yield start
 
 
 def queue(engine, settings: Settings, count: int = 1, *, to: str = "zoe@example.com") -> list[int]:

@@ -186,7 +186,7 @@ def deliver_queued_emails(
             kind,
             attempt,
             MAX_ATTEMPTS,
-            "will retry" if outcome == E.QUEUED else "no more attempts" if outcome == E.FAILED else "recovered",
+            {E.QUEUED: "will retry", E.FAILED: "failed"}.get(outcome, "recovered meanwhile"),
             failure.error,
         )
         if failure.unreachable:

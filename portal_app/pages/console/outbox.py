@@ -173,7 +173,7 @@ def _message(m) -> rx.Component:
                 ),
             ),
         ),
-        _delivery(m),
+        rx.cond(m["delivery"] != "", _delivery(m)),
         border_bottom="1px solid var(--gray-4)",
         list_style="none",
         data_testid="outbox-message",

@@ -64,18 +64,15 @@ class OutboxMessage:
 
 def _when(value: datetime, now: datetime, lang: str) -> str:
     """ "in 5 minutes (14:35 UTC)" in the merchant's language."""
-    relative = format_timedelta(value - now, add_direction=True, threshold=1.5, locale=lang)
+    relative = format_timedelta(value - now, add_direction=True, locale=lang)
     return f"{relative} ({format_datetime(value, 'HH:mm', tzinfo='UTC', locale=lang)} UTC)"
 
 
 def delivery_words(m: EmailMessage, *, now: datetime, lang: str = "en") -> tuple[str, str]:
     """(status label, one sentence on where delivery stands) for the outbox."""
     lang = language(lang)
-    if m.status == E.OUTBOX:
-        return (
-            translate(lang, "console", "In the outbox"),
-            translate(lang, "console", "No SMTP server is configured: this email is not sent."),
-        )
+    if m.status == E.OUTBOX:  # the page says once that without SMTP nothing is sent
+        return translate(lang, "console", "In the outbox"), ""
     if m.status == E.QUEUED and m.attempts == 0:
         return translate(lang, "console", "Queued"), translate(lang, "console", "It will be sent within a minute.")
     if m.status == E.QUEUED:
