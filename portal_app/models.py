@@ -271,13 +271,21 @@ class EmailMessage(SQLModel, table=True):
     subject: str = Field(max_length=300)
     body_text: str = Field(sa_type=sa.Text)
     body_html: str = Field(default="", sa_type=sa.Text)
-    status: str = Field(default="outbox", max_length=12)  # outbox | sent | failed
-    error: str = Field(default="", max_length=500)
+    # outbox | queued | sending | sent | failed: moved only by billing.emails.status.move()
+    status: str = Field(default="outbox", max_length=12)
+    error: str = Field(default="", max_length=500)  # the last delivery error, fit for the merchant
     created_at: datetime = ts(default=True)
     sent_at: Optional[datetime] = ts(nullable=True)
     # Notices the billing engine sends on its own carry a natural key (emails/notice_keys.py): the
     # unique index makes each one happen once even when two runners race. NULL for other emails.
     notice_key: Optional[str] = Field(default=None, max_length=120, unique=True, index=True)
+    # Delivery (billing/emails/delivery.py): SMTP attempts so far (each claim counts one), when a queued
+    # row may be tried (null: now) and since when a "sending" row is held by a worker.
+    attempts: int = Field(default=0)
+    next_attempt_at: Optional[datetime] = ts(nullable=True)
+    claimed_at: Optional[datetime] = ts(nullable=True)
+
+    __table_args__ = (sa.Index("ix_email_message_status_next_attempt_at", "status", "next_attempt_at"),)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -19,6 +19,7 @@ AUDIT_TITLES: dict[str, str] = {
     "billing_details_updated": NC_("audit", "Billing details updated"),
     "portal_link_regenerated": NC_("audit", "Portal link regenerated (old link revoked)"),
     "invitation_sent": NC_("audit", "Invitation sent from the console"),
+    "email_resent": NC_("audit", "Failed email resent from the console"),
     "invoice_marked_paid": NC_("audit", "Invoice marked paid"),
     "invoice_voided": NC_("audit", "Invoice voided"),
     "invoice_uncollectible": NC_("audit", "Invoice marked uncollectible"),

@@ -24,6 +24,7 @@ from portal_app.models import Invoice, Merchant, Plan, Subscriber
 from portal_app.pages.portal.invalid import InvalidLinkState
 from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
 from tests.builders import PLAN_FORM, card_form, table_snapshot
+from tests.smtp_servers import failed_email
 
 from .socket_client import ReflexSocket, event_name
 
@@ -36,6 +37,7 @@ class Victim:
     subscriber: int  # Globex, with billing details and invoices
     plan: int
     invoice: int
+    email: int  # the demo merchant's failed email (Resend must not touch it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +112,7 @@ RECIPES: dict[str, Callable[[Victim], Call]] = {
     ),
     "ConsoleOutboxState.load": lambda v: _console(routes.CONSOLE_OUTBOX),
     "ConsoleOutboxState.change_page": lambda v: _console(routes.CONSOLE_OUTBOX, {"delta": 1}),
+    "ConsoleOutboxState.resend": lambda v: _console(routes.CONSOLE_OUTBOX, {"email_id": str(v.email)}),
     "ConsoleSettingsState.load": lambda v: _console(routes.CONSOLE_SETTINGS),
     "ConsoleSettingsState.save_settings": lambda v: _console(
         routes.CONSOLE_SETTINGS, {"form_data": {"name": "Hijack"}}
@@ -155,7 +158,9 @@ def _victim(engine) -> tuple[Victim, list[str]]:
         plan = session.exec(select(Plan).where(Plan.merchant_id == merchant.id)).first()
         invoice = session.exec(select(Invoice).where(Invoice.subscriber_id == globex.id)).first()
     markers = [merchant.name, demo.OWNER_EMAIL, "1 Globex Plaza", invoice.number, *(p.email for p in people)]
-    return Victim(merchant.id, globex.id, plan.id, invoice.id), markers
+    return Victim(
+        merchant.id, globex.id, plan.id, invoice.id, failed_email(engine, merchant.id, globex.email, globex.id)
+    ), markers
 
 
 def _attacker(engine, monkeypatch) -> str:

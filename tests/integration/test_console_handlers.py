@@ -18,7 +18,7 @@ from portal_app.billing.facades.console import profile as profile_facade
 from portal_app.billing.facades.console import registration as registration_facade
 from portal_app.billing.facades.console import settings as settings_facade
 from portal_app.billing.gateways.simulated import SimulatedGateway
-from portal_app.models import Invoice, PaymentAttempt, Subscriber
+from portal_app.models import EmailMessage, Invoice, PaymentAttempt, Subscriber
 from portal_app.pages.console.dashboard import ConsoleDashboardState
 from portal_app.pages.console.outbox import ConsoleOutboxState
 from portal_app.pages.console.plans import ConsolePlansState
@@ -75,6 +75,9 @@ def world(engine, monkeypatch):
         ).first()
         ids["b"]["attempt"] = session.exec(
             select(PaymentAttempt.id).where(PaymentAttempt.merchant_id == ids["b"]["merchant"])
+        ).first()
+        ids["b"]["email"] = session.exec(
+            select(EmailMessage.id).where(EmailMessage.merchant_id == ids["b"]["merchant"])
         ).first()
         subscriber = session.get(Subscriber, ids["b"]["subscriber"])
         link = portal_links.resolve_portal_token(session, portal_links.current_portal_token(session, subscriber))
@@ -168,6 +171,7 @@ def _calls(b):
         (ConsoleProfileState, {}, {}, ConsoleProfileState.resolve_review, (str(b["attempt"]), "void")),
         (ConsoleOutboxState, {}, {}, ConsoleOutboxState.load, ()),
         (ConsoleOutboxState, {}, {"has_next": True}, ConsoleOutboxState.change_page, (1,)),
+        (ConsoleOutboxState, {}, {}, ConsoleOutboxState.resend, (str(b["email"]),)),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.load, ()),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.save_settings, (settings_form,)),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.remove_logo, ()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -287,7 +287,7 @@ def test_smtp_login_when_a_username_is_configured(engine, session, merchant_and_
     assert stored_rows(engine)[0].status == "sent" and len(handler.messages) == 1
 
 
-def test_smtp_server_down_marks_the_row_failed_without_raising(engine, session, merchant_and_subscriber, caplog):
+def test_smtp_server_down_queues_a_retry_without_raising(engine, session, merchant_and_subscriber, caplog):
     merchant, subscriber = merchant_and_subscriber
     port = free_port()  # nothing listens there
     settings = smtp_settings(port)
@@ -302,11 +302,14 @@ def test_smtp_server_down_marks_the_row_failed_without_raising(engine, session, 
         settings=settings,
     )
     session.commit()
-    assert deliver_queued_emails(engine, settings=settings) == 0
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    assert deliver_queued_emails(engine, settings=settings, now=now) == 0
     (stored,) = stored_rows(engine)
-    assert stored.status == "failed" and stored.sent_at is None and "ConnectionRefusedError" in stored.error
-    assert stored.body_text  # the content is kept for a later resend
-    assert "could not be sent" in caplog.text
+    assert stored.status == "queued" and stored.sent_at is None and "ConnectionRefusedError" in stored.error
+    assert stored.attempts == 1 and stored.next_attempt_at == now + timedelta(minutes=1)
+    assert stored.body_text  # the content is kept for the retry
+    assert "could not be sent" in caplog.text and "will retry" in caplog.text
+    assert subscriber.email not in caplog.text  # the log names the row, not the person
 
 
 def test_recipient_refused_marks_the_row_failed(engine, session, merchant_and_subscriber):

@@ -1,1 +1,2 @@
-"""Customer emails: rendering (render.py) and the outbox with SMTP delivery (outbox.py)."""
+"""Customer emails: rendering (render.py), the outbox rows (outbox.py), their statuses (status.py),
+SMTP conversation (smtp.py) and delivery with retries, crash recovery and resend (delivery.py)."""

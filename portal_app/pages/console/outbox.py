@@ -1,13 +1,16 @@
 """/console/outbox: every email sent to the merchant's subscribers, newest first. Without an SMTP
-server this is where they wait (and where a merchant copies a link by hand)."""
+server this is where they wait (and where a merchant copies a link by hand). With one, each email
+says where its delivery stands, and a failed one can be resent."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from portal_app import routes
+from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.console import outbox as outbox_facade
 from portal_app.components.console_layout import TAP, section
+from portal_app.i18n import translate
 from portal_app.pages.console.base import ConsoleState, console_page, to_sign_in
 from portal_app.settings import get_settings
 
@@ -28,6 +31,10 @@ class ConsoleOutboxState(ConsoleState):
                 "subject": m.subject,
                 "kind": m.kind,
                 "status": m.status,
+                "label": m.status_label,
+                "delivery": m.delivery,
+                "error": m.error,
+                "can_resend": "1" if m.can_resend else "",
                 "body": m.body_text,
                 "profile": routes.console_subscriber_url(m.subscriber_id) if m.subscriber_id else "",
             }
@@ -53,6 +60,67 @@ class ConsoleOutboxState(ConsoleState):
         self.page_number += delta
         self._fetch(identity.merchant_id)
 
+    @rx.event
+    def resend(self, email_id: str):
+        """Send a failed email again: the facade checks the id (any type) belongs to this merchant."""
+        identity = self._authorize()
+        if identity is None:
+            return to_sign_in()
+        try:
+            notice = outbox_facade.resend_email(
+                merchant_id=identity.merchant_id, user_id=identity.user_id, email_id=email_id
+            )
+        except BillingError as err:
+            return rx.toast.error(err.message)
+        self._fetch(identity.merchant_id)
+        return rx.toast.success(notice)
+
+
+RESEND = translate("en", "console", "Resend")
+LAST_ERROR = translate("en", "console", "Mail server's answer:")
+
+
+def _delivery(m) -> rx.Component:
+    """Where delivery stands, the server's last answer, and Resend for a failed email."""
+    return rx.flex(
+        rx.vstack(
+            rx.text(m["delivery"], size="1", color_scheme="gray", data_testid="email-delivery"),
+            rx.cond(
+                m["error"] != "",
+                rx.text(
+                    LAST_ERROR,
+                    " ",
+                    m["error"],
+                    size="1",
+                    color_scheme="red",
+                    word_break="break-word",
+                    data_testid="email-error",
+                ),
+            ),
+            spacing="0",
+            flex="1",
+            min_width="0",
+        ),
+        rx.cond(
+            m["can_resend"] != "",
+            rx.button(
+                RESEND,
+                size="3",
+                variant="soft",
+                min_height=TAP,
+                on_click=ConsoleOutboxState.resend(m["id"]),
+                aria_label=RESEND + ": " + m["subject"],
+                data_testid="email-resend",
+            ),
+        ),
+        justify="between",
+        align="center",
+        wrap="wrap",
+        spacing="3",
+        padding="0 4px 10px",
+        width="100%",
+    )
+
 
 def _message(m) -> rx.Component:
     return rx.el.li(
@@ -65,9 +133,13 @@ def _message(m) -> rx.Component:
                         spacing="0",
                     ),
                     rx.badge(
-                        m["status"],
+                        m["label"],
                         size="2",
-                        color_scheme=rx.match(m["status"], ("sent", "green"), ("failed", "red"), "gray"),
+                        color_scheme=rx.match(
+                            m["status"], ("sent", "green"), ("failed", "red"), ("queued", "amber"), "gray"
+                        ),
+                        data_testid="email-status",
+                        data_status=m["status"],
                     ),
                     justify="between",
                     align="center",
@@ -101,6 +173,7 @@ def _message(m) -> rx.Component:
                 ),
             ),
         ),
+        rx.cond(m["delivery"] != "", _delivery(m)),
         border_bottom="1px solid var(--gray-4)",
         list_style="none",
         data_testid="outbox-message",

@@ -144,6 +144,7 @@ _AUDIT_CATEGORIES = {
     "billing_details_updated": "other",
     "portal_link_regenerated": "link",
     "invitation_sent": "email",
+    "email_resent": "email",
     "invoice_marked_paid": "payment",
     "invoice_voided": "payment",
     "invoice_uncollectible": "payment",

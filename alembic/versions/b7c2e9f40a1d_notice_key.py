@@ -1,8 +1,8 @@
 """email_message.notice_key: one automatic notice per natural key (unique; NULL for other emails)
 
-Revision ID: B7c2e9f40a1d
+Revision ID: b7c2e9f40a1d
 Revises: d0f1a1ed1a0d
-Create Date: 2026-12-03 10:00:00
+Create Date: 2026-12-02 09:40:00
 
 Old rows keep NULL (a unique index allows many NULLs on SQLite and PostgreSQL).
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (AutoString columns)
 from alembic import op
 
-revision: str = "B7c2e9f40a1d"
+revision: str = "b7c2e9f40a1d"
 down_revision: Union[str, Sequence[str], None] = "d0f1a1ed1a0d"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
