@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session
 
 from portal_app.billing.emails.delivery import deliver_queued_emails
