@@ -93,7 +93,9 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         record.args = tuple(_masked_arg(arg) for arg in record.args)
     elif isinstance(record.args, Mapping):
         record.args = _MaskedDict({key: _masked_arg(value) for key, value in record.args.items()})
-    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+    if record.exc_text:  # formatted before it reached us (a handler, a record built elsewhere)
+        record.exc_text = redact(record.exc_text)
+    elif record.exc_info and record.exc_info[0] is not None:
         record.exc_text = redact(_EXCEPTIONS.formatException(record.exc_info))
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
@@ -101,7 +103,9 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
 
 
 class RedactingFilter(logging.Filter):
-    """The same masking as a logging filter, for handlers configured outside this process's factory."""
+    """The same masking as a logging filter. portal_app/logconfig.py puts one on every handler, so a
+    record that did not come from the factory (logging.makeLogRecord, a library's own records) is
+    masked too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         redact_record(record)
