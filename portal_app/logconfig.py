@@ -28,20 +28,18 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 
 # Loggers of the servers around the app: their own handlers (no time, no masking filter) are dropped
 # in the workers and their records go to the root handler instead.
-SERVER_LOGGERS = ("reflex", "_granian", "granian.access", "uvicorn", "uvicorn.error", "uvicorn.access")
+SERVER_LOGGERS = (
+    "reflex", "_granian", "granian.access", "uvicorn", "uvicorn.error", "uvicorn.access",
+    "engineio.server", "socketio.server",
+)  # fmt: skip
 # Libraries that narrate every HTTP call at INFO (the Stripe SDK, httpx), every file change, or
 # every schema check (alembic's "Context impl SQLiteImpl."): shown from WARNING, or with LOG_LEVEL=DEBUG.
 CHATTY_LOGGERS = (
-    "stripe",
-    "httpx",
-    "httpcore",
-    "urllib3",
-    "watchfiles",
-    "engineio",
-    "socketio",
-    "multipart",
-    "alembic",
-)
+    "stripe", "httpx", "httpcore", "urllib3", "watchfiles", "multipart", "alembic",
+    # Set on these exact loggers: python-engineio/socketio add a handler of their own (a second copy of
+    # every line) to a logger whose level is unset when Reflex creates its socket server.
+    "engineio.server", "socketio.server",
+)  # fmt: skip
 
 
 class RequestIdFilter(logging.Filter):

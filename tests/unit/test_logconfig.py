@@ -228,3 +228,19 @@ def test_each_reflex_event_is_tagged_with_its_txid_never_the_client_token():
     assert (id_a, id_b) == (txid_a, txid_b) and id_a != id_b
     assert re.fullmatch(r"[0-9a-f]{12}", id_a) and client_token not in (id_a, id_b)
     assert logconfig.request_id.get() == "-"  # each event's task keeps its id to itself
+
+
+def test_the_socket_servers_add_no_second_handler(configured):
+    """python-engineio/socketio attach a StreamHandler of their own (every line twice, once unformatted)
+    to their logger when its level is unset as Reflex creates the server; the configuration sets it."""
+    import engineio
+    import socketio
+
+    for name in ("engineio.server", "socketio.server"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    configured()
+    socketio.AsyncServer(async_mode="asgi")
+    engineio.AsyncServer(async_mode="asgi")
+    assert logging.getLogger("engineio.server").handlers == []
+    assert logging.getLogger("socketio.server").handlers == []
