@@ -8,14 +8,17 @@ import reflex as rx
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
 
-from portal_app import logredact
-from portal_app.settings import get_settings
+from portal_app import logconfig, logredact
+from portal_app.settings import load_or_exit, warn_once
 
 # Every log line and console print of this process (the CLI and each backend worker import this
 # file) is masked: card numbers, CVCs, cookies, portal tokens (portal_app/logredact.py).
 logredact.install()
-
-settings = get_settings()
+# Every setting is checked now: a bad one stops here with one `Configuration error: ...` line (exit 2).
+settings = load_or_exit()
+# Time, level, logger and request/event id on every line; LOG_FORMAT=json for log shippers.
+logconfig.install(settings.log_level, settings.log_format)
+warn_once(settings)
 
 config = rx.Config(
     app_name="portal_app",

@@ -88,12 +88,23 @@ _EXCEPTIONS = logging.Formatter()
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     """Mask a record's message, arguments and traceback in place (uvicorn's access formatter reads
     record.args as a tuple, so the arguments stay where they are, each masked)."""
-    record.msg = redact(record.msg) if isinstance(record.msg, str) else _masked_arg(record.msg)
-    if isinstance(record.args, tuple):
-        record.args = tuple(_masked_arg(arg) for arg in record.args)
-    elif isinstance(record.args, Mapping):
-        record.args = _MaskedDict({key: _masked_arg(value) for key, value in record.args.items()})
-    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+    template, args = record.msg, record.args
+    record.msg = redact(template) if isinstance(template, str) else _masked_arg(template)
+    if isinstance(args, tuple):
+        record.args = tuple(_masked_arg(arg) for arg in args)
+    elif isinstance(args, Mapping):
+        record.args = _MaskedDict({key: _masked_arg(value) for key, value in args.items()})
+    if args and isinstance(template, str) and record.msg != template:
+        # The mask ate a placeholder ("Cookie: %s" -> "Cookie: [redacted]"): the record would fail to
+        # format and its line be lost. Format it whole first, then mask the result.
+        try:
+            record.msg = redact(template % args)
+        except (TypeError, ValueError, KeyError):
+            record.msg = redact(f"{template} {args!r}")
+        record.args = ()
+    if record.exc_text:  # formatted before it reached us (a handler, a record built elsewhere)
+        record.exc_text = redact(record.exc_text)
+    elif record.exc_info and record.exc_info[0] is not None:
         record.exc_text = redact(_EXCEPTIONS.formatException(record.exc_info))
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
@@ -101,7 +112,9 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
 
 
 class RedactingFilter(logging.Filter):
-    """The same masking as a logging filter, for handlers configured outside this process's factory."""
+    """The same masking as a logging filter. portal_app/logconfig.py puts one on every handler, so a
+    record that did not come from the factory (logging.makeLogRecord, a library's own records) is
+    masked too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         redact_record(record)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import (
+    logconfig,
     models,  # noqa: F401  (tables share SQLModel.metadata, which `reflex db` reads)
     routes,
 )
 from portal_app.api import build_api
 from portal_app.backend_errors import calm_backend_exception_handler
 from portal_app.background import billing_loop
+from portal_app.event_ids import EventLogIdMiddleware
 from portal_app.owners import ProtectedStateGuard
 from portal_app.pages.console.dashboard import ConsoleDashboardState, dashboard_page
 from portal_app.pages.console.login import ConsoleLoginState, login_page, signup_page
@@ -25,6 +27,8 @@ from portal_app.pages.portal.overview import PortalState
 from portal_app.pages.portal.page import portal_page
 
 app = rx.App(api_transformer=build_api(), html_lang="en", backend_exception_handler=calm_backend_exception_handler)
+# Each event's log lines carry its id (the event's txid; never the client token).
+app.add_middleware(EventLogIdMiddleware())
 # Before every event (hydrate included): portal and console states loaded for someone else are emptied.
 app.add_middleware(ProtectedStateGuard())
 
@@ -47,3 +51,5 @@ app.add_page(invalid_link_page, route=routes.PORTAL_INVALID, title="Link not val
 
 # Billing runs and email delivery inside the app process (BILLING_TICK_SECONDS=0 turns runs off).
 app.register_lifespan_task(billing_loop)
+# In each backend worker: Reflex's, granian's and uvicorn's records through our one handler.
+app.register_lifespan_task(logconfig.worker_logging)

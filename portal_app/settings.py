@@ -1,15 +1,30 @@
-"""One settings class for the whole product (env vars and `.env`), read once per process."""
+"""One settings class for the whole product (env vars and `.env`), read and checked once per process.
+
+Every check runs when the settings are first read (rxconfig.py, the billing CLI): a bad setting stops
+start-up with one line naming what to set (`load_or_exit`), never a traceback, never a value.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import secrets
+import sys
 from pathlib import Path
-from typing import Literal
-from urllib.parse import urlsplit
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+import sqlalchemy as sa
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from portal_app.config_rules import (
+    ConfigProblem,
+    check_production,
+    check_public_url,
+    check_stripe_api_base,
+    check_stripe_gateway,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
@@ -56,20 +71,74 @@ class Settings(BaseSettings):
     def _check_stripe_api_base(cls, value: str) -> str:
         return check_stripe_api_base(value)
 
+    # Production with the simulated gateway: only a public demo that says so.
+    demo_mode: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _trim(cls, value: Any) -> Any:
+        """Whitespace and newlines pasted around a value (keys copied from a dashboard) are dropped."""
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("dunning_schedule_days")
+    @classmethod
+    def _dunning_schedule(cls, value: str) -> str:
+        try:
+            parse_dunning_schedule(value)
+        except ValueError:
+            raise ConfigProblem("DUNNING_SCHEDULE_DAYS must be increasing whole days, e.g. 1,3,5,7") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            sa.engine.make_url(value)
+        except Exception:  # noqa: BLE001 - the message must not echo a URL that may hold a password
+            raise ConfigProblem(
+                "DATABASE_URL must be an SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db"
+            ) from None
+        return value
+
     @model_validator(mode="after")
-    def _check_secrets(self) -> Settings:
-        if self.secret_key.strip().lower() in _PLACEHOLDER_SECRETS:
+    def _check(self) -> Settings:
+        if self.secret_key.lower() in _PLACEHOLDER_SECRETS:
             if self.environment == "production":
-                raise ValueError("SECRET_KEY must be set to a long random value in production")
+                raise ConfigProblem(
+                    "SECRET_KEY must be set to a long random value in production, e.g. the output of "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+                )
             self.secret_key = _development_secret_key()
         if len(self.secret_key) < 32:
-            raise ValueError("SECRET_KEY must be at least 32 characters")
-        if self.gateway == "simulated" and self.stripe_secret_key.startswith(("sk_live_", "rk_live_")):
-            raise ValueError(
-                "A live Stripe key is configured beside the simulated gateway; "
-                "set GATEWAY=stripe or remove the live key"
-            )
+            raise ConfigProblem("SECRET_KEY must be at least 32 characters")
+        check_public_url(self.public_url, environment=self.environment)
+        check_stripe_gateway(
+            gateway=self.gateway,
+            secret=self.stripe_secret_key,
+            publishable=self.stripe_publishable_key,
+            webhook_secret=self.stripe_webhook_secret,
+            environment=self.environment,
+            public_url=self.public_url,
+            api_base=self.stripe_api_base,
+        )
+        check_production(environment=self.environment, gateway=self.gateway, demo_mode=self.demo_mode)
         return self
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
 
     @property
     def dunning_days(self) -> list[int]:
@@ -88,34 +157,6 @@ def parse_dunning_schedule(text: str) -> list[int]:
     return days
 
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-def check_stripe_api_base(value: str) -> str:
-    """STRIPE_API_BASE normalised ("" = Stripe's own address), or ValueError.
-
-    An https URL, or http on loopback only: every request carries the secret key, which plain http
-    would send in clear. No credentials, query or fragment (the SDK appends /v1/... to it).
-    """
-    value = (value or "").strip()
-    if not value:
-        return ""
-    try:
-        url = urlsplit(value)
-        url.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-    except ValueError:
-        raise ValueError("STRIPE_API_BASE must be a URL such as https://api.stripe.com") from None
-    if url.scheme not in ("https", "http") or not url.hostname or url.username or url.password:
-        raise ValueError("STRIPE_API_BASE must be an http(s) URL with a host and no credentials")
-    if url.query or url.fragment:
-        raise ValueError("STRIPE_API_BASE must not have a query or a fragment")
-    if url.scheme == "http" and url.hostname not in _LOOPBACK_HOSTS:
-        raise ValueError(
-            "STRIPE_API_BASE may use plain http only on localhost (it would carry the secret key in clear)"
-        )
-    return value.rstrip("/")
-
-
 def _development_secret_key() -> str:
     """A random key generated once and kept in data/secret_key, so links survive restarts."""
     if _SECRET_KEY_FILE.exists():
@@ -127,6 +168,61 @@ def _development_secret_key() -> str:
     return key
 
 
+class ConfigError(Exception):
+    """The deployment's settings cannot start the product; str() is one line saying what to set."""
+
+
+def describe(error: ValidationError) -> str:
+    """One line for the first problem, naming its environment variable; input values are never shown
+    (pydantic's own message would echo them: a secret key, a Stripe key)."""
+    first = error.errors(include_url=False, include_input=False, include_context=False)[0]
+    message = first["msg"].removeprefix("Value error, ").replace("\n", " ")
+    fields = [str(part) for part in first["loc"] if isinstance(part, str)]
+    if fields:
+        field = Settings.model_fields.get(fields[0])
+        alias = field.validation_alias if field is not None and isinstance(field.validation_alias, str) else None
+        name = alias or fields[0].upper()
+        if name not in message:
+            message = f"{name}: {message}"
+    return message
+
+
+def load_settings() -> Settings:
+    """The settings, checked; ConfigError (one clean line, no value in it) when they cannot start."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigError(describe(error)) from None
+    except ValueError as error:  # pydantic-settings' own parse errors (e.g. a .env it cannot read)
+        raise ConfigError(str(error).splitlines()[0]) from None
+
+
 @functools.cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()
+
+
+def load_or_exit() -> Settings:
+    """At process start (rxconfig.py, the billing CLI): the settings, or `Configuration error: ...` on
+    stderr and exit status 2."""
+    try:
+        return get_settings()
+    except ConfigError as error:
+        sys.stderr.write(f"Configuration error: {error}\n")
+        sys.stderr.flush()
+        raise SystemExit(2) from None
+
+
+_WARNED_ENV = "PORTAL_STARTUP_WARNED"  # inherited by the server's workers: they stay quiet
+
+
+def warn_once(settings: Settings) -> None:
+    """Start-up warnings, logged by the first process of a process tree only (not by every worker)."""
+    if os.environ.get(_WARNED_ENV):
+        return
+    os.environ[_WARNED_ENV] = "1"
+    if settings.environment == "production" and settings.uses_sqlite:
+        logging.getLogger(__name__).warning(
+            "DATABASE_URL is SQLite in production: one server only, no concurrent billing runners; "
+            "use PostgreSQL for a real deployment"
+        )

@@ -25,6 +25,7 @@ from portal_app.api.health import health, liveness
 from portal_app.api.links import console_portal_link
 from portal_app.api.logo_upload import refuse_reflex_upload, upload_logo
 from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, portal_year_zip
+from portal_app.api.request_id import RequestIdMiddleware
 from portal_app.api.simulated_gateway import create_payment_method
 from portal_app.api.stripe import stripe_routes
 from portal_app.connections import HandshakeCookieMiddleware
@@ -59,4 +60,5 @@ def build_api() -> Starlette:
     )
     api.add_middleware(SecurityHeadersMiddleware)
     api.add_middleware(HandshakeCookieMiddleware)  # Reflex's socket never sees the Cookie header
+    api.add_middleware(RequestIdMiddleware)  # outermost: every log line of a request carries its id
     return api

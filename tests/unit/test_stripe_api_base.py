@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from portal_app.billing.gateways.stripe.config import check_stripe_settings
 from portal_app.billing.gateways.stripe.errors import StripeSettingsError
 from portal_app.billing.gateways.stripe.gateway import StripeGateway
-from portal_app.settings import Settings, check_stripe_api_base
+from portal_app.config_rules import check_stripe_api_base
+from portal_app.settings import Settings
 
 SECRET = "sk_test_51Abc"
 

@@ -1,4 +1,8 @@
-"""Payment gateways. `get_gateway()` builds the one the settings choose (one per process)."""
+"""Payment gateways. `get_gateway()` builds the one the settings choose (one per process).
+
+The settings were checked when the process started (portal_app/settings.py: keys, modes, production
+rules), so building a gateway here only repeats those checks as a second line of defence.
+"""
 
 from __future__ import annotations
 

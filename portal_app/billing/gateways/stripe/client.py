@@ -13,7 +13,7 @@ from typing import TypeVar
 import stripe
 
 from portal_app.billing.gateways.stripe.errors import StripeUnavailable, TransientFailure, rejection_of
-from portal_app.settings import check_stripe_api_base
+from portal_app.config_rules import check_stripe_api_base
 
 log = logging.getLogger(__name__)
 

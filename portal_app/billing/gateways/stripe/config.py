@@ -1,27 +1,17 @@
-"""The Stripe settings check: refuse to start with missing, mixed-mode or misplaced live keys."""
+"""The Stripe settings check: refuse to start with missing, mixed-mode or misplaced live keys.
+
+The rules live in portal_app/config_rules.py, where the settings check them at start-up (rxconfig.py,
+the billing CLI); the gateway checks them again when it is built from a settings-like object.
+"""
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from portal_app.billing.gateways.stripe.errors import StripeSettingsError
+from portal_app.config_rules import ConfigProblem, check_stripe_gateway, is_secret_key, key_mode
 
-_SECRET_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
-_PUBLISHABLE_KEY = re.compile(r"^pk_(test|live)_[A-Za-z0-9_]+$")
-_WEBHOOK_SECRET = re.compile(r"^whsec_[A-Za-z0-9+/=_]+$")
-
-
-def is_secret_key(key: str) -> bool:
-    """A secret (sk_) or restricted (rk_) key, test or live."""
-    return bool(_SECRET_KEY.fullmatch(key or ""))
-
-
-def key_mode(key: str) -> str:
-    """'test' or 'live' for a Stripe key (sk_/rk_/pk_), '' when it is not a Stripe key."""
-    match = re.match(r"^(?:sk|rk|pk)_(test|live)_", key or "")
-    return match.group(1) if match else ""
+__all__ = ["check_stripe_settings", "is_secret_key", "key_mode"]
 
 
 def check_stripe_settings(settings: Any) -> None:
@@ -33,36 +23,15 @@ def check_stripe_settings(settings: Any) -> None:
     """
     if getattr(settings, "gateway", "") != "stripe":
         return
-    secret = (settings.stripe_secret_key or "").strip()
-    publishable = (settings.stripe_publishable_key or "").strip()
-    webhook_secret = (settings.stripe_webhook_secret or "").strip()
-    missing = [
-        name
-        for name, value in (
-            ("STRIPE_SECRET_KEY", secret),
-            ("STRIPE_PUBLISHABLE_KEY", publishable),
-            ("STRIPE_WEBHOOK_SECRET", webhook_secret),
+    try:
+        check_stripe_gateway(
+            gateway="stripe",
+            secret=(settings.stripe_secret_key or "").strip(),
+            publishable=(settings.stripe_publishable_key or "").strip(),
+            webhook_secret=(settings.stripe_webhook_secret or "").strip(),
+            environment=settings.environment,
+            public_url=settings.public_url or "",
+            api_base=getattr(settings, "stripe_api_base", "") or "",
         )
-        if not value
-    ]
-    if missing:
-        raise StripeSettingsError(f"GATEWAY=stripe needs {', '.join(missing)}")
-    if not is_secret_key(secret):
-        raise StripeSettingsError("STRIPE_SECRET_KEY must be a secret (sk_) or restricted (rk_) key")
-    if not _PUBLISHABLE_KEY.fullmatch(publishable):
-        raise StripeSettingsError("STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_)")
-    if not _WEBHOOK_SECRET.fullmatch(webhook_secret):
-        raise StripeSettingsError("STRIPE_WEBHOOK_SECRET must be an endpoint signing secret (whsec_)")
-    if key_mode(secret) != key_mode(publishable):
-        raise StripeSettingsError(
-            f"Stripe key modes differ: the secret key is {key_mode(secret)} mode, "
-            f"the publishable key {key_mode(publishable)} mode"
-        )
-    if key_mode(secret) == "live":
-        if settings.environment != "production":
-            raise StripeSettingsError("A live Stripe key is only allowed with ENVIRONMENT=production")
-        url = urlsplit(settings.public_url or "")
-        if url.scheme != "https" or not url.hostname:
-            raise StripeSettingsError("A live Stripe key needs an https PUBLIC_URL")
-        if urlsplit(settings.stripe_api_base or "").scheme == "http":
-            raise StripeSettingsError("A live Stripe key is never sent to a plain-http STRIPE_API_BASE")
+    except ConfigProblem as problem:
+        raise StripeSettingsError(str(problem)) from None
