@@ -11,11 +11,42 @@ from portal_app import ratelimit
 from portal_app.settings import Settings
 
 
-def _limiter(monkeypatch, redis_url: str, name: str, limit: int = 3):
+def _limiter(monkeypatch, redis_url: str, name: str, limit: int = 3, clock=None):
     monkeypatch.setattr(
         ratelimit, "get_settings", lambda: Settings(secret_key="k" * 40, reflex_redis_url=redis_url, _env_file=None)
     )
-    return ratelimit.RateLimiter(name, limit=limit, window_seconds=60)
+    extra = {"clock": clock} if clock else {}
+    return ratelimit.RateLimiter(name, limit=limit, window_seconds=60, **extra)
+
+
+class Clock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _backends():
+    yield "memory", ""
+    if os.environ.get("TEST_REDIS_URL"):
+        yield "redis", os.environ["TEST_REDIS_URL"]
+
+
+@pytest.mark.parametrize(("backend", "redis_url"), list(_backends()))
+def test_a_burst_across_a_window_boundary_still_counts_as_one_window(monkeypatch, backend, redis_url):
+    """A fixed window let a client spend its limit at 11:59:59 and again at 12:00:00; the sliding
+    estimate carries the previous window's hits over, fading out over the next window."""
+    clock = Clock(1_000_020 * 60 - 1.0)  # one second before a window boundary
+    limiter = _limiter(monkeypatch, redis_url, "boundary-" + uuid.uuid4().hex[:8], limit=10, clock=clock)
+    assert all(limiter.hit("ip") for _ in range(8))
+    clock.now += 2  # a new fixed window has begun
+    assert limiter.hit("ip") and limiter.hit("ip")  # 10 in the last minute: still allowed
+    assert not limiter.hit("ip") and limiter.blocked("ip")  # the 11th is refused
+    clock.now += 45  # 3/4 of the way through: the earlier hits have mostly faded out
+    assert not limiter.blocked("ip")
+    assert limiter.hit("ip")
+    assert limiter.blocked("other-ip") is False
 
 
 def test_in_process_limit(monkeypatch):
