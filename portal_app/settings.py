@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -48,6 +49,10 @@ class Settings(BaseSettings):
     # Seconds between in-app billing runs; 0 switches the in-app runner off.
     billing_tick_seconds: int = 300
 
+    # Reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For is believed
+    # (portal_app/forwarded.py); empty: the socket's peer is the client.
+    trusted_proxies: str = ""
+
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:
         if self.secret_key.strip().lower() in _PLACEHOLDER_SECRETS:
@@ -61,11 +66,16 @@ class Settings(BaseSettings):
                 "A live Stripe key is configured beside the simulated gateway; "
                 "set GATEWAY=stripe or remove the live key"
             )
+        parse_trusted_proxies(self.trusted_proxies)
         return self
 
     @property
     def dunning_days(self) -> list[int]:
         return parse_dunning_schedule(self.dunning_schedule_days)
+
+    @property
+    def trusted_proxy_networks(self) -> TrustedNetworks:
+        return parse_trusted_proxies(self.trusted_proxies)
 
 
 def parse_dunning_schedule(text: str) -> list[int]:
@@ -78,6 +88,22 @@ def parse_dunning_schedule(text: str) -> list[int]:
     if not days or any(d <= 0 for d in days) or days != sorted(set(days)):
         raise ValueError(f"dunning schedule must be increasing positive days, got {text!r}")
     return days
+
+
+TrustedNetworks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def parse_trusted_proxies(text: str) -> TrustedNetworks:
+    """'127.0.0.1, 10.0.0.0/8, ::1' -> networks (a bare address is a one-address network)."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network") from None
+    return tuple(networks)
 
 
 def _development_secret_key() -> str:

@@ -28,6 +28,7 @@ from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, por
 from portal_app.api.simulated_gateway import create_payment_method
 from portal_app.api.stripe import stripe_routes
 from portal_app.connections import HandshakeCookieMiddleware
+from portal_app.forwarded import ForwardedClientMiddleware
 
 # A function route answers GET only unless told; these must win for every method.
 EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -58,4 +59,7 @@ def build_api() -> Starlette:
     )
     api.add_middleware(SecurityHeadersMiddleware)
     api.add_middleware(HandshakeCookieMiddleware)  # Reflex's socket never sees the Cookie header
+    # Outermost (added last): every route, rate limit and Reflex's socket sees the real client
+    # behind TRUSTED_PROXIES.
+    api.add_middleware(ForwardedClientMiddleware)
     return api
