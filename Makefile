@@ -116,10 +116,11 @@ run: deps bun seed
 	@$(PY) -m portal_app.billing links
 	$(VENV)/bin/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
-# Debian's chromium for the browser tests (never `playwright install`), pdftotext for PDFs.
+# Debian's chromium for the browser tests (never `playwright install`), pdftotext for PDFs, nginx
+# as the reverse proxy the browser tests run behind.
 browser:
-	@if ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; \
+	@if ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null || ! command -v nginx >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils nginx >/dev/null; \
 	fi
 
 lint: dev-deps

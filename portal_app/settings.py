@@ -7,6 +7,7 @@ start-up with one line naming what to set (`load_or_exit`), never a traceback, n
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import os
 import secrets
@@ -112,6 +113,10 @@ class Settings(BaseSettings):
             ) from None
         return value
 
+    # Reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For is believed
+    # (portal_app/forwarded.py); empty: the socket's peer is the client.
+    trusted_proxies: str = ""
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.secret_key.lower() in _PLACEHOLDER_SECRETS:
@@ -134,6 +139,7 @@ class Settings(BaseSettings):
             api_base=self.stripe_api_base,
         )
         check_production(environment=self.environment, gateway=self.gateway, demo_mode=self.demo_mode)
+        parse_trusted_proxies(self.trusted_proxies)
         return self
 
     @property
@@ -143,6 +149,10 @@ class Settings(BaseSettings):
     @property
     def dunning_days(self) -> list[int]:
         return parse_dunning_schedule(self.dunning_schedule_days)
+
+    @property
+    def trusted_proxy_networks(self) -> TrustedNetworks:
+        return parse_trusted_proxies(self.trusted_proxies)
 
 
 def parse_dunning_schedule(text: str) -> list[int]:
@@ -155,6 +165,22 @@ def parse_dunning_schedule(text: str) -> list[int]:
     if not days or any(d <= 0 for d in days) or days != sorted(set(days)):
         raise ValueError(f"dunning schedule must be increasing positive days, got {text!r}")
     return days
+
+
+TrustedNetworks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def parse_trusted_proxies(text: str) -> TrustedNetworks:
+    """'127.0.0.1, 10.0.0.0/8, ::1' -> networks (a bare address is a one-address network)."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ConfigProblem(f"TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network") from None
+    return tuple(networks)
 
 
 def _development_secret_key() -> str:

@@ -29,6 +29,7 @@ from portal_app.api.request_id import RequestIdMiddleware
 from portal_app.api.simulated_gateway import create_payment_method
 from portal_app.api.stripe import stripe_routes
 from portal_app.connections import HandshakeCookieMiddleware
+from portal_app.forwarded import ForwardedClientMiddleware
 
 # A function route answers GET only unless told; these must win for every method.
 EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -60,5 +61,8 @@ def build_api() -> Starlette:
     )
     api.add_middleware(SecurityHeadersMiddleware)
     api.add_middleware(HandshakeCookieMiddleware)  # Reflex's socket never sees the Cookie header
-    api.add_middleware(RequestIdMiddleware)  # outermost: every log line of a request carries its id
+    api.add_middleware(RequestIdMiddleware)  # every log line of a request carries its id
+    # Outermost (added last): every route, rate limit and Reflex's socket sees the real client
+    # behind TRUSTED_PROXIES.
+    api.add_middleware(ForwardedClientMiddleware)
     return api

@@ -3,6 +3,8 @@ and session cookies (their names, lifetimes and storage are billing/sessions.py)
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +31,7 @@ class SecurityHeadersMiddleware(BaseHTTPMiddleware):
 
 
 def client_ip(request: Request) -> str:
+    """The client's address: behind TRUSTED_PROXIES, forwarded.py has already put the real one in the scope."""
     return request.client.host if request.client else "unknown"
 
 
@@ -46,8 +49,24 @@ def same_origin(request: Request) -> bool:
         return request.headers.get("sec-fetch-site") == "same-origin"
     if origin is None:
         return True
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+    # PUBLIC_URL, not the Host header: a reverse proxy may rewrite Host to its upstream's name.
+    expected = web_origin(get_settings().public_url)
+    return expected is not None and web_origin(origin) == expected
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def web_origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL, default ports filled in; None if it is not an http(s) URL."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme, host, port = parts.scheme.lower(), (parts.hostname or ""), parts.port
+    except ValueError:  # a port that is not a number
+        return None
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return scheme, host, port if port is not None else _DEFAULT_PORTS[scheme]
 
 
 def cross_site_refused() -> Response:

@@ -1,10 +1,12 @@
 """End-to-end fixtures: the production build (`reflex run --env prod`, as `make run` serves it)
-on its own port and database, seeded with the demo data, driven by Playwright in Debian's
-Chromium at a desktop and a phone viewport."""
+on its own port and database, seeded with the demo data, behind a real reverse proxy (Debian's
+nginx on loopback), driven by Playwright in Debian's Chromium at a desktop and a phone viewport."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -57,27 +59,108 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+# The billing runner is off in the browser tests unless asked for (E2E_BILLING_TICK_SECONDS=5).
+BILLING_TICK_SECONDS = int(os.environ.get("E2E_BILLING_TICK_SECONDS", "0"))
+SCALE_OUT_WORKERS = 2  # backend worker processes of the scale-out server (GRANIAN_WORKERS)
+PROXY_HOP = "127.0.0.1"  # nginx's address as the app sees it: the one TRUSTED_PROXIES entry
+
+
+@pytest.fixture(scope="session")
+def reverse_proxy(tmp_path_factory):
+    """Debian's nginx on loopback in front of the server, configured as a deployment would be
+    (tests/e2e/nginx.conf): X-Forwarded-For/-Proto, WebSocket upgrades on Reflex's /_event, and
+    nginx's default Host rewrite to the upstream address."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        pytest.fail("the browser tests run behind nginx: `make browser` installs it (apt-get install nginx)")
+    proxy = ReverseProxy(nginx, tmp_path_factory.mktemp("nginx"), _free_port())
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+class ReverseProxy:
+    """One nginx master process with its own prefix; `route_to(port)` points it at a backend."""
+
+    def __init__(self, nginx: str, prefix: Path, port: int) -> None:
+        self.nginx, self.prefix, self.port = nginx, prefix, port
+        self.url = f"http://localhost:{port}"
+        self.conf = prefix / "nginx.conf"
+        self._write(upstream_port=9)  # nothing listens there until a server is routed to
+        self.proc = subprocess.Popen(
+            [nginx, "-p", str(prefix), "-c", str(self.conf), "-e", str(prefix / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=open(prefix / "nginx.out", "w"),  # noqa: SIM115 (lives as long as nginx)
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while not (prefix / "nginx.pid").exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nginx did not start: {(prefix / 'nginx.out').read_text()}")
+            time.sleep(0.1)
+
+    def _write(self, upstream_port: int) -> None:
+        template = (Path(__file__).parent / "nginx.conf").read_text()
+        self.conf.write_text(
+            template.replace("@PREFIX@", str(self.prefix))
+            .replace("@PORT@", str(self.port))
+            .replace("@UPSTREAM@", f"127.0.0.1:{upstream_port}")
+        )
+
+    def route_to(self, upstream_port: int) -> None:
+        self._write(upstream_port)
+        subprocess.run([self.nginx, "-p", str(self.prefix), "-c", str(self.conf), "-s", "reload"], check=True)
+
+    def access_log(self) -> str:
+        return (self.prefix / "access.log").read_text()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "scale-out"])
-def server(request, tmp_path_factory):
-    """The production server on a fresh, migrated, seeded database: the embedded default
-    (SQLite, disk state), then the scale-out configuration (PostgreSQL + Redis state manager)
-    when both are reachable (TEST_DATABASE_URL, TEST_REDIS_URL)."""
-    from portal_app.billing import demo
-
+def server(request, tmp_path_factory, reverse_proxy):
+    """The production server on a fresh, migrated, seeded database, behind the nginx reverse proxy
+    (base_url is the proxy's; backend_url the server's own port): the embedded default (SQLite,
+    disk state, one worker), then the scale-out configuration (PostgreSQL, Redis state manager,
+    SCALE_OUT_WORKERS backend workers) when both are reachable (TEST_DATABASE_URL, TEST_REDIS_URL)."""
     kind = request.param
     if kind == "scale-out" and not (TEST_DATABASE_URL and TEST_REDIS_URL):
         pytest.skip("scale-out needs TEST_DATABASE_URL and TEST_REDIS_URL")
-    work = tmp_path_factory.mktemp("e2e")
+    workers = SCALE_OUT_WORKERS if kind == "scale-out" else 1
+    with running_server(
+        kind, tmp_path_factory.mktemp("e2e"), reverse_proxy, workers=workers, billing_tick_seconds=BILLING_TICK_SECONDS
+    ) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_server(kind: str, work: Path, proxy: ReverseProxy, *, workers: int = 1, billing_tick_seconds: int = 0):
+    """Start `reflex run --env prod` (as `make run` serves it) behind `proxy`; yields the fixture's dict.
+
+    kind: "sqlite" (embedded defaults) or "scale-out" (PostgreSQL + Redis). workers: GRANIAN_WORKERS,
+    Reflex's backend worker count. billing_tick_seconds: BILLING_TICK_SECONDS (0 = no in-app runner).
+    """
+    from portal_app.billing import demo
+
     port = _free_port()
-    base_url = f"http://localhost:{port}"
+    base_url = proxy.url
+    proxy.route_to(port)
     with fresh_database_url("sqlite" if kind == "sqlite" else "postgres", work, prefix="portal_e2e_") as database_url:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "PUBLIC_URL": base_url,
-            "BILLING_TICK_SECONDS": "0",
+            # The browser's pages and socket go through the proxy: Reflex builds this into the frontend.
+            "REFLEX_API_URL": base_url,
+            "TRUSTED_PROXIES": PROXY_HOP,
+            "GRANIAN_WORKERS": str(workers),
+            "BILLING_TICK_SECONDS": str(billing_tick_seconds),
             "REFLEX_TELEMETRY_ENABLED": "false",
             "REFLEX_CHECK_LATEST_VERSION": "false",
             "PATH": f"{ROOT / 'tools/node_modules/.bin'}:{os.environ['PATH']}",
@@ -102,8 +185,19 @@ def server(request, tmp_path_factory):
                 start_new_session=True,
             )
         try:
-            _wait_healthy(f"{base_url}/api/health", proc, log)
-            yield {"base_url": base_url, "engine": engine, "database_url": database_url, "kind": kind}
+            _wait_healthy(f"http://localhost:{port}/api/health", proc, log)
+            _wait_healthy(f"{base_url}/api/health", proc, log, timeout=60)
+            yield {
+                "base_url": base_url,
+                "backend_url": f"http://localhost:{port}",
+                "backend_port": port,
+                "process_group": proc.pid,
+                "workers": workers,
+                "proxy": proxy,
+                "engine": engine,
+                "database_url": database_url,
+                "kind": kind,
+            }
         finally:
             _stop(proc)
             engine.dispose()

@@ -29,10 +29,13 @@ def event_name(state_cls, handler: str) -> str:
 class ReflexSocket:
     """One connection to Reflex's event socket; `received` holds every update the server sent."""
 
-    def __init__(self, base_url: str, *, token: str | None = None, cookie: str | None = None):
+    def __init__(
+        self, base_url: str, *, token: str | None = None, cookie: str | None = None, headers: dict | None = None
+    ):
         self.base_url = base_url
         self.token = token or str(uuid.uuid4())
         self.cookie = cookie
+        self.headers = dict(headers or {})  # e.g. X-Forwarded-For, as a proxy in front of ours sends it
         self.received: list[Any] = []
         self._last_message = time.monotonic()
         self._lock = threading.Lock()
@@ -50,7 +53,7 @@ class ReflexSocket:
             socketio_path=NAMESPACE,
             namespaces=[NAMESPACE],
             transports=["websocket"],
-            headers={"Cookie": self.cookie} if self.cookie else {},
+            headers={**self.headers, **({"Cookie": self.cookie} if self.cookie else {})},
             wait_timeout=15,
         )
         return self

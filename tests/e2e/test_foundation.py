@@ -54,7 +54,9 @@ def test_each_demo_link_opens_its_subscribers_portal(server, page, demo_links):
 
 @pytest.mark.parametrize("bad", ["nope", "A" * 43, "%00%27%22<script>", "x" * 5000])
 def test_invalid_tokens_show_the_generic_page(server, page, bad):
-    page.goto(f"{server['base_url']}/portal/{bad}")
+    # nginx itself answers 400 to a NUL byte in the path; the app's own answer is asked directly.
+    base = server["backend_url"] if "%00" in bad else server["base_url"]
+    page.goto(f"{base}/portal/{bad}")
     page.get_by_role("heading", name="This link is no longer valid").wait_for()
     assert "/invalid-link" in page.url
     screenshot(page, "invalid-link")
