@@ -69,11 +69,12 @@ def test_json_mode_writes_one_json_object_per_stderr_line(seeded, tmp_path):
 def test_the_servers_billing_run_is_logged_at_info(seeded, tmp_path):
     """What background.py logs after a billing run appears in the server process's output."""
     script = (
+        "import threading\n"
         "import rxconfig\n"
         "from datetime import datetime, UTC\n"
         "from portal_app import background\n"
         f"background.utcnow = lambda: datetime({LATER[:4]}, 1, 1, tzinfo=UTC)\n"
-        "background._billing_tick()\n"
+        "background._billing_tick(threading.Event())\n"
     )
     result = run(["-c", script], tmp_path, **seeded)
     assert result.returncode == 0, result.stderr

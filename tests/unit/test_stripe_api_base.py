@@ -126,5 +126,12 @@ def test_a_live_key_is_never_sent_to_a_plain_http_address():
         stripe_publishable_key="pk_live_51Abc",
     )
     check_stripe_settings(stripe_settings(**live, stripe_api_base="https://stripe-egress.internal"))
+    # Start-up refuses it (the settings check) ...
+    with pytest.raises(ValidationError, match="plain-http STRIPE_API_BASE"):
+        stripe_settings(**live, stripe_api_base="http://localhost:12111")
+    # ... and so does the gateway's own check of a settings-like object built without validation.
+    unchecked = Settings.model_construct(
+        **{**stripe_settings(**live).model_dump(), "stripe_api_base": "http://localhost:12111"}
+    )
     with pytest.raises(StripeSettingsError, match="plain-http"):
-        check_stripe_settings(stripe_settings(**live, stripe_api_base="http://localhost:12111"))
+        check_stripe_settings(unchecked)
