@@ -112,7 +112,11 @@ def test_three_runners_at_once_one_does_the_work_and_each_card_is_warned_once(da
 
     worked = [o for o in outputs if f"renewed {n}," in o]
     skipped = [o for o in outputs if "skipped, another billing run holds the runner lock" in o]
-    assert len(worked) == 1 and len(skipped) == 2, outputs
+    # A runner that starts only after the winner released the lock (a slow start on a loaded
+    # machine) finds nothing left to do. At least one must have met the lock, and none may have
+    # shared the work (without the lock, overlapping runners split the renewals between them).
+    late = [o for o in outputs if "renewed 0," in o]
+    assert len(worked) == 1 and skipped and len(worked) + len(skipped) + len(late) == 3, outputs
     assert f"card-expiry emails {n}," in worked[0]
     with engine.connect() as conn:
         warned = conn.execute(
