@@ -36,13 +36,13 @@ CHROMIUM_ARGS = [
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 812}}
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 900) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -73,7 +73,7 @@ def reverse_proxy(tmp_path_factory):
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.path.exists(nginx):
         pytest.fail("the browser tests run behind nginx: `make browser` installs it (apt-get install nginx)")
-    proxy = ReverseProxy(nginx, tmp_path_factory.mktemp("nginx"), _free_port())
+    proxy = ReverseProxy(nginx, tmp_path_factory.mktemp("nginx"), free_port())
     try:
         yield proxy
     finally:
@@ -148,7 +148,7 @@ def running_server(kind: str, work: Path, proxy: ReverseProxy, *, workers: int =
     """
     from portal_app.billing import demo
 
-    port = _free_port()
+    port = free_port()
     base_url = proxy.url
     proxy.route_to(port)
     with fresh_database_url("sqlite" if kind == "sqlite" else "postgres", work, prefix="portal_e2e_") as database_url:
@@ -185,8 +185,8 @@ def running_server(kind: str, work: Path, proxy: ReverseProxy, *, workers: int =
                 start_new_session=True,
             )
         try:
-            _wait_healthy(f"http://localhost:{port}/api/health", proc, log)
-            _wait_healthy(f"{base_url}/api/health", proc, log, timeout=60)
+            wait_healthy(f"http://localhost:{port}/api/health", proc, log)
+            wait_healthy(f"{base_url}/api/health", proc, log, timeout=60)
             yield {
                 "base_url": base_url,
                 "backend_url": f"http://localhost:{port}",
@@ -199,7 +199,7 @@ def running_server(kind: str, work: Path, proxy: ReverseProxy, *, workers: int =
                 "kind": kind,
             }
         finally:
-            _stop(proc)
+            stop_server(proc)
             engine.dispose()
 
 
@@ -213,7 +213,7 @@ def _forget_rate_limits(redis_url: str) -> None:
         client.delete(*keys)
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_server(proc: subprocess.Popen) -> None:
     """Stop the server and everything it started (its own process group)."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
