@@ -29,18 +29,15 @@ from sqlmodel import SQLModel
 
 from portal_app import db
 from portal_app.billing.gateways.simulated import SimulatedGateway
-from portal_app.billing.gateways.simulated_tokens import tokenize_card
 from portal_app.billing.invoices import billing_snapshot
 from portal_app.billing.periods import add_interval
 from portal_app.billing.runs import run_billing
 from portal_app.models import (
     Invoice,
     Merchant,
-    PaymentMethod,
-    Plan,
     Subscriber,
-    Subscription,
 )
+from tests.bulk_seed import seed_due_subscriptions
 
 UTC = UTC
 # A live run: `now` is the wall clock, and every subscription's first period ends right then.
@@ -56,94 +53,7 @@ def _fresh_engine(directory: str, name: str) -> sa.Engine:
 
 def _seed(engine: sa.Engine, n: int, gateway: SimulatedGateway) -> None:
     """N subscribers with a gateway customer and a saved Visa, each with a subscription due at NOW."""
-    exp_year = str(datetime.now(UTC).year + 3)
-    with engine.begin() as conn:
-        merchant_id = conn.execute(
-            sa.insert(Merchant.__table__)
-            .values(name="Bench Gym", slug="bench", invoice_prefix="BENCH", created_at=datetime.now(UTC))
-            .returning(Merchant.__table__.c.id)
-        ).scalar_one()
-        plan_id = conn.execute(
-            sa.insert(Plan.__table__)
-            .values(
-                merchant_id=merchant_id,
-                name="Monthly",
-                amount_minor=2900,
-                currency="USD",
-                interval="month",
-                interval_count=1,
-                cancellation_policy="at_period_end",
-                active=True,
-                created_at=NOW,
-            )
-            .returning(Plan.__table__.c.id)
-        ).scalar_one()
-        customers = [
-            gateway.create_customer(email=f"m{i}@example.com", name=f"Member {i}", metadata={}) for i in range(n)
-        ]
-        cards = [
-            gateway.attach_card(
-                customer_ref=c,
-                card_input={
-                    "payment_method": tokenize_card(
-                        {"number": "4242424242424242", "exp_month": "12", "exp_year": exp_year, "cvc": "123"}
-                    ).id
-                },
-            ).card
-            for c in customers
-        ]
-        subscriber_ids = list(
-            conn.execute(
-                sa.insert(Subscriber.__table__).returning(Subscriber.__table__.c.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "merchant_id": merchant_id,
-                        "name": f"Member {i}",
-                        "email": f"m{i}@example.com",
-                        "language": "en",
-                        "gateway_customer_id": customers[i],
-                        "created_at": ANCHOR,
-                    }
-                    for i in range(n)
-                ],
-            ).scalars()
-        )
-        conn.execute(
-            sa.insert(PaymentMethod.__table__),
-            [
-                {
-                    "merchant_id": merchant_id,
-                    "subscriber_id": sid,
-                    "gateway": "simulated",
-                    "gateway_ref": card.gateway_ref,
-                    "brand": card.brand,
-                    "last4": card.last4,
-                    "exp_month": card.exp_month,
-                    "exp_year": card.exp_year,
-                    "is_default": True,
-                    "created_at": ANCHOR,
-                }
-                for sid, card in zip(subscriber_ids, cards)
-            ],
-        )
-        conn.execute(
-            sa.insert(Subscription.__table__),
-            [
-                {
-                    "merchant_id": merchant_id,
-                    "subscriber_id": sid,
-                    "plan_id": plan_id,
-                    "status": "active",
-                    "anchor_at": ANCHOR,
-                    "period_index": 0,
-                    "current_period_start": ANCHOR,
-                    "current_period_end": NOW,
-                    "cancel_at_period_end": False,
-                    "created_at": ANCHOR,
-                }
-                for sid in subscriber_ids
-            ],
-        )
+    seed_due_subscriptions(engine, gateway, n, now=NOW, slug="bench")
 
 
 def _raw_invoice_insert(engine: sa.Engine, n: int) -> float:
