@@ -30,7 +30,6 @@ from sqlmodel import SQLModel
 from portal_app import db
 from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.billing.invoices import billing_snapshot
-from portal_app.billing.periods import add_interval
 from portal_app.billing.runs import run_billing
 from portal_app.models import (
     Invoice,
@@ -42,7 +41,6 @@ from tests.bulk_seed import seed_due_subscriptions
 UTC = UTC
 # A live run: `now` is the wall clock, and every subscription's first period ends right then.
 NOW = datetime.now(UTC).replace(microsecond=0)
-ANCHOR = add_interval(NOW, "month", 1, -1)
 
 
 def _fresh_engine(directory: str, name: str) -> sa.Engine:
