@@ -117,10 +117,10 @@ run: deps bun seed
 	$(VENV)/bin/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 # Debian's chromium for the browser tests (never `playwright install`), pdftotext for PDFs, nginx
-# as the reverse proxy the browser tests run behind.
+# as the reverse proxy the browser tests run behind, caddy to validate deploy/Caddyfile.
 browser:
-	@if ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null || ! command -v nginx >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils nginx >/dev/null; \
+	@if ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null || ! command -v nginx >/dev/null || ! command -v caddy >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils nginx caddy >/dev/null; \
 	fi
 
 lint: dev-deps
