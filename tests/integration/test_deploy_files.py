@@ -31,7 +31,6 @@ FILE_SECRETS = {"SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHO
 IMAGE_OWN = {"PORT", "PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_DISABLE_PIP_VERSION_CHECK"}
 IMAGE_OWN |= {"PIP_NO_CACHE_DIR", "NPM_CONFIG_REGISTRY"}
 # Named by issue 11 and added by another branch; remove a name here once settings.py has it.
-PENDING_SETTINGS = {"TRUSTED_PROXIES"}
 SECRET_NAMES = re.compile(r"SECRET|PASSWORD|TOKEN|KEY", re.I)
 
 
@@ -88,17 +87,13 @@ def test_compose_parses_as_yaml():
 
 
 def test_every_variable_set_for_the_app_is_a_setting():
-    known = setting_names() | {f"{name}_FILE" for name in FILE_SECRETS} | IMAGE_OWN | PENDING_SETTINGS
+    known = setting_names() | {f"{name}_FILE" for name in FILE_SECRETS} | IMAGE_OWN
     example = set(re.findall(r"^# ?([A-Z_][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.M))
     names = set(compose_app_environment()) | dockerfile_env_names() | example
     assert "ENVIRONMENT" in names and "REFLEX_REDIS_URL" in names
     unknown = {n for n in names - known if not n.startswith(("REFLEX_", "GRANIAN_"))}
     assert not unknown, f"not read by settings.py, Reflex or the image: {sorted(unknown)}"
     assert setting_names() >= FILE_SECRETS
-
-
-def test_pending_settings_are_still_pending():
-    assert not PENDING_SETTINGS & setting_names(), "settings.py has it now: drop it from PENDING_SETTINGS"
 
 
 def test_no_secret_value_is_written_in_compose_or_the_image():
