@@ -18,6 +18,7 @@ logredact.install()
 settings = load_or_exit()
 # Time, level, logger and request/event id on every line; LOG_FORMAT=json for log shippers.
 logconfig.install(settings.log_level, settings.log_format)
+logconfig.leave_reflex_logging_to_the_app()
 warn_once(settings)
 
 config = rx.Config(

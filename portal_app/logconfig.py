@@ -10,6 +10,12 @@ logger, message, request_id, exception) for log shippers; otherwise a readable l
 Every handler masks secrets (portal_app/logredact.py's filter), besides the record factory. In a
 backend worker, `adopt_server_loggers()` (a lifespan task) moves Reflex's, granian's and uvicorn's
 loggers onto this handler, so each of their records is printed once, in this format.
+
+Reflex, run by its CLI, marks the process and its workers as "managed" (REFLEX_MANAGED_LOGGING) and
+then re-attaches its own Rich sink to the `reflex` logger (and stops its propagation) every time a
+Reflex Config is created, long after start-up. `leave_reflex_logging_to_the_app()` turns that mode off
+for this process and the workers it starts - Reflex's documented library mode, where its records
+propagate to the application's handlers - so Reflex's lines stay in this format for the process's life.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import contextvars
 import json
 import logging
 import logging.config
+import os
 import time
 from typing import Any
 
@@ -35,7 +42,7 @@ SERVER_LOGGERS = (
 # Libraries that narrate every HTTP call at INFO (the Stripe SDK, httpx), every file change, or
 # every schema check (alembic's "Context impl SQLiteImpl."): shown from WARNING, or with LOG_LEVEL=DEBUG.
 CHATTY_LOGGERS = (
-    "stripe", "httpx", "httpcore", "urllib3", "watchfiles", "multipart", "alembic",
+    "stripe", "httpx", "httpcore", "urllib3", "watchfiles", "multipart", "alembic", "fontTools",
     # Set on these exact loggers: python-engineio/socketio add a handler of their own (a second copy of
     # every line) to a logger whose level is unset when Reflex creates its socket server.
     "engineio.server", "socketio.server",
@@ -143,6 +150,16 @@ def adopt_server_loggers() -> None:
             logger.removeHandler(handler)
         logger.propagate = True
     filter_every_handler()
+
+
+REFLEX_MANAGED_LOGGING = "REFLEX_MANAGED_LOGGING"  # reflex_base.utils.log: the CLI's marker
+
+
+def leave_reflex_logging_to_the_app() -> None:
+    """Reflex in library mode from now on (here and in the workers this process starts): it attaches no
+    handler of its own, and its records reach the root handler configured above."""
+    os.environ[REFLEX_MANAGED_LOGGING] = "false"
+    adopt_server_loggers()
 
 
 async def worker_logging() -> None:

@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import re
 
 import pytest
@@ -134,7 +135,8 @@ def test_log_level_filters_and_chatty_libraries_wait_for_warning(configured):
     assert "hidden" not in out.getvalue() and "shown" in out.getvalue()
     out = configured(level="INFO")
     logging.getLogger("stripe").info("Request to Stripe api")
-    assert "Stripe api" not in out.getvalue()
+    logging.getLogger("fontTools.subset").info("glyf subsetted")  # every invoice PDF, at INFO
+    assert "Stripe api" not in out.getvalue() and "subsetted" not in out.getvalue()
     out = configured(level="DEBUG")
     logging.getLogger("stripe").debug("Request to Stripe api")
     assert "Stripe api" in out.getvalue()
@@ -160,6 +162,29 @@ def test_server_loggers_are_printed_once_through_the_one_handler(configured):
         for name in ("_granian", "uvicorn.error", "reflex"):
             logging.getLogger(name).handlers.clear()
             logging.getLogger(name).propagate = True
+
+
+def test_reflex_never_takes_its_logger_back_once_the_app_has_it(configured, monkeypatch):
+    """Under its CLI Reflex re-attaches its Rich sink (and cuts propagation) whenever a Config is made,
+    minutes into serving; the server's Reflex warnings then came out unformatted. In library mode it
+    leaves the logger to the app."""
+    from reflex_base.utils import log as reflex_log
+
+    reflex_logger = logging.getLogger("reflex")
+    monkeypatch.setenv(logconfig.REFLEX_MANAGED_LOGGING, "true")
+    try:
+        reflex_log.ensure_configured()  # control: what a Config made under the CLI does
+        assert not reflex_logger.propagate and reflex_logger.handlers
+        out = configured()
+        logconfig.leave_reflex_logging_to_the_app()
+        reflex_log.ensure_configured()  # a Config made later, in a worker
+        assert os.environ[logconfig.REFLEX_MANAGED_LOGGING] == "false"
+        assert reflex_logger.propagate and not reflex_logger.handlers
+        logging.getLogger("reflex.app").warning("no associated token")
+        (line,) = out.getvalue().splitlines()
+        assert TEXT_LINE.match(line).group(2) == "reflex.app"
+    finally:
+        reflex_log._reset()
 
 
 def _app_logging_inside_requests() -> Starlette:
