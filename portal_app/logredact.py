@@ -28,6 +28,8 @@ _Q = r"""(?:\\{0,2}["'])"""
 _CVC = re.compile(rf"(?i)(\b(?:cvc2?|cvv2?|csc)\b{_Q}?\]?{_Q}?\s*[:=,]\s*b?{_Q}?)(?!\[redacted\])([^\s\"'\\,;&}}\])]+)")
 _COOKIE_HEADER = re.compile(rf"(?i)(\b(?:set-)?cookie\b{_Q}?\s*[:=,]\s*b?{_Q}?)([^\r\n\"'\\]+)")
 _SESSION_COOKIE = re.compile(r"(?i)\b((?:portal|console)_session=)([^;\s\"'\\,]+)")
+# Our API keys (billing/api_keys.py) and webhook signing secrets: the prefix stays, to tell what it was.
+_API_SECRET = re.compile(r"\b(spk_|whsec_)[A-Za-z0-9_+/=-]{8,}")
 _PORTAL_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 
 
@@ -43,6 +45,7 @@ def redact(text: str) -> str:
     text = _COOKIE_HEADER.sub(lambda m: m.group(1) + MASK, text)
     text = _SESSION_COOKIE.sub(lambda m: m.group(1) + MASK, text)
     text = _CVC.sub(lambda m: m.group(1) + MASK, text)
+    text = _API_SECRET.sub(lambda m: m.group(1) + MASK, text)
     text = _PORTAL_TOKEN.sub(MASK, text)
     return _CARD.sub(_mask_card, text)
 

@@ -326,3 +326,22 @@ class PortalSession(SQLModel, table=True):
     created_at: datetime = ts(default=True)
     last_seen_at: datetime = ts(default=True)
     revoked_at: Optional[datetime] = ts(nullable=True)
+
+
+# --- Integration: API keys ------------------------------------------------------------------------
+
+
+class ApiKey(SQLModel, table=True):
+    """A merchant's REST API key. Only the SHA-256 of the secret is stored (the secret has 256 random
+    bits, so a plain hash is enough); `prefix` is the first characters, shown to tell keys apart."""
+
+    __tablename__ = "api_key"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    name: str = Field(default="", max_length=80)
+    prefix: str = Field(max_length=16)
+    secret_hash: str = Field(max_length=64, unique=True, index=True)
+    created_by: str = Field(default="", max_length=60)  # user:<id> | cli
+    created_at: datetime = ts(default=True)
+    last_used_at: Optional[datetime] = ts(nullable=True)
+    revoked_at: Optional[datetime] = ts(nullable=True)

@@ -19,11 +19,18 @@ CONSOLE_SUBSCRIBERS = "/console/subscribers"
 CONSOLE_SUBSCRIBER = "/console/subscribers/[subscriber_id]"  # one subscriber's profile
 CONSOLE_OUTBOX = "/console/outbox"
 CONSOLE_SETTINGS = "/console/settings"
+CONSOLE_WEBHOOKS = "/console/webhooks"  # webhook endpoints and their delivery logs
+
+# --- Hosted signup (public, one page per plan) ---------------------------------------------
+SIGNUP = "/signup/[merchant_slug]/[plan_id]"
 
 # --- Subscriber portal pages --------------------------------------------------------------
 PORTAL = "/portal"  # the portal after the token has been exchanged for a session
 PORTAL_TOKEN = "/portal/[token]"
 PORTAL_INVALID = "/invalid-link"  # outside /portal/*, which the token route owns
+# A short-lived, single-use portal session (POST /api/v1/portal_sessions, the signup page's landing):
+# exchanged for a portal session cookie like the lasting link, never revoking that link.
+PORTAL_GRANT_EXCHANGE = f"{PORTAL}/session/{{token}}"
 
 # --- HTTP API (Starlette, mounted in front of Reflex) -------------------------------------
 API_PREFIX = "/api"
@@ -47,6 +54,10 @@ STRIPE_WEBHOOK = f"{API_PREFIX}/stripe/webhook"
 # The simulated gateway's tokenizer (its Stripe.js endpoint): a card in, a pm_ id out.
 API_SIMULATED_PAYMENT_METHODS = f"{API_PREFIX}/simulated-gateway/v1/payment_methods"
 API_CONSOLE_PORTAL_LINK = f"{API_PREFIX}/console/subscribers/{{subscriber_id:int}}/portal-link"  # the link, on demand
+# The merchant REST API (api/v1/): Bearer API keys, JSON, OpenAPI at API_V1_OPENAPI.
+API_V1 = f"{API_PREFIX}/v1"
+API_V1_OPENAPI = f"{API_V1}/openapi.json"
+API_V1_INVOICE_PDF = f"{API_V1}/invoices/{{invoice_id:int}}.pdf"
 REFLEX_EVENT = "/_event"  # Reflex's Socket.IO endpoint (reflex_base.constants.Endpoint.EVENT)
 
 PORTAL_SESSION_COOKIE = "portal_session"
@@ -61,6 +72,21 @@ def _public_url() -> str:
 def portal_url(token: str) -> str:
     """The subscriber's long-lived link (absolute, for emails and the console)."""
     return f"{_public_url()}{PORTAL}/{quote(token, safe='')}"
+
+
+def signup_url(merchant_slug: str, plan_id: int) -> str:
+    """A plan's public hosted signup page (absolute: the console's Copy button, the API's plans)."""
+    return f"{_public_url()}/signup/{quote(merchant_slug, safe='')}/{int(plan_id)}"
+
+
+def portal_grant_url(token: str) -> str:
+    """A short-lived portal session's single-use address (absolute)."""
+    return f"{_public_url()}{PORTAL}/session/{quote(token, safe='')}"
+
+
+def api_invoice_pdf_url(invoice_id: int) -> str:
+    """An invoice's PDF through the REST API (same Bearer key; relative to PUBLIC_URL)."""
+    return f"{API_V1}/invoices/{int(invoice_id)}.pdf"
 
 
 def merchant_logo_url(slug: str, version: str = "") -> str:

@@ -1,0 +1,207 @@
+"""The public shape of our objects: what the REST API (api/v1) returns and what outgoing webhook
+events carry, one definition for both (as Stripe's events carry its API objects).
+
+Amounts are integer minor units with an upper-case ISO 4217 currency; times are ISO 8601 UTC.
+Ids are our integer row ids. A portal URL appears only where it was just created (POST /subscribers,
+POST /subscribers/{id}/portal_link): it is a credential, never listed or sent in an event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, select
+
+from portal_app import routes
+from portal_app.models import Invoice, InvoiceLine, Merchant, PaymentMethod, Plan, Subscriber, Subscription
+
+
+class ApiObject(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlanObject(ApiObject):
+    object: Literal["plan"] = "plan"
+    id: int
+    name: str
+    amount: int  # minor units per interval
+    currency: str
+    interval: Literal["day", "week", "month", "year"]
+    interval_count: int
+    cancellation_policy: Literal["not_allowed", "at_period_end", "immediately"]
+    active: bool
+    signup_url: str
+    created: datetime
+
+    @classmethod
+    def of(cls, plan: Plan, merchant_slug: str) -> PlanObject:
+        return cls(
+            id=plan.id,
+            name=plan.name,
+            amount=plan.amount_minor,
+            currency=plan.currency,
+            interval=plan.interval,
+            interval_count=plan.interval_count,
+            cancellation_policy=plan.cancellation_policy,
+            active=plan.active,
+            signup_url=routes.signup_url(merchant_slug, plan.id),
+            created=plan.created_at,
+        )
+
+
+class SubscriberObject(ApiObject):
+    object: Literal["subscriber"] = "subscriber"
+    id: int
+    name: str
+    email: str
+    language: str
+    created: datetime
+    portal_url: str | None = None  # only in the answer that created the link
+
+    @classmethod
+    def of(cls, subscriber: Subscriber, *, portal_url: str | None = None) -> SubscriberObject:
+        return cls(
+            id=subscriber.id,
+            name=subscriber.name,
+            email=subscriber.email,
+            language=subscriber.language,
+            created=subscriber.created_at,
+            portal_url=portal_url,
+        )
+
+
+class SubscriptionObject(ApiObject):
+    object: Literal["subscription"] = "subscription"
+    id: int
+    subscriber_id: int
+    plan_id: int
+    status: Literal["trialing", "active", "past_due", "canceled", "unpaid", "incomplete"]
+    current_period_start: datetime
+    current_period_end: datetime
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    ended_at: datetime | None
+    created: datetime
+
+    @classmethod
+    def of(cls, sub: Subscription) -> SubscriptionObject:
+        return cls(
+            id=sub.id,
+            subscriber_id=sub.subscriber_id,
+            plan_id=sub.plan_id,
+            status=sub.status,
+            current_period_start=sub.current_period_start,
+            current_period_end=sub.current_period_end,
+            cancel_at_period_end=sub.cancel_at_period_end,
+            canceled_at=sub.canceled_at,
+            ended_at=sub.ended_at,
+            created=sub.created_at,
+        )
+
+
+class InvoiceLineObject(ApiObject):
+    description: str
+    quantity: int
+    unit_amount: int
+    amount: int
+
+
+class InvoiceObject(ApiObject):
+    object: Literal["invoice"] = "invoice"
+    id: int
+    number: str | None
+    status: Literal["draft", "open", "paid", "void", "uncollectible"]
+    subscriber_id: int
+    subscription_id: int | None
+    currency: str
+    subtotal: int
+    tax: int
+    total: int
+    period_start: datetime | None
+    period_end: datetime | None
+    finalized_at: datetime | None
+    due_at: datetime | None
+    paid_at: datetime | None
+    attempt_count: int
+    pdf_url: str | None  # the API's PDF of a finalized invoice (same Bearer key)
+    lines: list[InvoiceLineObject]
+    created: datetime
+
+    @classmethod
+    def of(cls, invoice: Invoice, lines: list[InvoiceLine]) -> InvoiceObject:
+        return cls(
+            id=invoice.id,
+            number=invoice.number,
+            status=invoice.status,
+            subscriber_id=invoice.subscriber_id,
+            subscription_id=invoice.subscription_id,
+            currency=invoice.currency,
+            subtotal=invoice.subtotal_minor,
+            tax=invoice.tax_minor,
+            total=invoice.total_minor,
+            period_start=invoice.period_start,
+            period_end=invoice.period_end,
+            finalized_at=invoice.finalized_at,
+            due_at=invoice.due_at,
+            paid_at=invoice.paid_at,
+            attempt_count=invoice.attempt_count,
+            pdf_url=routes.api_invoice_pdf_url(invoice.id) if invoice.finalized_at is not None else None,
+            lines=[
+                InvoiceLineObject(
+                    description=line.description,
+                    quantity=line.quantity,
+                    unit_amount=line.unit_amount_minor,
+                    amount=line.amount_minor,
+                )
+                for line in lines
+            ],
+            created=invoice.created_at,
+        )
+
+
+class PaymentMethodObject(ApiObject):
+    object: Literal["payment_method"] = "payment_method"
+    id: int
+    subscriber_id: int
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    created: datetime
+
+    @classmethod
+    def of(cls, pm: PaymentMethod) -> PaymentMethodObject:
+        return cls(
+            id=pm.id,
+            subscriber_id=pm.subscriber_id,
+            brand=pm.brand,
+            last4=pm.last4,
+            exp_month=pm.exp_month,
+            exp_year=pm.exp_year,
+            created=pm.created_at,
+        )
+
+
+# --- loading helpers (callers scope the rows by merchant first) ------------------------------------
+
+
+def plan_object(session: Session, plan: Plan) -> PlanObject:
+    return PlanObject.of(plan, session.get(Merchant, plan.merchant_id).slug)
+
+
+def invoice_objects(session: Session, invoices: list[Invoice]) -> list[InvoiceObject]:
+    """Invoices with their lines, in one query for all the lines."""
+    ids = [inv.id for inv in invoices]
+    lines: dict[int, list[InvoiceLine]] = {i: [] for i in ids}
+    if ids:
+        for line in session.exec(
+            select(InvoiceLine).where(InvoiceLine.invoice_id.in_(ids)).order_by(InvoiceLine.id)
+        ).all():
+            lines[line.invoice_id].append(line)
+    return [InvoiceObject.of(inv, lines[inv.id]) for inv in invoices]
+
+
+def invoice_object(session: Session, invoice: Invoice) -> InvoiceObject:
+    return invoice_objects(session, [invoice])[0]
