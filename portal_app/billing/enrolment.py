@@ -42,7 +42,7 @@ def add_subscriber(
     actor: str,
     now: datetime,
     detail: dict,
-    gateway_customer_id: str | None = None,
+    gateway_customer_id: str = "",
 ) -> Subscriber:
     """A new subscriber row with its "registered" timeline entry."""
     subscriber = Subscriber(
