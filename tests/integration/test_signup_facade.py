@@ -14,6 +14,8 @@ from portal_app import db
 from portal_app.billing import portal_grants, sessions
 from portal_app.billing.facades import signup
 from portal_app.billing.facades.signup import NotAvailable, SignupOutcome, SignupRefused
+from portal_app.billing.gateways.base import CardEntry, SetupOutcome, SetupResult
+from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.models import AuditEvent, EmailMessage, PaymentAttempt, Plan, PortalLink, Subscriber, Subscription
 from portal_app.ratelimit import RateLimiter
 from tests.builders import card, make_world, raw_card
@@ -238,3 +240,82 @@ def test_rate_limited_per_ip_and_per_email(world, monkeypatch):
     with pytest.raises(SignupRefused) as err:
         _start(world, _form(email="four@example.com"), ip="7.7.7.3")
     assert err.value.text_key == "rate_limited"
+
+
+# --- Stripe mode: details first, then Elements confirms a SetupIntent (3DS in the browser) ----------
+
+
+class ElementsGateway(SimulatedGateway):
+    """The simulated gateway dressed as Stripe's card entry: a SetupIntent per customer, confirmed
+    "in the browser" with a tokenized card; the server reads it back by its seti_ id."""
+
+    card_entry = CardEntry.STRIPE_ELEMENTS
+    publishable_key = "pk_test_signup"
+
+    def __init__(self):
+        super().__init__()
+        self.intents: dict[str, tuple[str, str]] = {}  # seti_ -> (customer, pm_)
+
+    def create_setup_intent(self, *, customer_ref):
+        seti = f"seti_{len(self.intents) + 1}abc"
+        self.intents[seti] = (customer_ref, "")
+        return seti, f"{seti}_secret_xyz"
+
+    def browser_confirms(self, seti: str, number: str = VISA) -> None:
+        customer, _ = self.intents[seti]
+        self.intents[seti] = (customer, card(number)["payment_method"])
+
+    def attach_card(self, *, customer_ref, card_input):
+        if "setup_intent" not in card_input:
+            return super().attach_card(customer_ref=customer_ref, card_input=card_input)
+        customer, pm = self.intents.get(card_input["setup_intent"], ("", ""))
+        if customer != customer_ref or not pm:
+            return SetupResult(SetupOutcome.DECLINED, decline_code="resource_missing")
+        return super().attach_card(customer_ref=customer_ref, card_input={"payment_method": pm})
+
+
+@pytest.fixture
+def elements(world, monkeypatch):
+    gateway = ElementsGateway()
+    monkeypatch.setattr(signup, "get_gateway", lambda: gateway)
+    return gateway
+
+
+def _begin(world, form=None, ip="9.9.9.9"):
+    return signup.begin_stripe_card_step(
+        merchant_slug="fit",
+        plan_id=world.plan_id,
+        form=form or {"name": "Stripe Person", "email": "stripe@example.com", "language": "es"},
+        client_ip=ip,
+    )
+
+
+def test_stripe_signup_details_then_elements_then_enrolment(world, elements):
+    step = _begin(world)
+    assert step.publishable_key == "pk_test_signup" and step.client_secret.endswith("_secret_xyz")
+    assert not _rows(world, Subscriber, Subscriber.email == "stripe@example.com")  # nothing written yet
+    seti = step.client_secret.split("_secret_")[0]
+    elements.browser_confirms(seti)
+    result = signup.finish_stripe_signup(details=step.details, setup_intent_id=seti)
+    assert result.outcome is SignupOutcome.LANDED and result.paid
+    (subscriber,) = _rows(world, Subscriber, Subscriber.email == "stripe@example.com")
+    assert subscriber.language == "es" and subscriber.gateway_customer_id == step.details.customer_ref
+    # The same email again: the same steps, then its link by email; no second subscription, no charge.
+    again = _begin(world)
+    seti = again.client_secret.split("_secret_")[0]
+    elements.browser_confirms(seti)
+    assert signup.finish_stripe_signup(details=again.details, setup_intent_id=seti).outcome is SignupOutcome.CHECK_EMAIL
+    assert len(_rows(world, PaymentAttempt)) == 1
+
+
+def test_stripe_signup_refuses_card_data_and_foreign_or_unconfirmed_intents(world, elements):
+    with pytest.raises(SignupRefused):
+        _begin(world, {"name": "Eve", "email": "eve@example.com", **raw_card()})
+    step = _begin(world)
+    other = _begin(world, {"name": "Other", "email": "other@example.com"})
+    other_seti = other.client_secret.split("_secret_")[0]
+    elements.browser_confirms(other_seti)
+    for seti in (other_seti, step.client_secret.split("_secret_")[0], "pm_123", "seti_x\n", None):
+        with pytest.raises(SignupRefused):
+            signup.finish_stripe_signup(details=step.details, setup_intent_id=seti)
+    assert not _rows(world, Subscriber, Subscriber.email == "stripe@example.com")

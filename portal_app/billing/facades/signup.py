@@ -178,15 +178,8 @@ def _text(form: dict, key: str) -> str:
     return value.strip()
 
 
-def _checked_form(form: object, lang: str) -> tuple[str, str, str, dict[str, str]]:
-    """(name, email, language, card reference) of the form, or SignupRefused naming the field."""
-    if not isinstance(form, dict):
-        raise SignupRefused("card_form_only")
-    try:
-        card_input = card_reference(form, other_fields=SIGNUP_FIELDS)
-    except CardInputError as err:
-        key = "card_required" if err.field == "number" else "card_form_only"
-        raise SignupRefused(key, field="number" if err.field else None) from None
+def _checked_details(form: dict, lang: str) -> tuple[str, str, str]:
+    """(name, email, language) of the form, or SignupRefused naming the field."""
     name = _text(form, "name")
     if not name or _CONTROL.search(name):
         raise SignupRefused("name_required", field="name")
@@ -198,7 +191,19 @@ def _checked_form(form: object, lang: str) -> tuple[str, str, str, dict[str, str
     language = form.get("language", "") or lang
     if language not in i18n.SUPPORTED_LANGUAGES:
         raise SignupRefused("language_invalid", field="language")
-    return name, email, language, card_input
+    return name, email, language
+
+
+def _checked_form(form: object, lang: str) -> tuple[str, str, str, dict[str, str]]:
+    """(name, email, language, card reference) of the form, or SignupRefused naming the field."""
+    if not isinstance(form, dict):
+        raise SignupRefused("card_form_only")
+    try:
+        card_input = card_reference(form, other_fields=SIGNUP_FIELDS)
+    except CardInputError as err:
+        key = "card_required" if err.field == "number" else "card_form_only"
+        raise SignupRefused(key, field="number" if err.field else None) from None
+    return (*_checked_details(form, lang), card_input)
 
 
 def _refusal_of_setup(setup: SetupResult, lang: str) -> SignupRefused:
@@ -246,6 +251,68 @@ def start_signup(
         raise SignupRefused("processor_unavailable") from None
     pending = PendingSignup(merchant_id, pid, name, email, language, customer_ref, setup.setup_ref)
     return _after_card_step(pending, setup, lang, now or utcnow())
+
+
+@dataclasses.dataclass(frozen=True)
+class StripeCardStep:
+    """Stripe mode, after the details: the SetupIntent Elements confirms in the browser (3DS with the
+    bank included). `client_secret` is designed for the browser; `details` stays server-side and goes
+    back to start_signup with the confirmed seti_ id."""
+
+    publishable_key: str
+    client_secret: str
+    details: PendingSignup
+
+
+@calm_on_database_outage
+def begin_stripe_card_step(
+    *, merchant_slug: object, plan_id: object, form: object, client_ip: str, lang: str = "en"
+) -> StripeCardStep:
+    """Stripe mode: check the details {name, email, language} (rate limited like a signup), then a
+    gateway customer of its own and a SetupIntent for Elements. No row of ours is written."""
+    lang = i18n.language(lang)
+    if not signup_ip_limiter.hit(client_ip or "unknown"):
+        raise SignupRefused("rate_limited")
+    if not isinstance(form, dict) or set(form) - SIGNUP_FIELDS:
+        raise SignupRefused("card_form_only")
+    name, email, language = _checked_details(form, lang)
+    if not signup_email_limiter.hit(email):
+        raise SignupRefused("rate_limited")
+    with db.session_scope() as session:
+        merchant, plan = _offer_rows(session, merchant_slug, plan_id)
+        merchant_id, pid = merchant.id, plan.id
+    gateway = get_gateway()
+    if gateway.card_entry is not CardEntry.STRIPE_ELEMENTS:
+        raise SignupRefused("card_form_only")
+    try:
+        customer_ref = gateway.create_customer(
+            email=email, name=name, metadata={"merchant_id": str(merchant_id), "signup_plan_id": str(pid)}
+        )
+        _setup_id, client_secret = gateway.create_setup_intent(customer_ref=customer_ref)
+    except Exception as exc:  # noqa: BLE001 - Stripe unreachable or refusing: nothing was written
+        log.warning("signup: SetupIntent failed for merchant %s: %r", merchant_id, exc)
+        raise SignupRefused("processor_unavailable") from None
+    details = PendingSignup(merchant_id, pid, name, email, language, customer_ref, "")
+    return StripeCardStep(gateway.publishable_key, client_secret, details)
+
+
+@calm_on_database_outage
+def finish_stripe_signup(*, details: PendingSignup, setup_intent_id: object, lang: str = "en") -> SignupResult:
+    """Stripe mode: Elements confirmed the SetupIntent (3DS included): re-read it from Stripe for this
+    signup's own customer, then enrol (or mail the existing link) exactly like start_signup."""
+    lang = i18n.language(lang)
+    if not isinstance(details, PendingSignup) or not details.customer_ref:
+        raise SignupRefused("card_required", field="number")
+    try:
+        card_input = card_reference({"setup_intent": setup_intent_id})
+    except CardInputError:
+        raise SignupRefused("card_form_only") from None
+    try:
+        setup = get_gateway().attach_card(customer_ref=details.customer_ref, card_input=card_input)
+    except Exception as exc:  # noqa: BLE001 - a gateway failure of any kind is reported, never raised
+        log.warning("signup: reading the SetupIntent failed for merchant %s: %r", details.merchant_id, exc)
+        raise SignupRefused("processor_unavailable") from None
+    return _after_card_step(details, setup, lang, utcnow(), challenged=True)
 
 
 @calm_on_database_outage

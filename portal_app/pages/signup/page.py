@@ -12,6 +12,7 @@ from portal_app import i18n
 from portal_app.components.card_fields import bank_challenge_dialog
 from portal_app.components.layout import brand_header, centered_card, test_mode_ribbon
 from portal_app.components.simulated_card import simulated_card_fields, simulated_card_form
+from portal_app.components.stripe_elements import stripe_card_setup
 from portal_app.pages.signup.state import SignupState
 
 TAP = "44px"
@@ -127,6 +128,49 @@ def signup_form() -> rx.Component:
     )
 
 
+def stripe_signup_form() -> rx.Component:
+    """Stripe mode: the details first, then Stripe Elements (card fields in Stripe's iframe)."""
+    return rx.cond(
+        S.setup_client_secret != "",
+        rx.vstack(
+            stripe_card_setup(
+                publishable_key=S.stripe_publishable_key,
+                client_secret=S.setup_client_secret,
+                locale=S.lang,
+                submit_label=S.tx["subscribe"],
+                on_success=S.stripe_setup_confirmed,
+                on_error=S.stripe_card_error,
+            ),
+            _form_error(),
+            rx.text(S.tx["secure_note"], size="1", color_scheme="gray"),
+            spacing="3",
+            width="100%",
+            data_testid="stripe-card-section",
+        ),
+        rx.form(
+            rx.vstack(
+                _field(S.tx["name"], "name", S.name_error, auto_complete="name", max_length=120, required=True),
+                _field(
+                    S.tx["email"],
+                    "email",
+                    S.email_error,
+                    type="email",
+                    auto_complete="email",
+                    max_length=254,
+                    required=True,
+                ),
+                _language_field(),
+                _form_error(),
+                rx.button(S.tx["continue"], type="submit", size="3", width="100%", min_height=TAP, loading=S.saving),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=S.begin_stripe_card,
+            width="100%",
+        ),
+    )
+
+
 def _offer() -> rx.Component:
     return rx.vstack(
         rx.heading(S.title, size="6", as_="h2", data_testid="signup-title"),
@@ -163,7 +207,9 @@ def signup_page() -> rx.Component:
                 rx.card(
                     rx.vstack(
                         _offer(),
-                        rx.cond(S.done_message != "", _done(), signup_form()),
+                        rx.cond(
+                            S.done_message != "", _done(), rx.cond(S.stripe_mode, stripe_signup_form(), signup_form())
+                        ),
                         spacing="4",
                         width="100%",
                     ),

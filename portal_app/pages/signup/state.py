@@ -48,6 +48,11 @@ class SignupState(rx.State):
     cvc_error: str = ""
     form_error: str = ""
     _pending: signup_facade.PendingSignup | None = None
+    # Stripe mode: the details step's result. The publishable key and the SetupIntent's client secret
+    # are designed for the browser (Stripe.js confirms that one intent); cleared once used.
+    stripe_publishable_key: str = ""
+    setup_client_secret: str = ""
+    _stripe_details: signup_facade.PendingSignup | None = None
 
     def _params(self) -> tuple[str, str]:
         params = self.router.page.params
@@ -83,6 +88,7 @@ class SignupState(rx.State):
         """on_load: the offer in the merchant's language (or ?lang=en|es)."""
         self._clear_errors()
         self.done_message, self.saving, self.challenge_open, self._pending = "", False, False, None
+        self.setup_client_secret, self._stripe_details = "", None
         wanted = self.router.page.params.get("lang", "")
         try:
             offer = signup_facade.signup_offer(*self._params())
@@ -148,6 +154,55 @@ class SignupState(rx.State):
         finally:
             self.saving = False
         yield self._answer(result)
+
+    @rx.event
+    def begin_stripe_card(self, form_data: dict):
+        """Stripe mode, step 1: the details {name, email, language}; then Elements for a SetupIntent."""
+        self._clear_errors()
+        if not self._show_offer() or self.done_message:
+            return
+        self.saving = True
+        yield
+        try:
+            step = signup_facade.begin_stripe_card_step(
+                merchant_slug=self._params()[0],
+                plan_id=self._params()[1],
+                form=form_data,
+                client_ip=self.router.session.client_ip or "unknown",
+                lang=self.lang,
+            )
+        except BillingError as err:
+            self._refused(err)
+            return
+        finally:
+            self.saving = False
+        self._stripe_details = step.details
+        self.stripe_publishable_key = step.publishable_key
+        self.setup_client_secret = step.client_secret
+
+    @rx.event
+    def stripe_setup_confirmed(self, setup_intent_id: str):
+        """Stripe mode, step 2: Elements confirmed the SetupIntent (3DS with the bank included); the
+        server re-reads it for this browser's own pending customer. Only the seti_ id comes in."""
+        details, self._stripe_details = self._stripe_details, None
+        self._clear_errors()
+        if details is None:
+            return
+        self.setup_client_secret = ""
+        try:
+            result = signup_facade.finish_stripe_signup(
+                details=details, setup_intent_id=setup_intent_id, lang=self.lang
+            )
+        except BillingError as err:
+            self._refused(err)
+            self.form_error = self.form_error or self.number_error
+            return
+        return self._answer(result)
+
+    @rx.event
+    def stripe_card_error(self, message: str):
+        """Stripe.js could not confirm the card: its message stays in the form (Elements shows it too)."""
+        return
 
     @rx.event
     def finish_challenge(self, approved: bool):
