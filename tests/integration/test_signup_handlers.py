@@ -50,7 +50,7 @@ def _public(state) -> str:
 
 
 def _redirects(emitted) -> list[str]:
-    return [repr(e) for e in emitted if e is not None and "redirect" in repr(e)]
+    return [repr(e) for e in emitted if e is not None and "/portal/session/" in repr(e)]
 
 
 def _rows(engine, model, *where):

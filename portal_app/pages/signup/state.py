@@ -5,6 +5,7 @@ The bank's pending 3DS answer is kept in an underscore var (server-side only).""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 import reflex as rx
@@ -127,8 +128,10 @@ class SignupState(rx.State):
             self.done_message = i18n.signup_t(self.lang, "check_email_body", email=result.email)
             return None
         self.done_message = i18n.signup_t(self.lang, "opening_portal")
-        # Same origin: the grant's path only; its exchange sets the cookie and 303s to /portal.
-        return rx.redirect(urlsplit(result.landing_url).path, replace=True)
+        # A full page load of the grant's path (same origin): the HTTP exchange sets the cookie and 303s
+        # to /portal. rx.redirect would stay inside the single-page app's router and never reach it.
+        path = urlsplit(result.landing_url).path
+        return rx.call_script(f"window.location.replace({json.dumps(path)})")
 
     @rx.event
     def submit(self, form_data: dict):
