@@ -183,7 +183,13 @@ def _offer() -> rx.Component:
 
 def _done() -> rx.Component:
     return rx.callout(
-        S.done_message, icon="mail", color_scheme="green", role="status", width="100%", data_testid="signup-done"
+        S.done_message,
+        icon="mail",
+        color_scheme="green",
+        role="status",
+        width="100%",
+        data_testid="signup-done",
+        overflow_wrap="anywhere",
     )
 
 
