@@ -326,6 +326,9 @@ class PortalSession(SQLModel, table=True):
     created_at: datetime = ts(default=True)
     last_seen_at: datetime = ts(default=True)
     revoked_at: Optional[datetime] = ts(nullable=True)
+    # A session opened by a portal grant: where "Return to <merchant>" leads ("" = no such link).
+    # Not secret: the merchant's own page, checked when the grant was made (billing/portal_grants.py).
+    return_url: str = Field(default="", max_length=2000)
 
 
 # --- Integration: API keys ------------------------------------------------------------------------
@@ -345,3 +348,24 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = ts(default=True)
     last_used_at: Optional[datetime] = ts(nullable=True)
     revoked_at: Optional[datetime] = ts(nullable=True)
+
+
+# --- Integration: portal grants -------------------------------------------------------------------
+
+
+class PortalGrant(SQLModel, table=True):
+    """A short-lived, single-use way into one subscriber's portal (POST /portal_sessions, the signup
+    page's landing). Only the SHA-256 of its 256-bit token is stored; redeeming it (once, before
+    `expires_at`) opens a portal session on the subscriber's current lasting link, never revoking it."""
+
+    __tablename__ = "portal_grant"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    flow: str = Field(default="", max_length=40)  # "" | payment_method_update | subscription_cancel | invoices
+    return_url: str = Field(default="", max_length=2000)
+    created_by: str = Field(default="", max_length=60)  # api_key:<id> | signup | user:<id>
+    created_at: datetime = ts(default=True)
+    expires_at: datetime = ts()
+    redeemed_at: Optional[datetime] = ts(nullable=True)

@@ -25,6 +25,8 @@ from portal_app.pages.console.subscribers import ConsoleSubscribersState, subscr
 from portal_app.pages.portal.invalid import invalid_link_page
 from portal_app.pages.portal.overview import PortalState
 from portal_app.pages.portal.page import portal_page
+from portal_app.pages.signup.page import signup_page as hosted_signup_page
+from portal_app.pages.signup.state import SignupState
 
 app = rx.App(api_transformer=build_api(), html_lang="en", backend_exception_handler=calm_backend_exception_handler)
 # Each event's log lines carry its id (the event's txid; never the client token).
@@ -48,6 +50,9 @@ app.add_page(settings_page, route=routes.CONSOLE_SETTINGS, title="Settings", on_
 # Subscriber portal
 app.add_page(portal_page, route=routes.PORTAL, title="Your subscription", on_load=PortalState.load)
 app.add_page(invalid_link_page, route=routes.PORTAL_INVALID, title="Link not valid")
+
+# Hosted signup (public, one page per plan)
+app.add_page(hosted_signup_page, route=routes.SIGNUP, title="Subscribe", on_load=SignupState.load)
 
 # Billing runs and email delivery inside the app process (BILLING_TICK_SECONDS=0 turns runs off).
 app.register_lifespan_task(billing_loop)

@@ -32,6 +32,11 @@ class PortalSessionState(rx.State):
             self._loaded_for = owner_key(identity.merchant_id, identity.subscriber_id)
         return identity
 
+    def _portal_return_url(self) -> str:
+        """Where "Return to <merchant>" leads for this session ("" = nowhere): from the server-side
+        session a portal grant opened, never from the query string."""
+        return sessions.portal_return_url(connections.cookie_of(self.router.headers.raw_headers))
+
 
 class ConsoleAuthState(rx.State):
     """The merchant user behind this browser; every console page state authorizes through it first."""

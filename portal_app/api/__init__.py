@@ -25,6 +25,7 @@ from portal_app.api.health import health, liveness
 from portal_app.api.links import console_portal_link
 from portal_app.api.logo_upload import refuse_reflex_upload, upload_logo
 from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, portal_year_zip
+from portal_app.api.portal_grants import exchange_portal_grant
 from portal_app.api.request_id import RequestIdMiddleware
 from portal_app.api.simulated_gateway import create_payment_method
 from portal_app.api.stripe import stripe_routes
@@ -42,6 +43,7 @@ def build_api() -> Starlette:
             Route(routes.HEALTH, health, methods=["GET"]),
             Route(routes.HEALTH_LIVE, liveness, methods=["GET"]),
             Route(routes.API_MERCHANT_LOGO, merchant_logo, methods=["GET"]),
+            Route(routes.PORTAL_GRANT_EXCHANGE, exchange_portal_grant, methods=["GET"]),
             Route(routes.PORTAL_EXCHANGE, exchange_portal_token, methods=["GET"]),
             Route(routes.API_INVOICE_PDF, portal_invoice_pdf, methods=["GET"]),
             Route(routes.API_INVOICE_YEAR_ZIP, portal_year_zip, methods=["GET"]),

@@ -174,6 +174,19 @@ def portal_identity(cookie_header: str) -> PortalIdentity | None:
         return resolve_portal_session(session, secret)
 
 
+def portal_return_url(cookie_header: str) -> str:
+    """Where "Return to <merchant>" leads for this browser's live portal session ("" = nowhere):
+    the return URL the merchant gave when it made the portal grant that opened the session."""
+    secret = secret_from_cookie_header(cookie_header, PORTAL_SESSION)
+    if not secret:
+        return ""
+    with session_scope() as session:
+        if resolve_portal_session(session, secret) is None:
+            return ""
+        row = _live_row(session, PORTAL_SESSION, secret, utcnow())
+        return row.return_url if row is not None else ""
+
+
 # --- Console sessions (opened by a password login) ---------------------------------------
 
 

@@ -30,6 +30,7 @@ from portal_app.i18n.declines import (
 )
 from portal_app.i18n.payments import DECLINE_OUTCOMES, PAYMENT, PAYMENT_OUTCOMES
 from portal_app.i18n.portal_text import PORTAL, PORTAL_TEXT
+from portal_app.i18n.signup_text import SIGNUP, SIGNUP_TEXT
 
 # Every customer-facing text (portal, emails, PDFs) exists in these languages.
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -68,6 +69,17 @@ def all_text(lang: str | None) -> dict[str, str]:
     """Every portal UI text for one language, unformatted (the portal state holds this for static labels)."""
     texts = translation(language(lang))
     return {key: texts.pgettext(PORTAL, message) for key, message in PORTAL_TEXT.items()}
+
+
+def signup_t(lang: str | None, key: str, **values) -> str:
+    """A signup page text by its key (SIGNUP_TEXT), formal register in Spanish."""
+    return translate(lang, SIGNUP, SIGNUP_TEXT[key], **values)
+
+
+def signup_text(lang: str | None) -> dict[str, str]:
+    """Every signup page text for one language, unformatted (the page's static labels)."""
+    texts = translation(language(lang))
+    return {key: texts.pgettext(SIGNUP, message) for key, message in SIGNUP_TEXT.items()}
 
 
 def decline_message(code: str | None, lang: str | None = "en") -> str:

@@ -81,6 +81,7 @@ PORTAL_TEXT: dict[str, str] = {
     "saved": NC_("portal", "Saved. Your next invoices will use these details."),
     "language": NC_("portal", "Language"),
     "test_mode": NC_("portal", "Test mode — no real money moves"),
+    "return_to": NC_("portal", "Return to %(merchant)s"),
     "s_active": NC_("portal", "Active"),
     "s_trialing": NC_("portal", "Trial"),
     "s_past_due": NC_("portal", "Past due"),

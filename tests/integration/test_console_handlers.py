@@ -119,6 +119,7 @@ def _calls(b):
         (ConsolePlansState, {}, {"editing_id": b["plan"]}, ConsolePlansState.save, (PLAN_FORM,)),
         (ConsoleSubscribersState, {}, {}, ConsoleSubscribersState.load_all, ()),
         (ConsoleSubscribersState, {"plan_id": str(b["plan"])}, {}, ConsoleSubscribersState.load_plan, ()),
+        (ConsoleSubscribersState, {}, {"current_plan_id": b["plan"]}, ConsoleSubscribersState.copy_signup_url, ()),
         (
             ConsoleSubscribersState,
             {},

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from portal_app import i18n
-from portal_app.billing import notify, subscribers, subscriptions
+from portal_app.billing import notify, portal_grants, subscribers, subscriptions
 from portal_app.billing.errors import BillingError, NotFound
 from portal_app.billing.facades.card_entry import card_reference
 from portal_app.billing.facades.outage import ServiceUnavailable, calm_on_database_outage
@@ -46,6 +46,8 @@ from portal_app.billing.tenancy import get_scoped
 from portal_app.db import get_engine, new_session, session_scope
 from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, Subscriber, utcnow
 
+# The steps a portal grant may open (?flow=...): the card form, the cancel dialog, the invoice list.
+PORTAL_FLOWS = portal_grants.FLOWS
 CANCEL_REASONS = ("too_expensive", "not_using", "missing_features", "switching", "other")
 _PI_ID = re.compile(r"^pi_[A-Za-z0-9]{1,100}$")
 A, I = AttemptStatus, InvoiceStatus

@@ -157,6 +157,44 @@ def register_dialog() -> rx.Component:
     )
 
 
+def signup_link() -> rx.Component:
+    """The plan's public signup page: its URL with a Copy button (archived plans answer "not available")."""
+    S = ConsoleSubscribersState
+    return rx.card(
+        rx.vstack(
+            rx.text("Signup page", weight="medium", size="2"),
+            rx.flex(
+                rx.code(S.plan_signup_url, data_testid="plan-signup-url", word_break="break_all", size="2"),
+                rx.button(
+                    rx.icon("copy", size=16, aria_hidden="true"),
+                    "Copy",
+                    size="2",
+                    variant="soft",
+                    min_height=TAP,
+                    on_click=S.copy_signup_url,
+                    aria_label="Copy the signup link",
+                ),
+                spacing="3",
+                align="center",
+                wrap="wrap",
+                width="100%",
+            ),
+            rx.text(
+                rx.cond(
+                    S.plan_active,
+                    "Share it: anyone can subscribe to this plan there, paying the first invoice at once.",
+                    "Archived: the page answers “not available” until you activate the plan.",
+                ),
+                size="1",
+                color_scheme="gray",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
 def plan_page() -> rx.Component:
     S = ConsoleSubscribersState
     return console_page(
@@ -192,6 +230,7 @@ def plan_page() -> rx.Component:
             spacing="3",
             width="100%",
         ),
+        signup_link(),
         subscriber_list(),
         register_dialog(),
     )

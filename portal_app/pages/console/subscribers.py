@@ -33,6 +33,7 @@ class ConsoleSubscribersState(ConsoleState):
     plan_title: str = ""
     plan_summary: str = ""
     plan_active: bool = True
+    plan_signup_url: str = ""  # public (not a secret): the plan's hosted signup page
     plan_count: str = ""
     plan_mrr: str = ""
     query: str = ""
@@ -114,10 +115,24 @@ class ConsoleSubscribersState(ConsoleState):
             f"{POLICY_LABELS.get(plan.cancellation_policy, '')}"
         )
         self.plan_active = plan.active
+        self.plan_signup_url = plan.signup_url
         self.plan_count = str(plan.subscriber_count)
         self.plan_mrr = money(plan.mrr)
         self._reset_search()
         self._fetch(identity.merchant_id)
+
+    @rx.event
+    def copy_signup_url(self):
+        """Copy the plan's signup URL (re-read through the facade for this merchant's plan)."""
+        identity = self._authorize()
+        if identity is None:
+            return to_sign_in()
+        try:
+            plan = plans_facade.get_plan(merchant_id=identity.merchant_id, plan_id=self.current_plan_id)
+        except BillingError:
+            return rx.toast.error("This plan is no longer available.")
+        self.plan_signup_url = plan.signup_url
+        return [rx.set_clipboard(plan.signup_url), rx.toast.success("Signup link copied.")]
 
     @rx.event
     def search(self, form_data: dict):

@@ -57,6 +57,11 @@ class PortalState(PortalSessionState):
     billing_address: str = ""
     tax_id: str = ""
 
+    # A portal grant's step to open (?flow=, whitelisted) and its "Return to <merchant>" link.
+    flow: str = ""
+    return_url: str = ""
+    return_label: str = ""
+
     def _identity_or_redirect(self):
         """(merchant_id, subscriber_id), or an event sending the browser to the generic page."""
         identity = self._portal_identity()
@@ -113,6 +118,7 @@ class PortalState(PortalSessionState):
         self.billing_name = summary.billing_name
         self.billing_address = summary.billing_address
         self.tax_id = summary.tax_id
+        self.return_label = i18n.t(lang, "return_to", merchant=summary.merchant_name)
         self.loaded = True
         return True
 
@@ -159,6 +165,9 @@ class PortalState(PortalSessionState):
             return redirect
         if not self._refresh(*identity):
             return to_invalid_page()
+        flow = self.router.page.params.get("flow", "")
+        self.flow = flow if isinstance(flow, str) and flow in portal_facade.PORTAL_FLOWS else ""
+        self.return_url = self._portal_return_url()
 
     @rx.event
     def set_language(self, language: str):

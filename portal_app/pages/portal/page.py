@@ -8,10 +8,47 @@ from portal_app import i18n
 from portal_app.components.badges import status_badge
 from portal_app.components.layout import portal_frame
 from portal_app.pages.portal.billing_details import billing_details_section
-from portal_app.pages.portal.cancel import cancel_section
+from portal_app.pages.portal.cancel import PortalCancelState, cancel_section
 from portal_app.pages.portal.invoices import invoices_section
 from portal_app.pages.portal.overview import PortalState
-from portal_app.pages.portal.payment_method import payment_method_section
+from portal_app.pages.portal.payment_method import PortalCardState, payment_method_section
+
+INVOICES_ID = "portal-invoices"
+
+
+class PortalFlowState(PortalState):
+    """Opens the step a portal grant asked for (PortalState.flow, whitelisted on load), once."""
+
+    @rx.event
+    def open_flow(self):
+        if self._portal_identity() is None:
+            return None
+        flow, self.flow = self.flow, ""
+        if flow == "payment_method_update":
+            return PortalCardState.open_form
+        if flow == "subscription_cancel":
+            return PortalCancelState.set_dialog_open(True)
+        if flow == "invoices":
+            return rx.scroll_to(INVOICES_ID)
+        return None
+
+
+def return_link() -> rx.Component:
+    """ "Return to <merchant>": the return URL of the grant that opened this session (server side)."""
+    return rx.cond(
+        PortalState.return_url != "",
+        rx.link(
+            rx.icon("arrow_left", size=16, aria_hidden="true"),
+            PortalState.return_label,
+            href=PortalState.return_url,
+            rel="noreferrer",
+            display="inline-flex",
+            align_items="center",
+            gap="6px",
+            min_height="44px",
+            data_testid="return-link",
+        ),
+    )
 
 
 def _fact(label, value, testid: str) -> rx.Component:
@@ -77,13 +114,14 @@ def portal_page() -> rx.Component:
         PortalState.loaded,
         portal_frame(
             rx.vstack(
-                language_switch(),
+                rx.flex(return_link(), language_switch(), justify="between", align="center", wrap="wrap", width="100%"),
                 rx.cond(PortalState.has_subscription, overview_card()),
                 payment_method_section(),
-                invoices_section(),
+                rx.box(invoices_section(), id=INVOICES_ID, width="100%"),
                 billing_details_section(),
                 spacing="4",
                 width="100%",
+                on_mount=PortalFlowState.open_flow,
             ),
             merchant_name=PortalState.merchant_name,
             logo_url=PortalState.logo_url,

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from portal_app import db
+from portal_app import db, routes
 from portal_app.billing import plans as plan_service
 from portal_app.billing.facades.console.forms import (
     ConsoleError,
@@ -26,6 +26,7 @@ from portal_app.billing.money import Money, validate_currency
 from portal_app.billing.statuses import SubscriptionStatus, renews
 from portal_app.billing.tenancy import get_scoped
 from portal_app.models import (
+    Merchant,
     Plan,
     Subscription,
 )
@@ -58,6 +59,7 @@ class PlanRow:
     active: bool
     subscriber_count: int  # live (not deleted, not ended) subscriptions
     mrr: Money
+    signup_url: str = ""  # the plan's public hosted signup page (get_plan only)
 
 
 def _plan_row(plan: Plan, counts: dict[int, int], paying: dict[int, int]) -> PlanRow:
@@ -110,7 +112,10 @@ def get_plan(*, merchant_id: int, plan_id: Any) -> PlanRow:
     with db.session_scope() as session:
         plan = get_scoped(session, Plan, plan_id, merchant_id)
         counts, paying = _plan_counts(session, merchant_id, [plan_id])
-        return _plan_row(plan, counts, paying)
+        merchant = session.get(Merchant, merchant_id)
+        return dataclasses.replace(
+            _plan_row(plan, counts, paying), signup_url=routes.signup_url(merchant.slug, plan.id)
+        )
 
 
 def plan_fields_from_form(form: Any) -> dict[str, Any]:

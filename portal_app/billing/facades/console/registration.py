@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from portal_app import db
-from portal_app.billing import subscriptions as subscription_service
 from portal_app.billing.audit import audit
+from portal_app.billing.enrolment import add_subscriber, issue_first_link, live_subscription_on_plan
 from portal_app.billing.errors import NotFound
 from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.facades.card_entry import CardInputError, card_reference
@@ -31,16 +31,13 @@ from portal_app.billing.facades.console.forms import (
 )
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.gateways.base import CardEntry
-from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.payments.card_updates import CardUpdateOutcome, CardUpdateResult, update_payment_method
 from portal_app.billing.payments.cards import default_payment_method
 from portal_app.billing.payments.charging import charge_invoice
-from portal_app.billing.portal_links import issue_portal_link
 from portal_app.billing.statuses import SubscriptionStatus
 from portal_app.billing.subscriptions import start_subscription
 from portal_app.billing.tenancy import get_scoped
-from portal_app.models import Merchant, Plan, Subscriber, Subscription, utcnow
-from portal_app.routes import portal_url
+from portal_app.models import Merchant, Plan, Subscription, utcnow
 
 S = SubscriptionStatus
 BACKDATE_LIMIT_DAYS = 31
@@ -147,17 +144,7 @@ def _registration_from_form(
 def _pending_registration(session: Session, merchant_id: int, reg: _Registration) -> Subscription | None:
     """The email's live subscription on the plan, if any; ConsoleError unless it is a registration whose
     card was refused (incomplete, no card on file), which a new card resumes."""
-    subscriptions = session.exec(
-        select(Subscription)
-        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-        .where(
-            Subscriber.merchant_id == merchant_id,
-            Subscriber.email == reg.email,
-            Subscription.plan_id == reg.plan_id,
-            Subscription.deleted_at.is_(None),
-        )
-    ).all()
-    row = next((sub for sub in subscriptions if not subscription_service.is_ended(sub)), None)
+    row = live_subscription_on_plan(session, merchant_id=merchant_id, email=reg.email, plan_id=reg.plan_id)
     if row is None:
         return None
     refused_card = row.status == S.INCOMPLETE and (
@@ -206,19 +193,15 @@ def register_subscriber(
         plan_name = plan.name
         pending = _pending_registration(session, merchant_id, reg)
         if pending is None:
-            subscriber = Subscriber(
-                merchant_id=merchant_id, name=reg.name, email=reg.email, language=language, created_at=now
-            )
-            session.add(subscriber)
-            session.flush()
-            audit(
+            subscriber = add_subscriber(
                 session,
                 merchant_id=merchant_id,
-                subscriber_id=subscriber.id,
+                name=reg.name,
+                email=reg.email,
+                language=language,
                 actor=reg.actor,
-                kind="subscriber_registered",
-                detail={"plan_id": reg.plan_id, "send_invitation": reg.send_invitation},
                 now=now,
+                detail={"plan_id": reg.plan_id, "send_invitation": reg.send_invitation},
             )
             subscriber_id, subscription_id = subscriber.id, None
         else:
@@ -315,25 +298,12 @@ def _issue_link(
     session: Session, merchant_id: int, subscriber_id: int, plan_name: str, reg: _Registration, now: datetime
 ) -> bool:
     """The subscriber's first portal link, emailed when the form asks; returns whether it was."""
-    subscriber = session.get(Subscriber, subscriber_id)
-    token = issue_portal_link(session, subscriber, now=now)
-    if not reg.send_invitation:
-        return False
-    send_subscriber_email(
-        session,
-        merchant=session.get(Merchant, merchant_id),
-        subscriber=subscriber,
-        kind="invitation",
-        now=now,
-        context={"plan_name": plan_name, "portal_url": portal_url(token)},
-    )
-    audit(
+    return issue_first_link(
         session,
         merchant_id=merchant_id,
         subscriber_id=subscriber_id,
+        plan_name=plan_name,
         actor=reg.actor,
-        kind="invitation_sent",
-        detail={},
         now=now,
+        invite=reg.send_invitation,
     )
-    return True

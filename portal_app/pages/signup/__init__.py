@@ -1,0 +1,1 @@
+"""The hosted signup page (public): one page per plan."""
