@@ -18,6 +18,9 @@ from portal_app.api import build_api
 from portal_app.billing import accounts, exports, sessions
 from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.models import Invoice, Merchant, Plan, Subscriber, Subscription
+from portal_app.pages.console.subscribers import ConsoleSubscribersState
+from portal_app.portal_app import app  # noqa: F401  (registers every page and state)
+from tests.reflex_states import live_state, run_handler
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
@@ -336,3 +339,19 @@ def test_the_route_refuses_cross_site_requests(world, signed_in):
     client.cookies.set(routes.CONSOLE_SESSION_COOKIE, signed_in["a"])
     resp = client.get(routes.API_CONSOLE_EXPORT_INVOICES, headers={"sec-fetch-site": "cross-site"})
     assert resp.status_code == 403
+
+
+def test_the_subscribers_pages_export_link_carries_the_filters_on_screen(world, signed_in):
+    cookie = f"{routes.CONSOLE_SESSION_COOKIE}={signed_in['a']}"
+    with live_state(ConsoleSubscribersState, cookie, path=routes.CONSOLE_SUBSCRIBERS) as state:
+        run_handler(ConsoleSubscribersState.load_all, state)
+        assert state.export_csv_url == routes.API_CONSOLE_EXPORT_SUBSCRIBERS
+        run_handler(ConsoleSubscribersState.search, state, {"query": " zoë & co ", "status": "past_due"})
+        assert state.export_csv_url == routes.console_subscribers_csv_url(query="zoë & co", status="past_due")
+        assert "query=zo%C3%AB%20%26%20co&status=past_due" in state.export_csv_url
+    plan_id = world["a"]["plans"]["Basic"]
+    with live_state(
+        ConsoleSubscribersState, cookie, path=routes.console_plan_url(plan_id), params={"plan_id": str(plan_id)}
+    ) as state:
+        run_handler(ConsoleSubscribersState.load_plan, state)
+        assert state.export_csv_url == routes.console_subscribers_csv_url(plan_id=plan_id)
