@@ -126,6 +126,7 @@ def secret_dialog(on_outcome) -> rx.Component:
         aria_labelledby="api-key-dialog-title",
         style={
             "width": "min(520px, calc(100vw - 32px))",
+            "margin": "auto",  # centred (the CSS reset zeroes the browser's own auto margins)
             "padding": "24px",
             "border": "none",
             "border_radius": "var(--radius-4)",

@@ -24,7 +24,16 @@ _FIELD = {
 def export_link(href, label: str = "Export CSV", test_id: str = "export-csv") -> rx.Component:
     """A button-looking link to a CSV route (the browser downloads it: Content-Disposition attachment)."""
     return rx.button(
-        rx.el.a(rx.icon("download", size=16, aria_hidden="true"), label, href=href, data_testid=test_id),
+        # rx.el.a is React Router's Link: reload_document makes the click a real request (the
+        # route's attachment answer starts a download) instead of a client-side route change.
+        rx.el.a(
+            rx.icon("download", size=16, aria_hidden="true"),
+            label,
+            href=href,
+            reload_document=True,
+            download="",
+            data_testid=test_id,
+        ),
         as_child=True,
         size="3",
         variant="soft",

@@ -93,31 +93,46 @@ class ConsoleApiKeysState(ConsoleState):
 
 
 def _key_row(key) -> rx.Component:
+    """One key: name and prefix, then created / last used / status, and Revoke (wraps on phones)."""
     S = ConsoleApiKeysState
-    return rx.table.row(
-        rx.table.cell(rx.text(key["name"], weight="medium")),
-        rx.table.cell(rx.code(key["prefix"], variant="ghost")),
-        rx.table.cell(key["created"]),
-        rx.table.cell(key["last_used"]),
-        rx.table.cell(
-            rx.badge(key["status"], color_scheme=rx.cond(key["active"] != "", "green", "gray"), size="2"),
-        ),
-        rx.table.cell(
-            rx.cond(
-                key["active"] != "",
-                rx.button(
-                    "Revoke",
-                    size="2",
-                    variant="soft",
-                    color_scheme="red",
-                    min_height=TAP,
-                    aria_label="Revoke " + key["name"],
-                    on_click=S.ask_revoke(key["id"]),
-                ),
+    return rx.el.li(
+        rx.flex(
+            rx.vstack(
+                rx.text(key["name"], weight="medium", word_break="break-word"),
+                rx.code(key["prefix"], variant="ghost", size="2"),
+                spacing="1",
+                flex="1 1 200px",
             ),
+            rx.flex(
+                rx.text("Created ", key["created"], size="2", color_scheme="gray"),
+                rx.text("Last used: ", key["last_used"], size="2", color_scheme="gray"),
+                rx.badge(key["status"], color_scheme=rx.cond(key["active"] != "", "green", "gray"), size="2"),
+                rx.cond(
+                    key["active"] != "",
+                    rx.button(
+                        "Revoke",
+                        size="2",
+                        variant="soft",
+                        color_scheme="red",
+                        min_height=TAP,
+                        aria_label="Revoke " + key["name"],
+                        on_click=S.ask_revoke(key["id"]),
+                    ),
+                ),
+                spacing="3",
+                align="center",
+                wrap="wrap",
+            ),
+            justify="between",
+            align="center",
+            wrap="wrap",
+            spacing="2",
+            width="100%",
         ),
+        padding="8px 0",
+        border_bottom="1px solid var(--gray-4)",
+        list_style="none",
         data_testid="api-key-row",
-        align="center",
     )
 
 
@@ -132,23 +147,7 @@ def api_keys_section() -> rx.Component:
         ),
         rx.cond(
             S.api_keys.length() > 0,
-            rx.box(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *[
-                                rx.table.column_header_cell(label)
-                                for label in ("Name", "Key", "Created", "Last used", "Status", "")
-                            ]
-                        )
-                    ),
-                    rx.table.body(rx.foreach(S.api_keys, _key_row)),
-                    size="2",
-                    width="100%",
-                ),
-                overflow_x="auto",
-                width="100%",
-            ),
+            rx.el.ul(rx.foreach(S.api_keys, _key_row), padding="0", margin="0", width="100%"),
             rx.text("No API keys yet.", color_scheme="gray", data_testid="no-api-keys"),
         ),
         rx.flex(
