@@ -14,6 +14,7 @@ from portal_app.backend_errors import calm_backend_exception_handler
 from portal_app.background import billing_loop
 from portal_app.event_ids import EventLogIdMiddleware
 from portal_app.owners import ProtectedStateGuard
+from portal_app.pages.console.api_keys import ConsoleApiKeysState
 from portal_app.pages.console.dashboard import ConsoleDashboardState, dashboard_page
 from portal_app.pages.console.login import ConsoleLoginState, login_page, signup_page
 from portal_app.pages.console.outbox import ConsoleOutboxState, outbox_page
@@ -45,7 +46,12 @@ app.add_page(
 )
 app.add_page(profile_page, route=routes.CONSOLE_SUBSCRIBER, title="Subscriber", on_load=ConsoleProfileState.load)
 app.add_page(outbox_page, route=routes.CONSOLE_OUTBOX, title="Outbox", on_load=ConsoleOutboxState.load)
-app.add_page(settings_page, route=routes.CONSOLE_SETTINGS, title="Settings", on_load=ConsoleSettingsState.load)
+app.add_page(
+    settings_page,
+    route=routes.CONSOLE_SETTINGS,
+    title="Settings",
+    on_load=[ConsoleSettingsState.load, ConsoleApiKeysState.load],
+)
 
 # Subscriber portal
 app.add_page(portal_page, route=routes.PORTAL, title="Your subscription", on_load=PortalState.load)

@@ -54,6 +54,11 @@ STRIPE_WEBHOOK = f"{API_PREFIX}/stripe/webhook"
 # The simulated gateway's tokenizer (its Stripe.js endpoint): a card in, a pm_ id out.
 API_SIMULATED_PAYMENT_METHODS = f"{API_PREFIX}/simulated-gateway/v1/payment_methods"
 API_CONSOLE_PORTAL_LINK = f"{API_PREFIX}/console/subscribers/{{subscriber_id:int}}/portal-link"  # the link, on demand
+# Console: a new API key, created by the settings page's browser and answered to it once (never state).
+API_CONSOLE_API_KEYS = f"{API_PREFIX}/console/api-keys"
+# Console CSV downloads, streamed; filters in the query string (api/exports.py).
+API_CONSOLE_EXPORT_SUBSCRIBERS = f"{API_PREFIX}/console/exports/subscribers.csv"
+API_CONSOLE_EXPORT_INVOICES = f"{API_PREFIX}/console/exports/invoices.csv"
 # The merchant REST API (api/v1/): Bearer API keys, JSON, OpenAPI at API_V1_OPENAPI.
 API_V1 = f"{API_PREFIX}/v1"
 API_V1_OPENAPI = f"{API_V1}/openapi.json"
@@ -111,6 +116,21 @@ def console_subscriber_url(subscriber_id: int) -> str:
 
 def console_portal_link_url(subscriber_id: int) -> str:
     return f"{API_PREFIX}/console/subscribers/{int(subscriber_id)}/portal-link"
+
+
+def _with_query(path: str, params: dict[str, object]) -> str:
+    query = "&".join(f"{quote(k, safe='')}={quote(str(v), safe='')}" for k, v in params.items() if v not in ("", None))
+    return f"{path}?{query}" if query else path
+
+
+def console_subscribers_csv_url(**filters: object) -> str:
+    """The subscribers CSV with the list's filters (query, status, plan_id); empty ones left out."""
+    return _with_query(API_CONSOLE_EXPORT_SUBSCRIBERS, filters)
+
+
+def console_invoices_csv_url(**filters: object) -> str:
+    """The invoices CSV with its filters (status, subscriber_id, plan_id, finalized_from, ...)."""
+    return _with_query(API_CONSOLE_EXPORT_INVOICES, filters)
 
 
 def console_login_error_url(code: str) -> str:

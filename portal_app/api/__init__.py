@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from portal_app import routes
+from portal_app.api.api_keys import console_create_api_key
 from portal_app.api.assets import merchant_logo
 from portal_app.api.console import (
     console_change_password,
@@ -20,6 +21,7 @@ from portal_app.api.console import (
     console_sign_out_everywhere,
     console_signup,
 )
+from portal_app.api.exports import console_invoices_csv, console_subscribers_csv
 from portal_app.api.headers import SecurityHeadersMiddleware
 from portal_app.api.health import health, liveness
 from portal_app.api.links import console_portal_link
@@ -58,6 +60,9 @@ def build_api() -> Starlette:
             Route(routes.REFLEX_UPLOADED_FILES, refuse_reflex_upload, methods=EVERY_METHOD),
             Route(routes.API_SIMULATED_PAYMENT_METHODS, create_payment_method, methods=["POST"]),
             Route(routes.API_CONSOLE_PORTAL_LINK, console_portal_link, methods=["GET"]),
+            Route(routes.API_CONSOLE_API_KEYS, console_create_api_key, methods=["POST"]),
+            Route(routes.API_CONSOLE_EXPORT_SUBSCRIBERS, console_subscribers_csv, methods=["GET"]),
+            Route(routes.API_CONSOLE_EXPORT_INVOICES, console_invoices_csv, methods=["GET"]),
             *stripe_routes(),
         ]
     )

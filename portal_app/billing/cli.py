@@ -5,6 +5,9 @@ run [--now ISO]   renew due subscriptions, retry failed payments, settle unknown
                   Ctrl+C stops it after the current batch (a second one is not caught); exits 0.
 seed [--now ISO]  create the Acme Fitness demo (does nothing if it exists)
 links             print fresh portal links for the demo subscribers (old ones are revoked)
+api-key create --merchant SLUG [--name NAME]
+                  create an API key for the merchant; its secret is printed once, alone on the
+                  last line (only its hash is stored). Exits 2 for an unknown merchant.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 from datetime import UTC, datetime
 
 from portal_app import db
+from portal_app.billing.api_keys import ApiKeyError, create_api_key_for_slug
 from portal_app.billing.cluster_lock import hold_runner_lock
 from portal_app.billing.demo import DEMO_PASSWORD, OWNER_EMAIL, demo_portal_links, seed_demo
 from portal_app.billing.gateways import get_gateway
@@ -136,6 +140,26 @@ def cmd_links(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api_key_create(args: argparse.Namespace) -> int:
+    """A new API key: what was created, then the secret alone on the last line (past the log mask)."""
+    engine = _engine()
+    try:
+        with db.session_scope(engine) as session:
+            view, secret = create_api_key_for_slug(session, slug=args.merchant, name=args.name or "")
+    except ApiKeyError as err:
+        print(f"api-key create: {err.message}", file=sys.stderr)
+        return 2
+    label = f" {view.name!r}" if view.name else ""
+    print(f"API key{label} created for {args.merchant} ({view.prefix}…). Store it now: it is not shown again.")
+    sys.stdout.flush()
+    # The secret is what the operator asked for: printed past the mask (portal_app/logredact.py masks
+    # spk_ keys), on its own line, and nowhere else.
+    out = unmasked_stdout()
+    print(secret, file=out)
+    out.flush()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m portal_app.billing", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -149,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     seed.set_defaults(func=cmd_seed)
     links = commands.add_parser("links", help="print fresh demo portal links")
     links.set_defaults(func=cmd_links)
+    api_key = commands.add_parser("api-key", help="manage merchant API keys")
+    api_key_commands = api_key.add_subparsers(dest="api_key_command", required=True)
+    api_key_create = api_key_commands.add_parser("create", help="create an API key (its secret is printed once)")
+    api_key_create.add_argument("--merchant", required=True, metavar="SLUG", help="the merchant's slug, e.g. acme")
+    api_key_create.add_argument("--name", default="", help="a name to tell the key apart (optional)")
+    api_key_create.set_defaults(func=cmd_api_key_create)
     args = parser.parse_args(argv)
     if hasattr(args, "now") and args.now is None:
         args.now = utcnow()

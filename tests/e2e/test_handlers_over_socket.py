@@ -121,6 +121,11 @@ RECIPES: dict[str, Callable[[Victim], Call]] = {
     "ConsoleSettingsState.add_member": lambda v: _console(
         routes.CONSOLE_SETTINGS, {"form_data": {"email": "intruder@evil.example", "password": "long enough password"}}
     ),
+    "ConsoleApiKeysState.load": lambda v: _console(routes.CONSOLE_SETTINGS),
+    "ConsoleApiKeysState.key_outcome": lambda v: _console(routes.CONSOLE_SETTINGS, {"outcome": "created"}),
+    "ConsoleApiKeysState.ask_revoke": lambda v: _console(routes.CONSOLE_SETTINGS, {"key_id": "1"}),
+    "ConsoleApiKeysState.close_revoke": lambda v: _console(routes.CONSOLE_SETTINGS, {"open_": False}),
+    "ConsoleApiKeysState.revoke": lambda v: _console(routes.CONSOLE_SETTINGS),
 }
 
 

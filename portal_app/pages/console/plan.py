@@ -9,7 +9,7 @@ from portal_app import routes
 from portal_app.components.console_layout import TAP, error_callout, labelled
 from portal_app.components.simulated_card import simulated_card_fields, simulated_card_form
 from portal_app.pages.console.base import console_page
-from portal_app.pages.console.subscribers import ConsoleSubscribersState, subscriber_list
+from portal_app.pages.console.subscribers import ConsoleSubscribersState, invoice_export, subscriber_list
 
 
 def _card_fields() -> rx.Component:
@@ -232,5 +232,6 @@ def plan_page() -> rx.Component:
         ),
         signup_link(),
         subscriber_list(),
+        invoice_export(),
         register_dialog(),
     )

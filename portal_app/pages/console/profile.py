@@ -12,6 +12,7 @@ from portal_app.billing.facades.console import forms as forms_facade
 from portal_app.billing.facades.console import profile as profile_facade
 from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, section
+from portal_app.components.csv_export import subscriber_invoices_export
 from portal_app.components.portal_link import copy_link, link_field, show_link
 from portal_app.components.profile_parts import confirm_dialog, fact, invoice_row, timeline_row
 from portal_app.components.profile_reviews import review_section
@@ -434,6 +435,7 @@ def profile_page() -> rx.Component:
                 ),
                 rx.text("No invoices yet.", color_scheme="gray"),
             ),
+            subscriber_invoices_export(P.profile_id),
             title="Invoices",
         ),
         section(

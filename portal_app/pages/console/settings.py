@@ -15,6 +15,7 @@ from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.console import settings as settings_facade
 from portal_app.components.console_account import account_section
 from portal_app.components.console_layout import TAP, error_callout, labelled, native_form, section
+from portal_app.pages.console.api_keys import api_keys_section
 from portal_app.pages.console.base import ConsoleState, console_page, day, to_sign_in
 
 PASSWORD_ERRORS = {
@@ -402,5 +403,6 @@ def settings_page() -> rx.Component:
         _company_form(),
         _logo(),
         _team(),
+        api_keys_section(),
         account_section(user_email=S.user_email, password_error=S.password_error),
     )

@@ -14,6 +14,7 @@ from portal_app.billing.facades.console import registration as registration_faca
 from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.components.badges import status_badge
 from portal_app.components.console_layout import TAP, error_callout, labelled, section
+from portal_app.components.csv_export import export_link, invoice_export_form
 from portal_app.pages.console.base import (
     POLICY_LABELS,
     STATUS_LABELS,
@@ -49,6 +50,15 @@ class ConsoleSubscribersState(ConsoleState):
     register_error: str = ""
     registering: bool = False
     register_takes_card: bool = True  # simulated gateway: card fields (its tokenizer); Stripe: none
+
+    @rx.var
+    def export_csv_url(self) -> str:
+        """The subscribers CSV with the list's filters as shown (the last search, this plan)."""
+        return routes.console_subscribers_csv_url(
+            query=self.query,
+            status="" if self.status == "all" else self.status,
+            plan_id=self.current_plan_id or "",
+        )
 
     def _fetch(self, merchant_id: int) -> None:
         after = self._cursors[self.page_number - 1] if self.page_number - 1 < len(self._cursors) else None
@@ -321,14 +331,24 @@ def subscriber_list() -> rx.Component:
             ),
             rx.text("Page ", S.page_number.to_string(), size="2", data_testid="page-number"),
             rx.button("Next", size="3", variant="soft", min_height=TAP, disabled=~S.has_next, on_click=S.next_page),
+            rx.spacer(),
+            export_link(S.export_csv_url, "Export CSV", "export-subscribers"),
             spacing="3",
             align="center",
+            wrap="wrap",
+            width="100%",
         ),
     )
+
+
+def invoice_export() -> rx.Component:
+    """Invoices CSV (on a plan's page: that plan's invoices)."""
+    return section(invoice_export_form(ConsoleSubscribersState.current_plan_id), title="Export invoices")
 
 
 def subscribers_page() -> rx.Component:
     return console_page(
         rx.heading("Subscribers", size="6", as_="h1"),
         subscriber_list(),
+        invoice_export(),
     )

@@ -6,28 +6,19 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import select
-
 from portal_app import db
+from portal_app.billing import subscriber_search
 from portal_app.billing import subscriptions as subscription_service
 from portal_app.billing.facades.console.forms import (
     PAGE_SIZE,
     ConsoleError,
     parse_id,
 )
-from portal_app.billing.statuses import SubscriptionStatus
+from portal_app.billing.subscriber_search import MAX_QUERY_LENGTH, STATUS_FILTERS
 from portal_app.billing.tenancy import get_scoped
-from portal_app.models import (
-    Plan,
-    Subscriber,
-    Subscription,
-)
+from portal_app.models import Plan
 
-S = SubscriptionStatus
-
-MAX_QUERY_LENGTH = 100
-STATUS_FILTERS = tuple(s.value for s in SubscriptionStatus)
+__all__ = ["MAX_QUERY_LENGTH", "STATUS_FILTERS", "SubscriberPage", "SubscriberRow", "search_subscribers"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,10 +38,6 @@ class SubscriberPage:
     next_cursor: tuple[str, int] | None  # pass as `after` for the next page
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def search_subscribers(
     *,
     merchant_id: int,
@@ -63,9 +50,7 @@ def search_subscribers(
     """One page of the merchant's subscribers, by name then id, optionally on one plan, with a status,
     and whose name or email contains `query` (case-insensitive).
 
-    Keyset pagination on (name, id) over the (merchant_id, name, id) index: every page costs the same,
-    the 4,000th as the first. Plan and status filters are EXISTS probes on the subscription's
-    subscriber_id index.
+    The query is billing/subscriber_search.py's (keyset pages on (name, id), each as fast as the first).
     """
     if query is None:
         query = ""
@@ -91,55 +76,20 @@ def search_subscribers(
     with db.session_scope() as session:
         if plan_id is not None:
             get_scoped(session, Plan, plan_id, merchant_id)
-        stmt = select(Subscriber.id, Subscriber.name, Subscriber.email).where(Subscriber.merchant_id == merchant_id)
-        if plan_id is not None or status:
-            # Correlated on the subscriber (already scoped to the merchant above): probing by
-            # subscriber_id first keeps this an index lookup of one or two rows per subscriber.
-            probe = sa.select(Subscription.id).where(
-                Subscription.subscriber_id == Subscriber.id,
-                Subscription.deleted_at.is_(None),
-            )
-            if plan_id is not None:
-                probe = probe.where(Subscription.plan_id == plan_id)
-            if status:
-                probe = probe.where(Subscription.status == status)
-            stmt = stmt.where(probe.exists())
-        if query:
-            pattern = f"%{_escape_like(query.lower())}%"
-            stmt = stmt.where(
-                sa.or_(
-                    sa.func.lower(Subscriber.name).like(pattern, escape="\\"),
-                    Subscriber.email.like(pattern, escape="\\"),
-                )
-            )
-        if cursor is not None:
-            stmt = stmt.where(
-                sa.tuple_(Subscriber.name, Subscriber.id) > sa.tuple_(sa.literal(cursor[0]), sa.literal(cursor[1]))
-            )
-        stmt = stmt.order_by(Subscriber.name, Subscriber.id).limit(page_size + 1)
+        stmt = subscriber_search.subscribers_statement(
+            merchant_id=merchant_id,
+            plan_id=plan_id,
+            query=query,
+            status=status or "",
+            after=cursor,
+            limit=page_size + 1,
+        )
         found = session.exec(stmt).all()
         has_next = len(found) > page_size
         found = found[:page_size]
-        ids = [row[0] for row in found]
-        subs: dict[int, tuple[Subscription, str]] = {}
-        if ids:
-            sub_stmt = (
-                select(Subscription, Plan.name)
-                .join(Plan, Plan.id == Subscription.plan_id)
-                # "+ 0" keeps the tenancy check but stops SQLite from walking the merchant_id
-                # index (every subscription of the merchant) instead of the 25 subscriber_ids.
-                .where(
-                    Subscription.merchant_id + 0 == merchant_id,
-                    Subscription.subscriber_id.in_(ids),
-                    Subscription.deleted_at.is_(None),
-                )
-                .order_by(Subscription.id)
-            )
-            for sub, plan_name in session.exec(sub_stmt):
-                # On a plan's page show that plan's subscription (filtered here, not in SQL, so the
-                # lookup stays on the subscriber_id index); elsewhere the newest live one.
-                if plan_id is None or sub.plan_id == plan_id:
-                    subs[sub.subscriber_id] = (sub, plan_name)
+        subs = subscriber_search.shown_subscriptions(
+            session, merchant_id=merchant_id, subscriber_ids=[row[0] for row in found], plan_id=plan_id
+        )
         rows = []
         for sid, name, email in found:
             sub, plan_name = subs.get(sid, (None, ""))
