@@ -18,7 +18,7 @@ from portal_app.billing.webhooks_out.events import record_event
 from portal_app.models import Merchant, Subscriber, utcnow
 from tests.webhook_helpers import receiver
 
-from .conftest import assert_accessible, assert_no_horizontal_scroll, assert_tap_targets, screenshot
+from .conftest import AXE_JS, assert_accessible, assert_no_horizontal_scroll, assert_tap_targets, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -51,6 +51,7 @@ def test_add_an_endpoint_watch_its_deliveries_resend_and_delete(server, page):
         dialog.get_by_label("Endpoint URL").fill("ftp://nope.example")
         dialog.get_by_test_id("webhook-add-submit").click()
         dialog.get_by_text("Enter an http(s):// URL.").wait_for()
+        screenshot(page, "console-webhooks-add")
         dialog.get_by_label("Endpoint URL").fill(r.url)
         dialog.get_by_test_id("webhook-add-submit").click()
         secret = dialog.get_by_test_id("webhook-secret").inner_text()
@@ -71,22 +72,23 @@ def test_add_an_endpoint_watch_its_deliveries_resend_and_delete(server, page):
         endpoint.get_by_test_id("webhook-show-deliveries").click()
         delivery = page.get_by_test_id("webhook-delivery").filter(has_text=event_id)
         delivery.wait_for()
-        assert delivery.get_by_test_id("delivery-status").inner_text() == "pending"
+        assert delivery.get_by_test_id("delivery-status").inner_text() == "Retrying"
         facts = delivery.get_by_test_id("delivery-facts").inner_text()
         assert "HTTP 500" in facts and "next try" in facts and "attempt 1 of 8" in facts
 
         deliver_webhooks(engine, now=utcnow() + timedelta(seconds=6))
         page.get_by_role("button", name="Refresh").click()
-        delivery.get_by_test_id("delivery-status").filter(has_text="delivered").wait_for()
+        delivery.get_by_test_id("delivery-status").filter(has_text="Delivered").wait_for()
         assert "HTTP 200" in delivery.get_by_test_id("delivery-facts").inner_text()
         screenshot(page, "console-webhooks-log")
         assert_no_horizontal_scroll(page)
-        assert_accessible(page)
+        if AXE_JS.exists():  # axe-core comes from `make browser` (tools/node_modules)
+            assert_accessible(page)
         assert_tap_targets(page)
 
         delivery.get_by_role("button", name=re.compile(r"^Resend")).click()
         page.get_by_text("Queued: it will be sent within a few seconds.").wait_for()
-        delivery.get_by_test_id("delivery-status").filter(has_text="pending").wait_for()
+        delivery.get_by_test_id("delivery-status").filter(has_text="Waiting").wait_for()
         deliver_webhooks(engine)
     assert r.ids() == [event_id] * 3  # the same webhook-id on the failed try, the delivery and the resend
     for headers, body in r.requests:

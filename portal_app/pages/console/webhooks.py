@@ -52,6 +52,7 @@ class ConsoleWebhooksState(ConsoleState):
                 "type": d.event_type,
                 "event": d.event_id,
                 "status": d.status,
+                "label": d.status_label,
                 "code": d.status_code,
                 "latency": d.latency,
                 "attempts": d.attempts,
@@ -338,12 +339,13 @@ def _delivery(d) -> rx.Component:
                 rx.flex(
                     rx.code(d["type"], size="2"),
                     rx.badge(
-                        d["status"],
+                        d["label"],
                         size="2",
                         color_scheme=rx.match(
                             d["status"], ("delivered", "green"), ("failed", "red"), ("pending", "amber"), "gray"
                         ),
                         data_testid="delivery-status",
+                        data_status=d["status"],
                     ),
                     spacing="2",
                     wrap="wrap",

@@ -34,7 +34,8 @@ class DeliveryRow:
     id: int
     event_type: str
     event_id: str
-    status: str
+    status: str  # pending | sending | delivered | failed
+    status_label: str  # "Waiting", "Retrying", "Sending", "Delivered", "Failed"
     status_code: str  # "200", "—"
     latency: str  # "120 ms", "—"
     attempts: str  # "3 of 8"
@@ -45,6 +46,12 @@ class DeliveryRow:
 
 def _stamp(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+def _status_label(status: str, attempts: int) -> str:
+    if status == "pending":
+        return "Retrying" if attempts else "Waiting"
+    return {"sending": "Sending", "delivered": "Delivered", "failed": "Failed"}.get(status, status)
 
 
 def _row(view: endpoints.EndpointView) -> EndpointRow:
@@ -96,6 +103,7 @@ def endpoint_deliveries(*, merchant_id: int, endpoint_id: Any, limit: int = 50) 
             event_type=v.event_type,
             event_id=v.event_id,
             status=v.status,
+            status_label=_status_label(v.status, v.attempts),
             status_code=str(v.last_status_code) if v.last_status_code is not None else "—",
             latency=f"{v.last_latency_ms} ms" if v.last_latency_ms is not None else "—",
             attempts=f"{v.attempts} of {MAX_ATTEMPTS}",
