@@ -1,4 +1,4 @@
-"""Work the web app does on its own: billing runs on a timer and delivery of queued emails.
+"""Work the web app does on its own: billing runs on a timer, delivery of queued emails and webhooks.
 
 Runs as a Reflex lifespan task; the blocking billing calls go to a worker thread. Every app worker
 and replica runs this loop, and each tick takes the cluster-wide runner lock
@@ -16,6 +16,7 @@ from portal_app.billing.cluster_lock import hold_runner_lock
 from portal_app.billing.emails.outbox import deliver_queued_emails
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.runs import run_billing
+from portal_app.billing.webhooks_out.delivery import deliver_webhooks
 from portal_app.db import get_engine
 from portal_app.models import utcnow
 from portal_app.settings import get_settings
@@ -54,7 +55,9 @@ async def run_until_done(work, stop: threading.Event) -> None:
 
 
 async def billing_loop() -> None:
-    """Lifespan task: a billing run every BILLING_TICK_SECONDS (0 = off), emails every few seconds."""
+    """Lifespan task: a billing run every BILLING_TICK_SECONDS (0 = off), emails and webhooks every few
+    seconds. With ticks off and no SMTP the loop does nothing: `python -m portal_app.billing run`
+    (cron) then delivers the webhooks too."""
     settings = get_settings()
     tick = settings.billing_tick_seconds
     if tick <= 0 and not settings.smtp_host:
@@ -68,6 +71,8 @@ async def billing_loop() -> None:
                 next_run = loop.time() + tick
             if settings.smtp_host:
                 await asyncio.to_thread(deliver_queued_emails, get_engine())
+            # Webhooks every few seconds (their first retry is 5 s later); claims keep workers apart.
+            await asyncio.to_thread(deliver_webhooks, get_engine())
         except asyncio.CancelledError:
             raise
         except Exception:  # a failed tick is logged and retried next time, never kills the app

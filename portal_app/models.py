@@ -369,3 +369,75 @@ class PortalGrant(SQLModel, table=True):
     created_at: datetime = ts(default=True)
     expires_at: datetime = ts()
     redeemed_at: Optional[datetime] = ts(nullable=True)
+
+
+# --- Integration: outgoing webhooks ---------------------------------------------------------------
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """Where a merchant wants its events POSTed (Standard Webhooks). The signing secret is stored as
+    is (`whsec_` + base64): we need it to sign; it is the receiver's key to check us, not a credential
+    to our system. Deleting keeps the row (its delivery log) with deleted_at set."""
+
+    __tablename__ = "webhook_endpoint"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    url: str = Field(max_length=2048)
+    event_types: str = Field(default="", max_length=1000)  # comma-separated; empty = every type
+    secret: str = Field(max_length=100)
+    enabled: bool = Field(default=True)
+    disabled_at: Optional[datetime] = ts(nullable=True)
+    disabled_reason: str = Field(default="", max_length=300)
+    created_by: str = Field(default="", max_length=60)
+    created_at: datetime = ts(default=True)
+    deleted_at: Optional[datetime] = ts(nullable=True)
+
+
+class OutgoingEvent(SQLModel, table=True):
+    """One event of a merchant (webhook payload and GET /events), written in the transaction of the
+    change it reports. `public_id` (evt_...) is the webhook-id every delivery attempt carries."""
+
+    __tablename__ = "outgoing_event"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    public_id: str = Field(max_length=40, unique=True, index=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    type: str = Field(max_length=40)
+    payload: str = Field(sa_type=sa.Text)  # the JSON body sent, exactly
+    created_at: datetime = ts(default=True)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event to one endpoint: pending | sending | delivered | failed (billing/webhooks_out/delivery.py)."""
+
+    __tablename__ = "webhook_delivery"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    event_id: int = Field(foreign_key="outgoing_event.id", index=True)
+    endpoint_id: int = Field(foreign_key="webhook_endpoint.id", index=True)
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = Field(default=0)
+    next_attempt_at: Optional[datetime] = ts(nullable=True)
+    claimed_at: Optional[datetime] = ts(nullable=True)
+    last_status_code: Optional[int] = Field(default=None)
+    last_latency_ms: Optional[int] = Field(default=None)
+    last_error: str = Field(default="", max_length=300)
+    created_at: datetime = ts(default=True)
+    delivered_at: Optional[datetime] = ts(nullable=True)
+
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_delivery_event_endpoint"),
+        sa.Index("ix_webhook_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One HTTP attempt of a delivery, for the console's delivery log."""
+
+    __tablename__ = "webhook_attempt"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_delivery.id", index=True)
+    attempt: int
+    status_code: Optional[int] = Field(default=None)
+    latency_ms: int = Field(default=0)
+    error: str = Field(default="", max_length=300)
+    created_at: datetime = ts(default=True)

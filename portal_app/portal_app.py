@@ -23,6 +23,7 @@ from portal_app.pages.console.plans import ConsolePlansState, plans_page
 from portal_app.pages.console.profile import ConsoleProfileState, profile_page
 from portal_app.pages.console.settings import ConsoleSettingsState, settings_page
 from portal_app.pages.console.subscribers import ConsoleSubscribersState, subscribers_page
+from portal_app.pages.console.webhooks import ConsoleWebhooksState, webhooks_page
 from portal_app.pages.portal.invalid import invalid_link_page
 from portal_app.pages.portal.overview import PortalState
 from portal_app.pages.portal.page import portal_page
@@ -46,6 +47,7 @@ app.add_page(
 )
 app.add_page(profile_page, route=routes.CONSOLE_SUBSCRIBER, title="Subscriber", on_load=ConsoleProfileState.load)
 app.add_page(outbox_page, route=routes.CONSOLE_OUTBOX, title="Outbox", on_load=ConsoleOutboxState.load)
+app.add_page(webhooks_page, route=routes.CONSOLE_WEBHOOKS, title="Webhooks", on_load=ConsoleWebhooksState.load)
 app.add_page(
     settings_page,
     route=routes.CONSOLE_SETTINGS,

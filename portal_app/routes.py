@@ -147,3 +147,8 @@ def console_settings_url(**codes: str) -> str:
 def console_signup_error_url(message: str) -> str:
     """The sign-up page echoing why the sign-up was refused."""
     return f"{CONSOLE_SIGNUP}?error={quote(message)}"
+
+
+def console_webhooks_url() -> str:
+    """The console's webhooks page (absolute, for the email about a disabled endpoint)."""
+    return f"{_public_url()}{CONSOLE_WEBHOOKS}"

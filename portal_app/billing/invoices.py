@@ -25,6 +25,7 @@ from portal_app.billing.statuses import (
     transition,
 )
 from portal_app.billing.tenancy import get_scoped, row_id
+from portal_app.billing.webhooks_out.events import invoices_changed, subscriptions_changed
 from portal_app.models import (
     Invoice,
     InvoiceLine,
@@ -263,6 +264,7 @@ def issue_renewal_invoices(session: Session, items: list[RenewalInvoice], *, now
             .where(table.c.id.in_(ids[start : start + 1000]), table.c.status == I.DRAFT.value)
             .values(status=I.OPEN.value)
         )
+    invoices_changed(session, ids, "invoice.finalized", now=now)
     return ids
 
 
@@ -314,7 +316,7 @@ def reactivate_paid_up_subscriptions(
     open_invoice = (
         sa.select(Invoice.id).where(Invoice.subscription_id == Subscription.id, Invoice.status == I.OPEN).exists()
     )
-    restored = []
+    restored, previous = [], {}
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
         rows = session.execute(
@@ -335,6 +337,7 @@ def reactivate_paid_up_subscriptions(
             ).rowcount
             if done:
                 restored.append(sid)
+                previous[sid] = {"status": status}
                 audit(
                     session,
                     merchant_id=merchant_id,
@@ -344,6 +347,7 @@ def reactivate_paid_up_subscriptions(
                     detail={"subscription_id": sid, "from": status},
                     now=now,
                 )
+    subscriptions_changed(session, previous, now=now)
     if restored:
         # Keep loaded objects in step with the rows we just changed.
         for sid in restored:
@@ -370,9 +374,9 @@ def settle_invoice(
     """
     invoice = get_scoped(session, Invoice, row_id(invoice_id), merchant_id, for_update=True)
     _require_settleable(invoice, new_status)
-    transition(invoice, new_status)
     for column, value in _settled_columns(new_status, now).items():
         setattr(invoice, column, value)
+    transition(invoice, new_status)  # last: its event (invoice.paid) carries the columns above
     session.add(invoice)
     session.flush()
     entering = _ENTERING[new_status]
@@ -399,18 +403,27 @@ def settle_invoices_paid(session: Session, paid: Sequence[tuple[int, int]], *, n
     inv = Invoice.__table__
     values = {"status": I.PAID.value, "charging_attempt_id": None, **_settled_columns(I.PAID, now)}
     subscription_ids: list[int] = []
+    paid_ids: list[int] = []
     for start in range(0, len(paid), 1000):
         invoice_ids = [invoice_id for invoice_id, _ in paid[start : start + 1000]]
         attempt_ids = [attempt_id for _, attempt_id in paid[start : start + 1000]]
         # The WHERE pins the validated move and the claim: only the claim holder settles an invoice.
-        session.execute(
-            sa.update(inv)
-            .where(inv.c.id.in_(invoice_ids), inv.c.status == I.OPEN.value, inv.c.charging_attempt_id.in_(attempt_ids))
-            .values(**values)
+        paid_ids += (
+            session.execute(
+                sa.update(inv)
+                .where(
+                    inv.c.id.in_(invoice_ids), inv.c.status == I.OPEN.value, inv.c.charging_attempt_id.in_(attempt_ids)
+                )
+                .values(**values)
+                .returning(inv.c.id)
+            )
+            .scalars()
+            .all()
         )
         subscription_ids += (
             session.execute(sa.select(inv.c.subscription_id).where(inv.c.id.in_(invoice_ids))).scalars().all()
         )
+    invoices_changed(session, paid_ids, "invoice.paid", now=now)
     if _ENTERING[I.PAID].reactivates:
         reactivate_paid_up_subscriptions(session, subscription_ids, now=now)
     return subscription_ids

@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from portal_app.billing.audit import audit
+from portal_app.billing.webhooks_out.events import portal_link_regenerated
 from portal_app.models import PortalLink, Subscriber, Subscription, utcnow
 from portal_app.routes import portal_url
 from portal_app.settings import get_settings
@@ -64,6 +65,14 @@ def issue_portal_link(session: Session, subscriber: Subscriber, *, now: datetime
         )
     )
     session.flush()
+    return token
+
+
+def regenerate_portal_link(session: Session, subscriber: Subscriber, *, now: datetime | None = None) -> str:
+    """A merchant replaces the subscriber's link: issue_portal_link, reported as portal_link.regenerated
+    (the event names the subscriber, never the link). Returns the raw token."""
+    token = issue_portal_link(session, subscriber, now=now)
+    portal_link_regenerated(session, subscriber, now=now)
     return token
 
 

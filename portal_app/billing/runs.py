@@ -34,6 +34,7 @@ from portal_app.billing.payments.refunds import refund_held_charges
 from portal_app.billing.payments.settlement import settle_unknown_attempts
 from portal_app.billing.periods import period_bounds
 from portal_app.billing.statuses import RENEWING_STATUSES, Ending, InvoiceStatus, SubscriptionStatus, end_subscriptions
+from portal_app.billing.webhooks_out.delivery import deliver_webhooks
 from portal_app.db import is_postgres, new_session
 from portal_app.models import (
     AuditEvent,
@@ -73,6 +74,7 @@ class RunSummary:
     charges_in_review: int = 0  # outcomes only a merchant can settle (payments/review.py)
     card_expiring_emails: int = 0
     emails_sent: int = 0
+    webhooks_delivered: int = 0
     elapsed_seconds: float = 0.0
     stopped: bool = False  # asked to stop: the batches left are the next run's
 
@@ -104,7 +106,7 @@ class RunSummary:
             f"3DS {self.charges_requires_action}, unknown {self.charges_unknown}), "
             f"not sent (no card) {self.charges_not_sent}, in review {self.charges_in_review}, "
             f"settled {self.settled}, card-expiry emails {self.card_expiring_emails}, "
-            f"emails sent {self.emails_sent} "
+            f"emails sent {self.emails_sent}, webhooks delivered {self.webhooks_delivered} "
             f"in {self.elapsed_seconds:.2f}s" + ("; stopped early, the next run does the rest" if self.stopped else "")
         )
 
@@ -135,6 +137,8 @@ def run_billing(
         lambda: setattr(summary, "card_expiring_emails", send_card_expiring_emails(engine, now=now)),
         # Receipts and notices were queued inside the run's transactions; SMTP happens after them.
         lambda: setattr(summary, "emails_sent", deliver_queued_emails(engine, limit=100_000)),
+        # The run's events (invoices finalized and paid, subscriptions ended) go out after its commits.
+        lambda: setattr(summary, "webhooks_delivered", deliver_webhooks(engine).delivered),
     )
     for phase in phases:
         if stop():

@@ -14,6 +14,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from portal_app.billing.webhooks_out.events import status_changed, subscriptions_changed
 from portal_app.models import Invoice, Subscription
 
 
@@ -119,10 +120,16 @@ _ENUM_BY_TABLE = {
 
 
 def transition(obj, new_status: StrEnum | str) -> None:
-    """Set obj.status to new_status if the table allows it; raise InvalidTransition otherwise."""
+    """Set obj.status to new_status if the table allows it; raise InvalidTransition otherwise.
+
+    The move is reported in the same transaction (webhooks_out/events.py): a subscription's
+    subscription.updated (+ .canceled), an invoice's finalized/paid, a failed attempt's
+    invoice.payment_failed. So callers finish the row's other columns before calling this."""
     enum = _ENUM_BY_TABLE[obj.__tablename__]
     check_transition(enum, obj.status, new_status)
+    previous = obj.status
     obj.status = enum(new_status).value
+    status_changed(obj, previous)
 
 
 def is_ended(sub: Subscription) -> bool:
@@ -193,6 +200,8 @@ def end_subscriptions(
     ).rowcount
     if ended != len(endings):
         raise RuntimeError(f"ended {ended} of {len(endings)} locked subscriptions")
+    # subscription.updated (+ .canceled) for each, in bulk, in this transaction.
+    subscriptions_changed(session, {e.subscription_id: {"status": e.status} for e in endings})
     if status == S.CANCELED:
         invoice = Invoice.__table__
         session.execute(

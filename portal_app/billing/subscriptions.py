@@ -19,6 +19,7 @@ from portal_app.billing.errors import BillingError, NotAllowed
 from portal_app.billing.invoices import create_draft_invoice, finalize_invoice, settle_invoice
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
+from portal_app.billing.objects import SubscriptionObject
 from portal_app.billing.payments.attempts import ChargeInvoiceResult
 from portal_app.billing.payments.charging import charge_invoice
 from portal_app.billing.periods import period_bounds
@@ -32,6 +33,7 @@ from portal_app.billing.statuses import (
     renews,
 )
 from portal_app.billing.tenancy import get_scoped, row_id
+from portal_app.billing.webhooks_out.events import record_event
 from portal_app.db import new_session
 from portal_app.models import Invoice, Merchant, PaymentMethod, Plan, Subscriber, Subscription
 
@@ -151,6 +153,9 @@ def start_subscription(
     )
     session.add(sub)
     session.flush()
+    record_event(
+        session, merchant_id=merchant_id, type="subscription.created", obj=SubscriptionObject.of(sub), now=start_at
+    )
     invoice = create_draft_invoice(session, sub.id, merchant_id=merchant_id, now=start_at)
     finalize_invoice(session, invoice.id, merchant_id=merchant_id, now=start_at)
     audit(
@@ -262,10 +267,13 @@ def cancel_subscription(
         end_subscription(session, sub, now=now)
     else:
         # Status stays active/past_due: the customer keeps what they paid for until the period ends.
+        previous = {"cancel_at_period_end": sub.cancel_at_period_end, "canceled_at": sub.canceled_at}
         sub.cancel_at_period_end = True
         sub.canceled_at = now
     session.add(sub)
     session.flush()
+    if not immediate:  # an immediate end reported itself (statuses.end_subscriptions)
+        _report_update(session, sub, previous, now=now)
     ends = access_ends_at(sub)
     audit(
         session,
@@ -298,11 +306,13 @@ def undo_cancellation(
         raise NotAllowed(
             "There is no cancellation to undo: the subscription is not set to end, or it has already ended."
         )
+    previous = {"cancel_at_period_end": sub.cancel_at_period_end, "canceled_at": sub.canceled_at}
     sub.cancel_at_period_end = False
     sub.canceled_at = None
     previous_reason, sub.cancellation_reason = sub.cancellation_reason, ""
     session.add(sub)
     session.flush()
+    _report_update(session, sub, previous, now=now)
     audit(
         session,
         merchant_id=merchant_id,
@@ -313,6 +323,18 @@ def undo_cancellation(
         now=now,
     )
     return sub
+
+
+def _report_update(session: Session, sub: Subscription, previous: dict, *, now: datetime) -> None:
+    """subscription.updated for a change that is not a status move (those report themselves)."""
+    record_event(
+        session,
+        merchant_id=sub.merchant_id,
+        type="subscription.updated",
+        obj=SubscriptionObject.of(sub),
+        previous_attributes=previous,
+        now=now,
+    )
 
 
 def delete_subscription(

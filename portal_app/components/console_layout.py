@@ -32,6 +32,7 @@ NAV = [
     ("Plans", routes.CONSOLE_PLANS),
     ("Subscribers", routes.CONSOLE_SUBSCRIBERS),
     ("Outbox", routes.CONSOLE_OUTBOX),
+    ("Webhooks", routes.CONSOLE_WEBHOOKS),
     ("Settings", routes.CONSOLE_SETTINGS),
 ]
 

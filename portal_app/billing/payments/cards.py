@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from portal_app.billing.audit import audit
 from portal_app.billing.gateways.base import CardDetails, PaymentGateway
 from portal_app.billing.tenancy import get_scoped
+from portal_app.billing.webhooks_out.events import payment_method_updated
 from portal_app.db import new_session
 from portal_app.models import PaymentAttempt, PaymentMethod, Subscriber
 
@@ -118,7 +119,10 @@ def save_card(
             )
         ).first()
         if existing is not None:
+            was_default = existing.is_default
             _make_default_card(session, existing)
+            if not was_default:
+                payment_method_updated(session, existing, merchant_id=subscriber.merchant_id, now=now)
             return existing
         pm = PaymentMethod(
             merchant_id=subscriber.merchant_id,
@@ -144,6 +148,7 @@ def save_card(
             detail={"brand": card.brand, "last4": card.last4, "exp": f"{card.exp_month:02d}/{card.exp_year}"},
             now=now,
         )
+        payment_method_updated(session, pm, merchant_id=subscriber.merchant_id, now=now)
     return pm
 
 

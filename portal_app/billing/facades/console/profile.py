@@ -32,7 +32,13 @@ from portal_app.billing.payments.review_resolution import (
     resolve_review,
     reviews_of,
 )
-from portal_app.billing.portal_links import current_portal_token, is_subscriber_deleted, issue_portal_link
+from portal_app.billing.portal_links import (
+    current_portal_token,
+    is_subscriber_deleted,
+)
+from portal_app.billing.portal_links import (
+    regenerate_portal_link as regenerate_link,
+)
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
 from portal_app.billing.subscription_views import SubscriptionOverview, current_subscription, subscription_overview
 from portal_app.billing.tenancy import get_scoped
@@ -285,7 +291,7 @@ def regenerate_portal_link(*, merchant_id: int, user_id: int, subscriber_id: Any
     now = now or utcnow()
     with db.session_scope() as session:
         subscriber = _live_subscriber(session, merchant_id, subscriber_id)
-        token = issue_portal_link(session, subscriber, now=now)
+        token = regenerate_link(session, subscriber, now=now)
         audit(
             session,
             merchant_id=merchant_id,
