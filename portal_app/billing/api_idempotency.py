@@ -60,10 +60,6 @@ def request_fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _expired(row: ApiIdempotencyKey, now: datetime) -> bool:
-    return row.created_at <= now - KEY_LIFETIME
-
-
 def _existing(session: Session, merchant_id: int, key: str) -> ApiIdempotencyKey | None:
     return session.exec(
         select(ApiIdempotencyKey)
@@ -94,8 +90,6 @@ def claim_key(session: Session, *, merchant_id: int, key: str, fingerprint: str,
             row = _existing(session, merchant_id, key)
             if row is None:  # pragma: no cover - it committed, so it is there
                 raise
-    if _expired(row, now):  # pragma: no cover - deleted above; kept for a clock between statements
-        return Claim(ClaimOutcome.IN_FLIGHT)
     if row.request_hash != fingerprint:
         return Claim(ClaimOutcome.MISMATCH)
     if row.response_status is None:

@@ -47,7 +47,8 @@ class SubscriberPage:
     next_cursor: tuple[str, int] | None  # pass as `after` for the next page
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
+    """text for a LIKE pattern with ESCAPE '\\': its %, _ and \\ match themselves."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -105,7 +106,7 @@ def search_subscribers(
                 probe = probe.where(Subscription.status == status)
             stmt = stmt.where(probe.exists())
         if query:
-            pattern = f"%{_escape_like(query.lower())}%"
+            pattern = f"%{escape_like(query.lower())}%"
             stmt = stmt.where(
                 sa.or_(
                     sa.func.lower(Subscriber.name).like(pattern, escape="\\"),
