@@ -27,8 +27,8 @@ from portal_app.api.logo_upload import refuse_reflex_upload, upload_logo
 from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, portal_year_zip
 from portal_app.api.request_id import RequestIdMiddleware
 from portal_app.api.simulated_gateway import create_payment_method
-from portal_app.api.v1 import api_v1_routes
 from portal_app.api.stripe import stripe_routes
+from portal_app.api.v1 import api_v1_routes
 from portal_app.connections import HandshakeCookieMiddleware
 from portal_app.forwarded import ForwardedClientMiddleware
 

@@ -67,7 +67,12 @@ def _query_parameters(model: type[BaseModel]) -> list[dict]:
 
 def _path_parameters(endpoint: Endpoint) -> list[dict]:
     return [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID - 1}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID - 1},
+        }
         for name in endpoint.path_params
     ]
 

@@ -31,7 +31,9 @@ class SubscriberCreate(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     email: str = Field(min_length=3, max_length=254)
     plan: ObjectId = Field(description="The plan's id.")
-    language: Literal["en", "es"] | None = Field(None, description="Emails and portal; the merchant's default if unset.")
+    language: Literal["en", "es"] | None = Field(
+        None, description="Emails and portal; the merchant's default if unset."
+    )
     send_invitation: bool = Field(False, description="Email the subscriber their portal link, asking for a card.")
 
 
@@ -68,7 +70,13 @@ def create_subscriber(call: ApiCall):
     )
 
 
-@get(routes.API_V1_SUBSCRIBER, summary="Retrieve a subscriber", response=SubscriberObject, errors=(404,), tag="subscribers")
+@get(
+    routes.API_V1_SUBSCRIBER,
+    summary="Retrieve a subscriber",
+    response=SubscriberObject,
+    errors=(404,),
+    tag="subscribers",
+)
 def get_subscriber(call: ApiCall):
     return api_facade.get_subscriber(call.merchant_id, call.ids["subscriber_id"])
 

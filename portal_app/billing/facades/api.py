@@ -84,7 +84,11 @@ def list_plans(merchant_id: int, *, limit: int = 10, starting_after: int | None 
     with db.session_scope() as session:
         slug = _slug(session, merchant_id)
         rows, more = _keyset(
-            session, select(Plan).where(Plan.merchant_id == merchant_id), Plan, limit=limit, starting_after=starting_after
+            session,
+            select(Plan).where(Plan.merchant_id == merchant_id),
+            Plan,
+            limit=limit,
+            starting_after=starting_after,
         )
         return ObjectPage([PlanObject.of(plan, slug) for plan in rows], more)
 
@@ -311,14 +315,18 @@ def finish_idempotent_request(
 ) -> None:
     with db.session_scope() as session:
         api_idempotency.finish_claim(
-            session, claim_id, merchant_id=merchant_id, status=status, body=body, portal_subscriber_id=portal_subscriber_id
+            session,
+            claim_id,
+            merchant_id=merchant_id,
+            status=status,
+            body=body,
+            portal_subscriber_id=portal_subscriber_id,
         )
 
 
 def drop_idempotency_claim(merchant_id: int, claim_id: int) -> None:
     with db.session_scope() as session:
         api_idempotency.drop_claim(session, claim_id, merchant_id=merchant_id)
-
 
 
 # --- keys ---------------------------------------------------------------------------------------
