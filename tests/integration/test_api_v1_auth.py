@@ -81,3 +81,21 @@ def test_the_secret_never_reaches_a_log_line(client, tenant, caplog, monkeypatch
     assert "boom" in caplog.text  # the failure was logged ...
     assert tenant.key not in caplog.text  # ... and no line carries the key
     assert tenant.key[4:] not in caplog.text
+
+
+def test_cookies_never_authenticate_and_cross_site_bearer_calls_work(client, engine, tenant):
+    """Only the Bearer header opens the API: a browser's console cookie gets 401 (so a cross-site page
+    cannot ride a session), and a Bearer call with any Origin is served (no form CSRF check here)."""
+    client.cookies.set(routes.CONSOLE_SESSION_COOKIE, "whatever-the-browser-holds")
+    _assert_401(client.get(routes.API_V1_PLANS))
+    resp = client.post(
+        routes.API_V1_SUBSCRIBERS,
+        headers={**tenant.headers, "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        json={"name": "Bo", "email": "bo@example.com", "plan": tenant.world.plan_id},
+    )
+    assert resp.status_code == 200
+    # The app's security headers still apply, and the answer is never cached.
+    assert resp.headers["referrer-policy"] == "no-referrer"
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    assert resp.headers["cache-control"] == "no-store"
+    assert resp.headers["x-request-id"]

@@ -107,3 +107,10 @@ def test_no_link_for_a_subscriber_whose_subscription_was_deleted(client, engine,
     url = routes.API_V1_SUBSCRIBER_PORTAL_LINK.format(subscriber_id=tenant.world.subscriber_id)
     resp = client.post(url, headers=tenant.headers)
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "not_allowed"
+
+
+def test_the_invitation_of_a_registration_without_a_card_asks_for_one(client, engine, tenant):
+    subscriber = _register(client, tenant, send_invitation=True, language="es").json()
+    (email,) = rows(engine, EmailMessage, EmailMessage.subscriber_id == subscriber["id"])
+    assert "añada su tarjeta en el portal" in email.body_text
+    assert subscriber["portal_url"] in email.body_text

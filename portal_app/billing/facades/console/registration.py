@@ -324,7 +324,7 @@ def _register_awaiting_card(
                 actor=reg.actor,
             )
             subscription_id = started.subscription.id
-            invitation_sent = _issue_link(session, merchant_id, subscriber_id, plan_name, reg, now)
+            invitation_sent = _issue_link(session, merchant_id, subscriber_id, plan_name, reg, now, add_card=True)
     message = (
         f"{reg.name} is registered to {plan_name}; the first invoice is charged once they add a card in the portal."
     )
@@ -334,9 +334,17 @@ def _register_awaiting_card(
 
 
 def _issue_link(
-    session: Session, merchant_id: int, subscriber_id: int, plan_name: str, reg: _Registration, now: datetime
+    session: Session,
+    merchant_id: int,
+    subscriber_id: int,
+    plan_name: str,
+    reg: _Registration,
+    now: datetime,
+    *,
+    add_card: bool = False,
 ) -> bool:
-    """The subscriber's first portal link, emailed when the form asks; returns whether it was."""
+    """The subscriber's first portal link, emailed when the form asks (asking for a card when the
+    registration has none yet); returns whether it was."""
     subscriber = session.get(Subscriber, subscriber_id)
     token = issue_portal_link(session, subscriber, now=now)
     if not reg.send_invitation:
@@ -347,7 +355,7 @@ def _issue_link(
         subscriber=subscriber,
         kind="invitation",
         now=now,
-        context={"plan_name": plan_name, "portal_url": portal_url(token)},
+        context={"plan_name": plan_name, "portal_url": portal_url(token), "add_card": add_card},
     )
     audit(
         session,
