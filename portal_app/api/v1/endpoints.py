@@ -11,7 +11,6 @@ a plain function that calls the API facade (billing/facades/api.py) in a worker 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -59,10 +58,11 @@ class ApiCall:
 
 @dataclasses.dataclass(frozen=True)
 class Download:
-    """A file answer (the invoice PDF)."""
+    """A file answer: the invoice PDF, or another format of a list (its type in Endpoint.also)."""
 
     filename: str
     data: bytes
+    media_type: str | None = None  # None: the endpoint's media_type
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +76,7 @@ class Endpoint:
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()  # besides 401 and 429, answered by every operation
     media_type: str = "application/json"
+    also: tuple[str, ...] = ()  # other media types a 200 may have (e.g. "text/csv" for ?format=csv)
     status: int = 200
     tag: str = ""
 
@@ -189,7 +190,7 @@ def _render(endpoint: Endpoint, result: Any, url: str) -> tuple[int, dict | Down
 def _file_response(download: Download, media_type: str) -> Response:
     return Response(
         download.data,
-        media_type=media_type,
+        media_type=download.media_type or media_type,
         headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{download.filename}"'},
     )
 
@@ -251,7 +252,3 @@ def dispatcher(endpoints: list[Endpoint]) -> Callable[[Request], Any]:
 async def unknown_url(request: Request) -> Response:
     """Any other /api/v1 URL: a JSON 404, as every answer of the API is JSON."""
     return error_response(ApiError(404, "resource_missing", "Unrecognized request URL."))
-
-
-def as_json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()

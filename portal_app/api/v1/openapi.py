@@ -91,6 +91,8 @@ def _success(endpoint: Endpoint, schemas: _Schemas) -> dict:
         content = {endpoint.media_type: {"schema": {"type": "string", "format": "binary"}}}
     else:
         content = {"application/json": {"schema": schemas.ref(endpoint.response, "serialization")}}
+    for media_type in endpoint.also:
+        content[media_type] = {"schema": {"type": "string"}}
     answer: dict[str, Any] = {"description": _STATUS_TEXT[endpoint.status], "content": content}
     if endpoint.method == "POST":
         answer["headers"] = {
