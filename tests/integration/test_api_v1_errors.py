@@ -140,3 +140,21 @@ def test_an_unexpected_failure_is_a_json_500_without_details(client, tenant, mon
     resp = client.get(routes.API_V1_PLAN.format(plan_id=tenant.world.plan_id), headers=tenant.headers)
     assert resp.status_code == 500
     assert resp.json() == {"error": {"type": "api_error", "code": "internal_error", "message": "Something went wrong."}}
+
+
+def test_nul_and_control_characters_are_400_on_every_database(any_engine, gateway, monkeypatch):
+    """PostgreSQL refuses NUL in text: such input is refused before it reaches the database."""
+    tenant = make_tenant(any_engine, gateway, slug="fit", prefix="FIT")
+    client = api_client(any_engine, monkeypatch)
+    resp = client.get(routes.API_V1_SUBSCRIBERS, params={"email_or_name": "a\x00b"}, headers=tenant.headers)
+    _error(resp, 400, "parameter_invalid", "email_or_name")
+    for body in (
+        b'{"name":"a\\u0000b","email":"x@example.com","plan":%d}',
+        b'{"name":"Bo","email":"x\\u0000@example.com","plan":%d}',
+        b'{"name":"Bo","email":"x\\u001f@example.com","plan":%d}',
+    ):
+        resp = client.post(routes.API_V1_SUBSCRIBERS, headers=tenant.headers, content=body % tenant.world.plan_id)
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid_input", resp.text
+    lone_surrogate = b'{"name":"\\ud800","email":"x@example.com","plan":%d}' % tenant.world.plan_id
+    _error(client.post(routes.API_V1_SUBSCRIBERS, headers=tenant.headers, content=lone_surrogate), 400, "invalid_json")
+    assert len(rows(any_engine, Subscriber)) == 1

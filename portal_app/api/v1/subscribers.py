@@ -20,7 +20,10 @@ SubscriberList = list_model(SubscriberObject, "SubscriberList")
 
 class SubscriberListQuery(ListQuery):
     email_or_name: str | None = Field(
-        None, max_length=100, description="Subscribers whose email or name contains this (case-insensitive)."
+        None,
+        max_length=100,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="Subscribers whose email or name contains this (case-insensitive).",
     )
 
 

@@ -23,7 +23,7 @@ from portal_app.billing.api_keys import ApiKeyIdentity
 from portal_app.billing.audit import audit
 from portal_app.billing.errors import NotAllowed, NotFound
 from portal_app.billing.facades.console import profile
-from portal_app.billing.facades.console.forms import parse_id
+from portal_app.billing.facades.console.forms import ConsoleError, has_control_characters, parse_id
 from portal_app.billing.facades.console.registration import register_subscriber_without_card
 from portal_app.billing.facades.console.subscribers import escape_like
 from portal_app.billing.objects import (
@@ -106,6 +106,8 @@ def list_subscribers(
     merchant_id: int, *, query: str = "", limit: int = 10, starting_after: int | None = None
 ) -> ObjectPage:
     """The merchant's subscribers, newest first; `query` matches a part of the name or email."""
+    if has_control_characters(query or ""):
+        raise ConsoleError("Search for letters, digits and punctuation only.", field="email_or_name")
     stmt = select(Subscriber).where(Subscriber.merchant_id == merchant_id)
     if query := (query or "").strip():
         pattern = f"%{escape_like(query.lower())}%"
