@@ -441,3 +441,23 @@ class WebhookAttempt(SQLModel, table=True):
     latency_ms: int = Field(default=0)
     error: str = Field(default="", max_length=300)
     created_at: datetime = ts(default=True)
+
+
+# --- Part R: the REST API's idempotency keys (api/v1, billing/api_idempotency.py) ------------------
+
+
+class ApiIdempotencyKey(SQLModel, table=True):
+    """One POST of the REST API under an `Idempotency-Key` (per merchant, kept 24 h): the request's
+    hash and, once it finished, the response to replay. A portal URL in a response is a credential:
+    it is never stored; `portal_subscriber_id` says whose current URL to re-derive on replay."""
+
+    __tablename__ = "api_idempotency_key"
+    __table_args__ = (sa.UniqueConstraint("merchant_id", "key", name="uq_api_idempotency_key_merchant_key"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    response_status: Optional[int] = Field(default=None)  # None while the first request runs
+    response_body: Optional[str] = Field(default=None, sa_type=sa.Text)
+    portal_subscriber_id: Optional[int] = Field(default=None)
+    created_at: datetime = ts(default=True, index=True)

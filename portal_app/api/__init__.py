@@ -1,5 +1,5 @@
 """Plain HTTP routes beside the Reflex app: portal link exchange, downloads, console forms, logos,
-the Stripe webhook, the simulated gateway's card tokenizer and health.
+the Stripe webhook, the simulated gateway's card tokenizer, health and the merchant REST API (v1/).
 
 Mounted in front of Reflex (rx.App(api_transformer=...)), so in production, where one port serves
 everything, these paths are answered before the single-page app loads. Routes never open a
@@ -31,6 +31,7 @@ from portal_app.api.portal_grants import exchange_portal_grant
 from portal_app.api.request_id import RequestIdMiddleware
 from portal_app.api.simulated_gateway import create_payment_method
 from portal_app.api.stripe import stripe_routes
+from portal_app.api.v1 import api_v1_routes
 from portal_app.connections import HandshakeCookieMiddleware
 from portal_app.forwarded import ForwardedClientMiddleware
 
@@ -64,6 +65,7 @@ def build_api() -> Starlette:
             Route(routes.API_CONSOLE_EXPORT_SUBSCRIBERS, console_subscribers_csv, methods=["GET"]),
             Route(routes.API_CONSOLE_EXPORT_INVOICES, console_invoices_csv, methods=["GET"]),
             *stripe_routes(),
+            *api_v1_routes(),  # the merchant REST API (Bearer keys; no cookies, no form CSRF)
         ]
     )
     api.add_middleware(SecurityHeadersMiddleware)

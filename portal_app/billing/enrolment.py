@@ -76,9 +76,10 @@ def issue_first_link(
     actor: str,
     now: datetime,
     invite: bool,
+    add_card: bool = False,
 ) -> bool:
-    """The subscriber's first portal link, emailed in an invitation (their language) when `invite`;
-    returns whether it was."""
+    """The subscriber's first portal link, emailed in an invitation (their language) when `invite`,
+    asking for a card when `add_card` (registered without one); returns whether it was."""
     subscriber = session.get(Subscriber, subscriber_id)
     token = issue_portal_link(session, subscriber, now=now)
     if not invite:
@@ -89,7 +90,7 @@ def issue_first_link(
         subscriber=subscriber,
         kind="invitation",
         now=now,
-        context={"plan_name": plan_name, "portal_url": portal_url(token)},
+        context={"plan_name": plan_name, "portal_url": portal_url(token), "add_card": add_card},
     )
     audit(
         session,

@@ -68,10 +68,21 @@ def issue_portal_link(session: Session, subscriber: Subscriber, *, now: datetime
     return token
 
 
-def regenerate_portal_link(session: Session, subscriber: Subscriber, *, now: datetime | None = None) -> str:
-    """A merchant replaces the subscriber's link: issue_portal_link, reported as portal_link.regenerated
-    (the event names the subscriber, never the link). Returns the raw token."""
+def regenerate_portal_link(session: Session, subscriber: Subscriber, *, actor: str, now: datetime | None = None) -> str:
+    """A merchant (console or API) replaces the subscriber's link: issue_portal_link, on the timeline
+    and reported as portal_link.regenerated (the event names the subscriber, never the link).
+    Returns the raw token."""
+    now = now or utcnow()
     token = issue_portal_link(session, subscriber, now=now)
+    audit(
+        session,
+        merchant_id=subscriber.merchant_id,
+        subscriber_id=subscriber.id,
+        actor=actor,
+        kind="portal_link_regenerated",
+        detail={},
+        now=now,
+    )
     portal_link_regenerated(session, subscriber, now=now)
     return token
 

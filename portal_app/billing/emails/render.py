@@ -34,7 +34,7 @@ REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
 }
 # Optional keys per kind, read when present.
 OPTIONAL_CONTEXT: dict[str, tuple[str, ...]] = {
-    "invitation": ("plan_name",),
+    "invitation": ("plan_name", "add_card"),  # add_card: registered without a card (Stripe, REST API)
     "receipt": ("portal_url",),
     "payment_failed": ("decline_code", "reason", "next_retry_at", "final"),
     "card_expiring": ("exp", "exp_month", "exp_year"),  # exp "MM/YYYY", or month and year
@@ -123,6 +123,15 @@ def _invitation(v: _Values) -> _Email:
     ]
     if v.has("plan_name"):
         paragraphs.insert(1, translate(lang, "email", "Your plan: %(plan)s.", plan=v["plan_name"]))
+    if v.context.get("add_card") is True:
+        paragraphs.insert(
+            -1,
+            translate(
+                lang,
+                "email",
+                "To start your subscription, add your card in the portal: your first invoice is paid as soon as you do.",
+            ),
+        )
     return _Email(
         subject=translate(lang, "email", "Your billing portal at %(merchant)s", merchant=merchant),
         paragraphs=paragraphs,

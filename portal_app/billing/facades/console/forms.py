@@ -93,12 +93,17 @@ def form_dict(form: Any) -> dict:
 
 def email_field(value: Any, field: str = "email") -> str:
 
-    if not isinstance(value, str):
+    if not isinstance(value, str) or _CONTROL.search(value):
         raise ConsoleError("Enter a valid email address.", field=field)
     try:
         return normalize_email(value)
     except AccountError as err:
         raise ConsoleError(str(err), field=field) from None
+
+
+def has_control_characters(text: str) -> bool:
+    """NUL and other control characters (PostgreSQL refuses NUL in text; nobody types them)."""
+    return bool(_CONTROL.search(text))
 
 
 def checkbox(value: Any) -> bool:

@@ -291,17 +291,7 @@ def regenerate_portal_link(*, merchant_id: int, user_id: int, subscriber_id: Any
     now = now or utcnow()
     with db.session_scope() as session:
         subscriber = _live_subscriber(session, merchant_id, subscriber_id)
-        token = regenerate_link(session, subscriber, now=now)
-        audit(
-            session,
-            merchant_id=merchant_id,
-            subscriber_id=subscriber_id,
-            actor=actor_for(user_id),
-            kind="portal_link_regenerated",
-            detail={},
-            now=now,
-        )
-        return portal_url(token)
+        return portal_url(regenerate_link(session, subscriber, actor=actor_for(user_id), now=now))
 
 
 def send_invitation(*, merchant_id: int, user_id: int, subscriber_id: Any, now: datetime | None = None) -> str:

@@ -126,7 +126,7 @@ def _card_of_form(form: dict, takes_cards: bool) -> dict[str, str] | None:
 
 
 def _registration_from_form(
-    form: Any, *, plan_id: Any, user_id: int, now: datetime, takes_cards: bool = True
+    form: Any, *, plan_id: Any, actor: str, now: datetime, takes_cards: bool = True
 ) -> _Registration:
     form = form_dict(form)
     return _Registration(
@@ -137,7 +137,7 @@ def _registration_from_form(
         start_at=_start_at(form.get("start_date", ""), now),
         card_input=_card_of_form(form, takes_cards),
         send_invitation=checkbox(form.get("send_invitation", "")),
-        actor=actor_for(user_id),
+        actor=actor,
     )
 
 
@@ -178,34 +178,9 @@ def register_subscriber(
     now = now or utcnow()
     gateway = gateway or get_gateway()
     reg = _registration_from_form(
-        form, plan_id=plan_id, user_id=user_id, now=now, takes_cards=console_takes_cards(gateway)
+        form, plan_id=plan_id, actor=actor_for(user_id), now=now, takes_cards=console_takes_cards(gateway)
     )
-    with db.session_scope() as session:
-        merchant = session.get(Merchant, merchant_id)
-        if merchant is None:
-            raise NotFound("Merchant not found")
-        language = reg.language or merchant.default_language or "en"
-        if language not in LANGUAGES:
-            raise ConsoleError("Choose English or Spanish.", field="language")
-        plan = get_scoped(session, Plan, reg.plan_id, merchant_id)
-        if not plan.active:
-            raise ConsoleError("This plan is archived: activate it before registering subscribers.")
-        plan_name = plan.name
-        pending = _pending_registration(session, merchant_id, reg)
-        if pending is None:
-            subscriber = add_subscriber(
-                session,
-                merchant_id=merchant_id,
-                name=reg.name,
-                email=reg.email,
-                language=language,
-                actor=reg.actor,
-                now=now,
-                detail={"plan_id": reg.plan_id, "send_invitation": reg.send_invitation},
-            )
-            subscriber_id, subscription_id = subscriber.id, None
-        else:
-            subscriber_id, subscription_id = pending.subscriber_id, pending.id
+    subscriber_id, subscription_id, plan_name, pending = _open_registration(merchant_id, reg, now)
 
     if reg.card_input is None:
         return _register_awaiting_card(merchant_id, subscriber_id, subscription_id, plan_name, reg, now)
@@ -268,6 +243,53 @@ def register_subscriber(
     return RegisterResult(subscriber_id, subscription_id, RegistrationOutcome.PAYMENT_FAILED, invitation_sent, message)
 
 
+def _open_registration(
+    merchant_id: int, reg: _Registration, now: datetime
+) -> tuple[int, int | None, str, Subscription | None]:
+    """The subscriber (new, or the one whose refused registration this resumes): (subscriber id,
+    resumed subscription id or None, plan name, the resumed subscription)."""
+    with db.session_scope() as session:
+        merchant = session.get(Merchant, merchant_id)
+        if merchant is None:
+            raise NotFound("Merchant not found")
+        language = reg.language or merchant.default_language or "en"
+        if language not in LANGUAGES:
+            raise ConsoleError("Choose English or Spanish.", field="language")
+        plan = get_scoped(session, Plan, reg.plan_id, merchant_id)
+        if not plan.active:
+            raise ConsoleError("This plan is archived: activate it before registering subscribers.")
+        plan_name = plan.name
+        pending = _pending_registration(session, merchant_id, reg)
+        if pending is None:
+            subscriber = add_subscriber(
+                session,
+                merchant_id=merchant_id,
+                name=reg.name,
+                email=reg.email,
+                language=language,
+                actor=reg.actor,
+                now=now,
+                detail={"plan_id": reg.plan_id, "send_invitation": reg.send_invitation},
+            )
+            subscriber_id, subscription_id = subscriber.id, None
+        else:
+            subscriber_id, subscription_id = pending.subscriber_id, pending.id
+    return subscriber_id, subscription_id, plan_name, pending
+
+
+def register_subscriber_without_card(
+    *, merchant_id: int, actor: str, plan_id: Any, form: Any, now: datetime | None = None
+) -> RegisterResult:
+    """Register a subscriber without a card whatever the gateway (the REST API, as Stripe mode here):
+    the incomplete subscription with its first invoice open, the portal link and, if asked, the
+    invitation; the subscriber adds a card in the portal, which charges that invoice. `form` holds
+    the registration fields only (name, email, language, start_date, send_invitation)."""
+    now = now or utcnow()
+    reg = _registration_from_form(form, plan_id=plan_id, actor=actor, now=now, takes_cards=False)
+    subscriber_id, subscription_id, plan_name, _resumed = _open_registration(merchant_id, reg, now)
+    return _register_awaiting_card(merchant_id, subscriber_id, subscription_id, plan_name, reg, now)
+
+
 def _register_awaiting_card(
     merchant_id: int, subscriber_id: int, subscription_id: int | None, plan_name: str, reg: _Registration, now: datetime
 ) -> RegisterResult:
@@ -285,7 +307,7 @@ def _register_awaiting_card(
                 actor=reg.actor,
             )
             subscription_id = started.subscription.id
-            invitation_sent = _issue_link(session, merchant_id, subscriber_id, plan_name, reg, now)
+            invitation_sent = _issue_link(session, merchant_id, subscriber_id, plan_name, reg, now, add_card=True)
     message = (
         f"{reg.name} is registered to {plan_name}; the first invoice is charged once they add a card in the portal."
     )
@@ -295,9 +317,17 @@ def _register_awaiting_card(
 
 
 def _issue_link(
-    session: Session, merchant_id: int, subscriber_id: int, plan_name: str, reg: _Registration, now: datetime
+    session: Session,
+    merchant_id: int,
+    subscriber_id: int,
+    plan_name: str,
+    reg: _Registration,
+    now: datetime,
+    *,
+    add_card: bool = False,
 ) -> bool:
-    """The subscriber's first portal link, emailed when the form asks; returns whether it was."""
+    """The subscriber's first portal link, emailed when the form asks (asking for a card when the
+    registration has none yet); returns whether it was."""
     return issue_first_link(
         session,
         merchant_id=merchant_id,
@@ -306,4 +336,5 @@ def _issue_link(
         actor=reg.actor,
         now=now,
         invite=reg.send_invitation,
+        add_card=add_card,
     )

@@ -12,6 +12,7 @@ from portal_app.billing import subscriptions as subscription_service
 from portal_app.billing.facades.console.forms import (
     PAGE_SIZE,
     ConsoleError,
+    has_control_characters,
     parse_id,
 )
 from portal_app.billing.subscriber_search import MAX_QUERY_LENGTH, STATUS_FILTERS
@@ -56,6 +57,8 @@ def search_subscribers(
         query = ""
     if not isinstance(query, str) or len(query) > MAX_QUERY_LENGTH:
         raise ConsoleError(f"Search for at most {MAX_QUERY_LENGTH} characters.", field="query")
+    if has_control_characters(query):
+        raise ConsoleError("Search for letters, digits and punctuation only.", field="query")
     query = query.strip()
     if status not in ("", None, *STATUS_FILTERS):
         raise ConsoleError("Unknown status filter.", field="status")

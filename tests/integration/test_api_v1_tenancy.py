@@ -1,0 +1,80 @@
+"""Tenancy on every route of the REST API: merchant B's key, sent with merchant A's ids (in the
+path, in filters, in bodies), gets 404 or an empty list, and nothing of A changes. The routes come
+from the route table, so a new route is covered as soon as it exists (a POST body needs a sample)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session
+
+from portal_app.api.v1 import ENDPOINTS
+from portal_app.api.v1.endpoints import Endpoint, NoBody
+from portal_app.api.v1.subscribers import SubscriberCreate
+from portal_app.api.v1.subscriptions import CancelBody
+from portal_app.models import Invoice, Plan, Subscriber, Subscription
+from tests.api_world import Tenant, api_client, make_tenant
+from tests.builders import table_snapshot
+
+# A valid body per body model, naming merchant A's objects wherever it names one.
+SAMPLE_BODIES = {
+    SubscriberCreate: lambda a: {"name": "Eve", "email": "eve@example.com", "plan": a.world.plan_id},
+    CancelBody: lambda a: {"at_period_end": False},
+    NoBody: lambda a: None,
+}
+# Query filters that name another object: the path parameter whose id they take.
+ID_FILTERS = {"plan": "plan_id", "subscriber": "subscriber_id", "subscription": "subscription_id"}
+TABLES = {"plan": Plan, "subscriber": Subscriber, "subscription": Subscription, "invoice": Invoice}
+
+
+@pytest.fixture
+def tenants(engine, gateway):
+    return make_tenant(engine, gateway, slug="fit", prefix="FIT"), make_tenant(
+        engine, gateway, slug="gym", prefix="GYM"
+    )
+
+
+def _url(endpoint: Endpoint, ids: dict[str, int]) -> str:
+    return endpoint.openapi_path.format(**ids)
+
+
+def _body(endpoint: Endpoint, a: Tenant):
+    if endpoint.body is None:
+        return None
+    assert endpoint.body in SAMPLE_BODIES, f"add a sample {endpoint.body.__name__} to SAMPLE_BODIES"
+    return SAMPLE_BODIES[endpoint.body](a)
+
+
+def _only_theirs(engine, body: dict, merchant_id: int) -> None:
+    with Session(engine) as session:
+        for obj in body["data"]:
+            assert obj["object"] in TABLES, f"add the {obj['object']!r} table to TABLES"
+            row = session.get(TABLES[obj["object"]], obj["id"])
+            assert row.merchant_id == merchant_id, obj
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.openapi_path}")
+def test_merchant_b_sees_and_changes_nothing_of_merchant_a(endpoint, engine, monkeypatch, tenants):
+    a, b = tenants
+    client = api_client(engine, monkeypatch)
+    before = table_snapshot(engine)
+    url, body = _url(endpoint, a.ids), _body(endpoint, a)
+    resp = client.request(endpoint.method, url, headers=b.headers, json=body)
+    assert table_snapshot(engine) == before  # B's request changed nothing (of A's, or at all)
+    if endpoint.path_params or endpoint.method == "POST":
+        # Every object named by id (path or body) is A's: not found, as if it did not exist.
+        assert resp.status_code == 404, resp.text
+        assert resp.json()["error"]["code"] == "resource_missing"
+        # And A's own key reaches it (the 404 is about B, not about the id).
+        assert client.request(endpoint.method, url, headers=a.headers, json=body).status_code != 404
+    else:
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["data"], "B's own objects are listed"
+        _only_theirs(engine, resp.json(), b.world.merchant_id)
+        for name in endpoint.query.model_fields if endpoint.query else {}:
+            if name in ID_FILTERS:
+                filtered = client.get(url, params={name: a.ids[ID_FILTERS[name]]}, headers=b.headers)
+                assert filtered.status_code == 200 and filtered.json()["data"] == [], name
+        for name in endpoint.query.model_fields if endpoint.query else {}:
+            if name == "email_or_name":
+                found = client.get(url, params={name: "lovelace"}, headers=b.headers).json()["data"]
+                _only_theirs(engine, {"data": found}, b.world.merchant_id)
