@@ -74,6 +74,10 @@ API_V1_SUBSCRIPTION_CANCEL = f"{API_V1_SUBSCRIPTION}/cancel"
 API_V1_SUBSCRIPTION_UNDO_CANCEL = f"{API_V1_SUBSCRIPTION}/undo_cancel"
 API_V1_INVOICES = f"{API_V1}/invoices"
 API_V1_INVOICE = f"{API_V1_INVOICES}/{{invoice_id}}"  # after API_V1_INVOICE_PDF in the route table
+API_V1_WEBHOOK_ENDPOINTS = f"{API_V1}/webhook_endpoints"
+API_V1_WEBHOOK_ENDPOINT = f"{API_V1_WEBHOOK_ENDPOINTS}/{{endpoint_id}}"
+API_V1_EVENTS = f"{API_V1}/events"
+API_V1_PORTAL_SESSIONS = f"{API_V1}/portal_sessions"
 API_V1_UNKNOWN = f"{API_V1}/{{rest:path}}"  # any other /api/v1 URL: a JSON 404
 REFLEX_EVENT = "/_event"  # Reflex's Socket.IO endpoint (reflex_base.constants.Endpoint.EVENT)
 

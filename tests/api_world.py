@@ -13,6 +13,7 @@ from portal_app import db
 from portal_app.api import build_api
 from portal_app.api.v1 import throttle
 from portal_app.billing.api_keys import create_api_key
+from portal_app.billing.webhooks_out.endpoints import create_endpoint
 from portal_app.models import utcnow
 from portal_app.ratelimit import RateLimiter
 from tests.builders import World, subscribed_world
@@ -25,6 +26,7 @@ class Tenant:
     invoice_id: int
     key: str
     key_id: int
+    endpoint_id: int
 
     @property
     def headers(self) -> dict[str, str]:
@@ -38,6 +40,7 @@ class Tenant:
             "subscriber_id": self.world.subscriber_id,
             "subscription_id": self.subscription_id,
             "invoice_id": self.invoice_id,
+            "endpoint_id": self.endpoint_id,
         }
 
 
@@ -47,7 +50,10 @@ def make_tenant(engine: sa.Engine, gateway, *, slug: str, prefix: str) -> Tenant
     world, started = subscribed_world(engine, gateway, slug=slug, prefix=prefix, start_at=start)
     with db.session_scope(engine) as session:
         view, secret = create_api_key(session, merchant_id=world.merchant_id, name="test", actor="user:1")
-    return Tenant(world, started.subscription_id, started.invoice_id, secret, view.id)
+        endpoint, _ = create_endpoint(
+            session, merchant_id=world.merchant_id, url=f"http://127.0.0.1:9/{slug}", actor="user:1"
+        )
+    return Tenant(world, started.subscription_id, started.invoice_id, secret, view.id, endpoint.id)
 
 
 def api_client(engine: sa.Engine, monkeypatch, *, limit: int = 10_000) -> TestClient:

@@ -205,3 +205,51 @@ def invoice_objects(session: Session, invoices: list[Invoice]) -> list[InvoiceOb
 
 def invoice_object(session: Session, invoice: Invoice) -> InvoiceObject:
     return invoice_objects(session, [invoice])[0]
+
+
+# --- integration objects: webhook endpoints, events, portal sessions --------------------------------
+
+EventType = Literal[
+    "subscription.created",
+    "subscription.updated",
+    "subscription.canceled",
+    "invoice.finalized",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "payment_method.updated",
+    "portal_link.regenerated",
+]
+
+
+class WebhookEndpointObject(ApiObject):
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    id: int
+    url: str
+    event_types: list[EventType]  # empty: every type
+    enabled: bool
+    disabled_reason: str | None
+    created: datetime
+    secret: str | None = None  # the signing secret (whsec_...), only in the answer that created it
+    deleted: bool | None = None  # true in the answer to DELETE
+
+
+class EventObject(ApiObject):
+    """An event as webhooks deliver it: `id` is the deliveries' webhook-id, `data` their payload's."""
+
+    object: Literal["event"] = "event"
+    id: str
+    type: EventType
+    created: datetime
+    data: dict
+
+
+class PortalSessionObject(ApiObject):
+    object: Literal["portal_session"] = "portal_session"
+    id: int
+    subscriber_id: int
+    # Single-use and short-lived: redirect the customer's browser to it at once. Never stored, so an
+    # idempotent replay answers null here: create a new session instead.
+    url: str | None
+    expires_at: datetime
+    flow: Literal["payment_method_update", "subscription_cancel", "invoices"] | None
+    return_url: str | None

@@ -5,13 +5,15 @@ from the route table, so a new route is covered as soon as it exists (a POST bod
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from portal_app.api.v1 import ENDPOINTS
 from portal_app.api.v1.endpoints import Endpoint, NoBody
+from portal_app.api.v1.portal_sessions import PortalSessionCreate
 from portal_app.api.v1.subscribers import SubscriberCreate
 from portal_app.api.v1.subscriptions import CancelBody
-from portal_app.models import Invoice, Plan, Subscriber, Subscription
+from portal_app.api.v1.webhooks import WebhookEndpointCreate
+from portal_app.models import Invoice, OutgoingEvent, Plan, Subscriber, Subscription, WebhookEndpoint
 from tests.api_world import Tenant, api_client, make_tenant
 from tests.builders import table_snapshot
 
@@ -20,10 +22,28 @@ SAMPLE_BODIES = {
     SubscriberCreate: lambda a: {"name": "Eve", "email": "eve@example.com", "plan": a.world.plan_id},
     CancelBody: lambda a: {"at_period_end": False},
     NoBody: lambda a: None,
+    WebhookEndpointCreate: lambda a: {"url": "http://127.0.0.1:9/b"},
+    PortalSessionCreate: lambda a: {"subscriber_id": a.world.subscriber_id, "flow": "invoices"},
 }
+# POSTs that name no object of anyone's: B's call makes B's own object, and A's are untouched.
+MAKES_ITS_OWN = {"create_webhook_endpoint"}
 # Query filters that name another object: the path parameter whose id they take.
 ID_FILTERS = {"plan": "plan_id", "subscriber": "subscriber_id", "subscription": "subscription_id"}
-TABLES = {"plan": Plan, "subscriber": Subscriber, "subscription": Subscription, "invoice": Invoice}
+TABLES = {
+    "plan": Plan,
+    "subscriber": Subscriber,
+    "subscription": Subscription,
+    "invoice": Invoice,
+    "webhook_endpoint": WebhookEndpoint,
+    "event": OutgoingEvent,
+}
+
+
+def _row(session: Session, obj: dict):
+    table = TABLES[obj["object"]]
+    if table is OutgoingEvent:  # events are known by their public id (the webhook-id)
+        return session.exec(select(OutgoingEvent).where(OutgoingEvent.public_id == obj["id"])).one()
+    return session.get(table, obj["id"])
 
 
 @pytest.fixture
@@ -48,7 +68,7 @@ def _only_theirs(engine, body: dict, merchant_id: int) -> None:
     with Session(engine) as session:
         for obj in body["data"]:
             assert obj["object"] in TABLES, f"add the {obj['object']!r} table to TABLES"
-            row = session.get(TABLES[obj["object"]], obj["id"])
+            row = _row(session, obj)
             assert row.merchant_id == merchant_id, obj
 
 
@@ -58,6 +78,13 @@ def test_merchant_b_sees_and_changes_nothing_of_merchant_a(endpoint, engine, mon
     client = api_client(engine, monkeypatch)
     before = table_snapshot(engine)
     url, body = _url(endpoint, a.ids), _body(endpoint, a)
+    if endpoint.operation_id in MAKES_ITS_OWN:
+        a_before = client.get(url, headers=a.headers).json()["data"]
+        resp = client.request(endpoint.method, url, headers=b.headers, json=body)
+        assert resp.status_code == 200, resp.text
+        _only_theirs(engine, {"data": [resp.json()]}, b.world.merchant_id)
+        assert client.get(url, headers=a.headers).json()["data"] == a_before
+        return
     resp = client.request(endpoint.method, url, headers=b.headers, json=body)
     assert table_snapshot(engine) == before  # B's request changed nothing (of A's, or at all)
     if endpoint.path_params or endpoint.method == "POST":

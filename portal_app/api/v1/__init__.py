@@ -14,11 +14,18 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from portal_app import routes
-from portal_app.api.v1 import invoices, plans, subscribers, subscriptions
+from portal_app.api.v1 import invoices, plans, portal_sessions, subscribers, subscriptions, webhooks
 from portal_app.api.v1.endpoints import Endpoint, dispatcher, unknown_url
 from portal_app.api.v1.openapi import openapi_document
 
-ENDPOINTS: list[Endpoint] = [*plans.ENDPOINTS, *subscribers.ENDPOINTS, *subscriptions.ENDPOINTS, *invoices.ENDPOINTS]
+ENDPOINTS: list[Endpoint] = [
+    *plans.ENDPOINTS,
+    *subscribers.ENDPOINTS,
+    *subscriptions.ENDPOINTS,
+    *invoices.ENDPOINTS,
+    *webhooks.ENDPOINTS,
+    *portal_sessions.ENDPOINTS,
+]
 
 _EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 

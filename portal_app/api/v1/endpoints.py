@@ -13,13 +13,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from portal_app.api.v1 import idempotency
 from portal_app.api.v1.auth import identify
@@ -29,7 +29,7 @@ from portal_app.api.v1.throttle import spend
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.api import ObjectPage
 from portal_app.billing.facades.console.forms import MAX_ID
-from portal_app.billing.objects import ApiObject, SubscriberObject
+from portal_app.billing.objects import ApiObject, PortalSessionObject, SubscriberObject
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +58,17 @@ class ApiCall:
 
 @dataclasses.dataclass(frozen=True)
 class Download:
-    """A file answer: the invoice PDF, or another format of a list (its type in Endpoint.also)."""
+    """A file answer: the invoice PDF, or another format of a list (its type in Endpoint.also),
+    streamed when `data` is an iterator of text chunks (the CSV of a whole list)."""
 
     filename: str
-    data: bytes
+    data: bytes | Iterator[str]
     media_type: str | None = None  # None: the endpoint's media_type
 
 
 @dataclasses.dataclass(frozen=True)
 class Endpoint:
-    method: Literal["GET", "POST"]
+    method: Literal["GET", "POST", "DELETE"]
     path: str  # a routes.py path; every {name} in it is an object id
     handler: Callable[[ApiCall], Any]
     summary: str
@@ -93,7 +94,7 @@ class Endpoint:
         return self.handler.__name__
 
 
-def _endpoint(method: Literal["GET", "POST"], path: str, **spec) -> Callable[[Callable], Endpoint]:
+def _endpoint(method: Literal["GET", "POST", "DELETE"], path: str, **spec) -> Callable[[Callable], Endpoint]:
     def wrap(handler: Callable[[ApiCall], Any]) -> Endpoint:
         return Endpoint(method=method, path=path, handler=handler, **spec)
 
@@ -110,6 +111,11 @@ def post(path: str, *, summary: str, response: type[BaseModel], **spec) -> Calla
     takes none. Every POST honours `Idempotency-Key`."""
     spec.setdefault("body", NoBody)
     return _endpoint("POST", path, summary=summary, response=response, **spec)
+
+
+def delete(path: str, *, summary: str, response: type[BaseModel], **spec) -> Callable[[Callable], Endpoint]:
+    """`@delete(routes.API_V1_X, summary=..., response=Model)`: takes no body; deleting twice is a 404."""
+    return _endpoint("DELETE", path, summary=summary, response=response, **spec)
 
 
 # --- checking the request -----------------------------------------------------------------------
@@ -175,24 +181,30 @@ def json_response(body: dict, status: int = 200, headers: dict[str, str] | None 
     return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
 
 
-def _render(endpoint: Endpoint, result: Any, url: str) -> tuple[int, dict | Download, int | None]:
-    """(status, JSON body or file, the subscriber whose portal URL the body holds)."""
+def _render(endpoint: Endpoint, result: Any, url: str) -> tuple[int, dict | Download, int | None, dict | None]:
+    """(status, JSON body or file, the subscriber whose portal URL the body holds, the body kept for
+    idempotent replays: credentials left out, a subscriber's portal URL re-derived on replay)."""
     if isinstance(result, Download):
-        return endpoint.status, result, None
+        return endpoint.status, result, None, None
     if isinstance(result, ObjectPage):
-        return endpoint.status, list_body(result, url), None
+        body = list_body(result, url)
+        return endpoint.status, body, None, body
     if isinstance(result, ApiObject):
+        body = result.model_dump(mode="json")
         portal = result.id if isinstance(result, SubscriberObject) and result.portal_url else None
-        return endpoint.status, result.model_dump(mode="json"), portal
+        # A portal session's URL opens a portal once: it is never written down, a replay answers null.
+        kept = {**body, "url": None} if isinstance(result, PortalSessionObject) else body
+        return endpoint.status, body, portal, kept
     raise TypeError(f"{endpoint.operation_id} answered {type(result).__name__}")
 
 
 def _file_response(download: Download, media_type: str) -> Response:
-    return Response(
-        download.data,
-        media_type=download.media_type or media_type,
-        headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{download.filename}"'},
-    )
+    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{download.filename}"'}
+    media_type = download.media_type or media_type
+    if isinstance(download.data, bytes):
+        return Response(download.data, media_type=media_type, headers=headers)
+    # Starlette iterates a plain iterator in a worker thread: each batch's query never blocks the loop.
+    return StreamingResponse(download.data, media_type=media_type, headers=headers)
 
 
 async def _run(endpoint: Endpoint, request: Request) -> Response:
@@ -211,10 +223,11 @@ async def _run(endpoint: Endpoint, request: Request) -> Response:
             return claim.replay
     try:
         result = await run_in_threadpool(endpoint.handler, call)
-        status, answer, portal_subscriber_id = _render(endpoint, result, request.url.path)
+        status, answer, portal_subscriber_id, kept = _render(endpoint, result, request.url.path)
     except BillingError as err:
         api_err = from_billing_error(err)
         status, answer, portal_subscriber_id = api_err.status, api_err.body(), None
+        kept = answer
     except BaseException:
         if claim is not None:
             await run_in_threadpool(idempotency.drop, identity.merchant_id, claim)
@@ -222,7 +235,7 @@ async def _run(endpoint: Endpoint, request: Request) -> Response:
     if isinstance(answer, Download):
         return _file_response(answer, endpoint.media_type)
     if claim is not None:
-        await run_in_threadpool(idempotency.store, identity.merchant_id, claim, status, answer, portal_subscriber_id)
+        await run_in_threadpool(idempotency.store, identity.merchant_id, claim, status, kept, portal_subscriber_id)
     return json_response(answer, status)
 
 

@@ -1,4 +1,4 @@
-"""GET /invoices (filters), GET /invoices/{invoice_id}, GET /invoices/{invoice_id}.pdf (finalized only)."""
+"""GET /invoices (filters; `format=csv`: the whole filtered list as one streamed CSV), GET /invoices/{invoice_id}, GET /invoices/{invoice_id}.pdf (finalized only)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from portal_app import routes
 from portal_app.api.v1.endpoints import ApiCall, Download, get
 from portal_app.api.v1.pagination import ListQuery, ObjectId, list_model
 from portal_app.billing.facades import api as api_facade
+from portal_app.billing.facades import api_integration
 from portal_app.billing.objects import InvoiceObject
 
 InvoiceList = list_model(InvoiceObject, "InvoiceList")
@@ -19,6 +20,9 @@ class InvoiceListQuery(ListQuery):
     status: Literal["draft", "open", "paid", "void", "uncollectible"] | None = None
     subscriber: ObjectId | None = Field(None, description="Only this subscriber's invoices.")
     subscription: ObjectId | None = Field(None, description="Only this subscription's invoices.")
+    format: Literal["json", "csv"] = Field(
+        "json", description="csv: every matching invoice (limit and starting_after do not apply), streamed."
+    )
 
 
 @get(
@@ -27,10 +31,16 @@ class InvoiceListQuery(ListQuery):
     response=InvoiceList,
     query=InvoiceListQuery,
     errors=(400,),
+    also=("text/csv",),
     tag="invoices",
 )
 def list_invoices(call: ApiCall):
     q: InvoiceListQuery = call.query
+    if q.format == "csv":
+        chunks = api_integration.invoices_csv(
+            call.merchant_id, status=q.status, subscriber_id=q.subscriber, subscription_id=q.subscription
+        )
+        return Download("invoices.csv", chunks, media_type="text/csv; charset=utf-8")
     return api_facade.list_invoices(
         call.merchant_id, status=q.status, subscriber_id=q.subscriber, subscription_id=q.subscription, **q.page()
     )

@@ -60,11 +60,14 @@ class ObjectPage:
 
     data: list[ApiObject]
     has_more: bool
+    last_cursor: int | None = None  # objects whose id is not their cursor (events: evt_...) set it
 
     @property
     def next_cursor(self) -> int | None:
-        """The `starting_after` of the next page (the last object's id), when there is one."""
-        return self.data[-1].id if self.has_more and self.data else None
+        """The `starting_after` of the next page (the last object's id or cursor), when there is one."""
+        if not (self.has_more and self.data):
+            return None
+        return self.last_cursor if self.last_cursor is not None else self.data[-1].id
 
 
 def _keyset(session: Session, stmt, model, *, limit: int, starting_after: int | None) -> tuple[list, bool]:

@@ -18,13 +18,14 @@ import json
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from portal_app.billing.objects import (
     ApiObject,
+    EventType,
     PaymentMethodObject,
     SubscriberObject,
     SubscriptionObject,
@@ -32,16 +33,8 @@ from portal_app.billing.objects import (
 )
 from portal_app.models import Invoice, OutgoingEvent, Subscription, WebhookDelivery, WebhookEndpoint, utcnow
 
-EVENT_TYPES = (
-    "subscription.created",
-    "subscription.updated",
-    "subscription.canceled",
-    "invoice.finalized",
-    "invoice.paid",
-    "invoice.payment_failed",
-    "payment_method.updated",
-    "portal_link.regenerated",
-)
+# The event types: one list, objects.EventType (also the OpenAPI enum).
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 EVENT_ID_PREFIX = "evt_"
 _INVOICE_EVENT_OF_STATUS = {"open": "invoice.finalized", "paid": "invoice.paid"}
 

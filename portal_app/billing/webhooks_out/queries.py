@@ -15,7 +15,7 @@ from portal_app.billing.webhooks_out.endpoints import get_endpoint
 from portal_app.billing.webhooks_out.events import EVENT_TYPES
 from portal_app.models import OutgoingEvent, WebhookAttempt, WebhookDelivery
 
-MAX_LIMIT = 100
+MAX_LIMIT = 101  # a page of 100, plus one row that tells whether more follow
 
 
 class EventQueryError(BillingError):
