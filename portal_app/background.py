@@ -55,13 +55,11 @@ async def run_until_done(work, stop: threading.Event) -> None:
 
 
 async def billing_loop() -> None:
-    """Lifespan task: a billing run every BILLING_TICK_SECONDS (0 = off), emails and webhooks every few
-    seconds. With ticks off and no SMTP the loop does nothing: `python -m portal_app.billing run`
-    (cron) then delivers the webhooks too."""
+    """Lifespan task: a billing run every BILLING_TICK_SECONDS (0 = off: billing runs from cron), and
+    every few seconds queued emails (with SMTP) and webhooks, whether or not billing runs here: the
+    merchant's product hears of a card fixed in the portal within seconds, not at the next cron run."""
     settings = get_settings()
     tick = settings.billing_tick_seconds
-    if tick <= 0 and not settings.smtp_host:
-        return
     loop = asyncio.get_running_loop()
     next_run = loop.time() + min(tick, 30) if tick > 0 else None
     while True:

@@ -1,4 +1,4 @@
-"""The in-app billing loop: runs billing on its interval, and is off when the interval is 0."""
+"""The in-app billing loop: runs billing on its interval (none when it is 0) and delivers webhooks."""
 
 from __future__ import annotations
 
@@ -51,9 +51,21 @@ def test_loop_survives_a_failing_tick(monkeypatch):
     assert len(calls) >= 2  # it kept going after the first failure
 
 
-def test_loop_is_off_without_interval_or_smtp(monkeypatch):
+def test_with_billing_off_the_loop_still_delivers_webhooks_and_never_bills(monkeypatch):
+    runs, passes = [], []
     monkeypatch.setattr(background, "get_settings", lambda: _settings(billing_tick_seconds=0))
-    asyncio.run(asyncio.wait_for(background.billing_loop(), timeout=2))  # returns at once
+    monkeypatch.setattr(background, "_billing_tick", lambda stop: runs.append(1))
+    monkeypatch.setattr(background, "deliver_webhooks", lambda engine: passes.append(1))
+    monkeypatch.setattr(background, "get_engine", lambda: None)
+    monkeypatch.setattr(background, "EMAIL_POLL_SECONDS", 0.05)
+
+    async def run_for(seconds):
+        task = asyncio.create_task(background.billing_loop())
+        await asyncio.sleep(seconds)
+        task.cancel()
+
+    asyncio.run(run_for(0.6))
+    assert runs == [] and len(passes) >= 3
 
 
 def test_cancelling_the_loop_stops_the_run_after_its_batch_and_waits_for_it(engine, gateway, monkeypatch, tmp_path):
