@@ -8,7 +8,8 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import routes
-from portal_app.components.console_layout import TAP, error_callout, labelled, native_form, section
+from portal_app.components.console_layout import TAP, labelled, native_form, section
+from portal_app.components.layout import error_callout
 
 
 def _password_input(label: str, name: str, autocomplete: str) -> rx.Component:

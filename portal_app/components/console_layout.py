@@ -137,12 +137,3 @@ def stat(label: str, value, testid: str, note=None) -> rx.Component:
         flex="1 1 160px",
         min_width="150px",
     )
-
-
-def error_callout(message) -> rx.Component:
-    return rx.cond(
-        message != "",
-        rx.callout(
-            message, icon="triangle_alert", color_scheme="red", role="alert", width="100%", data_testid="form-error"
-        ),
-    )

@@ -57,3 +57,11 @@ def centered_card(*children, max_width="420px") -> rx.Component:
         padding="16px",
         background="var(--gray-2)",
     )
+
+
+def error_callout(message, test_id: str = "form-error") -> rx.Component:
+    """A form's refusal in red, read out to screen readers; nothing while `message` is empty."""
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="triangle_alert", color_scheme="red", role="alert", width="100%", data_testid=test_id),
+    )

@@ -10,7 +10,8 @@ import reflex as rx
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.console import api_keys as api_keys_facade
 from portal_app.components.api_key_secret import NAME_ID, create_key, secret_dialog
-from portal_app.components.console_layout import TAP, error_callout, labelled, section
+from portal_app.components.console_layout import TAP, labelled, section
+from portal_app.components.layout import error_callout
 from portal_app.components.profile_parts import confirm_dialog
 from portal_app.pages.console.base import ConsoleState, day, to_sign_in
 

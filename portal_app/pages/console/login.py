@@ -7,7 +7,7 @@ import reflex as rx
 
 from portal_app import routes
 from portal_app.components.console_layout import native_form
-from portal_app.components.layout import centered_card
+from portal_app.components.layout import centered_card, error_callout
 from portal_app.state import ConsoleAuthState
 
 _ERRORS = {
@@ -48,10 +48,7 @@ def _field(label: str, name: str, kind: str, autocomplete: str) -> rx.Component:
 
 
 def _error_callout() -> rx.Component:
-    return rx.cond(
-        ConsoleLoginState.error != "",
-        rx.callout(ConsoleLoginState.error, icon="triangle_alert", color_scheme="red", role="alert", width="100%"),
-    )
+    return error_callout(ConsoleLoginState.error, test_id="login-error")
 
 
 def login_page() -> rx.Component:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import reflex as rx
 
 from portal_app import routes
-from portal_app.components.console_layout import TAP, error_callout, labelled
+from portal_app.components.console_layout import TAP, labelled
+from portal_app.components.layout import error_callout
 from portal_app.components.simulated_card import simulated_card_fields, simulated_card_form
 from portal_app.pages.console.base import console_page
 from portal_app.pages.console.subscribers import ConsoleSubscribersState, invoice_export, subscriber_list

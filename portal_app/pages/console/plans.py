@@ -7,7 +7,8 @@ import reflex as rx
 from portal_app import routes
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.console import plans as plans_facade
-from portal_app.components.console_layout import TAP, error_callout, labelled, section
+from portal_app.components.console_layout import TAP, labelled, section
+from portal_app.components.layout import error_callout
 from portal_app.pages.console.base import POLICY_LABELS, ConsoleState, console_page, every, money, to_sign_in
 
 INTERVALS = ["month", "year", "week", "day"]

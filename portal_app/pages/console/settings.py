@@ -14,7 +14,8 @@ from portal_app import routes
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.console import settings as settings_facade
 from portal_app.components.console_account import account_section
-from portal_app.components.console_layout import TAP, error_callout, labelled, native_form, section
+from portal_app.components.console_layout import TAP, labelled, native_form, section
+from portal_app.components.layout import error_callout
 from portal_app.pages.console.api_keys import api_keys_section
 from portal_app.pages.console.base import ConsoleState, console_page, day, to_sign_in
 

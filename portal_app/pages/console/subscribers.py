@@ -13,8 +13,9 @@ from portal_app.billing.facades.console import plans as plans_facade
 from portal_app.billing.facades.console import registration as registration_facade
 from portal_app.billing.facades.console import subscribers as subscribers_facade
 from portal_app.components.badges import status_badge
-from portal_app.components.console_layout import TAP, error_callout, labelled, section
+from portal_app.components.console_layout import TAP, labelled, section
 from portal_app.components.csv_export import export_link, invoice_export_form
+from portal_app.components.layout import error_callout
 from portal_app.pages.console.base import (
     POLICY_LABELS,
     STATUS_LABELS,

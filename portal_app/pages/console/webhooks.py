@@ -8,7 +8,8 @@ import reflex as rx
 
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.console import webhooks as webhooks_facade
-from portal_app.components.console_layout import TAP, error_callout, labelled, section
+from portal_app.components.console_layout import TAP, labelled, section
+from portal_app.components.layout import error_callout
 from portal_app.pages.console.base import ConsoleState, console_page, to_sign_in
 
 EVENT_TYPES = list(webhooks_facade.EVENT_TYPES)

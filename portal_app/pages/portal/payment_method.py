@@ -20,6 +20,7 @@ from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.payments.attempts import PaymentOutcome
 from portal_app.billing.payments.card_updates import CardUpdateOutcome, CardUpdateResult
 from portal_app.components.card_fields import bank_challenge_dialog
+from portal_app.components.layout import error_callout
 from portal_app.components.simulated_card import simulated_card_fields, simulated_card_form
 from portal_app.components.stripe_elements import stripe_card_setup, stripe_payment_authentication
 from portal_app.pages.portal.overview import PortalState, to_invalid_page
@@ -246,17 +247,7 @@ class PortalCardState(PortalState):
 
 def _card_error() -> rx.Component:
     """The form's refusal (validation, decline, processor down), read out to screen readers."""
-    return rx.cond(
-        PortalCardState.form_error != "",
-        rx.callout(
-            PortalCardState.form_error,
-            icon="triangle_alert",
-            color_scheme="red",
-            role="alert",
-            width="100%",
-            data_testid="card-error",
-        ),
-    )
+    return error_callout(PortalCardState.form_error, test_id="card-error")
 
 
 def stripe_card_form() -> rx.Component:

@@ -10,7 +10,7 @@ import reflex as rx
 
 from portal_app import i18n
 from portal_app.components.card_fields import bank_challenge_dialog
-from portal_app.components.layout import brand_header, centered_card, test_mode_ribbon
+from portal_app.components.layout import brand_header, centered_card, error_callout, test_mode_ribbon
 from portal_app.components.simulated_card import simulated_card_fields, simulated_card_form
 from portal_app.components.stripe_elements import stripe_card_setup
 from portal_app.pages.signup.state import SignupState
@@ -65,17 +65,7 @@ def _language_field() -> rx.Component:
 
 
 def _form_error() -> rx.Component:
-    return rx.cond(
-        S.form_error != "",
-        rx.callout(
-            S.form_error,
-            icon="triangle_alert",
-            color_scheme="red",
-            role="alert",
-            width="100%",
-            data_testid="signup-error",
-        ),
-    )
+    return error_callout(S.form_error, test_id="signup-error")
 
 
 def signup_form() -> rx.Component:
