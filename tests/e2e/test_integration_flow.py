@@ -167,3 +167,52 @@ def test_api_signup_and_cancel_reach_the_merchants_webhook_exactly_once(server, 
     assert all(receiver.tries[i] == 2 for i in ids)
     listed = _api(server, "GET", "/api/v1/events?limit=100", key)["data"]
     assert set(ids) <= {e["id"] for e in listed}, "GET /events lists what the webhooks delivered"
+
+
+def test_manage_billing_opens_the_portal_once_at_the_card_form_with_a_way_back(server, browser):
+    """POST /portal_sessions (the merchant app's "Manage billing" button): the single-use URL lands
+    on /portal with the card form open and "Return to Acme Fitness"; used again, it is the generic
+    invalid-link page; the subscriber's lasting link keeps working."""
+    key = _cli_api_key(server)
+    plan = _api(server, "GET", "/api/v1/plans?limit=100", key)["data"][0]
+    subscriber = _api(
+        server,
+        "POST",
+        "/api/v1/subscribers",
+        key,
+        {"name": "Grace Grant", "email": f"grant-{time.time_ns()}@example.com", "plan": plan["id"]},
+    )
+    grant = _api(
+        server,
+        "POST",
+        "/api/v1/portal_sessions",
+        key,
+        {
+            "subscriber_id": subscriber["id"],
+            "flow": "payment_method_update",
+            "return_url": "https://shop.example/account",
+        },
+    )
+    assert grant["url"].startswith(server["base_url"] + "/portal/session/")
+    context = browser.new_context(viewport=VIEWPORTS["phone"])
+    page = context.new_page()
+    page.viewport_name = "phone"
+    try:
+        page.goto(grant["url"])
+        page.get_by_label("Card number").wait_for()  # the flow opened the card form
+        assert "/session/" not in page.url and grant["url"].rsplit("/", 1)[1] not in page.url
+        back = page.get_by_test_id("return-link")
+        assert back.inner_text().strip() == "Return to Acme Fitness"
+        assert back.get_attribute("href") == "https://shop.example/account"
+        screenshot(page, "integration-manage-billing")
+    finally:
+        context.close()
+    again = browser.new_context()
+    try:
+        page = again.new_page()
+        page.goto(grant["url"])
+        page.wait_for_url("**/invalid-link**")
+        page.goto(subscriber["portal_url"])
+        page.get_by_test_id("plan-name").wait_for()  # the lasting link was not revoked
+    finally:
+        again.close()
