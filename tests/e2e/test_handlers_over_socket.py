@@ -52,6 +52,15 @@ def _console(path: str, payload: dict | None = None, **query) -> Call:
 
 
 _PORTAL = Call()
+_RAW_CARD = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2030", "cvc": "123"}
+
+
+def _signup(v: Victim, payload: dict | None = None) -> Call:
+    return Call(
+        payload or {}, f"/signup/zed-attack-co/{v.plan}", {"merchant_slug": "zed-attack-co", "plan_id": str(v.plan)}
+    )
+
+
 _FORM_CARD = {"form_data": {"payment_method": "pm_card_visa"}}
 
 # qualified handler name -> the attacker's call, given the victim's ids. One line per handler.
@@ -126,6 +135,25 @@ RECIPES: dict[str, Callable[[Victim], Call]] = {
     "ConsoleApiKeysState.ask_revoke": lambda v: _console(routes.CONSOLE_SETTINGS, {"key_id": "1"}),
     "ConsoleApiKeysState.close_revoke": lambda v: _console(routes.CONSOLE_SETTINGS, {"open_": False}),
     "ConsoleApiKeysState.revoke": lambda v: _console(routes.CONSOLE_SETTINGS),
+    "ConsoleSubscribersState.copy_signup_url": lambda v: _console(routes.console_plan_url(v.plan), plan_id=v.plan),
+    "ConsoleWebhooksState.load": lambda v: _console(routes.CONSOLE_WEBHOOKS),
+    "ConsoleWebhooksState.set_add_open": lambda v: _console(routes.CONSOLE_WEBHOOKS, {"is_open": True}),
+    "ConsoleWebhooksState.add": lambda v: _console(routes.CONSOLE_WEBHOOKS, {"form": {"url": "http://127.0.0.1:9/x"}}),
+    "ConsoleWebhooksState.delete": lambda v: _console(routes.CONSOLE_WEBHOOKS, {"endpoint_id": "1"}),
+    "ConsoleWebhooksState.show_deliveries": lambda v: _console(routes.CONSOLE_WEBHOOKS, {"endpoint_id": "1"}),
+    "ConsoleWebhooksState.refresh": lambda v: _console(routes.CONSOLE_WEBHOOKS),
+    "ConsoleWebhooksState.resend": lambda v: _console(routes.CONSOLE_WEBHOOKS, {"delivery_id": "1"}),
+    "PortalFlowState.open_flow": lambda v: _PORTAL,
+    # The signup page is public: its calls aim at the victim's plan under a slug that is not its
+    # merchant's (not available: nothing of the victim shown, nothing written), raw card data included.
+    "SignupState.load": lambda v: _signup(v),
+    "SignupState.set_language": lambda v: _signup(v, {"language": "es"}),
+    "SignupState.submit": lambda v: _signup(v, {"form_data": {"name": "X", "email": "x@evil.example", **_RAW_CARD}}),
+    "SignupState.begin_stripe_card": lambda v: _signup(v, {"form_data": {"name": "X", "email": "x@evil.example"}}),
+    "SignupState.card_refused": lambda v: _signup(v, {"error": {"code": "incorrect_number", "param": "number"}}),
+    "SignupState.finish_challenge": lambda v: _signup(v, {"approved": True}),
+    "SignupState.stripe_setup_confirmed": lambda v: _signup(v, {"setup_intent_id": "seti_victim"}),
+    "SignupState.stripe_card_error": lambda v: _signup(v, {"message": "x"}),
 }
 
 
