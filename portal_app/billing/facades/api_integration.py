@@ -50,9 +50,7 @@ def list_webhook_endpoints(merchant_id: int) -> ObjectPage:
 def delete_webhook_endpoint(merchant_id: int, endpoint_id: int, *, key_id: int) -> WebhookEndpointObject:
     """Delete an endpoint: nothing more is sent to it. Answers the endpoint, `deleted: true`."""
     with db.session_scope() as session:
-        row = webhook_endpoints.get_endpoint(session, merchant_id=merchant_id, endpoint_id=endpoint_id)
-        view = webhook_endpoints.endpoint_view(row)
-        webhook_endpoints.delete_endpoint(
+        view = webhook_endpoints.delete_endpoint(
             session, merchant_id=merchant_id, endpoint_id=endpoint_id, actor=api_actor(key_id)
         )
     return _endpoint_object(view, deleted=True)

@@ -137,11 +137,13 @@ def get_endpoint(session: Session, *, merchant_id: int, endpoint_id: object, for
 
 def delete_endpoint(
     session: Session, *, merchant_id: int, endpoint_id: object, actor: str, now: datetime | None = None
-) -> None:
+) -> EndpointView:
     """Delete (NotFound for another merchant's): nothing more is sent to it; its deliveries waiting
-    for a try are failed ("endpoint deleted"). The row stays, marked, for the audit trail."""
+    for a try are failed ("endpoint deleted"). The row stays, marked, for the audit trail. Returns the
+    endpoint as it was listed."""
     now = now or utcnow()
     row = get_endpoint(session, merchant_id=merchant_id, endpoint_id=endpoint_id, for_update=True)
+    listed = endpoint_view(row)
     row.deleted_at = now
     row.enabled = False
     session.add(row)
@@ -153,6 +155,7 @@ def delete_endpoint(
     )
     session.flush()
     _audit(session, row, actor, "webhook_endpoint_deleted", now)
+    return listed
 
 
 def enable_endpoint(
