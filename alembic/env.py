@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 
 from alembic import context
 from portal_app import models  # noqa: F401 - registers every table on SQLModel.metadata
+from portal_app.billing import search_index
 from portal_app.settings import load_or_exit
 
 config = context.config
@@ -21,6 +22,14 @@ if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = SQLModel.metadata
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Leave the subscribers' trigram index alone (billing/search_index.py): SQLite's FTS5 table and
+    its shadow tables, PostgreSQL's GIN index; the migration that made them manages them."""
+    if type_ == "table" and search_index.is_index_table(name):
+        return False
+    return not (type_ == "index" and name == search_index.PG_INDEX)
 
 
 def database_url() -> str:
@@ -36,6 +45,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
         render_as_batch=url.startswith("sqlite"),
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -49,6 +59,7 @@ def run_migrations_online() -> None:
                 connection=connection,
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
+                include_object=include_object,
             )
             with context.begin_transaction():
                 context.run_migrations()

@@ -67,10 +67,36 @@ export function SimulatedCardForm({ endpoint, label, onSubmit, onCardError, chil
   );
 }
 
-function CardInput({ id, label, error, inputRef, ...input }) {
+// The card's brand from its first digits, as it is typed (display only: the tokenizer decides).
+const BRANDS = [
+  ["American Express", /^3[47]/],
+  ["Visa", /^4/],
+  ["Mastercard", /^(5[1-5]|2(2[2-9]|[3-6]\d|7[01]|720))/],
+  ["Discover", /^6(011|5)/],
+];
+export function cardBrand(digits) {
+  const found = BRANDS.find(([, pattern]) => pattern.test(digits));
+  return found ? found[0] : "";
+}
+
+// "4242424242424242" -> "4242 4242 4242 4242"; American Express 4-6-5.
+export function formatCardNumber(text) {
+  const digits = (text || "").replace(/\D/g, "").slice(0, 19);
+  const groups = cardBrand(digits) === "American Express" ? [4, 6, 5] : [4, 4, 4, 4, 3];
+  const parts = [];
+  let at = 0;
+  for (const size of groups) {
+    if (at >= digits.length) break;
+    parts.push(digits.slice(at, at + size));
+    at += size;
+  }
+  return parts.join(" ");
+}
+
+function CardInput({ id, label, error, inputRef, children, describedBy, ...input }) {
   return (
     <Flex direction="column" gap="1" width="100%">
-      <label htmlFor={id} style={{ fontWeight: 500, fontSize: "14px" }}>{label}</label>
+      <label htmlFor={id} style={{ fontWeight: 500, fontSize: "14px", whiteSpace: "nowrap" }}>{label}</label>
       <TextField.Root
         id={id}
         ref={inputRef}
@@ -78,11 +104,31 @@ function CardInput({ id, label, error, inputRef, ...input }) {
         required
         inputMode="numeric"
         aria-invalid={error ? "true" : "false"}
-        aria-describedby={`${id}-error`}
+        aria-describedby={[describedBy, `${id}-error`].filter(Boolean).join(" ")}
         {...input}
-      />
+      >
+        {children}
+      </TextField.Root>
       {error ? <Text id={`${id}-error`} color="red" size="2" role="alert">{error}</Text> : null}
     </Flex>
+  );
+}
+
+// The number field: grouped by four as typed, with the detected brand beside it. The number lives
+// in this component's React state only (never a Reflex var or event).
+function CardNumberInput({ label, error, inputRef, placeholder }) {
+  const [value, setValue] = useState("");
+  const brand = cardBrand(value.replace(/\D/g, ""));
+  return (
+    <CardInput id="card-number" label={label} error={error} inputRef={inputRef} autoComplete="cc-number"
+               placeholder={placeholder || "1234 1234 1234 1234"} maxLength={23} value={value}
+               onChange={(event) => setValue(formatCardNumber(event.target.value))}
+               describedBy="card-number-brand">
+      <TextField.Slot side="right">
+        <Text id="card-number-brand" size="2" weight="medium" color="gray" data-testid="card-brand"
+              aria-live="polite" style={{ whiteSpace: "nowrap" }}>{brand}</Text>
+      </TextField.Slot>
+    </CardInput>
   );
 }
 
@@ -110,14 +156,13 @@ export function SimulatedCardFields({
   }
   return (
     <Flex direction="column" gap="3" width="100%" data-testid="simulated-card-fields">
-      <CardInput id="card-number" label={numberLabel} error={numberError} inputRef={number}
-                 autoComplete="cc-number" placeholder={numberPlaceholder || "1234 1234 1234 1234"} maxLength={23} />
+      <CardNumberInput label={numberLabel} error={numberError} inputRef={number} placeholder={numberPlaceholder} />
       <Flex gap="3" width="100%" wrap="wrap">
-        <div style={{ flex: "1", minWidth: "120px" }}>
+        <div style={{ flex: "1", minWidth: "160px" }}>
           <CardInput id="card-expiry" label={expiryLabel} error={expiryError} inputRef={expiry}
                      autoComplete="cc-exp" placeholder={expiryPlaceholder || "MM/YY"} maxLength={7} inputMode="text" />
         </div>
-        <div style={{ flex: "1", minWidth: "120px" }}>
+        <div style={{ flex: "1", minWidth: "160px" }}>
           <CardInput id="card-cvc" label={cvcLabel} error={cvcError} inputRef={cvc}
                      autoComplete="cc-csc" placeholder={cvcPlaceholder || "123"} maxLength={4} />
         </div>

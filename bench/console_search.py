@@ -30,6 +30,7 @@ from sqlmodel import SQLModel
 
 from portal_app import db
 from portal_app.billing.facades.console import subscribers as subscribers_facade
+from portal_app.billing.search_text import subscriber_search_text
 from portal_app.models import Merchant, Plan, Subscriber, Subscription
 
 FIRST = [
@@ -118,12 +119,16 @@ def _seed(engine: sa.Engine, size: int) -> tuple[int, int, int]:
             subscribers, subscriptions = [], []
             for i in range(total):
                 first, last = rnd.choice(FIRST), rnd.choice(LAST)
+                name = f"{first} {last} {i}"
+                email = f"{first.lower()}.{last.lower()}.{i}@example.com".encode("ascii", "ignore").decode()
                 subscribers.append(
                     {
                         "id": next_id,
                         "merchant_id": mid,
-                        "name": f"{first} {last} {i}",
-                        "email": f"{first.lower()}.{last.lower()}.{i}@example.com".encode("ascii", "ignore").decode(),
+                        "name": name,
+                        "email": email,
+                        # Core inserts skip the mapper event that keeps it (models.py): the same rule here.
+                        "search_text": subscriber_search_text(name, email),
                         "language": "en",
                         "billing_name": "",
                         "billing_address": "",
@@ -152,8 +157,9 @@ def _seed(engine: sa.Engine, size: int) -> tuple[int, int, int]:
             for chunk in range(0, total, 20000):
                 conn.execute(sa.insert(Subscriber.__table__), subscribers[chunk : chunk + 20000])
                 conn.execute(sa.insert(Subscription.__table__), subscriptions[chunk : chunk + 20000])
-    with engine.connect() as conn:
-        conn.exec_driver_sql("ANALYZE") if engine.dialect.name == "sqlite" else None
+    # Fresh statistics, as autovacuum (PostgreSQL) or a maintained SQLite file would have them.
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
     return merchant_ids[0], plan_ids[0], size
 
 
@@ -197,7 +203,7 @@ def main() -> None:
         "all, status unpaid + search 'ana'": dict(status="unpaid", query="ana"),
     }
     print(f"{'scenario':42} {'median ms':>10} {'p95 ms':>8} {'rows':>5}")
-    worst = 0.0
+    worst = no_match = 0.0
     for name, kwargs in scenarios.items():
         times, rows = [], 0
         for _ in range(args.runs):
@@ -208,8 +214,12 @@ def main() -> None:
         times.sort()
         p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
         worst = max(worst, p95)
+        if "no match" in name:
+            no_match = p95
         print(f"{name:42} {statistics.median(times):10.1f} {p95:8.1f} {rows:5d}")
     print(f"worst p95: {worst:.1f} ms (target <= 100 ms per page)")
+    print(f"RATIO console_search_no_match_p95_ms {no_match:.1f} target 10")
+    print(f"RATIO console_search_worst_p95_ms {worst:.1f} target 100")
 
 
 if __name__ == "__main__":

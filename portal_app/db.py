@@ -13,7 +13,10 @@ from alembic.script import ScriptDirectory
 from sqlmodel import Session, create_engine
 
 from portal_app import models  # noqa: F401 - registers every table on SQLModel.metadata
-from portal_app.billing import invoice_guard  # noqa: F401 - finalized invoices: triggers on create_all, ORM check
+from portal_app.billing import (
+    invoice_guard,  # noqa: F401 - finalized invoices: triggers on create_all, ORM check
+    search_index,  # noqa: F401 - the subscribers' trigram index, on create_all too
+)
 from portal_app.settings import get_settings
 
 

@@ -1,6 +1,6 @@
 """Masks secrets in every line the server writes: card numbers (Luhn-valid runs of 13-19 digits,
-spaces or dashes allowed), cvc/cvv/cvc2 values, Cookie / Set-Cookie headers and our session cookies,
-and portal tokens (43-character base64url, billing/portal_links.py).
+spaces or dashes allowed), cvc/cvv/cvc2 values and typed step-up codes (the step_up_code field),
+Cookie / Set-Cookie headers and our session cookies, and portal tokens (43-character base64url, billing/portal_links.py).
 
 Installed once per process from rxconfig.py (which the Reflex CLI and every backend worker import),
 at the two places all output passes through:
@@ -25,7 +25,9 @@ MASK = "[redacted]"
 _CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 # A quote as it appears raw or escaped inside a logged repr/JSON string: ", ', \", \'.
 _Q = r"""(?:\\{0,2}["'])"""
-_CVC = re.compile(rf"(?i)(\b(?:cvc2?|cvv2?|csc)\b{_Q}?\]?{_Q}?\s*[:=,]\s*b?{_Q}?)(?!\[redacted\])([^\s\"'\\,;&}}\])]+)")
+_CVC = re.compile(
+    rf"(?i)(\b(?:cvc2?|cvv2?|csc|step_up_code)\b{_Q}?\]?{_Q}?\s*[:=,]\s*b?{_Q}?)(?!\[redacted\])([^\s\"'\\,;&}}\])]+)"
+)
 _COOKIE_HEADER = re.compile(rf"(?i)(\b(?:set-)?cookie\b{_Q}?\s*[:=,]\s*b?{_Q}?)([^\r\n\"'\\]+)")
 _SESSION_COOKIE = re.compile(r"(?i)\b((?:portal|console)_session=)([^;\s\"'\\,]+)")
 # Our API keys (billing/api_keys.py) and webhook signing secrets: the prefix stays, to tell what it was.

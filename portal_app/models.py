@@ -58,6 +58,18 @@ class Merchant(SQLModel, table=True):
     dunning_schedule_days: str = Field(default="1,3,5,7", max_length=60)
     # Subscription state after the last failed retry: "unpaid" or "canceled".
     dunning_end_state: str = Field(default="unpaid", max_length=12)
+    # The seller as invoices name it (legal name defaults to `name`), and the portal's branding.
+    legal_name: str = Field(default="", max_length=120)
+    address: str = Field(default="", max_length=500)
+    tax_id: str = Field(default="", max_length=40)
+    website_url: str = Field(default="", max_length=300)  # "Return to <merchant>" (https only)
+    brand_color: str = Field(default="", max_length=7)  # "#RRGGBB", checked for contrast; "" = house default
+    # Subscriptions that change (issue 14): days before a trial's first charge that the reminder email
+    # goes out (0 = none); when a downgrade takes effect ("period_end" | "immediately"); whether the
+    # portal asks for an emailed six-digit code before changing the card, the plan or cancelling.
+    trial_reminder_days: int = Field(default=3)
+    downgrade_timing: str = Field(default="period_end", max_length=12)
+    step_up_required: bool = Field(default=False)
     created_at: datetime = ts(default=True)
 
 
@@ -95,6 +107,13 @@ class Plan(SQLModel, table=True):
     # not_allowed | at_period_end | immediately
     cancellation_policy: str = Field(default="at_period_end", max_length=16)
     active: bool = Field(default=True)
+    trial_days: int = Field(default=0)  # a new subscription's free days before its first charge
+    pause_max_days: int = Field(default=0)  # the longest pause a subscriber may choose (0 = no pausing)
+    # The retention offer shown before a cancellation is confirmed: "" (none) | "percent" | "amount";
+    # value is a percentage (1-100) or minor units of the plan's currency; for this many invoices.
+    retention_kind: str = Field(default="", max_length=8)
+    retention_value: int = Field(default=0)
+    retention_cycles: int = Field(default=0)
     created_at: datetime = ts(default=True)
 
 
@@ -103,7 +122,12 @@ class Subscriber(SQLModel, table=True):
 
     # Console search: one merchant's subscribers in name order, keyset-paginated on (name, id); email
     # rides along so a "name or email contains" search scans only this index, never the table.
-    __table_args__ = (sa.Index("ix_subscriber_merchant_name", "merchant_id", "name", "id", "email"),)
+    # search_text (billing/search_text.fold of name and email, kept by a mapper event) rides along too,
+    # so an accent- and case-insensitive search ("nunez" finds "Ñúñez") is the same index scan.
+    __table_args__ = (
+        sa.Index("ix_subscriber_merchant_name", "merchant_id", "name", "id", "email"),
+        sa.Index("ix_subscriber_merchant_search", "merchant_id", "name", "id", "search_text"),
+    )
     id: Optional[int] = Field(default=None, primary_key=True)
     merchant_id: int = Field(foreign_key="merchant.id", index=True)
     name: str = Field(max_length=120, index=True)
@@ -113,6 +137,7 @@ class Subscriber(SQLModel, table=True):
     billing_address: str = Field(default="", max_length=500)
     tax_id: str = Field(default="", max_length=40)
     gateway_customer_id: str = Field(default="", max_length=64)
+    search_text: str = Field(default="", max_length=400)
     created_at: datetime = ts(default=True)
 
 
@@ -138,6 +163,19 @@ class Subscription(SQLModel, table=True):
     canceled_at: Optional[datetime] = ts(nullable=True)
     ended_at: Optional[datetime] = ts(nullable=True)
     deleted_at: Optional[datetime] = ts(nullable=True)
+    # Trials: when the free period ends (the first charge); None = never had one.
+    trial_end: Optional[datetime] = ts(nullable=True)
+    # Pause: when the pause begins (scheduled or begun) and when billing resumes; None = not paused.
+    pause_starts_at: Optional[datetime] = ts(nullable=True)
+    resume_at: Optional[datetime] = ts(nullable=True)
+    # A plan change scheduled for the period end (a downgrade): the plan the next renewal bills.
+    pending_plan_id: Optional[int] = Field(default=None, foreign_key="plan.id")
+    # Money owed to the subscriber (an immediate downgrade's unused time), taken off the next invoices.
+    credit_minor: int = Field(default=0)
+    # An accepted retention offer: "" | "percent" | "amount", its value, and how many invoices it still takes off.
+    discount_kind: str = Field(default="", max_length=8)
+    discount_value: int = Field(default=0)
+    discount_cycles_left: int = Field(default=0)
     created_at: datetime = ts(default=True)
 
 
@@ -193,6 +231,10 @@ class Invoice(SQLModel, table=True):
     billing_email: str = Field(default="", max_length=254)
     billing_address: str = Field(default="", max_length=500)
     tax_id: str = Field(default="", max_length=40)
+    seller_legal_name: str = Field(default="", max_length=120)
+    seller_address: str = Field(default="", max_length=500)
+    seller_tax_id: str = Field(default="", max_length=40)
+    seller_email: str = Field(default="", max_length=254)
     created_at: datetime = ts(default=True)
     finalized_at: Optional[datetime] = ts(nullable=True, index=True)
     due_at: Optional[datetime] = ts(nullable=True)
@@ -329,6 +371,8 @@ class PortalSession(SQLModel, table=True):
     # A session opened by a portal grant: where "Return to <merchant>" leads ("" = no such link).
     # Not secret: the merchant's own page, checked when the grant was made (billing/portal_grants.py).
     return_url: str = Field(default="", max_length=2000)
+    # Step-up verification (billing/step_up.py): changes need an emailed code until this instant passes.
+    step_up_until: Optional[datetime] = ts(nullable=True)
 
 
 # --- Integration: API keys ------------------------------------------------------------------------
@@ -461,3 +505,136 @@ class ApiIdempotencyKey(SQLModel, table=True):
     response_body: Optional[str] = Field(default=None, sa_type=sa.Text)
     portal_subscriber_id: Optional[int] = Field(default=None)
     created_at: datetime = ts(default=True, index=True)
+
+
+# --- Subscriptions that change (issue 14) ----------------------------------------------------------
+
+
+class PlanSwitch(SQLModel, table=True):
+    """A plan a subscriber of `plan_id` may switch to from the portal (same merchant, same currency)."""
+
+    __tablename__ = "plan_switch"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "target_plan_id", name="uq_plan_switch_plan_target"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True)
+    target_plan_id: int = Field(foreign_key="plan.id")
+    created_at: datetime = ts(default=True)
+
+
+class PlanChange(SQLModel, table=True):
+    """One plan change: applied now (an upgrade, with its prorated invoice) or scheduled for the period
+    end (a downgrade); what it charged and credited, in minor units of the plans' currency."""
+
+    __tablename__ = "plan_change"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    subscription_id: int = Field(foreign_key="subscription.id", index=True)
+    from_plan_id: int = Field(foreign_key="plan.id")
+    to_plan_id: int = Field(foreign_key="plan.id")
+    timing: str = Field(max_length=12)  # now | period_end
+    status: str = Field(max_length=12)  # applied | scheduled | canceled
+    charge_minor: int = Field(default=0)  # the new plan's remaining days, charged today
+    credit_minor: int = Field(default=0)  # the old plan's unused days, credited
+    currency: str = Field(max_length=3)
+    invoice_id: Optional[int] = Field(default=None, foreign_key="invoice.id")
+    actor: str = Field(default="", max_length=60)
+    created_at: datetime = ts(default=True)
+    effective_at: datetime = ts()
+
+
+class RetentionOffer(SQLModel, table=True):
+    """A retention offer shown to a subscriber on the way to cancelling, and what they answered."""
+
+    __tablename__ = "retention_offer"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    subscription_id: int = Field(foreign_key="subscription.id", index=True)
+    plan_id: int = Field(foreign_key="plan.id")
+    kind: str = Field(max_length=8)  # percent | amount
+    value: int
+    cycles: int
+    currency: str = Field(max_length=3)
+    shown_at: datetime = ts(default=True, index=True)
+    accepted_at: Optional[datetime] = ts(nullable=True)
+    declined_at: Optional[datetime] = ts(nullable=True)
+
+
+class StepUpCode(SQLModel, table=True):
+    """A six-digit code emailed to confirm a change from a portal session: only its HMAC is stored."""
+
+    __tablename__ = "step_up_code"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    portal_session_id: int = Field(foreign_key="portal_session.id", index=True)
+    code_hash: str = Field(max_length=64)
+    attempts: int = Field(default=0)
+    created_at: datetime = ts(default=True)
+    expires_at: datetime = ts()
+    verified_at: Optional[datetime] = ts(nullable=True)
+
+
+class Refund(SQLModel, table=True):
+    """One refund of (part of) a paid invoice's charge. Written before the gateway call: its id and
+    nonce make the idempotency key, as a PaymentAttempt's do. pending | succeeded | failed | unknown."""
+
+    __tablename__ = "refund"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    payment_attempt_id: int = Field(foreign_key="payment_attempt.id", index=True)
+    amount_minor: int
+    currency: str = Field(max_length=3)
+    reason: str = Field(default="", max_length=500)
+    status: str = Field(max_length=12, index=True)
+    gateway: str = Field(default="", max_length=16)
+    gateway_ref: str = Field(default="", max_length=64)
+    key_nonce: str = Field(max_length=20)
+    failure_message: str = Field(default="", max_length=300)
+    actor: str = Field(default="", max_length=60)
+    created_at: datetime = ts(default=True)
+    settled_at: Optional[datetime] = ts(nullable=True)
+
+
+class CreditNoteCounter(SQLModel, table=True):
+    """Last credit note number used per merchant and year (a series of its own, gapless)."""
+
+    __tablename__ = "credit_note_counter"
+    merchant_id: int = Field(foreign_key="merchant.id", primary_key=True)
+    year: int = Field(primary_key=True)
+    last_value: int = Field(default=0)
+
+
+class CreditNote(SQLModel, table=True):
+    """A credit note against a finalized invoice (the invoice itself never changes): numbered when the
+    refund it documents succeeds; amounts split into subtotal and tax as the invoice's were."""
+
+    __tablename__ = "credit_note"
+    __table_args__ = (sa.UniqueConstraint("merchant_id", "number", name="uq_credit_note_merchant_number"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    refund_id: Optional[int] = Field(default=None, foreign_key="refund.id", index=True)
+    number: str = Field(max_length=40)
+    currency: str = Field(max_length=3)
+    subtotal_minor: int
+    tax_minor: int = Field(default=0)
+    total_minor: int
+    reason: str = Field(default="", max_length=500)
+    issued_at: datetime = ts(default=True, index=True)
+    pdf_bytes: Optional[bytes] = Field(default=None, sa_type=sa.LargeBinary)
+
+
+# --- the subscriber's search text, kept on every write (billing/search_text.py) -------------------
+
+from portal_app.billing.search_text import subscriber_search_text  # noqa: E402  (pure, imports nothing)
+
+
+@sa.event.listens_for(Subscriber, "before_insert")
+@sa.event.listens_for(Subscriber, "before_update")
+def _keep_search_text(_mapper, _connection, subscriber: Subscriber) -> None:
+    subscriber.search_text = subscriber_search_text(subscriber.name, subscriber.email)

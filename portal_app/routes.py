@@ -5,6 +5,8 @@ Page routes use Reflex's `[param]` form; API patterns use Starlette's `{param:ty
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import quote
 
 from portal_app.settings import get_settings
@@ -40,6 +42,7 @@ PORTAL_EXCHANGE = f"{PORTAL}/{{token}}"  # swaps a link token for a session cook
 API_PORTAL = f"{API_PREFIX}/portal"  # a subscriber's downloads (never cached)
 API_INVOICE_PDF = f"{API_PORTAL}/invoices/{{invoice_id:int}}.pdf"
 API_INVOICE_YEAR_ZIP = f"{API_PORTAL}/invoices/{{year:int}}.zip"
+API_CREDIT_NOTE_PDF = f"{API_PORTAL}/credit_notes/{{credit_note_id:int}}.pdf"
 API_MERCHANT_LOGO = f"{API_PREFIX}/merchants/{{slug}}/logo"
 API_CONSOLE_LOGIN = f"{API_PREFIX}/console/login"
 API_CONSOLE_SIGNUP = f"{API_PREFIX}/console/signup"
@@ -72,8 +75,12 @@ API_V1_SUBSCRIPTIONS = f"{API_V1}/subscriptions"
 API_V1_SUBSCRIPTION = f"{API_V1_SUBSCRIPTIONS}/{{subscription_id}}"
 API_V1_SUBSCRIPTION_CANCEL = f"{API_V1_SUBSCRIPTION}/cancel"
 API_V1_SUBSCRIPTION_UNDO_CANCEL = f"{API_V1_SUBSCRIPTION}/undo_cancel"
+API_V1_SUBSCRIPTION_PREVIEW_CHANGE = f"{API_V1_SUBSCRIPTION}/preview_change"
+API_V1_SUBSCRIPTION_CHANGE_PLAN = f"{API_V1_SUBSCRIPTION}/change_plan"
 API_V1_INVOICES = f"{API_V1}/invoices"
 API_V1_INVOICE = f"{API_V1_INVOICES}/{{invoice_id}}"  # after API_V1_INVOICE_PDF in the route table
+API_V1_INVOICE_REFUND = f"{API_V1_INVOICE}/refund"
+API_V1_CREDIT_NOTES = f"{API_V1}/credit_notes"
 API_V1_WEBHOOK_ENDPOINTS = f"{API_V1}/webhook_endpoints"
 API_V1_WEBHOOK_ENDPOINT = f"{API_V1_WEBHOOK_ENDPOINTS}/{{endpoint_id}}"
 API_V1_EVENTS = f"{API_V1}/events"
@@ -90,9 +97,43 @@ def _public_url() -> str:
     return get_settings().public_url.rstrip("/")
 
 
-def portal_url(token: str) -> str:
-    """The subscriber's long-lived link (absolute, for emails and the console)."""
-    return f"{_public_url()}{PORTAL}/{quote(token, safe='')}"
+# The steps a link may open the portal at (?flow=): the card form, the cancel dialog, the invoice list
+# (the same list as billing/portal_grants.FLOWS; tests/unit/test_routes.py keeps them equal).
+PORTAL_FLOWS = ("payment_method_update", "subscription_cancel", "subscription_update", "invoices")
+# Why a portal link or session is unusable, as the invalid-link page explains it (?reason=).
+INVALID_REASONS = ("revoked", "deleted", "ended")
+
+
+def portal_url(token: str, *, flow: str = "") -> str:
+    """The subscriber's long-lived link (absolute, for emails and the console), optionally opening
+    the portal at one step: portal_url(token, flow="payment_method_update") for dunning emails."""
+    if flow and flow not in PORTAL_FLOWS:
+        raise ValueError(f"unknown portal flow {flow!r}")
+    query = f"?flow={flow}" if flow else ""
+    return f"{_public_url()}{PORTAL}/{quote(token, safe='')}{query}"
+
+
+def invalid_link_signature(reason: str, merchant_slug: str) -> str:
+    """What makes a branded invalid-link page believable: an HMAC of its reason and merchant, so a
+    crafted URL cannot show "This subscription was removed" under a merchant's name and logo."""
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, f"invalid-link:{reason}:{merchant_slug}".encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def portal_invalid_url(reason: str = "", *, merchant_slug: str = "", lang: str = "") -> str:
+    """The invalid-link page (relative), branded and worded for `reason` when the merchant is known
+    (`s` signs that pair; the page words an unsigned one generically). Nothing here is a secret: the
+    slug, reason and language are public facts."""
+    params = {}
+    if reason in INVALID_REASONS:
+        params["reason"] = reason
+    if merchant_slug:
+        params["m"] = merchant_slug
+    if lang:
+        params["lang"] = lang
+    if merchant_slug:
+        params["s"] = invalid_link_signature(params.get("reason", ""), merchant_slug)
+    return _with_query(PORTAL_INVALID, params) if params else PORTAL_INVALID
 
 
 def signup_url(merchant_slug: str, plan_id: int) -> str:
@@ -116,6 +157,10 @@ def merchant_logo_url(slug: str, version: str = "") -> str:
 
 def invoice_pdf_url(invoice_id: int) -> str:
     return f"{API_PORTAL}/invoices/{int(invoice_id)}.pdf"
+
+
+def credit_note_pdf_url(credit_note_id: int) -> str:
+    return f"{API_PORTAL}/credit_notes/{int(credit_note_id)}.pdf"
 
 
 def invoice_year_zip_url(year: int) -> str:

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     dunning_schedule_days: str = "1,3,5,7"
     # Seconds between in-app billing runs; 0 switches the in-app runner off.
     billing_tick_seconds: int = 300
+    # Hosted signups (the form sent) per client address in 10 minutes: a person tries a few cards,
+    # a card-testing script runs into it. Raise it for a kiosk or event desk behind one address.
+    signup_ip_limit: int = Field(default=10, ge=1, le=100_000)
 
     @field_validator("stripe_api_base")
     @classmethod

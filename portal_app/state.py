@@ -32,6 +32,10 @@ class PortalSessionState(rx.State):
             self._loaded_for = owner_key(identity.merchant_id, identity.subscriber_id)
         return identity
 
+    def _portal_session_id(self) -> int | None:
+        """The live portal session's id (step-up verification is bound to it), read from the cookie."""
+        return sessions.portal_session_id(connections.cookie_of(self.router.headers.raw_headers))
+
     def _portal_return_url(self) -> str:
         """Where "Return to <merchant>" leads for this session ("" = nowhere): from the server-side
         session a portal grant opened, never from the query string."""

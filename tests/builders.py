@@ -200,7 +200,11 @@ def make_invoice(
     logo: bytes | None = None,
     finalized_at: datetime | None = FINALIZED,
     invoice_id: int = 7,
+    seller_snapshot: bool = True,
+    tax_rate_bp: int = 2100,
+    brand_color: str = "",
 ) -> tuple[Invoice, list[InvoiceLine], Merchant]:
+    """A finalized invoice in memory. seller_snapshot=False: one finalized before the seller snapshot."""
     merchant = Merchant(
         id=1,
         name="Acme Cloud",
@@ -208,6 +212,10 @@ def make_invoice(
         invoice_prefix="ACME",
         support_email="help@acme.example",
         logo_png=logo,
+        legal_name="Acme Cloud Servicios S.L.",
+        address="Paseo de la Castellana 100\n28046 Madrid\nEspaña",
+        tax_id="ESB87654321",
+        brand_color=brand_color,
     )
     lines = [
         InvoiceLine(
@@ -222,7 +230,7 @@ def make_invoice(
         for i in range(n_lines)
     ]
     subtotal = 2900 * n_lines
-    tax = Money(subtotal, "EUR").percent_bp(2100).amount_minor
+    tax = Money(subtotal, "EUR").percent_bp(tax_rate_bp).amount_minor
     invoice = Invoice(
         id=invoice_id,
         merchant_id=1,
@@ -233,7 +241,7 @@ def make_invoice(
         subtotal_minor=subtotal,
         tax_minor=tax,
         total_minor=subtotal + tax,
-        tax_rate_bp=2100,
+        tax_rate_bp=tax_rate_bp,
         period_start=FINALIZED,
         period_end=FINALIZED + timedelta(days=28),
         language=language,
@@ -242,6 +250,10 @@ def make_invoice(
         billing_email="zoe@example.com",
         billing_address="Calle Mayor 1\n28013 Madrid\nEspaña",
         tax_id="ESB12345678",
+        seller_legal_name=merchant.legal_name if seller_snapshot else "",
+        seller_address=merchant.address if seller_snapshot else "",
+        seller_tax_id=merchant.tax_id if seller_snapshot else "",
+        seller_email=merchant.support_email if seller_snapshot else "",
         finalized_at=finalized_at,
         due_at=FINALIZED + timedelta(days=14),
         paid_at=FINALIZED + timedelta(minutes=1) if status == "paid" else None,

@@ -38,6 +38,18 @@ def _postgres_engine() -> tuple[sa.Engine, str]:
     admin = sa.create_engine(TEST_DATABASE_URL)
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        # pg_trgm (the search index) must live in public, not in the first test schema that asked for it:
+        # dropping that schema would drop the extension and every other test schema's trigram index.
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7242)")  # parallel test processes
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+        if (
+            conn.exec_driver_sql(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+                " WHERE e.extname = 'pg_trgm'"
+            ).scalar_one()
+            != "public"
+        ):
+            conn.exec_driver_sql("ALTER EXTENSION pg_trgm SET SCHEMA public")
     admin.dispose()
     engine = sa.create_engine(
         TEST_DATABASE_URL,

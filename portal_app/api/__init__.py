@@ -26,7 +26,7 @@ from portal_app.api.headers import SecurityHeadersMiddleware
 from portal_app.api.health import health, liveness
 from portal_app.api.links import console_portal_link
 from portal_app.api.logo_upload import refuse_reflex_upload, upload_logo
-from portal_app.api.portal import exchange_portal_token, portal_invoice_pdf, portal_year_zip
+from portal_app.api.portal import exchange_portal_token, portal_credit_note_pdf, portal_invoice_pdf, portal_year_zip
 from portal_app.api.portal_grants import exchange_portal_grant
 from portal_app.api.request_id import RequestIdMiddleware
 from portal_app.api.simulated_gateway import create_payment_method
@@ -50,6 +50,7 @@ def build_api() -> Starlette:
             Route(routes.PORTAL_EXCHANGE, exchange_portal_token, methods=["GET"]),
             Route(routes.API_INVOICE_PDF, portal_invoice_pdf, methods=["GET"]),
             Route(routes.API_INVOICE_YEAR_ZIP, portal_year_zip, methods=["GET"]),
+            Route(routes.API_CREDIT_NOTE_PDF, portal_credit_note_pdf, methods=["GET"]),
             Route(routes.API_CONSOLE_LOGIN, console_login, methods=["POST"]),
             Route(routes.API_CONSOLE_SIGNUP, console_signup, methods=["POST"]),
             Route(routes.API_CONSOLE_LOGOUT, console_logout, methods=["POST"]),

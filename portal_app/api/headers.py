@@ -15,10 +15,15 @@ from portal_app.billing.sessions import SessionKind
 from portal_app.settings import get_settings
 
 _NO_STORE_PREFIXES = (routes.PORTAL, routes.PORTAL_INVALID, routes.API_PORTAL, routes.CONSOLE)
+# The frontend build's scripts and styles: Vite names each by a hash of its content, so a URL never
+# changes meaning and browsers may keep it for a year without asking again.
+HASHED_ASSETS_PREFIX = "/assets/"
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class SecurityHeadersMiddleware(BaseHTTPMiddleware):
-    """No referrers anywhere (links carry bearer tokens); portal and console pages never cached."""
+    """No referrers anywhere (links carry bearer tokens); portal and console pages never cached; the
+    build's content-hashed assets cached for good."""
 
     async def dispatch(self, request: Request, call_next):
         response = await call_next(request)
@@ -27,6 +32,8 @@ class SecurityHeadersMiddleware(BaseHTTPMiddleware):
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.url.path.startswith(_NO_STORE_PREFIXES):
             response.headers["Cache-Control"] = "no-store"
+        elif request.url.path.startswith(HASHED_ASSETS_PREFIX) and response.status_code == 200:
+            response.headers["Cache-Control"] = IMMUTABLE
         return response
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from portal_app.billing.emails.notice_keys import card_expiring_key
-from portal_app.billing.notify import send_subscriber_email
+from portal_app.billing.notify import CARD_FLOW, send_subscriber_email
 from portal_app.billing.payments.cards import expiry_instant
 from portal_app.billing.statuses import RENEWING_STATUSES
 from portal_app.db import new_session
@@ -83,6 +83,7 @@ def send_card_expiring_emails(engine: sa.Engine, *, now: datetime, window: timed
                 kind="card_expiring",
                 now=now,
                 notice_key=card_expiring_key(card.id, card.exp_year, card.exp_month),
+                flow=CARD_FLOW,  # the button opens the card form
                 context={"brand": card.brand, "last4": card.last4, "exp": f"{card.exp_month:02d}/{card.exp_year}"},
             )
             sent += message is not None

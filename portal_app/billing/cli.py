@@ -4,7 +4,8 @@ run [--now ISO]   renew due subscriptions, retry failed payments, settle unknown
                   cluster-wide runner lock: if another run holds it, says so and exits 0. SIGTERM or
                   Ctrl+C stops it after the current batch (a second one is not caught); exits 0.
 seed [--now ISO]  create the Acme Fitness demo (does nothing if it exists)
-links             print fresh portal links for the demo subscribers (old ones are revoked)
+links [--new]     print the demo subscribers' current portal links (the same at every start, so
+                  emailed links keep working); --new revokes them and prints new ones
 api-key create --merchant SLUG [--name NAME]
                   create an API key for the merchant; its secret is printed once, alone on the
                   last line (only its hash is stored). Exits 2 for an unknown merchant.
@@ -123,9 +124,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_links(args: argparse.Namespace) -> int:
-    """What `make run` prints: where to sign in, and one fresh portal link per demo subscriber."""
+    """What `make run` prints: where to sign in, and each demo subscriber's current portal link
+    (new ones, the old ones revoked, with --new: `make run NEW_DEMO_LINKS=1`)."""
 
-    links = demo_portal_links(_engine())
+    links = demo_portal_links(_engine(), renew=args.new)
     if not links:
         print("No demo data: run `python -m portal_app.billing seed` first.")
         return 1
@@ -171,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     seed = commands.add_parser("seed", help="create the demo data")
     seed.add_argument("--now", type=_parse_now, default=None, help="the demo's 'today' (default: now)")
     seed.set_defaults(func=cmd_seed)
-    links = commands.add_parser("links", help="print fresh demo portal links")
+    links = commands.add_parser("links", help="print the demo portal links")
+    links.add_argument("--new", action="store_true", help="revoke the demo links and issue new ones")
     links.set_defaults(func=cmd_links)
     api_key = commands.add_parser("api-key", help="manage merchant API keys")
     api_key_commands = api_key.add_subparsers(dest="api_key_command", required=True)

@@ -11,6 +11,9 @@ Subscribers (relative to `now`):
   Priya Patel        Basic Monthly, canceled at period end (still active until then), reason recorded
   Globex Corporation Basic Monthly since January last year: twelve paid invoices of last year + this year's
   Hiroshi Tanaka     Pro Yearly (cancellation not allowed), active
+Basic Monthly subscribers may switch to Pro Monthly (and back) from the portal.
+  Lena Fischer       Studio Monthly (14-day free trial, pauses up to 30 days), trialing: the trial ends
+                     in two days, its reminder (amount and date of the first charge) is in the outbox
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from portal_app.billing.gateways.simulated import SimulatedGateway
 from portal_app.billing.gateways.simulated_tokens import tokenize_card
 from portal_app.billing.payments.card_updates import update_payment_method
 from portal_app.billing.periods import add_interval, period_bounds
+from portal_app.billing.plan_lifecycle import set_plan_lifecycle
+from portal_app.billing.plan_switches import set_switch_targets
 from portal_app.billing.plans import create_plan
-from portal_app.billing.portal_links import issue_portal_link
+from portal_app.billing.portal_links import current_portal_token, issue_portal_link
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
 from portal_app.billing.subscription_views import current_subscription
@@ -69,7 +74,8 @@ GLOBEX = _Person(
     tax_id="US 12-3456789",
 )
 HIROSHI = _Person("hiroshi", "Hiroshi Tanaka", "hiroshi.tanaka@example.com")
-DEMO_PEOPLE = (ZOE, MARCUS, PRIYA, GLOBEX, HIROSHI)
+LENA = _Person("lena", "Lena Fischer", "lena.fischer@example.com")
+DEMO_PEOPLE = (ZOE, MARCUS, PRIYA, GLOBEX, HIROSHI, LENA)
 
 
 class DemoLink(NamedTuple):
@@ -98,6 +104,10 @@ def seed_demo(engine: sa.Engine, *, now: datetime, gateway: SimulatedGateway | N
             slug=MERCHANT_SLUG,
             invoice_prefix="ACME",
             support_email="support@acme.example",
+            # The seller as its invoices name it (snapshotted on each invoice at finalization).
+            legal_name="Acme Fitness, Inc.",
+            address="500 Market Street, Suite 300\nSan Francisco, CA 94105\nUnited States",
+            tax_id="EIN 12-3456789",
             logo_png=LOGO_PATH.read_bytes() if LOGO_PATH.exists() else None,
             logo_content_type="image/png" if LOGO_PATH.exists() else "",
             dunning_schedule_days="1,3,5,7",
@@ -131,6 +141,24 @@ def seed_demo(engine: sa.Engine, *, now: datetime, gateway: SimulatedGateway | N
             interval="year",
             cancellation_policy="not_allowed",
         )
+        # Basic Monthly and Pro Monthly subscribers may switch between the two from the portal.
+        pro_monthly = create_plan(
+            session, merchant_id=merchant.id, name="Pro Monthly", amount_minor=4900, currency="USD", interval="month"
+        )
+        for plan_id, target_id in ((basic.id, pro_monthly.id), (pro_monthly.id, basic.id)):
+            set_switch_targets(session, plan_id, [target_id], merchant_id=merchant.id, actor="system", now=now)
+        studio = create_plan(
+            session,
+            merchant_id=merchant.id,
+            name="Studio Monthly",
+            amount_minor=4900,
+            currency="USD",
+            interval="month",
+            cancellation_policy="at_period_end",
+        )
+        set_plan_lifecycle(
+            session, studio.id, merchant_id=merchant.id, trial_days=14, pause_max_days=30, actor="system", now=now
+        )
         people = {}
         for person in DEMO_PEOPLE:
             subscriber = Subscriber(
@@ -145,7 +173,7 @@ def seed_demo(engine: sa.Engine, *, now: datetime, gateway: SimulatedGateway | N
             session.add(subscriber)
             session.flush()
             people[person.key] = subscriber.id
-        merchant_id, basic_id, pro_id = merchant.id, basic.id, pro.id
+        merchant_id, basic_id, pro_id, studio_id = merchant.id, basic.id, pro.id, studio.id
 
     # Anchors on different days and hours, so each simulated billing run renews one subscriber.
     marcus_fails_at = now - timedelta(hours=6)
@@ -155,8 +183,12 @@ def seed_demo(engine: sa.Engine, *, now: datetime, gateway: SimulatedGateway | N
         "marcus": add_interval(marcus_fails_at, "month", 1, -3),
         "priya": add_interval(now, "month", 1, -2) - timedelta(days=10, hours=5),
         "hiroshi": add_interval(now, "month", 1, -5) + timedelta(hours=3),
+        "lena": now - timedelta(days=12, hours=1),  # a 14-day trial: it ends in two days
     }
-    plan_of = {"globex": basic_id, "zoe": basic_id, "marcus": basic_id, "priya": basic_id, "hiroshi": pro_id}
+    plan_of = {
+        **{"globex": basic_id, "zoe": basic_id, "marcus": basic_id, "priya": basic_id},
+        **{"hiroshi": pro_id, "lena": studio_id},
+    }
 
     events: list[tuple[datetime, Callable[[], None]]] = []
     for key, start_at in starts.items():
@@ -171,6 +203,7 @@ def seed_demo(engine: sa.Engine, *, now: datetime, gateway: SimulatedGateway | N
     events.sort(key=lambda event: event[0])
 
     _play(engine, gateway, events, until=now)
+    run_billing(engine, now=now, gateway=gateway)  # what is due now: Lena's trial reminder
     return True
 
 
@@ -263,8 +296,10 @@ def _play(
             run_billing(engine, now=moment, gateway=gateway)
 
 
-def demo_portal_links(engine: sa.Engine) -> list[DemoLink]:
-    """Fresh portal links for the demo subscribers (earlier links are revoked), for `make run`."""
+def demo_portal_links(engine: sa.Engine, *, renew: bool = False) -> list[DemoLink]:
+    """The demo subscribers' portal links, for `make run`: the CURRENT ones (re-derived), so links
+    already emailed or bookmarked keep working across restarts; a link is issued only for a
+    subscriber with none. renew=True (`make run NEW_DEMO_LINKS=1`) revokes them and issues new ones."""
 
     links = []
     with new_session(engine) as session, session.begin():
@@ -278,6 +313,8 @@ def demo_portal_links(engine: sa.Engine) -> list[DemoLink]:
         for subscriber in sorted(subscribers, key=lambda s: emails.index(s.email)):
             sub = current_subscription(session, merchant.id, subscriber.id)
             plan = session.get(Plan, sub.plan_id) if sub else None
-            token = issue_portal_link(session, subscriber)
+            token = (None if renew else current_portal_token(session, subscriber)) or issue_portal_link(
+                session, subscriber
+            )
             links.append(DemoLink(subscriber.name, plan.name if plan else "", sub.status if sub else "", token))
     return links

@@ -26,7 +26,7 @@ from portal_app.billing.audit import audit
 from portal_app.billing.emails.notice_keys import payment_failed_key
 from portal_app.billing.invoices import settle_invoice
 from portal_app.billing.money import Money
-from portal_app.billing.notify import send_subscriber_email
+from portal_app.billing.notify import CARD_FLOW, send_subscriber_email
 from portal_app.billing.statuses import (
     InvoiceStatus,
     SubscriptionStatus,
@@ -86,7 +86,8 @@ def record_payment_failure(
         if invoice.subscription_id
         else None
     )
-    ended = subscription is not None and is_ended(subscription)
+    # Ended or paused (pauses.py): no retry, no status move, no notice; dunning skips it.
+    ended = subscription is not None and (is_ended(subscription) or subscription.status == S.PAUSED)
     days = retry_schedule(merchant)
     failures = invoice.attempt_count + 1
     first_failure = _first_failure_at(invoice, days, failures, now)
@@ -197,6 +198,7 @@ def _notify_failure(
         kind="payment_failed",
         now=now,
         notice_key=payment_failed_key(attempt.id),
+        flow=CARD_FLOW,  # the button opens the card form
         context={
             "amount": Money(invoice.total_minor, invoice.currency),
             "invoice_number": invoice.number,

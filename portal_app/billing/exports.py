@@ -188,6 +188,7 @@ def _subscriber_chunks(merchant_id, filters: SubscriberFilters, bom, batch_size,
         with db.session_scope(engine) as session:
             found = session.exec(
                 subscriber_search.subscribers_statement(
+                    session,
                     merchant_id=merchant_id,
                     plan_id=filters.plan_id,
                     query=filters.query,

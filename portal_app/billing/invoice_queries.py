@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from portal_app.billing.documents.archive import year_zip
+from portal_app.billing.credit_notes import credit_note_pdf_bytes, credit_notes_of_year
+from portal_app.billing.documents.archive import credit_note_pdf_filename, year_zip
 from portal_app.billing.documents.renderer import render_invoice_pdf
 from portal_app.billing.errors import NotFound
 from portal_app.billing.invoices import DOWNLOADABLE_STATUSES, InvoiceError, is_finalized
@@ -96,17 +97,30 @@ def invoice_years(session: Session, *, merchant_id: int, subscriber_id: int) -> 
 def year_zip_for_subscriber(
     session: Session, subscriber_id: int, merchant_id: int, year: int
 ) -> tuple[str, bytes, int]:
-    """(filename, zip bytes, invoice count) with every downloadable invoice of that year as a PDF."""
+    """(filename, zip bytes, file count) with every downloadable invoice and credit note of that year as a PDF."""
 
     get_scoped(session, Subscriber, subscriber_id, merchant_id)
     start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
-    invoices = session.exec(
-        select(Invoice)
+    # One query brings every stored PDF with its name and date; only an invoice whose PDF is not
+    # stored yet (never downloaded, or its status changed since) is rendered and stored here.
+    rows = session.execute(
+        sa.select(Invoice.id, Invoice.number, Invoice.finalized_at, Invoice.pdf_bytes)
         .where(*_downloadable(merchant_id, subscriber_id), Invoice.finalized_at >= start, Invoice.finalized_at < end)
         .order_by(Invoice.finalized_at, Invoice.id)
     ).all()
-    if not invoices:
+    notes = credit_notes_of_year(session, merchant_id=merchant_id, subscriber_id=subscriber_id, year=year)
+    if not rows and not notes:
         raise InvoiceError(f"No invoices in {year}.", code="not_found")
-    files = [(f"{inv.number}.pdf", ensure_invoice_pdf(session, inv.id, merchant_id=merchant_id)) for inv in invoices]
+    files = [
+        (
+            f"{row.number}.pdf",
+            row.pdf_bytes
+            if row.pdf_bytes is not None
+            else ensure_invoice_pdf(session, row.id, merchant_id=merchant_id),
+            row.finalized_at,
+        )
+        for row in rows
+    ]
+    files += [(credit_note_pdf_filename(n.number), credit_note_pdf_bytes(session, n), n.issued_at) for n in notes]
     merchant = session.get(Merchant, merchant_id)
     return f"{merchant.slug}-invoices-{year}.zip", year_zip(files), len(files)

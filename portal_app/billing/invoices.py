@@ -17,6 +17,7 @@ from portal_app.billing.errors import NotAllowed
 from portal_app.billing.invoice_guard import InvoiceError, InvoiceImmutable
 from portal_app.billing.invoice_numbers import allocate_invoice_numbers
 from portal_app.billing.money import Money
+from portal_app.billing.renewal_terms import period_description
 from portal_app.billing.statuses import (
     InvoiceStatus,
     SubscriptionStatus,
@@ -50,15 +51,18 @@ def is_downloadable(invoice_or_status: Invoice | str) -> bool:
 # --- drafts ---------------------------------------------------------------------------------
 
 
-def period_description(plan_name: str, start: datetime, end: datetime) -> str:
-    """Line text for one billing period; ISO dates so the stored text reads the same in every language."""
-    return f"{plan_name} ({start:%Y-%m-%d} – {end:%Y-%m-%d})"
-
-
 def billing_snapshot(merchant: Merchant, subscriber: Subscriber) -> dict[str, Any]:
-    """Who issued and who is billed, copied at finalization so later edits never change an invoice."""
+    """Who issued and who is billed, copied at finalization so later edits never change an invoice.
+
+    The seller is named as invoices must name it: the legal name (the display name when none is
+    set), the address, tax id and the support email customers write to.
+    """
     return {
         "merchant_name": merchant.name,
+        "seller_legal_name": (merchant.legal_name or "").strip() or merchant.name,
+        "seller_address": (merchant.address or "").strip(),
+        "seller_tax_id": (merchant.tax_id or "").strip(),
+        "seller_email": (merchant.support_email or "").strip(),
         "language": subscriber.language or merchant.default_language or "en",
         "billing_name": subscriber.billing_name or subscriber.name,
         "billing_email": subscriber.email,
@@ -179,95 +183,6 @@ def finalize_invoice(session: Session, invoice_id: int, *, merchant_id: int, now
     return invoice
 
 
-@dataclasses.dataclass(frozen=True)
-class RenewalInvoice:
-    """One period to invoice in a billing run (already advanced on the subscription)."""
-
-    subscription_id: int
-    subscriber: Subscriber
-    merchant: Merchant
-    plan: Plan
-    period_start: datetime
-    period_end: datetime
-
-
-def issue_renewal_invoices(session: Session, items: list[RenewalInvoice], *, now: datetime) -> list[int]:
-    """Create and finalize one open invoice (with its line) per item in bulk; returns ids in order.
-
-    The same rules as create_draft_invoice + finalize_invoice, with a few statements per batch
-    instead of several per invoice (a billing run may renew 100k subscriptions at once).
-    """
-    if not items:
-        return []
-    # Created as drafts and finalized in the same statement: validate that move once.
-    check_transition(InvoiceStatus, I.DRAFT, I.OPEN)
-    numbers: dict[int, list[str]] = {}
-    by_merchant: dict[int, Merchant] = {}
-    for item in items:
-        by_merchant[item.merchant.id] = item.merchant
-    for merchant_id, merchant in sorted(by_merchant.items()):
-        count = sum(1 for item in items if item.merchant.id == merchant_id)
-        numbers[merchant_id] = allocate_invoice_numbers(session, merchant=merchant, year=now.year, count=count)
-    next_number = {merchant_id: iter(values) for merchant_id, values in numbers.items()}
-    rows = []
-    for item in items:
-        price = Money(item.plan.amount_minor, item.plan.currency)
-        rows.append(
-            {
-                "merchant_id": item.merchant.id,
-                "subscriber_id": item.subscriber.id,
-                "subscription_id": item.subscription_id,
-                "number": next(next_number[item.merchant.id]),
-                "status": I.DRAFT.value,  # finalized below, once its line is in (invoice_guard.py)
-                "currency": price.currency,
-                "subtotal_minor": price.amount_minor,
-                "tax_minor": 0,
-                "total_minor": price.amount_minor,
-                "tax_rate_bp": 0,
-                "period_start": item.period_start,
-                "period_end": item.period_end,
-                **billing_snapshot(item.merchant, item.subscriber),
-                "created_at": now,
-                "finalized_at": now,
-                "due_at": now,
-            }
-        )
-    table = Invoice.__table__
-    # One invoice per subscription in a batch: map ids back by subscription (unordered RETURNING
-    # lets SQLAlchemy send a few multi-row INSERTs instead of one per row).
-    invoice_of = {
-        sub_id: inv_id
-        for inv_id, sub_id in session.execute(
-            sa.insert(table).returning(table.c.id, table.c.subscription_id), rows
-        ).all()
-    }
-    if len(invoice_of) != len(items):
-        raise ValueError("a renewal batch must hold each subscription once")
-    ids = [invoice_of[item.subscription_id] for item in items]
-    session.execute(
-        sa.insert(InvoiceLine.__table__),
-        [
-            {
-                "invoice_id": invoice_id,
-                "description": period_description(item.plan.name, item.period_start, item.period_end),
-                "quantity": 1,
-                "unit_amount_minor": item.plan.amount_minor,
-                "amount_minor": item.plan.amount_minor,
-                "currency": item.plan.currency,
-            }
-            for invoice_id, item in zip(ids, items)
-        ],
-    )
-    for start in range(0, len(ids), 1000):
-        session.execute(
-            sa.update(table)
-            .where(table.c.id.in_(ids[start : start + 1000]), table.c.status == I.DRAFT.value)
-            .values(status=I.OPEN.value)
-        )
-    invoices_changed(session, ids, "invoice.finalized", now=now)
-    return ids
-
-
 # --- settling -------------------------------------------------------------------------------
 
 
@@ -308,11 +223,11 @@ def _require_settleable(invoice: Invoice, new_status: InvoiceStatus) -> None:
 def reactivate_paid_up_subscriptions(
     session: Session, subscription_ids: list[int], *, now: datetime, actor: str = "system"
 ) -> list[int]:
-    """past_due / unpaid / incomplete subscriptions with no open invoice left become active at once."""
+    """past_due / unpaid / incomplete / trialing subscriptions with no open invoice left become active at once."""
     ids = sorted({sid for sid in subscription_ids if sid is not None})
     if not ids:
         return []
-    waiting = (S.PAST_DUE, S.UNPAID, S.INCOMPLETE)
+    waiting = (S.PAST_DUE, S.UNPAID, S.INCOMPLETE, S.TRIALING)  # trialing: its first invoice (trials.py)
     open_invoice = (
         sa.select(Invoice.id).where(Invoice.subscription_id == Subscription.id, Invoice.status == I.OPEN).exists()
     )
@@ -355,6 +270,21 @@ def reactivate_paid_up_subscriptions(
             if obj is not None:
                 session.expire(obj, ["status"])
     return restored
+
+
+def settle_free_invoices(session: Session, invoice_ids: list[int], *, now: datetime) -> None:
+    """Open invoices of total zero are paid as they are issued: there is nothing to charge."""
+    check_transition(InvoiceStatus, I.OPEN, I.PAID)
+    inv = Invoice.__table__
+    paid = list(
+        session.execute(
+            sa.update(inv)
+            .where(inv.c.id.in_(invoice_ids), inv.c.status == I.OPEN.value, inv.c.total_minor == 0)
+            .values(status=I.PAID.value, **_settled_columns(I.PAID, now))
+            .returning(inv.c.id)
+        ).scalars()
+    )
+    invoices_changed(session, paid, "invoice.paid", now=now)
 
 
 def settle_invoice(

@@ -9,10 +9,19 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal_app.billing.emails.outbox import send_email
-from portal_app.billing.portal_links import current_portal_url, is_subscriber_deleted
+from portal_app.billing.portal_links import (
+    current_portal_token,
+    current_portal_url,
+    is_subscriber_deleted,
+    issue_portal_link,
+)
 from portal_app.models import Merchant, Subscriber, utcnow
+from portal_app.routes import PORTAL_FLOWS, portal_url
 
 BACKDATED = timedelta(hours=1)
+# The portal step where a card is added or replaced: failed-payment and card-expiry emails open it.
+CARD_FLOW = "payment_method_update"
+assert CARD_FLOW in PORTAL_FLOWS
 
 
 def send_subscriber_email(
@@ -25,17 +34,20 @@ def send_subscriber_email(
     now: datetime,
     with_portal_link: bool = True,
     notice_key: str | None = None,
+    flow: str = "",
 ):
     """Send (or queue in the outbox) one email to a subscriber in their language.
 
-    Fills merchant_name, subscriber_name and, for emails that ask the customer to act, portal_url.
+    Fills merchant_name, subscriber_name and, for emails that ask the customer to act, portal_url:
+    with a flow (routes.PORTAL_FLOWS) the link opens the portal at that step, e.g. the card form for
+    a failed payment or an expiring card.
     The message is dated `now` so back-dated runs (demo data) keep a consistent timeline. A notice
     the engine sends on its own passes its notice_key (emails/notice_keys.py): if that notice was
     recorded already nothing is sent and None is returned.
     """
     full = {"merchant_name": merchant.name, "subscriber_name": subscriber.name, **context}
     if with_portal_link and "portal_url" not in full:
-        full["portal_url"] = current_portal_url(session, subscriber)
+        full["portal_url"] = portal_url_for(session, subscriber, flow=flow)
     message = send_email(
         session,
         merchant=merchant,
@@ -52,6 +64,14 @@ def send_subscriber_email(
         message.created_at = now
         session.add(message)
     return message
+
+
+def portal_url_for(session: Session, subscriber: Subscriber, *, flow: str = "") -> str:
+    """The subscriber's live portal link (issued if there is none), opening at `flow` when given."""
+    if not flow:
+        return current_portal_url(session, subscriber)
+    token = current_portal_token(session, subscriber) or issue_portal_link(session, subscriber)
+    return portal_url(token, flow=flow)
 
 
 def send_new_link(session: Session, *, email: str, now: datetime | None = None) -> int:

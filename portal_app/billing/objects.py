@@ -15,7 +15,16 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, select
 
 from portal_app import routes
-from portal_app.models import Invoice, InvoiceLine, Merchant, PaymentMethod, Plan, Subscriber, Subscription
+from portal_app.models import (
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    Merchant,
+    PaymentMethod,
+    Plan,
+    Subscriber,
+    Subscription,
+)
 
 
 class ApiObject(BaseModel):
@@ -77,7 +86,7 @@ class SubscriptionObject(ApiObject):
     id: int
     subscriber_id: int
     plan_id: int
-    status: Literal["trialing", "active", "past_due", "canceled", "unpaid", "incomplete"]
+    status: Literal["trialing", "active", "past_due", "canceled", "unpaid", "incomplete", "paused"]
     current_period_start: datetime
     current_period_end: datetime
     cancel_at_period_end: bool
@@ -184,6 +193,53 @@ class PaymentMethodObject(ApiObject):
         )
 
 
+class CreditNoteObject(ApiObject):
+    """A credit note: (part of) a paid invoice refunded; the invoice itself never changes."""
+
+    object: Literal["credit_note"] = "credit_note"
+    id: int
+    number: str
+    invoice_id: int
+    subscriber_id: int
+    currency: str
+    subtotal: int
+    tax: int
+    total: int
+    reason: str
+    issued_at: datetime
+
+    @classmethod
+    def of(cls, note: CreditNote) -> CreditNoteObject:
+        return cls(
+            id=note.id,
+            number=note.number,
+            invoice_id=note.invoice_id,
+            subscriber_id=note.subscriber_id,
+            currency=note.currency,
+            subtotal=note.subtotal_minor,
+            tax=note.tax_minor,
+            total=note.total_minor,
+            reason=note.reason,
+            issued_at=note.issued_at,
+        )
+
+
+class RefundObject(ApiObject):
+    """A refund of (part of) a paid invoice. succeeded: its credit note is issued; unknown: the payment
+    processor did not answer yet (settled by the next billing run, never refunded twice); failed: why."""
+
+    object: Literal["refund"] = "refund"
+    id: int
+    invoice_id: int
+    amount: int
+    currency: str
+    status: Literal["pending", "succeeded", "failed", "unknown"]
+    reason: str
+    failure_message: str | None
+    credit_note: CreditNoteObject | None
+    created: datetime
+
+
 # --- loading helpers (callers scope the rows by merchant first) ------------------------------------
 
 
@@ -213,11 +269,15 @@ EventType = Literal[
     "subscription.created",
     "subscription.updated",
     "subscription.canceled",
+    "subscription.paused",
+    "subscription.resumed",
+    "subscription.trial_will_end",
     "invoice.finalized",
     "invoice.paid",
     "invoice.payment_failed",
     "payment_method.updated",
     "portal_link.regenerated",
+    "credit_note.issued",
 ]
 
 
@@ -251,5 +311,5 @@ class PortalSessionObject(ApiObject):
     # idempotent replay answers null here: create a new session instead.
     url: str | None
     expires_at: datetime
-    flow: Literal["payment_method_update", "subscription_cancel", "invoices"] | None
+    flow: Literal["payment_method_update", "subscription_cancel", "subscription_update", "invoices"] | None
     return_url: str | None

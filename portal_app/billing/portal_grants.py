@@ -32,7 +32,7 @@ from portal_app.models import PortalLink, PortalSession, Subscriber, utcnow
 from portal_app.settings import get_settings
 
 GRANT_LIFETIME = timedelta(minutes=5)
-FLOWS = ("payment_method_update", "subscription_cancel", "invoices")
+FLOWS = ("payment_method_update", "subscription_cancel", "subscription_update", "invoices")
 MAX_RETURN_URL = 2000
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32)
 

@@ -14,6 +14,7 @@ import hmac
 import re
 import secrets
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlmodel import Session, select
 
@@ -133,25 +134,49 @@ def is_subscriber_deleted(session: Session, merchant_id: int, subscriber_id: int
     return bool(subs) and all(deleted_at is not None for deleted_at in subs)
 
 
-def resolve_portal_token(session: Session, token: str, *, now: datetime | None = None) -> PortalLink | None:
-    """The live link for a token, or None for malformed, unknown, revoked or deleted ones.
+class TokenCheck(NamedTuple):
+    """What a portal token is: its live link (reason ""), or why it opens nothing.
+
+    reason: "" (live), "unknown" (malformed, never issued, or from another SECRET_KEY: nothing is
+    known, not even the merchant), "revoked" (replaced by a newer link) or "deleted" (every
+    subscription of the subscriber was deleted). For "revoked" and "deleted" the link row is known,
+    so the invalid-link page can name the merchant; `link` is set only when the token is live.
+    """
+
+    reason: str
+    link: PortalLink | None = None
+    merchant_id: int | None = None
+    subscriber_id: int | None = None
+
+
+UNKNOWN = TokenCheck("unknown")
+
+
+def check_portal_token(session: Session, token: str, *, now: datetime | None = None) -> TokenCheck:
+    """Resolve a token with the reason it fails (see TokenCheck); a live one is marked used.
 
     A subscriber whose every subscription was deleted has no portal; a canceled one keeps it.
+    Deletion is reported before revocation (deleting a subscriber also revokes its links).
     """
     if not is_well_formed(token):
-        return None
+        return UNKNOWN
     token_hash = _hash_token(token)
     link = session.exec(select(PortalLink).where(PortalLink.token_hash == token_hash)).first()
-    if link is None or link.revoked_at is not None:
-        return None
     # Constant-time re-check against the derivation (guards a forged row or a rotated key).
-    if not hmac.compare_digest(_derive_token(link.nonce), token):
-        return None
+    if link is None or not hmac.compare_digest(_derive_token(link.nonce), token):
+        return UNKNOWN
     if is_subscriber_deleted(session, link.merchant_id, link.subscriber_id):
-        return None
+        return TokenCheck("deleted", None, link.merchant_id, link.subscriber_id)
+    if link.revoked_at is not None:
+        return TokenCheck("revoked", None, link.merchant_id, link.subscriber_id)
     link.last_used_at = now or utcnow()
     session.add(link)
-    return link
+    return TokenCheck("", link, link.merchant_id, link.subscriber_id)
+
+
+def resolve_portal_token(session: Session, token: str, *, now: datetime | None = None) -> PortalLink | None:
+    """The live link for a token, or None for malformed, unknown, revoked or deleted ones."""
+    return check_portal_token(session, token, now=now).link
 
 
 def record_portal_visit(session: Session, link: PortalLink, *, ip: str) -> None:

@@ -26,14 +26,18 @@ from portal_app.billing.audit import audit_rows
 from portal_app.billing.card_expiry import send_card_expiring_emails
 from portal_app.billing.emails.outbox import deliver_queued_emails
 from portal_app.billing.gateways.base import PaymentGateway
-from portal_app.billing.invoices import RenewalInvoice, issue_renewal_invoices
+from portal_app.billing.pauses import run_due as run_due_pauses
 from portal_app.billing.payments.attempts import ChargeInvoiceResult, PaymentOutcome
 from portal_app.billing.payments.charging import charge_claims, charge_invoices, claim_invoices
 from portal_app.billing.payments.declines import NO_PAYMENT_METHOD
+from portal_app.billing.payments.refunding import settle_unknown_refunds
 from portal_app.billing.payments.refunds import refund_held_charges
 from portal_app.billing.payments.settlement import settle_unknown_attempts
-from portal_app.billing.periods import period_bounds
+from portal_app.billing.plan_changes import mark_scheduled_changes_applied
+from portal_app.billing.renewal_invoices import RenewalInvoice, issue_renewal_invoices
+from portal_app.billing.renewal_terms import renewal_terms
 from portal_app.billing.statuses import RENEWING_STATUSES, Ending, InvoiceStatus, SubscriptionStatus, end_subscriptions
+from portal_app.billing.trials import send_trial_reminders
 from portal_app.billing.webhooks_out.delivery import deliver_webhooks
 from portal_app.db import is_postgres, new_session
 from portal_app.models import (
@@ -132,9 +136,12 @@ def run_billing(
         lambda: _settle(engine, summary, gateway=gateway),
         # Held before a crash kept them from their refund.
         lambda: refund_held_charges(engine, gateway=gateway, now=now),
+        lambda: summary.count(run_due_pauses(engine, gateway=gateway, now=now)),  # begin and end pauses
+        lambda: settle_unknown_refunds(engine, gateway=gateway, now=now),  # refunds that got no answer
         lambda: _renew_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size, stop=stop),
         lambda: _retry_due(engine, summary, gateway=gateway, progress=progress, batch_size=batch_size, stop=stop),
         lambda: setattr(summary, "card_expiring_emails", send_card_expiring_emails(engine, now=now)),
+        lambda: send_trial_reminders(engine, now=now),
         # Receipts and notices were queued inside the run's transactions; SMTP happens after them.
         lambda: setattr(summary, "emails_sent", deliver_queued_emails(engine, limit=100_000)),
         # The run's events (invoices finalized and paid, subscriptions ended) go out after its commits.
@@ -195,7 +202,7 @@ def _renew_due(
             if not due:
                 break
             after_id = due[-1].id
-            _load_missing(session, Plan, plans, {row.plan_id for row in due})
+            _load_missing(session, Plan, plans, {row.plan_id for row in due} | _pending_plans(due))
             _load_missing(session, Merchant, merchants, {row.merchant_id for row in due})
             ending = [row for row in due if row.cancel_at_period_end]
             renewing = [row for row in due if not row.cancel_at_period_end]
@@ -222,6 +229,10 @@ def _load_missing(session: Session, model, cache: dict, ids: set[int]) -> None:
             cache[row.id] = row
 
 
+def _pending_plans(rows: list) -> set[int]:
+    return {row.pending_plan_id for row in rows if row.pending_plan_id is not None}
+
+
 def _lock_due(session: Session, *, now: datetime, after_id: int, limit: int) -> list:
     """The next batch of due subscriptions by id, locked (PostgreSQL skips rows another run holds)."""
     stmt = (
@@ -235,6 +246,11 @@ def _lock_due(session: Session, *, now: datetime, after_id: int, limit: int) -> 
             Subscription.period_index,
             Subscription.current_period_end,
             Subscription.cancel_at_period_end,
+            Subscription.pending_plan_id,
+            Subscription.credit_minor,
+            Subscription.discount_kind,
+            Subscription.discount_value,
+            Subscription.discount_cycles_left,
         )
         .where(*_due_filter(now), Subscription.id > after_id)
         .order_by(Subscription.id)
@@ -271,18 +287,34 @@ def _end_at_period_end(session: Session, rows: list, *, now: datetime) -> None:
 def _advance_and_invoice(
     session: Session, rows: list, plans: dict[int, Plan], merchants: dict[int, Merchant], *, now: datetime
 ) -> list[int]:
-    """Move each subscription to its next period (computed from the anchor) and invoice that period."""
+    """Move each subscription to its next period (computed from the anchor) and invoice that period,
+    on the terms renewal_terms gives (a scheduled plan change, a discount, credit)."""
     if not rows:
         return []
     table = Subscription.__table__
-    updates, periods = [], []
+    moved = (
+        "plan_id",
+        "pending_plan_id",
+        "anchor_at",
+        "credit_minor",
+        "discount_kind",
+        "discount_value",
+        "discount_cycles_left",
+    )
+    updates, terms = [], []
     for row in rows:
-        plan = plans[row.plan_id]
-        start, end = period_bounds(row.anchor_at, plan.interval, plan.interval_count, row.period_index + 1)
+        term = renewal_terms(row, plans)
         updates.append(
-            {"b_id": row.id, "b_old": row.period_index, "b_index": row.period_index + 1, "b_start": start, "b_end": end}
+            {
+                "b_id": row.id,
+                "b_old": row.period_index,
+                "b_index": term.updates["period_index"],
+                "b_start": term.period_start,
+                "b_end": term.period_end,
+                **{f"b_{column}": term.updates.get(column, getattr(row, column)) for column in moved},
+            }
         )
-        periods.append((start, end))
+        terms.append(term)
     # The WHERE on the old index makes the advance happen once even if two runs raced past the lock.
     advanced = session.execute(
         sa.update(table)
@@ -291,11 +323,13 @@ def _advance_and_invoice(
             period_index=sa.bindparam("b_index"),
             current_period_start=sa.bindparam("b_start"),
             current_period_end=sa.bindparam("b_end"),
+            **{column: sa.bindparam(f"b_{column}") for column in moved},
         ),
         updates,
     ).rowcount
     if advanced != len(rows):
         raise RuntimeError(f"advanced {advanced} of {len(rows)} locked subscriptions")
+    mark_scheduled_changes_applied(session, [row.id for row in rows if row.pending_plan_id is not None], now=now)
     sub_cols = (
         Subscriber.id,
         Subscriber.name,
@@ -314,11 +348,12 @@ def _advance_and_invoice(
             subscription_id=row.id,
             subscriber=subscribers[row.subscriber_id],
             merchant=merchants[row.merchant_id],
-            plan=plans[row.plan_id],
-            period_start=start,
-            period_end=end,
+            plan=plans[term.plan_id],
+            period_start=term.period_start,
+            period_end=term.period_end,
+            lines=term.lines,
         )
-        for row, (start, end) in zip(rows, periods)
+        for row, term in zip(rows, terms)
     ]
     return issue_renewal_invoices(session, items, now=now)
 

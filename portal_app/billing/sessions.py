@@ -16,11 +16,11 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from portal_app import routes
+from portal_app import i18n, routes
 from portal_app.billing.audit import audit
-from portal_app.billing.portal_links import is_subscriber_deleted, record_portal_visit, resolve_portal_token
+from portal_app.billing.portal_links import check_portal_token, is_subscriber_deleted, record_portal_visit
 from portal_app.db import session_scope
-from portal_app.models import ConsoleSession, MerchantUser, PortalLink, PortalSession, utcnow
+from portal_app.models import ConsoleSession, Merchant, MerchantUser, PortalLink, PortalSession, Subscriber, utcnow
 
 MAX_SECRET_LENGTH = 100  # token_urlsafe(32) is 43 characters; anything longer is not ours
 
@@ -154,15 +154,64 @@ def resolve_portal_session(session: Session, secret: str, *, now: datetime | Non
     return PortalIdentity(row.merchant_id, row.subscriber_id)
 
 
-def exchange_portal_token(token: str, *, ip: str) -> str | None:
-    """Swap a portal link token for a new session (visit recorded); the cookie secret, or None."""
+class Exchange(NamedTuple):
+    """The answer to a portal link: a cookie secret (opened), or why not and whose link it was.
+
+    reason is "" when opened, else "unknown", "revoked" or "deleted" (portal_links.TokenCheck);
+    merchant_slug and language are known for revoked and deleted links only (the subscriber's
+    language), so the invalid-link page can be branded and speak the subscriber's language."""
+
+    secret: str | None
+    reason: str = ""
+    merchant_slug: str = ""
+    language: str = ""
+
+
+def _owner_of(session: Session, merchant_id: int | None, subscriber_id: int | None) -> tuple[str, str]:
+    """(merchant slug, the subscriber's language) of a known link or session, or ("", "")."""
+    merchant = session.get(Merchant, merchant_id) if merchant_id else None
+    if merchant is None:
+        return "", ""
+    subscriber = session.get(Subscriber, subscriber_id) if subscriber_id else None
+    language = subscriber.language if subscriber is not None and subscriber.merchant_id == merchant.id else ""
+    return merchant.slug, i18n.language(language or merchant.default_language)
+
+
+def exchange_portal_token(token: str, *, ip: str) -> Exchange:
+    """Swap a portal link token for a new session (visit recorded), or say why it opens nothing."""
     with session_scope() as session:
-        link = resolve_portal_token(session, token)
-        if link is None:
-            return None
-        secret = open_portal_session(session, link)
-        record_portal_visit(session, link, ip=ip)
-        return secret
+        check = check_portal_token(session, token)
+        if check.link is None:
+            slug, language = _owner_of(session, check.merchant_id, check.subscriber_id)
+            return Exchange(None, check.reason, slug, language)
+        secret = open_portal_session(session, check.link)
+        record_portal_visit(session, check.link, ip=ip)
+        return Exchange(secret)
+
+
+def ended_portal_session(cookie_header: str) -> tuple[str, str, str]:
+    """(reason, merchant slug, language) for this browser's portal session that no longer opens
+    anything: "deleted" when the subscriber's subscriptions were deleted, else "ended" (expired,
+    closed, its link replaced); ("ended", "", "") when the cookie names no session at all. Never a
+    secret: only public facts of the cookie's own owner."""
+    secret = secret_from_cookie_header(cookie_header, PORTAL_SESSION)
+    if not secret or len(secret) > MAX_SECRET_LENGTH:
+        return "ended", "", ""
+    with session_scope() as session:
+        row = session.exec(select(PortalSession).where(PortalSession.secret_hash == hash_secret(secret))).first()
+        if row is None:
+            return "ended", "", ""
+        slug, language = _owner_of(session, row.merchant_id, row.subscriber_id)
+        deleted = is_subscriber_deleted(session, row.merchant_id, row.subscriber_id)
+        return ("deleted" if deleted else "ended"), slug, language
+
+
+def ended_session_url(cookie_header: str) -> str:
+    """The invalid-link page for a browser whose portal session ended (reason "ended", or "deleted"
+    when the subscription was removed), branded when the cookie names a session: where portal
+    handlers and downloads send such a browser."""
+    reason, slug, language = ended_portal_session(cookie_header)
+    return routes.portal_invalid_url(reason, merchant_slug=slug, lang=language)
 
 
 def portal_identity(cookie_header: str) -> PortalIdentity | None:
@@ -172,6 +221,16 @@ def portal_identity(cookie_header: str) -> PortalIdentity | None:
         return None
     with session_scope() as session:
         return resolve_portal_session(session, secret)
+
+
+def portal_session_id(cookie_header: str) -> int | None:
+    """The id of this browser's live portal session (what step-up verification binds to), or None."""
+    secret = secret_from_cookie_header(cookie_header, PORTAL_SESSION)
+    if not secret:
+        return None
+    with session_scope() as session:
+        row = _live_row(session, PORTAL_SESSION, secret, utcnow())
+        return row.id if row is not None and resolve_portal_session(session, secret) is not None else None
 
 
 def portal_return_url(cookie_header: str) -> str:

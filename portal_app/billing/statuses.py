@@ -25,6 +25,8 @@ class SubscriptionStatus(StrEnum):
     CANCELED = "canceled"
     UNPAID = "unpaid"
     INCOMPLETE = "incomplete"
+    # No service and no invoices until it resumes (billing/pauses.py); dunning skips it.
+    PAUSED = "paused"
 
 
 class InvoiceStatus(StrEnum):
@@ -48,13 +50,21 @@ class AttemptStatus(StrEnum):
     REFUNDED = "refunded"  # the money moved but could not apply (payments/refunds.py), and went back
 
 
-S, I, A = SubscriptionStatus, InvoiceStatus, AttemptStatus
+class RefundStatus(StrEnum):
+    """A refund of (part of) a paid invoice's charge (payments/refunding.py)."""
+
+    PENDING = "pending"  # written, the gateway not asked yet (or no answer recorded yet)
+    SUCCEEDED = "succeeded"  # the money goes back; a credit note documents it
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # asked, no answer: settled by replaying the same key, never by a new refund
+
+
+S, I, A, R = SubscriptionStatus, InvoiceStatus, AttemptStatus, RefundStatus
 
 # Statuses that renew: at the period end the billing run invoices the next period, and service goes on
-# meanwhile (past_due too: dunning works on the open invoice). trialing is not one of them: nothing
-# enters trialing today (a subscription starts incomplete and turns active when its first invoice is
-# paid) and the billing run never renewed it; trials, when they come, are added here and only here.
-RENEWING_STATUSES = frozenset({S.ACTIVE, S.PAST_DUE})
+# meanwhile (past_due too: dunning works on the open invoice). trialing too: its period ends at
+# trial_end, where the run issues and charges the first invoice (billing/trials.py).
+RENEWING_STATUSES = frozenset({S.ACTIVE, S.PAST_DUE, S.TRIALING})
 
 
 def renews(status: str) -> bool:
@@ -66,7 +76,8 @@ ALLOWED_TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
     SubscriptionStatus: {
         S.INCOMPLETE: frozenset({S.ACTIVE, S.TRIALING, S.CANCELED}),
         S.TRIALING: frozenset({S.ACTIVE, S.PAST_DUE, S.CANCELED}),
-        S.ACTIVE: frozenset({S.PAST_DUE, S.CANCELED}),
+        S.ACTIVE: frozenset({S.PAST_DUE, S.CANCELED, S.PAUSED}),
+        S.PAUSED: frozenset({S.ACTIVE, S.CANCELED}),
         # past_due -> active when a retry or a new card pays; -> unpaid/canceled after the last try
         S.PAST_DUE: frozenset({S.ACTIVE, S.UNPAID, S.CANCELED}),
         S.UNPAID: frozenset({S.ACTIVE, S.CANCELED}),
@@ -94,6 +105,12 @@ ALLOWED_TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         A.FAILED: frozenset({A.SUCCEEDED, A.REVIEW}),
         A.REFUNDED: frozenset(),
     },
+    RefundStatus: {
+        R.PENDING: frozenset({R.SUCCEEDED, R.FAILED, R.UNKNOWN}),
+        R.UNKNOWN: frozenset({R.SUCCEEDED, R.FAILED}),
+        R.SUCCEEDED: frozenset(),
+        R.FAILED: frozenset(),
+    },
 }
 
 
@@ -116,6 +133,7 @@ _ENUM_BY_TABLE = {
     "subscription": SubscriptionStatus,
     "invoice": InvoiceStatus,
     "payment_attempt": AttemptStatus,
+    "refund": RefundStatus,
 }
 
 

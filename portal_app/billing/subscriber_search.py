@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from portal_app.billing.search_index import text_matches
+from portal_app.billing.search_text import fold
 from portal_app.billing.statuses import SubscriptionStatus
 from portal_app.models import Plan, Subscriber, Subscription
 
@@ -22,6 +24,7 @@ def escape_like(text: str) -> str:
 
 
 def subscribers_statement(
+    session: Session,
     *,
     merchant_id: int,
     plan_id: int | None = None,
@@ -32,13 +35,25 @@ def subscribers_statement(
 ):
     """SELECT (id, name, email) of the merchant's subscribers, by name then id, after the keyset
     cursor `after` = (name, id), optionally on one plan, with a status, and whose name or email
-    contains `query` (case-insensitive). Arguments are already validated.
+    contains `query` (case- and accent-insensitive, any script: both sides folded by
+    billing/search_text.fold; "%" and "_" are literal). Arguments are already validated.
 
     Keyset pagination on (name, id) over the (merchant_id, name, id) index: every page costs the same,
     the 4,000th as the first. Plan and status filters are EXISTS probes on the subscription's
-    subscriber_id index. Another merchant's plan id matches nothing.
+    subscriber_id index. Another merchant's plan id matches nothing. A text query the trigram index
+    (search_index.py) narrows to a few ids reads just those rows: no scan when nothing matches.
     """
-    stmt = select(Subscriber.id, Subscriber.name, Subscriber.email).where(Subscriber.merchant_id == merchant_id)
+    folded = fold(query)
+    # The ids the trigram index narrows a text query to (None: it cannot narrow; scan in name order).
+    among = text_matches(session, merchant_id=merchant_id, folded=folded) if folded else None
+    if among is not None:
+        # Read just those rows by primary key: "+ 0" keeps the tenancy check off the (merchant_id,
+        # name) index, which SQLite would otherwise walk in order, testing each entry against the ids.
+        stmt = select(Subscriber.id, Subscriber.name, Subscriber.email).where(
+            Subscriber.id.in_(among) if among else sa.false(), Subscriber.merchant_id + 0 == merchant_id
+        )
+    else:
+        stmt = select(Subscriber.id, Subscriber.name, Subscriber.email).where(Subscriber.merchant_id == merchant_id)
     if plan_id is not None or status:
         # Correlated on the subscriber (already scoped to the merchant above): probing by
         # subscriber_id first keeps this an index lookup of one or two rows per subscriber.
@@ -51,14 +66,10 @@ def subscribers_statement(
         if status:
             probe = probe.where(Subscription.status == status)
         stmt = stmt.where(probe.exists())
-    if query:
-        pattern = f"%{escape_like(query.lower())}%"
-        stmt = stmt.where(
-            sa.or_(
-                sa.func.lower(Subscriber.name).like(pattern, escape="\\"),
-                Subscriber.email.like(pattern, escape="\\"),
-            )
-        )
+    if folded:
+        # search_text = fold(name) + " " + fold(email), kept by a mapper event (models.py): the
+        # same rule on SQLite (whose lower() is ASCII-only) and PostgreSQL.
+        stmt = stmt.where(Subscriber.search_text.like(f"%{escape_like(folded)}%", escape="\\"))
     if after is not None:
         stmt = stmt.where(
             sa.tuple_(Subscriber.name, Subscriber.id) > sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from portal_app.billing.audit import audit
 from portal_app.billing.errors import BillingError
 from portal_app.billing.tenancy import get_scoped
 from portal_app.i18n import SUPPORTED_LANGUAGES
-from portal_app.models import Subscriber, utcnow
+from portal_app.models import Invoice, Subscriber, Subscription, utcnow
 
 _LIMITS = {"billing_name": 120, "billing_address": 500, "tax_id": 40}
 
@@ -72,3 +73,30 @@ def set_language(session: Session, *, merchant_id: int, subscriber_id: int, lang
     subscriber.language = language
     session.add(subscriber)
     return subscriber
+
+
+def customer_since(session: Session, *, merchant_id: int, subscriber_id: int) -> datetime:
+    """When the subscriber became a customer: the earliest of their first subscription's start (its
+    anchor or first period) and their first finalized invoice (its period or its finalization),
+    deleted subscriptions included; the record's own created_at only when there is neither. A
+    subscriber billed since 2025 and imported today is a customer since 2025."""
+    subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
+    starts = session.execute(
+        sa.select(sa.func.min(Subscription.anchor_at), sa.func.min(Subscription.current_period_start)).where(
+            Subscription.merchant_id == merchant_id, Subscription.subscriber_id == subscriber_id
+        )
+    ).one()
+    invoiced = session.execute(
+        sa.select(sa.func.min(Invoice.finalized_at), sa.func.min(Invoice.period_start)).where(
+            Invoice.merchant_id == merchant_id,
+            Invoice.subscriber_id == subscriber_id,
+            Invoice.finalized_at.is_not(None),
+        )
+    ).one()
+    known = [_aware(moment) for moment in (*starts, *invoiced) if moment is not None]
+    return min(known) if known else _aware(subscriber.created_at)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite answers aggregates as naive datetimes (UTC by our convention)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

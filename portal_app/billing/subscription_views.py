@@ -9,8 +9,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from portal_app import i18n
 from portal_app.billing.money import Money
-from portal_app.billing.statuses import InvoiceStatus, is_ended
+from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus, is_ended
 from portal_app.billing.subscriptions import (
     access_ends_at,
     asks_for_payment,
@@ -24,7 +25,43 @@ from portal_app.billing.subscriptions import (
 from portal_app.billing.tenancy import get_scoped, row_id
 from portal_app.models import Invoice, Plan, Subscriber, Subscription
 
-I = InvoiceStatus
+I, S = InvoiceStatus, SubscriptionStatus
+
+# The console's words for each status (English: the console is the merchant's, English-only).
+STATUS_WORDS = {
+    S.ACTIVE: "Active",
+    S.TRIALING: "Trial",
+    S.PAUSED: "Paused",
+    S.PAST_DUE: "Past due",
+    S.CANCELED: "Canceled",
+    S.UNPAID: "Unpaid",
+    S.INCOMPLETE: "Incomplete",
+}
+
+
+def status_key(sub: Subscription) -> str:
+    """The badge a subscription wears: "deleted", "canceling" (a period-end cancellation still to
+    come, whatever the clock says) or its status."""
+    if sub.deleted_at is not None:
+        return "deleted"
+    if sub.cancel_at_period_end and sub.status != S.CANCELED:
+        return "canceling"
+    return sub.status
+
+
+def status_label(sub: Subscription) -> str:
+    """The one way the console words a subscription's status, on every list, page and summary:
+    "Active · cancels Dec 21, 2026", "Past due", "Canceled · ended Nov 3, 2026", "Deleted · Nov 3, 2026".
+    A subscription set to cancel at its period end never reads as plain "Active"."""
+    day = i18n.fmt_short_date
+    if sub.deleted_at is not None:
+        return f"Deleted · {day(sub.deleted_at, 'en')}"
+    word = STATUS_WORDS.get(sub.status, sub.status.replace("_", " ").capitalize())
+    if sub.status == S.CANCELED:
+        return f"{word} · ended {day(sub.ended_at, 'en')}" if sub.ended_at else word
+    if sub.cancel_at_period_end:
+        return f"{word} · cancels {day(sub.current_period_end, 'en')}"
+    return word
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +92,8 @@ class SubscriptionOverview:
     asks_for_payment: bool  # past due / unpaid with an amount open (asks_for_payment())
     is_ended: bool  # canceled or deleted (statuses.is_ended())
     can_undo_cancellation: bool  # a period-end cancellation that can still be taken back
+    status_key: str  # the badge: status_key()
+    status_label: str  # the words: status_label()
 
 
 def subscription_overview(
@@ -97,6 +136,8 @@ def _overview(session: Session, sub: Subscription, now: datetime) -> Subscriptio
         asks_for_payment=asks_for_payment(sub, amount_due),
         is_ended=is_ended(sub),
         can_undo_cancellation=can_undo_cancellation(sub, now),
+        status_key=status_key(sub),
+        status_label=status_label(sub),
     )
 
 

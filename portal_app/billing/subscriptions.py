@@ -20,11 +20,13 @@ from portal_app.billing.invoices import create_draft_invoice, finalize_invoice, 
 from portal_app.billing.money import Money
 from portal_app.billing.notify import send_subscriber_email
 from portal_app.billing.objects import SubscriptionObject
+from portal_app.billing.pauses import next_billing_at
 from portal_app.billing.payments.attempts import ChargeInvoiceResult
 from portal_app.billing.payments.charging import charge_invoice
 from portal_app.billing.periods import period_bounds
 from portal_app.billing.plans import CancellationPolicy
 from portal_app.billing.portal_links import revoke_portal_links
+from portal_app.billing.renewal_terms import discount_off
 from portal_app.billing.statuses import (
     InvoiceStatus,
     SubscriptionStatus,
@@ -33,6 +35,7 @@ from portal_app.billing.statuses import (
     renews,
 )
 from portal_app.billing.tenancy import get_scoped, row_id
+from portal_app.billing.trials import has_trial, start_trialing
 from portal_app.billing.webhooks_out.events import record_event
 from portal_app.db import new_session
 from portal_app.models import Invoice, Merchant, PaymentMethod, Plan, Subscriber, Subscription
@@ -51,14 +54,21 @@ class SubscriptionError(BillingError):
 
 def next_renewal_at(sub: Subscription) -> datetime | None:
     """When the next invoice is issued, or None if the subscription will not renew."""
+    if sub.deleted_at is None and (resumes := next_billing_at(sub)) is not None:
+        return resumes  # a pause: the next invoice comes when it ends (pauses.py)
     if sub.deleted_at is not None or not renews(sub.status) or sub.cancel_at_period_end:
         return None
     return sub.current_period_end
 
 
 def next_amount(sub: Subscription, plan: Plan) -> Money | None:
-    """What the next renewal will charge (the plan's current price), or None if it won't renew."""
-    return Money(plan.amount_minor, plan.currency) if next_renewal_at(sub) else None
+    """What the next renewal will charge (the plan's current price less a running retention
+    discount, as renewal_terms bills it), or None if it won't renew."""
+    if not next_renewal_at(sub):
+        return None
+    price = Money(plan.amount_minor, plan.currency)
+    running = sub.discount_cycles_left > 0 and sub.discount_kind
+    return price - discount_off(sub.discount_kind, sub.discount_value, price) if running else price
 
 
 def on_grace_period(sub: Subscription, now: datetime) -> bool:
@@ -109,7 +119,7 @@ def access_ends_at(sub: Subscription) -> datetime | None:
 @dataclasses.dataclass(frozen=True)
 class StartedSubscription:
     subscription: Subscription
-    invoice: Invoice  # the first period's invoice, finalized (open) and not charged yet
+    invoice: Invoice | None  # the first period's invoice, finalized (open) and not charged yet; None in a trial
 
 
 def start_subscription(
@@ -139,6 +149,10 @@ def start_subscription(
         if pm.subscriber_id != subscriber.id or pm.detached_at is not None:
             raise SubscriptionError("This card does not belong to the subscriber.")
         _make_default(session, pm)
+    if has_trial(plan):  # a free period first: trialing, no invoice (trials.py)
+        return StartedSubscription(
+            start_trialing(session, **_who(merchant_id, subscriber, plan, start_at, actor)), None
+        )
     start, end = period_bounds(start_at, plan.interval, plan.interval_count, 0)
     sub = Subscription(
         merchant_id=merchant_id,
@@ -170,6 +184,10 @@ def start_subscription(
     return StartedSubscription(sub, invoice)
 
 
+def _who(merchant_id, subscriber, plan, start_at, actor) -> dict:
+    return {"merchant_id": merchant_id, "subscriber": subscriber, "plan": plan, "start_at": start_at, "actor": actor}
+
+
 def _make_default(session: Session, pm: PaymentMethod) -> None:
     table = PaymentMethod.__table__
     session.execute(
@@ -182,12 +200,12 @@ def _make_default(session: Session, pm: PaymentMethod) -> None:
 @dataclasses.dataclass(frozen=True)
 class SubscribeResult:
     subscription_id: int
-    invoice_id: int
-    charge: ChargeInvoiceResult
+    invoice_id: int | None  # None: a trial, nothing to charge yet
+    charge: ChargeInvoiceResult | None
 
     @property
     def active(self) -> bool:
-        return self.charge.paid
+        return self.charge is not None and self.charge.paid
 
 
 def subscribe(
@@ -207,9 +225,13 @@ def subscribe(
         started = start_subscription(
             session, merchant_id=merchant_id, subscriber=subscriber_id, plan=plan_id, start_at=start_at, actor=actor
         )
-        sub_id, invoice_id = started.subscription.id, started.invoice.id
-    charge = charge_invoice(
-        engine, invoice_id, merchant_id=merchant_id, trigger="renewal", gateway=gateway, now=now or start_at
+        sub_id, invoice_id = started.subscription.id, started.invoice.id if started.invoice else None
+    charge = (
+        charge_invoice(
+            engine, invoice_id, merchant_id=merchant_id, trigger="renewal", gateway=gateway, now=now or start_at
+        )
+        if invoice_id
+        else None
     )
     return SubscribeResult(sub_id, invoice_id, charge)
 
@@ -239,7 +261,7 @@ def cancel_subscription(
 
     at_period_end keeps the status and service until the period ends (undo possible until then);
     immediately ends it now. unpaid/incomplete subscriptions have no paid period left, so they
-    always end at once.
+    always end at once, as do paused ones (billing/pauses.py).
     """
     sub = get_scoped(session, Subscription, row_id(subscription_id), merchant_id, for_update=True)
     plan = session.get(Plan, sub.plan_id)
@@ -260,7 +282,8 @@ def cancel_subscription(
         policy = mode
     else:
         raise SubscriptionError(f"Unknown cancellation mode {mode!r}.")
-    immediate = policy == CancellationPolicy.IMMEDIATELY or sub.status in (S.UNPAID, S.INCOMPLETE)
+    # paused: the paid period is over and nothing is owed until it resumes, so it ends at once too.
+    immediate = policy == CancellationPolicy.IMMEDIATELY or sub.status in (S.UNPAID, S.INCOMPLETE, S.PAUSED)
 
     sub.cancellation_reason = reason
     if immediate:

@@ -7,14 +7,17 @@ import reflex as rx
 _STATUS_COLORS = {
     "active": "green",
     "trialing": "blue",
+    "paused": "gray",
     "past_due": "orange",
     "unpaid": "red",
     "canceled": "gray",
     "incomplete": "orange",
+    "canceling": "amber",
     "paid": "green",
     "open": "orange",
     "void": "gray",
     "uncollectible": "red",
+    "credit_note": "blue",
 }
 
 

@@ -1,4 +1,4 @@
-"""The console frame: top bar with the merchant's name, navigation and sign-out, and small
+"""The console frame: the left-hand navigation (components/console_nav.py) beside the page, and small
 building blocks the console pages share (section cards, labelled fields, stat tiles)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import reflex as rx
 from reflex_components_core.el.elements.base import BaseHTML
 
 from portal_app import routes
+from portal_app.components.console_nav import phone_bar, sidebar
 
 
 class NativeForm(BaseHTML):
@@ -27,85 +28,71 @@ native_form = NativeForm.create
 
 TAP = "44px"
 
-NAV = [
-    ("Dashboard", routes.CONSOLE_HOME),
-    ("Plans", routes.CONSOLE_PLANS),
-    ("Subscribers", routes.CONSOLE_SUBSCRIBERS),
-    ("Outbox", routes.CONSOLE_OUTBOX),
-    ("Webhooks", routes.CONSOLE_WEBHOOKS),
-    ("Settings", routes.CONSOLE_SETTINGS),
-]
-
 
 def _sign_out() -> rx.Component:
     return native_form(
-        rx.button("Sign out", type="submit", variant="soft", color_scheme="gray", size="2", min_height=TAP),
+        rx.button(
+            rx.icon("log_out", size=16, aria_hidden="true"),
+            "Sign out",
+            type="submit",
+            variant="soft",
+            color_scheme="gray",
+            size="2",
+            min_height=TAP,
+            width="100%",
+        ),
         method="post",
         action=routes.API_CONSOLE_LOGOUT,
+        width="100%",
     )
 
 
-def console_frame(*children, merchant_name, user_email, test_mode) -> rx.Component:
-    return rx.box(
-        rx.cond(
-            test_mode,
-            rx.box(
-                rx.text("Test mode — simulated gateway", size="2", weight="medium"),
-                background="var(--amber-4)",
-                color="var(--amber-12)",
-                text_align="center",
-                padding="6px",
-                role="status",
+def console_frame(*children, merchant_name, user_email, test_mode, current: str = "") -> rx.Component:
+    """The left-hand navigation (a menu button on phones) beside the page's main content; `current` is
+    the navigation entry of this page (marked aria-current)."""
+    who = {"current": current, "merchant_name": merchant_name, "user_email": user_email, "test_mode": test_mode}
+    return rx.flex(
+        sidebar(**who, sign_out=_sign_out()),
+        rx.box(
+            phone_bar(**who, sign_out=_sign_out()),
+            rx.el.main(
+                rx.vstack(*children, spacing="4", width="100%"),
+                max_width="1200px",
+                margin="0 auto",
+                padding=["12px", "16px", "24px"],
             ),
-        ),
-        rx.el.header(
-            rx.flex(
-                rx.heading(merchant_name, size="4", as_="p"),
-                rx.el.nav(
-                    rx.flex(
-                        *[
-                            rx.link(
-                                label,
-                                href=href,
-                                size="2",
-                                padding="12px 8px",
-                                display="inline-block",
-                                min_height=TAP,
-                                weight="medium",
-                                high_contrast=True,
-                                _hover={"color": "var(--accent-12)"},
-                            )
-                            for label, href in NAV
-                        ],
-                        spacing="1",
-                        wrap="wrap",
-                    ),
-                    aria_label="Console",
-                ),
-                rx.flex(
-                    rx.text(user_email, size="1", color_scheme="gray"),
-                    _sign_out(),
-                    align="center",
-                    spacing="2",
-                    wrap="wrap",
-                ),
-                justify="between",
-                align="center",
-                wrap="wrap",
-                spacing="2",
-                padding="8px 16px",
-            ),
-            background="var(--color-panel-solid)",
-            border_bottom="1px solid var(--gray-5)",
-        ),
-        rx.el.main(
-            rx.vstack(*children, spacing="4", width="100%"),
-            max_width="1200px",
-            margin="0 auto",
-            padding=["12px", "16px", "24px"],
+            flex="1",
+            min_width="0",
         ),
         min_height="100vh",
         background="var(--gray-2)",
+        align="start",
+    )
+
+
+_BADGE_COLORS = {
+    "active": "green",
+    "trialing": "blue",
+    "paused": "gray",
+    "canceling": "amber",
+    "past_due": "orange",
+    "unpaid": "red",
+    "incomplete": "orange",
+    "canceled": "gray",
+    "deleted": "gray",
+}
+
+
+def console_status_badge(key, label) -> rx.Component:
+    """A subscription's status as the console shows it everywhere: `key` from
+    subscription_views.status_key picks the colour, `label` (status_label) says it in words."""
+    return rx.match(
+        key,
+        *[
+            (k, rx.badge(label, color_scheme=color, size="2", high_contrast=True, white_space="normal"))
+            for k, color in _BADGE_COLORS.items()
+        ],
+        rx.badge(label, size="2", color_scheme="gray", white_space="normal"),
     )
 
 

@@ -20,33 +20,77 @@ def test_mode_ribbon(show, text="Test mode — no real money moves") -> rx.Compo
     )
 
 
+def brand_style(color) -> dict:
+    """The merchant's colour as the accent of everything inside (solid buttons, links, focus rings):
+    Radix reads --accent-*; components with their own color_scheme (gray, red, badges) keep theirs.
+    brand.validated_brand_color guarantees white text on it at 4.5:1 or more."""
+    return {
+        "--brand": color,
+        "--accent-9": color,
+        "--accent-10": color,
+        "--accent-11": color,
+        "--accent-a11": color,
+        "--accent-12": color,
+        "--accent-contrast": "white",
+        "--focus-8": color,
+    }
+
+
 def brand_header(merchant_name, logo_url) -> rx.Component:
-    return rx.hstack(
+    """The merchant as the page's h1: its logo (alt = the name, so the h1 still reads the name) or,
+    without a logo, the name in text. A logo usually carries the name already; saying it twice is noise."""
+    return rx.heading(
         rx.cond(
             logo_url != "",
-            rx.image(src=logo_url, alt=merchant_name + " logo", height="40px", width="auto", max_width="160px"),
+            rx.image(src=logo_url, alt=merchant_name, height="40px", width="auto", max_width="200px"),
+            merchant_name,
         ),
-        rx.heading(merchant_name, size="5", as_="h1"),
-        align="center",
-        spacing="3",
-        padding_y="16px",
+        size="5",
+        as_="h1",
+        display="flex",
+        align_items="center",
+        min_height="40px",
+        data_testid="merchant-heading",
     )
 
 
-def portal_frame(*children, merchant_name, logo_url, test_mode, test_mode_text="Test mode — no real money moves"):
-    """Branded portal page: test-mode ribbon, merchant header, centered content column."""
+def portal_frame(
+    *children,
+    merchant_name,
+    logo_url,
+    test_mode,
+    test_mode_text="Test mode — no real money moves",
+    brand_color=None,
+    header_end=None,
+    footer=None,
+    busy=False,
+):
+    """Branded portal page: test-mode ribbon, merchant header (with header_end beside it), the main
+    content column, an optional footer; the brand colour is the accent of everything inside."""
     return rx.box(
         test_mode_ribbon(test_mode, test_mode_text),
         rx.box(
-            brand_header(merchant_name, logo_url),
-            rx.el.main(*children, width="100%"),
-            max_width="960px",
+            rx.el.header(
+                rx.flex(
+                    brand_header(merchant_name, logo_url),
+                    header_end if header_end is not None else rx.fragment(),
+                    justify="between",
+                    align="center",
+                    wrap="wrap",
+                    gap="3",
+                    padding_y="16px",
+                ),
+            ),
+            rx.el.main(*children, width="100%", aria_busy=busy),
+            footer if footer is not None else rx.fragment(),
+            max_width="1080px",
             margin="0 auto",
             padding_x=["16px", "16px", "24px"],
             padding_bottom="48px",
         ),
         min_height="100vh",
-        background="var(--gray-2)",
+        background="var(--color-background)",
+        style=brand_style(brand_color) if brand_color is not None else {},
     )
 
 

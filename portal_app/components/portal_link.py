@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from portal_app.components.console_layout import TAP, section
+from portal_app.components.profile_parts import confirm_dialog
+
 FIELD_ID = "portal-url"
 
 # `link` resolves to the URL, or rejects with an outcome code; the clipboard is written inside the
@@ -78,4 +81,162 @@ def link_field(version: rx.Var[int]) -> rx.Component:
             "font_size": "14px",
             "background": "var(--gray-2)",
         },
+    )
+
+
+_WIDE = rx.breakpoints(initial="100%", md="auto")
+
+
+def _regenerate_dialog(P) -> rx.Component:
+    """Regenerating kills every copy of the link at once: the dialog says so, and offers to email the
+    new link right away (the portal-link email) besides regenerating only."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Regenerate the Customer Portal URL?"),
+            rx.alert_dialog.description(
+                "The current link stops working at once: links already emailed or shared (invitations, "
+                "payment reminders, messages you sent) will open an “invalid link” page, also in browsers "
+                "that have it open. Email the new link now, or share it yourself afterwards.",
+                size="2",
+            ),
+            rx.flex(
+                rx.alert_dialog.cancel(
+                    rx.button(
+                        "Keep the current link",
+                        variant="soft",
+                        color_scheme="gray",
+                        size="3",
+                        min_height=TAP,
+                        width=_WIDE,
+                        white_space="normal",
+                    )
+                ),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Regenerate",
+                        variant="soft",
+                        color_scheme="orange",
+                        high_contrast=True,
+                        size="3",
+                        min_height=TAP,
+                        width=_WIDE,
+                        on_click=P.regenerate(False),
+                    )
+                ),
+                rx.alert_dialog.action(
+                    rx.button(
+                        rx.icon("mail", size=16, aria_hidden="true"),
+                        "Regenerate and email the new link",
+                        size="3",
+                        min_height=TAP,
+                        height="auto",
+                        padding_y="10px",
+                        width=_WIDE,
+                        white_space="normal",
+                        on_click=P.regenerate(True),
+                    )
+                ),
+                # Phones: one button a line, the emailing one on top.
+                flex_direction=rx.breakpoints(initial="column-reverse", md="row"),
+                gap="12px",
+                justify="end",
+                wrap="wrap",
+                margin_top="16px",
+            ),
+            max_width="520px",
+        ),
+        open=P.confirm == "regenerate",
+        on_open_change=P.close_confirm,
+    )
+
+
+def portal_link_section(P) -> rx.Component:
+    """The profile's "Customer Portal" card: the Customer Portal URL (shown or copied on demand),
+    invitation, regenerate (its dialog) and delete. `P` is the profile page's state."""
+    return section(
+        rx.cond(
+            P.has_link,
+            rx.vstack(
+                rx.el.label("Customer Portal URL", html_for=FIELD_ID, font_weight="500", font_size="14px"),
+                link_field(P.link_version),
+                rx.text(
+                    rx.cond(P.last_visit != "", "Last opened " + P.last_visit, "Not opened yet."),
+                    size="2",
+                    color_scheme="gray",
+                ),
+                spacing="1",
+                width="100%",
+            ),
+            rx.text(
+                rx.cond(
+                    P.deleted,
+                    "The portal is closed: the subscription was deleted.",
+                    "No live portal link. Regenerate one to share it.",
+                ),
+                color_scheme="gray",
+                data_testid="portal-url-none",
+            ),
+        ),
+        rx.flex(
+            rx.button(
+                rx.icon("copy", size=16, aria_hidden="true"),
+                "Copy link",
+                size="3",
+                min_height=TAP,
+                on_click=copy_link(P.link_api_url, P.link_outcome),
+                disabled=~P.has_link,
+            ),
+            rx.button(
+                rx.icon("eye", size=16, aria_hidden="true"),
+                "Show link",
+                size="3",
+                min_height=TAP,
+                variant="soft",
+                on_click=show_link(P.link_api_url, P.link_outcome),
+                disabled=~P.has_link,
+            ),
+            rx.button(
+                rx.icon("mail", size=16, aria_hidden="true"),
+                "Send invitation email",
+                size="3",
+                min_height=TAP,
+                variant="soft",
+                on_click=P.send_invitation,
+                disabled=P.deleted,
+            ),
+            rx.button(
+                rx.icon("refresh_cw", size=16, aria_hidden="true"),
+                "Regenerate link",
+                size="3",
+                min_height=TAP,
+                variant="soft",
+                color_scheme="orange",
+                on_click=P.set_confirm("regenerate"),
+                disabled=P.deleted,
+            ),
+            rx.cond(
+                P.has_subscription,
+                rx.button(
+                    rx.icon("trash_2", size=16, aria_hidden="true"),
+                    "Delete subscription",
+                    size="3",
+                    min_height=TAP,
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=P.set_confirm("delete"),
+                ),
+            ),
+            spacing="3",
+            wrap="wrap",
+        ),
+        _regenerate_dialog(P),
+        confirm_dialog(
+            "Delete this subscription?",
+            "It ends now, unpaid invoices are voided and the portal link stops working. This can't be undone.",
+            "Delete subscription",
+            P.delete_subscription,
+            open_=P.confirm == "delete",
+            on_open_change=P.close_confirm,
+        ),
+        title="Customer Portal",
     )

@@ -52,8 +52,9 @@ def confirm_dialog(title: str, body: str, action: str, handler, *, open_, on_ope
     )
 
 
-def invoice_row(inv, on_download) -> rx.Component:
-    """One invoice of the profile's list; on_download(invoice id) fetches its PDF."""
+def invoice_row(inv, on_download, *extra: rx.Component) -> rx.Component:
+    """One invoice of the profile's list; on_download(invoice id) fetches its PDF; extra parts (refunds)
+    sit beside its status."""
     return rx.el.li(
         rx.flex(
             rx.vstack(
@@ -64,6 +65,7 @@ def invoice_row(inv, on_download) -> rx.Component:
             rx.flex(
                 rx.text(inv["amount"], size="2", weight="medium"),
                 status_badge(inv["status"], inv["status_label"]),
+                *extra,
                 rx.cond(
                     inv["downloadable"] != "",
                     rx.button(
@@ -78,6 +80,7 @@ def invoice_row(inv, on_download) -> rx.Component:
                 ),
                 spacing="3",
                 align="center",
+                wrap="wrap",
             ),
             justify="between",
             align="center",

@@ -27,6 +27,7 @@ class StripeCardSetup(NoSSRComponent):
     client_secret: rx.Var[str] = field(doc="The SetupIntent's client secret; a new one remounts Elements.")
     locale: rx.Var[str] = field(doc="Elements locale ('auto' by default).")
     submit_label: rx.Var[str] = field(doc="The submit button's text.")
+    messages: rx.Var[dict[str, str]] = field(doc="The page's text dict: the stripe_* fallback messages.")
 
     on_success: EventHandler[passthrough_event_spec(str)] = field(
         doc="Called with the confirmed SetupIntent id (seti_...) only."
@@ -47,6 +48,7 @@ class StripePaymentAuthentication(NoSSRComponent):
     client_secret: rx.Var[str] = field(doc="The PaymentIntent's client secret.")
     payment_method: rx.Var[str] = field(doc="The card (pm_...) to confirm with when the intent needs a card again.")
     label: rx.Var[str] = field(doc="The button's text.")
+    messages: rx.Var[dict[str, str]] = field(doc="The page's text dict: the stripe_* fallback messages.")
 
     on_success: EventHandler[passthrough_event_spec(str)] = field(
         doc="Called with the PaymentIntent id (pi_...) once Stripe reports it succeeded."

@@ -1,7 +1,7 @@
 """Customer text in English and Spanish from the gettext catalogues, plus babel formatting.
 
 The catalogue is locale/<lang>/LC_MESSAGES/messages.po: English msgids with `%(name)s` placeholders,
-and a msgctxt per audience ("portal" speaks "tú"; "email", "invoice", "decline"... speak "usted").
+and a msgctxt per audience ("portal", "email", "invoice", "decline"...), all formal ("usted") in Spanish.
 `make messages-update` extracts the msgids from the code (babel.cfg) into both .po files,
 `make messages-compile` builds the .mo files (catalogue.py compiles a missing one in memory).
 Plain gettext and babel: importable from billing/, imports nothing of the app but money.
@@ -16,6 +16,7 @@ from babel.dates import format_date
 
 from portal_app.billing.money import Money
 from portal_app.i18n.audit import AUDIT, AUDIT_TITLES
+from portal_app.i18n.card_form_text import CARD_FORM, CARD_FORM_TEXT
 from portal_app.i18n.catalogue import translation
 from portal_app.i18n.declines import (
     CARD_DECLINED,
@@ -28,8 +29,11 @@ from portal_app.i18n.declines import (
     DECLINE_REASONS,
     REASON_ALIASES,
 )
+from portal_app.i18n.invalid_text import INVALID, INVALID_TEXT, PAGE_TITLE, PAGE_TITLES
 from portal_app.i18n.payments import DECLINE_OUTCOMES, PAYMENT, PAYMENT_OUTCOMES
 from portal_app.i18n.portal_text import PORTAL, PORTAL_TEXT
+from portal_app.i18n.refusals import FALLBACK as REFUSAL_FALLBACK
+from portal_app.i18n.refusals import REFUSAL, match_refusal
 from portal_app.i18n.signup_text import SIGNUP, SIGNUP_TEXT
 
 # Every customer-facing text (portal, emails, PDFs) exists in these languages.
@@ -68,7 +72,7 @@ def t(lang: str | None, key: str, **values) -> str:
 def all_text(lang: str | None) -> dict[str, str]:
     """Every portal UI text for one language, unformatted (the portal state holds this for static labels)."""
     texts = translation(language(lang))
-    return {key: texts.pgettext(PORTAL, message) for key, message in PORTAL_TEXT.items()}
+    return {key: texts.pgettext(PORTAL, message) for key, message in PORTAL_TEXT.items()} | _card_form(texts)
 
 
 def signup_t(lang: str | None, key: str, **values) -> str:
@@ -79,7 +83,55 @@ def signup_t(lang: str | None, key: str, **values) -> str:
 def signup_text(lang: str | None) -> dict[str, str]:
     """Every signup page text for one language, unformatted (the page's static labels)."""
     texts = translation(language(lang))
-    return {key: texts.pgettext(SIGNUP, message) for key, message in SIGNUP_TEXT.items()}
+    return {key: texts.pgettext(SIGNUP, message) for key, message in SIGNUP_TEXT.items()} | _card_form(texts)
+
+
+def _card_form(texts) -> dict[str, str]:
+    """The Stripe card form's fallback messages (its `messages` prop), in the page's text dict."""
+    return {key: texts.pgettext(CARD_FORM, message) for key, message in CARD_FORM_TEXT.items()}
+
+
+def invalid_t(lang: str | None, key: str, **values) -> str:
+    """An invalid-link page text by its key (INVALID_TEXT), formal register in Spanish."""
+    return translate(lang, INVALID, INVALID_TEXT[key], **values)
+
+
+def invalid_text(lang: str | None) -> dict[str, str]:
+    """Every invalid-link page text for one language, unformatted (the page's static labels)."""
+    texts = translation(language(lang))
+    return {key: texts.pgettext(INVALID, message) for key, message in INVALID_TEXT.items()}
+
+
+def page_titles(page: str) -> dict[str, str]:
+    """A page's document title in every language ({"en": ..., "es": ...}): the page picks its own."""
+    return {lang: translate(lang, PAGE_TITLE, PAGE_TITLES[page]) for lang in LANGUAGES}
+
+
+def accept_language(header: str | None) -> str:
+    """The first supported language of an Accept-Language header by weight ("" when none is)."""
+    ranked = []
+    for position, part in enumerate((header or "")[:500].split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        code = tag.strip().replace("-", "_").split("_")[0].lower()
+        if code in LANGUAGES and weight > 0:
+            ranked.append((-weight, position, code))
+    return min(ranked)[2] if ranked else ""
+
+
+def refusal_text(message: str, lang: str | None = "en") -> str:
+    """A domain refusal (a BillingError's English message) for the customer in `lang`: the one path
+    every page takes to show one. Unlisted messages read as a generic refusal outside English."""
+    found = match_refusal(message)
+    if found is None:
+        return message if language(lang) == "en" else translate(lang, REFUSAL, REFUSAL_FALLBACK)
+    msgid, values = found
+    return translate(lang, REFUSAL, msgid, **values)
 
 
 def decline_message(code: str | None, lang: str | None = "en") -> str:

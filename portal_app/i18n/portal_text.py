@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from portal_app.i18n.catalogue import NC_
+from portal_app.i18n.lifecycle_text import LIFECYCLE_TEXT
+from portal_app.i18n.retention_step_up_text import RETENTION_STEP_UP_TEXT
 
-PORTAL = "portal"  # msgctxt of the portal's texts (informal "tú" in Spanish)
+PORTAL = "portal"  # msgctxt of the portal's texts (formal "usted" in Spanish, like every other text)
 
 PORTAL_TEXT: dict[str, str] = {
     "hello": NC_("portal", "Hello, %(name)s"),
@@ -22,6 +24,23 @@ PORTAL_TEXT: dict[str, str] = {
     "unpaid": NC_(
         "portal", "Your subscription is suspended for an unpaid balance of %(amount)s. Update your card to restore it."
     ),
+    "fix_past_due_title": NC_("portal", "Your payment of %(amount)s didn't go through"),
+    "fix_incomplete_title": NC_("portal", "Your first payment of %(amount)s didn't go through"),
+    "fix_past_due_body": NC_("portal", "Update your card to pay the balance and keep your subscription."),
+    "fix_unpaid_body": NC_("portal", "Your subscription is suspended until the balance is paid."),
+    "fix_incomplete_body": NC_("portal", "Your subscription starts as soon as the first payment is made."),
+    "fix_action": NC_("portal", "Update card and pay %(amount)s"),
+    "pay_now": NC_("portal", "Pay now"),
+    "pay_invoice_aria": NC_("portal", "Pay now: invoice %(number)s"),
+    "card_on_file_charged": NC_("portal", "We charge the card on file."),
+    "contact_line": NC_("portal", "Questions? Contact %(merchant)s"),
+    "loading": NC_("portal", "Loading your subscription"),
+    "show_more": NC_("portal", "Show more invoices"),
+    "details": NC_("portal", "Details"),
+    "toast_canceled": NC_("portal", "Your subscription is canceled."),
+    "toast_cancel_scheduled": NC_("portal", "Your subscription ends on %(date)s."),
+    "toast_undone": NC_("portal", "Your subscription continues."),
+    "toast_language": NC_("portal", "The portal is now in English."),
     "payment_method": NC_("portal", "Payment method"),
     "card_ending": NC_("portal", "%(brand)s ending in %(last4)s"),
     "expires": NC_("portal", "expires %(exp)s"),
@@ -66,12 +85,15 @@ PORTAL_TEXT: dict[str, str] = {
     "keep_subscription": NC_("portal", "Keep subscription"),
     "confirm_cancel": NC_("portal", "Cancel subscription"),
     "undo_cancel": NC_("portal", "Undo cancellation"),
-    "invoices": NC_("portal", "Invoices"),
+    "invoices": NC_("portal", "Invoice history"),
     "date": NC_("portal", "Date"),
     "number": NC_("portal", "Number"),
     "amount": NC_("portal", "Amount"),
     "download_pdf": NC_("portal", "Download PDF of invoice %(number)s"),
+    "download_credit_note_pdf": NC_("portal", "Download PDF of credit note %(number)s (refund of invoice %(invoice)s)"),
     "download_year": NC_("portal", "Download all %(year)s invoices (%(count)s)"),
+    "download_all": NC_("portal", "Download all (%(count)s)"),
+    "download_year_aria": NC_("portal", "Download all (%(count)s): the %(year)s invoices"),
     "no_invoices": NC_("portal", "No invoices yet."),
     "billing_details": NC_("portal", "Billing details"),
     "billing_name": NC_("portal", "Name on invoices"),
@@ -84,14 +106,18 @@ PORTAL_TEXT: dict[str, str] = {
     "return_to": NC_("portal", "Return to %(merchant)s"),
     "s_active": NC_("portal", "Active"),
     "s_trialing": NC_("portal", "Trial"),
+    "s_paused": NC_("portal", "Paused"),
     "s_past_due": NC_("portal", "Past due"),
     "s_unpaid": NC_("portal", "Unpaid"),
     "s_canceled": NC_("portal", "Canceled"),
     "s_incomplete": NC_("portal", "Incomplete"),
     "s_paid": NC_("portal", "Paid"),
+    "s_credit_note": NC_("portal", "Refund"),
     "s_open": NC_("portal", "Open"),
     "s_void": NC_("portal", "Void"),
     "s_uncollectible": NC_("portal", "Uncollectible"),
     "s_draft": NC_("portal", "Draft"),
     "s_canceling": NC_("portal", "Cancels at period end"),
 }
+PORTAL_TEXT |= LIFECYCLE_TEXT  # pausing and trials
+PORTAL_TEXT |= RETENTION_STEP_UP_TEXT

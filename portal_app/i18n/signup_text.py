@@ -19,6 +19,11 @@ SIGNUP_TEXT: dict[str, str] = {
     "price_months": NC_("signup", "%(amount)s every %(count)s months"),
     "price_years": NC_("signup", "%(amount)s every %(count)s years"),
     "charged_today": NC_("signup", "Your card is charged %(amount)s today and then each period until you cancel."),
+    "trial_charged": NC_(
+        "signup",
+        "Free for %(days)s days: nothing is charged today. Then your card is charged %(amount)s each period "
+        "until you cancel.",
+    ),
     "name": NC_("signup", "Full name"),
     "email": NC_("signup", "Email"),
     "language": NC_("signup", "Language"),

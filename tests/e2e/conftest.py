@@ -159,6 +159,8 @@ def running_server(kind: str, work: Path, proxy: ReverseProxy, *, workers: int =
             # The browser's pages and socket go through the proxy: Reflex builds this into the frontend.
             "REFLEX_API_URL": base_url,
             "TRUSTED_PROXIES": PROXY_HOP,
+            # The whole suite signs up from one address (through nginx); the limit has its own tests.
+            "SIGNUP_IP_LIMIT": "100000",
             "GRANIAN_WORKERS": str(workers),
             "BILLING_TICK_SECONDS": str(billing_tick_seconds),
             "REFLEX_TELEMETRY_ENABLED": "false",
@@ -261,10 +263,13 @@ def assert_no_horizontal_scroll(page) -> None:
 _counter = iter(range(1, 10_000))
 
 
-def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly", name: str | None = None):
-    """A new Acme subscriber in `state` (active | past_due), built like production builds it:
-    card saved through the gateway, subscription started and charged, renewal run by billing.
-    Returns (subscriber_id, portal token)."""
+def make_subscriber(
+    engine, *, state: str = "active", plan: str = "Basic Monthly", name: str | None = None, language: str = "en"
+):
+    """A new Acme subscriber in `state` (active | past_due | incomplete | canceling | canceled), built
+    like production builds it: card saved through the gateway, subscription started and charged,
+    renewal run by billing, cancellations through the subscription service; `language` its portal
+    language. Returns (subscriber_id, portal token)."""
     from datetime import timedelta
 
     from sqlmodel import Session, select
@@ -276,8 +281,8 @@ def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly
     from portal_app.billing.periods import add_interval
     from portal_app.billing.portal_links import issue_portal_link
     from portal_app.billing.runs import run_billing
-    from portal_app.billing.subscriptions import subscribe
-    from portal_app.models import Merchant, Plan, Subscriber, utcnow
+    from portal_app.billing.subscriptions import cancel_subscription, subscribe
+    from portal_app.models import Merchant, Plan, Subscriber, Subscription, utcnow
 
     gateway = SimulatedGateway()
     now = utcnow()
@@ -286,7 +291,10 @@ def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly
         merchant = session.exec(select(Merchant).where(Merchant.slug == MERCHANT_SLUG)).one()
         plan_row = session.exec(select(Plan).where(Plan.merchant_id == merchant.id, Plan.name == plan)).one()
         subscriber = Subscriber(
-            merchant_id=merchant.id, name=name or f"Test Person {n}", email=f"test{n}-{now.timestamp():.0f}@example.com"
+            merchant_id=merchant.id,
+            name=name or f"Test Person {n}",
+            email=f"test{n}-{now.timestamp():.0f}@example.com",
+            language=language,
         )
         session.add(subscriber)
         session.commit()
@@ -296,7 +304,7 @@ def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly
         typed = {"number": number, "exp_month": "12", "exp_year": str(now.year + 3), "cvc": "123"}
         return {"payment_method": tokenize_card(typed).id}
 
-    if state == "active":
+    if state in ("active", "incomplete", "canceling", "canceled"):
         start = now - timedelta(days=3)
     elif state == "past_due":
         # Due for renewal two hours ago; the card on file now declines every charge.
@@ -307,13 +315,23 @@ def make_subscriber(engine, *, state: str = "active", plan: str = "Basic Monthly
         engine,
         merchant_id=merchant_id,
         subscriber_id=subscriber_id,
-        card_input=card("4242424242424242"),
+        # incomplete: the card saves, but the first payment is declined
+        card_input=card("4000000000000341" if state == "incomplete" else "4242424242424242"),
         gateway=gateway,
         now=start,
     )
-    assert subscribe(
+    started = subscribe(
         engine, merchant_id=merchant_id, subscriber_id=subscriber_id, plan_id=plan_id, start_at=start, gateway=gateway
-    ).active
+    )
+    assert started.active == (state != "incomplete")
+    if state in ("canceling", "canceled"):
+        with Session(engine, expire_on_commit=False) as session:
+            sub = session.exec(select(Subscription).where(Subscription.subscriber_id == subscriber_id)).one()
+            mode = "at_period_end" if state == "canceling" else "immediately"
+            cancel_subscription(
+                session, sub.id, merchant_id=merchant_id, actor="subscriber", reason="not_using", now=now, mode=mode
+            )
+            session.commit()
     if state == "past_due":
         failing = card("4000000000000341")
         update_payment_method(
@@ -336,7 +354,8 @@ def open_portal(page, server, token: str) -> None:
     page.get_by_test_id("plan-name").wait_for()
 
 
-AXE_JS = ROOT / "tools" / "node_modules" / "axe-core" / "axe.min.js"
+# E2E_AXE_JS: another copy of axe-core (the same pinned version), e.g. in a work tree sharing tools/.
+AXE_JS = Path(os.environ.get("E2E_AXE_JS") or ROOT / "tools" / "node_modules" / "axe-core" / "axe.min.js")
 
 
 def assert_accessible(page) -> None:
@@ -354,12 +373,15 @@ def assert_accessible(page) -> None:
 
 
 def assert_tap_targets(page, minimum: int = 44) -> None:
-    """Every visible button and link is at least `minimum` px tall (phone usability)."""
+    """Every visible button and link is at least `minimum` px tall (phone usability). A radio, switch or
+    checkbox inside a <label> is tapped through its label: the label's height counts."""
     small = page.evaluate(
         """(min) => [...document.querySelectorAll('main button, main a, main [role=combobox]')]
             .filter(e => e.offsetParent !== null)
-            .map(e => ({text: (e.innerText || e.getAttribute('aria-label') || '').slice(0, 40),
-                        h: e.getBoundingClientRect().height}))
+            .map(e => ({e, target: e.matches('[role=radio], [role=switch], [role=checkbox]')
+                                   ? (e.closest('label') || e) : e}))
+            .map(({e, target}) => ({text: (e.innerText || e.getAttribute('aria-label') || '').slice(0, 40),
+                                    h: target.getBoundingClientRect().height}))
             .filter(e => e.h < min)""",
         minimum,
     )

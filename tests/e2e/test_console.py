@@ -10,18 +10,16 @@ import subprocess
 import time
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from portal_app.billing import demo
 from portal_app.models import Subscriber
 
 from .conftest import (
     VIEWPORTS,
-    assert_accessible,
-    assert_no_horizontal_scroll,
-    assert_tap_targets,
     screenshot,
 )
+from .console_nav import open_nav
 
 pytestmark = pytest.mark.e2e
 
@@ -36,14 +34,11 @@ def _sign_in(page, server, email=demo.OWNER_EMAIL, password=demo.DEMO_PASSWORD) 
     page.get_by_role("heading", name="Dashboard").wait_for()
 
 
-def _nav(page, label: str, heading: str | re.Pattern) -> None:
-    page.get_by_role("navigation", name="Console").get_by_role("link", name=label).click()
-    page.get_by_role("heading", name=heading, level=1).wait_for()
-    page.mouse.move(1, 1)  # no hover state left on the link for screenshots and axe
+_nav = open_nav  # the left-hand menu (through the menu button on a phone)
 
 
 def _create_plan(page, name: str, price: str, currency: str, policy: str) -> None:
-    _nav(page, "Plans", "Recurring plans")
+    _nav(page, "Recurring Plans", "Recurring Plans")
     page.get_by_role("button", name="New plan").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Plan name").fill(name)
@@ -57,7 +52,7 @@ def _create_plan(page, name: str, price: str, currency: str, policy: str) -> Non
 
 def _register(page, plan: str, name: str, email: str, number: str = "4242 4242 4242 4242") -> str:
     """Register a subscriber from the plan's page; returns the portal URL shown on their profile."""
-    _nav(page, "Plans", "Recurring plans")
+    _nav(page, "Recurring Plans", "Recurring Plans")
     page.get_by_test_id("plan-link").filter(has_text=plan).click()
     page.get_by_test_id("plan-title").filter(has_text=plan).wait_for()
     page.get_by_role("button", name="Register subscriber").click()
@@ -89,7 +84,7 @@ def _portal_shows(browser, url: str, name: str | None):
     portal = context.new_page()
     portal.goto(url)
     if name is None:
-        portal.get_by_role("heading", name="This link is no longer valid").wait_for()
+        portal.get_by_test_id("invalid-heading").wait_for()  # generic, "replaced" or "removed": each says why
     else:
         portal.get_by_test_id("subscriber-name").filter(has_text=name).wait_for()
     return context, portal
@@ -121,7 +116,7 @@ def test_merchant_journey(server, browser, tmp_path):
     page.get_by_role("heading", name="Dashboard").wait_for()
 
     # Bad input is refused with a message; nothing is created.
-    _nav(page, "Plans", "Recurring plans")
+    _nav(page, "Recurring Plans", "Recurring Plans")
     page.get_by_role("button", name="New plan").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Plan name").fill("Broken")
@@ -148,7 +143,7 @@ def test_merchant_journey(server, browser, tmp_path):
     screenshot(page, "console-profile-registered")
     profile_page_url = page.url
 
-    _nav(page, "Outbox", "Outbox")
+    _nav(page, "Sent emails", "Sent emails")
     invitation = (
         page.get_by_test_id("outbox-message")
         .filter(has_text=ana_email)
@@ -179,7 +174,7 @@ def test_merchant_journey(server, browser, tmp_path):
 
     # Regenerate: the old link shows the generic page, the new one works.
     page.get_by_role("button", name="Regenerate link").click()
-    page.get_by_role("alertdialog").get_by_role("button", name="Regenerate link").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Regenerate", exact=True).click()
     page.get_by_text("New portal link created.", exact=False).wait_for()
     new_url = _shown_link(page, old=copied)
     assert new_url != copied
@@ -220,7 +215,7 @@ def test_merchant_journey(server, browser, tmp_path):
     screenshot(page, "console-settings")
     other, portal = _portal_shows(browser, new_url, "Ana Lima")
     portal.get_by_role("heading", name="Bright Yoga Studio").wait_for()
-    logo_img = portal.get_by_role("img", name="Bright Yoga Studio logo")
+    logo_img = portal.get_by_role("img", name="Bright Yoga Studio")
     logo_img.wait_for()
     assert portal.evaluate("(img) => img.naturalWidth", logo_img.element_handle()) == 120
     other.close()
@@ -259,7 +254,7 @@ def test_merchant_a_cannot_reach_merchant_b(server, page):
     page.get_by_role("heading", name="Subscribers", level=1).wait_for()
     assert "Secret Person" not in page.content()
     page.goto(f"{server['base_url']}/console/plans/{plan_id}")
-    page.get_by_role("heading", name="Recurring plans", level=1).wait_for()
+    page.get_by_role("heading", name="Recurring Plans", level=1).wait_for()
     assert "Secret Plan" not in page.content()
 
 
@@ -312,53 +307,6 @@ def test_console_pages_without_a_session_go_to_sign_in(server, page):
     ):
         page.goto(f"{server['base_url']}{path}")
         page.get_by_role("heading", name="Merchant console").wait_for()
-
-
-def test_every_console_page_is_accessible_and_fits(server, page):
-    """Dashboard, plans, one plan, subscribers, a profile, outbox and settings: axe-core without
-    serious/critical violations, no sideways scrolling, 44 px tap targets (desktop and 375 px)."""
-    with Session(server["engine"]) as session:
-        marcus = session.exec(select(Subscriber).where(Subscriber.email == "marcus.chen@example.com")).one()
-    _sign_in(page, server)
-    checks = [
-        ("Dashboard", "Dashboard", "console-dashboard"),
-        ("Plans", "Recurring plans", "console-plans"),
-        ("Subscribers", "Subscribers", "console-subscribers"),
-        ("Outbox", "Outbox", "console-outbox-list"),
-        ("Settings", "Settings", "console-settings-page"),
-    ]
-    for label, heading, shot in checks:
-        _nav(page, label, heading)
-        page.wait_for_timeout(300)
-        if label == "Dashboard":
-            page.locator(".recharts-surface").first.wait_for()
-        screenshot(page, shot)
-        assert_no_horizontal_scroll(page)
-        assert_accessible(page)
-        assert_tap_targets(page)
-    _nav(page, "Plans", "Recurring plans")
-    page.get_by_test_id("plan-link").filter(has_text="Basic Monthly").click()
-    page.get_by_test_id("plan-title").filter(has_text="Basic Monthly").wait_for()
-    page.get_by_label("Name or email").fill("chen")
-    page.get_by_role("button", name="Search").click()
-    page.wait_for_function("document.querySelectorAll('[data-testid=subscriber-row]').length === 1")
-    screenshot(page, "console-plan")
-    assert_no_horizontal_scroll(page)
-    assert_accessible(page)
-    assert_tap_targets(page)
-    page.get_by_role("button", name="Register subscriber").click()
-    page.get_by_role("dialog").wait_for()
-    screenshot(page, "console-register-dialog")
-    assert_accessible(page)
-    page.keyboard.press("Escape")
-    page.goto(f"{server['base_url']}/console/subscribers/{marcus.id}")
-    page.get_by_test_id("profile-name").filter(has_text="Marcus Chen").wait_for()
-    assert page.get_by_test_id("profile-status").get_attribute("data-status") == "past_due"
-    assert page.get_by_test_id("timeline-entry").filter(has_text="failed").count() >= 1
-    screenshot(page, "console-profile")
-    assert_no_horizontal_scroll(page)
-    assert_accessible(page)
-    assert_tap_targets(page)
 
 
 def test_resolve_a_payment_in_review(server, page):

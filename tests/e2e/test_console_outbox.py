@@ -15,6 +15,7 @@ from portal_app.models import AuditEvent, EmailMessage, Merchant
 from tests.smtp_servers import failed_email
 
 from .conftest import assert_accessible, assert_no_horizontal_scroll, assert_tap_targets, screenshot
+from .console_nav import open_nav
 
 pytestmark = pytest.mark.e2e
 
@@ -31,9 +32,7 @@ def test_a_failed_email_shows_and_resend_puts_it_back(server, page):
     page.get_by_label("Password").fill(demo.DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Dashboard").wait_for()
-    page.get_by_role("navigation", name="Console").get_by_role("link", name="Outbox").click()
-    page.get_by_role("heading", name="Outbox", level=1).wait_for()
-    page.mouse.move(1, 1)
+    open_nav(page, "Sent emails", "Sent emails")
 
     message = page.get_by_test_id("outbox-message").filter(has_text=address)
     message.wait_for()
@@ -49,8 +48,8 @@ def test_a_failed_email_shows_and_resend_puts_it_back(server, page):
     assert_tap_targets(page)
 
     resend.click()
-    page.get_by_text("No SMTP server is configured: the email is back in the outbox.").wait_for()
-    message.get_by_test_id("email-status").filter(has_text="In the outbox").wait_for()
+    page.get_by_text("No mail server is configured: the email is kept here, not sent.").wait_for()
+    message.get_by_test_id("email-status").filter(has_text="Not sent").wait_for()
     assert message.get_by_role("button", name=re.compile(r"^Resend")).count() == 0
     assert message.get_by_test_id("email-error").count() == 0
     screenshot(page, "console-outbox-resent")

@@ -19,6 +19,7 @@ from portal_app.models import Merchant, Subscriber, utcnow
 from tests.webhook_helpers import receiver
 
 from .conftest import AXE_JS, assert_accessible, assert_no_horizontal_scroll, assert_tap_targets, screenshot
+from .console_nav import open_nav
 
 pytestmark = pytest.mark.e2e
 
@@ -41,9 +42,7 @@ def test_add_an_endpoint_watch_its_deliveries_resend_and_delete(server, page):
     page.get_by_label("Password").fill(demo.DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Dashboard").wait_for()
-    page.get_by_role("navigation", name="Console").get_by_role("link", name="Webhooks").click()
-    page.get_by_role("heading", name="Webhooks", level=1).wait_for()
-    page.mouse.move(1, 1)
+    open_nav(page, "Webhooks", "Webhooks")
 
     with receiver(codes=[500]) as r:
         page.get_by_test_id("webhook-add").click()

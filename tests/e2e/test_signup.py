@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlmodel import Session, select
 
 from portal_app.billing.demo import MERCHANT_SLUG
@@ -37,7 +38,14 @@ def _fill(page, *, name: str, email: str, number: str, labels=("Full name", "Ema
 
 def _landed(page, server) -> None:
     """On the portal, the grant's token gone from the address bar (/portal, or /portal/ as served)."""
-    page.wait_for_url(re.compile(re.escape(server["base_url"]) + r"/portal/?$"), timeout=30_000)
+    try:
+        page.wait_for_url(re.compile(re.escape(server["base_url"]) + r"/portal/?$"), timeout=45_000)
+    except PlaywrightTimeoutError as err:
+        # Say where the browser stayed and what it showed (a refusal, a spinner), not only "timeout".
+        screenshot(page, "signup-not-landed")
+        raise AssertionError(
+            f"never reached /portal: at {page.url}, showing {page.inner_text('body')[:800]!r}"
+        ) from err
     page.get_by_test_id("plan-name").wait_for()
     assert "/session" not in page.url
 

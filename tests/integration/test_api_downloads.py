@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from portal_app import db, routes
 from portal_app.api import build_api
-from portal_app.billing import invoices, portal_links, sessions
+from portal_app.billing import invoices, portal_links, sessions, subscriptions
 from portal_app.billing.statuses import InvoiceStatus
 from portal_app.models import Merchant, Subscriber
 from tests.builders import JAN31, subscribed_world
@@ -49,14 +49,35 @@ def test_own_invoice_pdf_is_an_uncached_attachment(client, engine, worlds):
     assert resp.headers["cache-control"] == "no-store"
 
 
-def test_no_session_is_401_and_another_subscribers_invoice_is_404(client, engine, worlds):
+def test_no_session_lands_on_the_ended_page_and_another_subscribers_invoice_is_404(client, engine, worlds):
+    """A download without a live session is a browser navigation: it lands on the explained page
+    (reason "ended"), never on a bare 401; someone else's invoice stays a plain 404."""
     mine, start, _theirs, their_start = worlds
-    assert client.get(routes.invoice_pdf_url(start.invoice_id)).status_code == 401
-    client.cookies.set(routes.PORTAL_SESSION_COOKIE, "forged-secret")
-    assert client.get(routes.invoice_pdf_url(start.invoice_id)).status_code == 401
+    for url in (routes.invoice_pdf_url(start.invoice_id), routes.invoice_year_zip_url(2026)):
+        client.cookies.clear()
+        resp = client.get(url)
+        assert resp.status_code == 303 and resp.headers["location"] == routes.portal_invalid_url("ended")
+        client.cookies.set(routes.PORTAL_SESSION_COOKIE, "forged-secret")
+        resp = client.get(url)
+        assert resp.status_code == 303 and resp.headers["location"] == routes.portal_invalid_url("ended")
     client.cookies.set(routes.PORTAL_SESSION_COOKIE, _portal_cookie(engine, mine.subscriber_id))
     assert client.get(routes.invoice_pdf_url(their_start.invoice_id)).status_code == 404
     assert client.get(routes.invoice_pdf_url(999_999)).status_code == 404
+
+
+def test_a_session_ended_by_a_new_link_sends_downloads_to_the_branded_ended_page(client, engine, worlds):
+    mine, start, _, _ = worlds
+    client.cookies.set(routes.PORTAL_SESSION_COOKIE, _portal_cookie(engine, mine.subscriber_id))
+    assert client.get(routes.invoice_pdf_url(start.invoice_id)).status_code == 200
+    with db.session_scope(engine) as session:
+        subscriber = session.get(Subscriber, mine.subscriber_id)
+        subscriber.language = "es"
+        portal_links.issue_portal_link(session, subscriber)  # the merchant regenerates the link
+    for url in (routes.invoice_pdf_url(start.invoice_id), routes.invoice_year_zip_url(2026)):
+        resp = client.get(url)
+        assert resp.status_code == 303
+        assert resp.headers["location"] == routes.portal_invalid_url("ended", merchant_slug="fit", lang="es")
+        assert "content-disposition" not in resp.headers and not resp.content.startswith(b"%PDF")
 
 
 def test_void_invoice_is_not_downloadable(client, engine, worlds):
@@ -106,3 +127,15 @@ def test_a_year_without_invoices_is_a_plain_404_with_the_usual_headers(client, e
         assert resp.headers["referrer-policy"] == "no-referrer"
         assert resp.headers["x-content-type-options"] == "nosniff"
         assert "content-disposition" not in resp.headers
+
+
+def test_a_download_after_the_subscription_was_deleted_says_it_was_removed(client, engine, worlds):
+    mine, start, _, _ = worlds
+    client.cookies.set(routes.PORTAL_SESSION_COOKIE, _portal_cookie(engine, mine.subscriber_id))
+    with db.session_scope(engine) as session:
+        subscriptions.delete_subscription(
+            session, start.subscription_id, merchant_id=mine.merchant_id, actor="user:1", now=JAN31
+        )
+    resp = client.get(routes.invoice_pdf_url(start.invoice_id))
+    assert resp.status_code == 303
+    assert resp.headers["location"] == routes.portal_invalid_url("deleted", merchant_slug="fit", lang="en")

@@ -8,12 +8,24 @@ import pytest
 from sqlmodel import Session, select
 
 from portal_app.api.v1 import ENDPOINTS
+from portal_app.api.v1.credit_notes import RefundBody
 from portal_app.api.v1.endpoints import Endpoint, NoBody
+from portal_app.api.v1.plan_changes import PlanChangeBody
 from portal_app.api.v1.portal_sessions import PortalSessionCreate
 from portal_app.api.v1.subscribers import SubscriberCreate
 from portal_app.api.v1.subscriptions import CancelBody
 from portal_app.api.v1.webhooks import WebhookEndpointCreate
-from portal_app.models import Invoice, OutgoingEvent, Plan, Subscriber, Subscription, WebhookEndpoint
+from portal_app.billing.payments.refunding import refund_invoice
+from portal_app.models import (
+    CreditNote,
+    Invoice,
+    OutgoingEvent,
+    Plan,
+    Subscriber,
+    Subscription,
+    WebhookEndpoint,
+    utcnow,
+)
 from tests.api_world import Tenant, api_client, make_tenant
 from tests.builders import table_snapshot
 
@@ -24,11 +36,18 @@ SAMPLE_BODIES = {
     NoBody: lambda a: None,
     WebhookEndpointCreate: lambda a: {"url": "http://127.0.0.1:9/b"},
     PortalSessionCreate: lambda a: {"subscriber_id": a.world.subscriber_id, "flow": "invoices"},
+    PlanChangeBody: lambda a: {"plan_id": a.world.plan_id},
+    RefundBody: lambda a: {"amount": 1},
 }
 # POSTs that name no object of anyone's: B's call makes B's own object, and A's are untouched.
 MAKES_ITS_OWN = {"create_webhook_endpoint"}
 # Query filters that name another object: the path parameter whose id they take.
-ID_FILTERS = {"plan": "plan_id", "subscriber": "subscriber_id", "subscription": "subscription_id"}
+ID_FILTERS = {
+    "plan": "plan_id",
+    "subscriber": "subscriber_id",
+    "subscription": "subscription_id",
+    "invoice": "invoice_id",
+}
 TABLES = {
     "plan": Plan,
     "subscriber": Subscriber,
@@ -36,6 +55,7 @@ TABLES = {
     "invoice": Invoice,
     "webhook_endpoint": WebhookEndpoint,
     "event": OutgoingEvent,
+    "credit_note": CreditNote,
 }
 
 
@@ -48,9 +68,22 @@ def _row(session: Session, obj: dict):
 
 @pytest.fixture
 def tenants(engine, gateway):
-    return make_tenant(engine, gateway, slug="fit", prefix="FIT"), make_tenant(
-        engine, gateway, slug="gym", prefix="GYM"
+    pair = (
+        make_tenant(engine, gateway, slug="fit", prefix="FIT"),
+        make_tenant(engine, gateway, slug="gym", prefix="GYM"),
     )
+    for tenant in pair:  # a credit note each, so that its list has something of B's to show
+        refund_invoice(
+            engine,
+            merchant_id=tenant.world.merchant_id,
+            invoice_id=tenant.invoice_id,
+            amount_minor=100,
+            reason="",
+            actor="owner",
+            now=utcnow(),
+            gateway=gateway,
+        )
+    return pair
 
 
 def _url(endpoint: Endpoint, ids: dict[str, int]) -> str:

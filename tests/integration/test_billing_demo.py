@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher
@@ -77,6 +78,7 @@ def test_seed_builds_the_four_stories_once(engine, gateway, now):
         ).all()
     assert attempts[0].status == AttemptStatus.FAILED and attempts[0].decline_code == "expired_card"
     assert failed_emails and all(e.created_at <= now for e in failed_emails)
+    assert all("?flow=payment_method_update" in e.body_text for e in failed_emails)  # opens the card form
 
     priya = people["Priya Patel"]
     assert priya["sub"].status == SubscriptionStatus.ACTIVE and priya["sub"].cancel_at_period_end
@@ -87,9 +89,23 @@ def test_seed_builds_the_four_stories_once(engine, gateway, now):
     assert globex["years"][now.year - 1] == 12
     assert all(i.status == InvoiceStatus.PAID for i in globex["invoices"])
     assert globex["invoices"][0].billing_address == globex["subscriber"].billing_address
+    first = globex["invoices"][0]  # the seller, as a corporate buyer files it
+    assert (first.seller_legal_name, first.seller_tax_id) == ("Acme Fitness, Inc.", "EIN 12-3456789")
+    assert "San Francisco" in first.seller_address and first.seller_email == "support@acme.example"
 
     hiroshi = people["Hiroshi Tanaka"]
     assert hiroshi["sub"].status == SubscriptionStatus.ACTIVE
+
+    lena = people["Lena Fischer"]
+    assert lena["sub"].status == SubscriptionStatus.TRIALING and lena["invoices"] == []
+    assert now < lena["sub"].trial_end <= now + timedelta(days=2)
+    with new_session(engine) as session:
+        reminders = session.exec(
+            select(EmailMessage).where(
+                EmailMessage.subscriber_id == lena["subscriber"].id, EmailMessage.kind == "trial_will_end"
+            )
+        ).all()
+    assert len(reminders) == 1 and "$49.00" in reminders[0].body_text
 
     # Numbers are gapless per year across the merchant.
     with new_session(engine) as session:
@@ -108,12 +124,34 @@ def test_seed_builds_the_four_stories_once(engine, gateway, now):
         assert len(session.exec(select(Merchant.id)).all()) == 1
 
 
-def test_demo_links_are_fresh_each_time(engine, gateway):
+def test_demo_links_stay_the_same_until_renewal_is_asked_for(engine, gateway):
+    """`make run` prints the current links at every start (an emailed link keeps working); only
+    `make run NEW_DEMO_LINKS=1` (renew=True) revokes them."""
     seed_demo(engine, now=datetime(2026, 3, 10, 12, tzinfo=UTC), gateway=gateway)
     first = demo_portal_links(engine)
     assert [link.name for link in first][:4] == ["Zoë Ñúñez", "Marcus Chen", "Priya Patel", "Globex Corporation"]
-    assert {link.status for link in first} == {"active", "past_due"}
+    assert {link.status for link in first} == {"active", "past_due", "trialing"}  # trialing: Lena
     second = demo_portal_links(engine)
+    assert second == first
     with new_session(engine) as session, session.begin():
         assert all(resolve_portal_token(session, link.token) for link in second)
+    renewed = demo_portal_links(engine, renew=True)
+    assert not {link.token for link in renewed} & {link.token for link in first}
+    with new_session(engine) as session, session.begin():
+        assert all(resolve_portal_token(session, link.token) for link in renewed)
         assert not any(resolve_portal_token(session, link.token) for link in first)
+    assert demo_portal_links(engine) == renewed
+
+
+def test_the_demo_payment_failed_email_still_opens_the_portal_after_a_second_start(engine, gateway):
+    """The link in the demo's "payment failed" email (the outbox) survives printing the links again."""
+    seed_demo(engine, now=datetime(2026, 3, 10, 12, tzinfo=UTC), gateway=gateway)
+    demo_portal_links(engine)  # first `make run`
+    demo_portal_links(engine)  # second `make run`
+    with new_session(engine) as session:
+        failed = session.exec(select(EmailMessage).where(EmailMessage.kind == "payment_failed")).all()
+    assert failed
+    for email in failed:
+        token = re.search(r"/portal/([A-Za-z0-9_-]{43})", email.body_text).group(1)
+        with new_session(engine) as session, session.begin():
+            assert resolve_portal_token(session, token) is not None

@@ -199,6 +199,23 @@ def test_year_zip_holds_that_years_invoices(engine, gateway):
         invoice_queries.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id + 1, 2025)
 
 
+def test_year_zip_stores_the_stored_pdfs_as_they_are_and_renders_and_stores_the_missing_ones(engine, gateway):
+    world, _ = subscribed_world(engine, gateway, start_at=datetime(2025, 10, 5, tzinfo=UTC))
+    run_billing(engine, now=datetime(2025, 11, 5, 1, tzinfo=UTC), gateway=gateway)
+    first, second = invoices_of(world)
+    stored = b"%PDF-1.3 stored once, never redrawn"
+    with new_session(engine) as session, session.begin():
+        session.get(Invoice, first.id).pdf_bytes = stored
+    with new_session(engine) as session, session.begin():
+        _, data, _ = invoice_queries.year_zip_for_subscriber(session, world.subscriber_id, world.merchant_id, 2025)
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert archive.read(f"{first.number}.pdf") == stored  # the stored bytes, as they are
+    assert archive.read(f"{second.number}.pdf").startswith(b"%PDF")  # rendered now...
+    assert invoices_of(world)[1].pdf_bytes == archive.read(f"{second.number}.pdf")  # ...and stored
+    # PDFs are compressed already: entries are stored, not deflated again.
+    assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_STORED}
+
+
 def _declined_renewal(engine, gateway):
     """Paid January, declined February renewal: one open invoice with a retry scheduled."""
     world, _ = subscribed_world(engine, gateway)

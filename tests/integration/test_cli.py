@@ -31,11 +31,46 @@ def test_links_prints_console_login_and_one_portal_line_per_demo_subscriber(migr
     portal_lines = [
         re.fullmatch(r"Portal: (http://\S+/portal/(\S+))  \((.+), (.+), (\w+)\)", line) for line in lines[1:]
     ]
-    assert len(portal_lines) == 5 and all(portal_lines)
+    assert len(portal_lines) == 6 and all(portal_lines)
     assert {m.group(3) for m in portal_lines} >= {"Zoë Ñúñez", "Marcus Chen", "Priya Patel", "Globex Corporation"}
     assert {m.group(5) for m in portal_lines} >= {"active", "past_due"}
     with db.session_scope(engine) as session:
         assert all(resolve_portal_token(session, m.group(2)) is not None for m in portal_lines)
+
+
+def _printed_urls(capsys) -> list[str]:
+    return re.findall(r"^Portal: (http://\S+)  ", capsys.readouterr().out, re.M)
+
+
+def test_two_starts_print_the_same_links_and_new_ones_only_when_asked(migrated, capsys):
+    """`make run` twice: the same URLs (emailed links keep working); `links --new`
+    (`make run NEW_DEMO_LINKS=1`) revokes them and prints new ones, printed again at the next start."""
+    seed_demo(migrated, now=utcnow())
+    assert cli.main(["links"]) == 0
+    first = _printed_urls(capsys)
+    assert cli.main(["links"]) == 0
+    assert _printed_urls(capsys) == first and len(first) == 6
+    assert cli.main(["links", "--new"]) == 0
+    renewed = _printed_urls(capsys)
+    assert len(renewed) == 6 and not set(renewed) & set(first)
+    with db.session_scope(migrated) as session:
+        assert not any(resolve_portal_token(session, url.rsplit("/", 1)[1]) for url in first)
+    assert cli.main(["links"]) == 0
+    assert _printed_urls(capsys) == renewed
+
+
+def test_make_run_passes_new_demo_links_as_links_new():
+    """The documented switch: `make run NEW_DEMO_LINKS=1` runs `links --new`, plain `make run` `links`."""
+
+    def links_command(*overrides: str) -> str:
+        out = subprocess.run(
+            ["make", "-n", "run", *overrides, "PY=echo-python"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        ).stdout
+        return next(line for line in out.splitlines() if "portal_app.billing links" in line).strip()
+
+    assert links_command().endswith("portal_app.billing links")
+    assert links_command("NEW_DEMO_LINKS=1").endswith("portal_app.billing links --new")
+    assert links_command("NEW_DEMO_LINKS=0").endswith("portal_app.billing links")
 
 
 def test_make_runs_links_command_prints_working_links_past_the_log_mask(tmp_path):
@@ -57,7 +92,7 @@ def test_make_runs_links_command_prints_working_links_past_the_log_mask(tmp_path
     )
     assert result.returncode == 0, result.stderr
     tokens = re.findall(r"^Portal: http://\S+/portal/(\S+)  ", result.stdout, re.M)
-    assert len(tokens) == 5 and "[redacted]" not in result.stdout, result.stdout
+    assert len(tokens) == 6 and "[redacted]" not in result.stdout, result.stdout
     with db.session_scope(engine) as session:
         assert all(resolve_portal_token(session, token) is not None for token in tokens)
     engine.dispose()

@@ -159,6 +159,7 @@ def _calls(b):
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.link_outcome, ("copied",)),
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.set_confirm, ("delete",)),
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.regenerate, ()),
+        (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.regenerate, (True,)),
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.send_invitation, ()),
         (ConsoleProfileState, {}, {"profile_id": b["subscriber"]}, ConsoleProfileState.delete_subscription, ()),
         (ConsoleProfileState, {}, {}, ConsoleProfileState.download_invoice, (str(b["invoice"]),)),
@@ -170,12 +171,33 @@ def _calls(b):
             (str(b["attempt"]), "paid"),
         ),
         (ConsoleProfileState, {}, {}, ConsoleProfileState.resolve_review, (str(b["attempt"]), "void")),
+        (
+            ConsoleProfileState,
+            {},
+            {"profile_id": b["subscriber"], "invoices": [{"id": str(b["invoice"]), "number": "x"}]},
+            ConsoleProfileState.open_refund,
+            (str(b["invoice"]),),
+        ),
+        (
+            ConsoleProfileState,
+            {},
+            {"profile_id": b["subscriber"], "refund_invoice_id": str(b["invoice"]), "refund_amount": "1.00"},
+            ConsoleProfileState.submit_refund,
+            (),
+        ),
         (ConsoleOutboxState, {}, {}, ConsoleOutboxState.load, ()),
         (ConsoleOutboxState, {}, {"has_next": True}, ConsoleOutboxState.change_page, (1,)),
         (ConsoleOutboxState, {}, {}, ConsoleOutboxState.resend, (str(b["email"]),)),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.load, ()),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.save_settings, (settings_form,)),
         (ConsoleSettingsState, {}, {}, ConsoleSettingsState.remove_logo, ()),
+        (
+            ConsoleSettingsState,
+            {},
+            {},
+            ConsoleSettingsState.save_business,
+            ({"website_url": "https://evil.example", "brand_color": "#000000"},),
+        ),
         (
             ConsoleSettingsState,
             {},
@@ -261,8 +283,48 @@ def test_profile_shows_the_grace_period_as_canceling_like_the_portal(world, engi
     state = _state(ConsoleProfileState, a["cookie"], {"subscriber_id": str(a["subscriber"])})
     run_handler(ConsoleProfileState.load, state)
     assert state.status == "canceling"
-    assert state.status_label.startswith("Cancels ") and state.next_renewal == ""
+    assert state.status_label.startswith("Active · cancels ") and state.next_renewal == ""
+    assert state.status_key == "canceling"
     assert state.test_mode is True and state.merchant_name == "Acme"
+
+
+def test_regenerate_emails_the_new_link_only_when_asked_exactly(world, engine):
+    a = world["a"]
+    state = _state(ConsoleProfileState, a["cookie"], {"subscriber_id": str(a["subscriber"])})
+    run_handler(ConsoleProfileState.load, state)
+
+    def invitations() -> int:
+        with db.session_scope() as session:
+            return len(
+                session.exec(
+                    select(EmailMessage).where(
+                        EmailMessage.subscriber_id == a["subscriber"], EmailMessage.kind == "invitation"
+                    )
+                ).all()
+            )
+
+    before = invitations()
+    for not_true in ("yes", 1, {"x": 1}, False):
+        run_handler(ConsoleProfileState.regenerate, state, not_true)
+    assert invitations() == before
+    emitted = run_handler(ConsoleProfileState.regenerate, state, True)
+    assert invitations() == before + 1 and "emailed to" in repr(emitted)
+
+
+def test_business_details_handler_reports_the_field_and_the_refused_swatch(world, engine):
+    a = world["a"]
+    state = _state(ConsoleSettingsState, a["cookie"], {})
+    run_handler(ConsoleSettingsState.load, state)
+    shown = state.swatch
+    run_handler(ConsoleSettingsState.save_business, state, {"brand_color": "#ffee00"})
+    assert state.business_error_field == "brand_color" and "contrast" in state.business_error
+    assert (state.swatch, state.swatch_refused) == ("#FFEE00", True)
+    run_handler(
+        ConsoleSettingsState.save_business, state, {"brand_color": "#0b5cab", "website_url": "https://a.example"}
+    )
+    assert state.business_error == "" and state.business["brand_color"] == "#0B5CAB"
+    assert (state.swatch, state.swatch_refused) == ("#0B5CAB", False) and shown != "#0B5CAB"
+    assert state.business["website_url"] == "https://a.example"
 
 
 def test_register_with_a_refused_card_keeps_the_form_open_with_the_error(world, engine):

@@ -142,7 +142,7 @@ def test_resend_without_smtp_puts_the_email_back_in_the_outbox(engine, two_merch
     a = two_merchants["a"]
     monkeypatch.setattr(outbox_facade, "get_settings", lambda: Settings(smtp_host=""))
     notice = outbox_facade.resend_email(merchant_id=a["merchant"], user_id=a["user"], email_id=a["failed"])
-    assert "back in the outbox" in notice and status(engine, a["failed"]) == ("outbox", 0, "")
+    assert "kept here, not sent" in notice and status(engine, a["failed"]) == ("outbox", 0, "")
     smtp_down = smtp(free_port())
     assert deliver_queued_emails(engine, settings=smtp_down, now=T0 + timedelta(days=1)) == 0
     assert status(engine, a["failed"])[0] == "outbox"  # the outbox is not delivered, as before

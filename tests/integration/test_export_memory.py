@@ -76,10 +76,11 @@ def _seed(engine) -> int:
                 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < :count)
                 INSERT INTO invoice (merchant_id, subscriber_id, subscription_id, number, status, currency,
                     subtotal_minor, tax_minor, total_minor, tax_rate_bp, language, merchant_name, billing_name,
-                    billing_email, billing_address, tax_id, created_at, finalized_at, paid_at, attempt_count)
+                    billing_email, billing_address, tax_id, seller_legal_name, seller_address, seller_tax_id,
+                    seller_email, created_at, finalized_at, paid_at, attempt_count)
                 SELECT :merchant, :first_subscriber + i % :subscribers, :first_subscription + i % :subscribers,
                     printf('BULK-2024-%06d', i), 'paid', 'EUR', 2397, 503, 2900, 2100, 'en', 'Bulk',
-                    printf('Member %d', i % :subscribers), '', '', '', '2024-01-01 00:00:00.000000',
+                    printf('Member %d', i % :subscribers), '', '', '', 'Bulk', '', '', '', '2024-01-01 00:00:00.000000',
                     datetime('2024-01-01', printf('+%d minutes', i)) || '.000000',
                     datetime('2024-01-01', printf('+%d minutes', i)) || '.000000', 0
                 FROM n

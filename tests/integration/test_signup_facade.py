@@ -319,3 +319,22 @@ def test_stripe_signup_refuses_card_data_and_foreign_or_unconfirmed_intents(worl
         with pytest.raises(SignupRefused):
             signup.finish_stripe_signup(details=step.details, setup_intent_id=seti)
     assert not _rows(world, Subscriber, Subscriber.email == "stripe@example.com")
+
+
+def test_a_trial_plan_takes_the_card_and_starts_trialing_without_a_charge(world):
+    import sqlalchemy as sa
+
+    from portal_app.models import Invoice, PaymentMethod, Plan
+
+    with world.session() as session:
+        session.execute(sa.update(Plan).where(Plan.id == world.plan_id).values(trial_days=14))
+        session.commit()
+    offer = signup.signup_offer("fit", str(world.plan_id))
+    assert offer.trial_days == 14
+    result = _start(world)
+    assert result.outcome is SignupOutcome.LANDED and result.paid
+    subscriber = _rows(world, Subscriber, Subscriber.email == "new.person@example.com")[0]
+    (sub,) = _rows(world, Subscription, Subscription.subscriber_id == subscriber.id)
+    assert sub.status == "trialing" and sub.trial_end is not None
+    assert _rows(world, PaymentMethod, PaymentMethod.subscriber_id == subscriber.id)  # the card is taken
+    assert _rows(world, Invoice) == [] and _rows(world, PaymentAttempt) == []

@@ -169,7 +169,7 @@ def _load_portal(state, engine, flow, return_url=""):
     ("flow", "expected"),
     [
         ("payment_method_update", "open_form"),
-        ("subscription_cancel", "set_dialog_open"),
+        ("subscription_cancel", "start_cancel"),  # the retention offer first, then the dialog
         ("invoices", "scroll"),
         ("javascript:alert(1)", None),
         ("INVOICES", None),

@@ -80,6 +80,32 @@ def test_stripe_refund_failures_are_results_and_retries_keep_the_key(gw, http):
     assert not _refund(gw).succeeded
 
 
+def test_stripe_unavailable_is_an_unknown_outcome_not_a_refusal(gw, http):
+    """No answer may mean "done": refunding.py keeps such a refund unknown and replays the same key."""
+    http.reply(
+        "POST",
+        "/v1/refunds",
+        api_error("api_error", "Overloaded"),
+        status=500,
+        headers={"stripe-should-retry": "false"},
+    )
+    result = _refund(gw)
+    assert not result.succeeded and result.unknown
+    http.reply("POST", "/v1/refunds", refund_object("failed"))
+    assert not _refund(gw).unknown  # a refusal is a fact
+
+
+def test_simulated_refund_timeouts_are_unknown_and_a_replay_tells(sim):
+    ref = _charged(sim)
+    sim.timeout_next_refund()  # done at the gateway, the answer lost
+    lost = _refund(sim, gateway_ref=ref)
+    assert lost.unknown and sim.refunds() == [(ref, 2900, "USD")]
+    replay = _refund(sim, gateway_ref=ref)
+    assert replay.succeeded and not replay.unknown and len(sim.refunds()) == 1
+    sim.timeout_next_refund(reached_gateway=False)
+    assert _refund(sim, gateway_ref=ref, idempotency_key="k-refund-2").unknown
+
+
 @pytest.mark.parametrize(
     "overrides",
     [{"gateway_ref": "pi_x\n"}, {"amount_minor": 0}, {"reason": "because"}, {"idempotency_key": "bad key"}],

@@ -18,9 +18,11 @@ from babel.messages.pofile import read_po
 from portal_app import i18n
 from portal_app.i18n import catalogue
 from portal_app.i18n.audit import AUDIT_TITLES
+from portal_app.i18n.card_form_text import CARD_FORM_TEXT
 from portal_app.i18n.declines import CARD_ERRORS, DECLINE_MESSAGES, DECLINE_REASONS, REASON_ALIASES
 from portal_app.i18n.payments import PAYMENT_OUTCOMES
 from portal_app.i18n.portal_text import PORTAL_TEXT
+from tests.language_leaks import english_leaks, informal_spanish
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 APP = ROOT / "portal_app"
@@ -194,7 +196,7 @@ def test_the_portal_keeps_calling_t_with_keys():
     with pytest.raises(KeyError):
         i18n.t("en", "no_such_key")
     texts = i18n.all_text("es")
-    assert set(texts) == set(PORTAL_TEXT) and texts["invoices"] == "Facturas"
+    assert set(texts) == set(PORTAL_TEXT) | set(CARD_FORM_TEXT) and texts["invoices"] == "Historial de facturas"
 
 
 def test_every_portal_key_reads_in_spanish_differently_unless_it_is_the_same_word():
@@ -234,3 +236,9 @@ def test_payment_messages_by_outcome_and_language():
     )
     with pytest.raises(KeyError):
         i18n.payment_message("exploded", "en")
+
+
+def test_the_portal_speaks_formal_spanish_without_english():
+    text = " | ".join(i18n.all_text("es").values())
+    assert informal_spanish(text) == []
+    assert english_leaks(text) == []

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -114,13 +115,13 @@ def test_spanish_invoice_uses_spanish_labels_money_and_dates():
     assert "Impuestos (21 %)" in text
     assert "31 de enero de 2026" in text and "14 de febrero de 2026" in text
     assert "Página 1 de 1" in text
-    assert "¿Preguntas? Escríbanos a help@acme.example" in text
+    assert "¿Tiene alguna pregunta? Escríbanos a help@acme.example" in text
 
 
 def test_regional_language_tag_uses_spanish_texts():
     invoice, lines, merchant = make_invoice(status="paid", language="es-MX")
     text = pdf_text(render_invoice_pdf(invoice, lines, merchant))
-    assert "Recibo" in text and "PAGADA" in text
+    assert "Recibo" in text and "PAGADO" in text
 
 
 def test_unsupported_language_falls_back_to_english():
@@ -136,7 +137,7 @@ def test_unsupported_language_falls_back_to_english():
         ("open", "en", "Invoice", "OPEN"),
         ("void", "en", "Invoice", "VOID"),
         ("uncollectible", "en", "Invoice", "UNCOLLECTIBLE"),
-        ("paid", "es", "Recibo", "PAGADA"),
+        ("paid", "es", "Recibo", "PAGADO"),
         ("open", "es", "Factura", "PENDIENTE"),
         ("void", "es", "Factura", "ANULADA"),
         ("uncollectible", "es", "Factura", "INCOBRABLE"),
@@ -263,7 +264,11 @@ def test_long_invoice_breaks_pages_and_repeats_the_heading():
     assert pages >= 2
     text = pdf_text(data)
     assert f"Page {pages} of {pages}" in text
-    assert text.count("Description") == pages
+    page_texts = [page for page in text.split("\f") if page.strip()]
+    assert len(page_texts) == pages
+    for page in page_texts:  # every page with rows repeats the heading (the totals may end alone)
+        assert ("Pro plan — seat" in page) == ("Description" in page)
+    assert sum("Description" in page for page in page_texts) >= 2
     assert "Pro plan — seat 60" in text
     assert "€2,105.40" in text  # 60 × €29.00 + 21 % tax
 
@@ -293,7 +298,7 @@ def test_year_zip_holds_each_pdf_and_is_deterministic():
         assert zf.testzip() is None
         assert zf.namelist() == ["ACME-2026-000001.pdf", "ACME-2026-000002.pdf", "ACME-2026-000003.pdf"]
         for info in zf.infolist():
-            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)  # no date given
             data = zf.read(info)
             assert data.startswith(b"%PDF-")
             assert info.filename.removesuffix(".pdf") in pdf_text(data)
@@ -332,3 +337,25 @@ def test_font_copy_behaves_like_fpdf2_add_font(tmp_path):
         return bytes(pdf.output())
 
     assert document(use_copy=True) == document(use_copy=False)
+
+
+def test_year_zip_dates_each_entry_and_stays_reproducible():
+    dated = [
+        ("a.pdf", b"%PDF-a", datetime(2026, 3, 14, 15, 9, 27, tzinfo=UTC)),
+        ("b.pdf", b"%PDF-b", datetime(2026, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-5)))),
+        ("c.pdf", b"%PDF-c", None),
+    ]
+    archive = year_zip(dated)
+    assert year_zip(dated) == archive
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        dates = [info.date_time for info in zf.infolist()]
+    # UTC wall time (ZIP has no zone) in ZIP's 2-second steps; no date: the ZIP epoch.
+    assert dates == [(2026, 3, 14, 15, 9, 26), (2027, 1, 1, 4, 30, 0), (1980, 1, 1, 0, 0, 0)]
+    with pytest.raises(ValueError, match="timezone"):
+        year_zip([("a.pdf", b"x", datetime(2026, 1, 1))])
+
+
+def test_pdf_fonts_stay_out_of_the_public_web_build():
+    # Reflex copies assets/ into the browser's build: the PDF fonts (1.4 MB) belong beside the renderer.
+    assets = Path(__file__).resolve().parents[2] / "assets"
+    assert not [p.name for p in assets.rglob("*") if p.suffix.lower() in (".ttf", ".otf", ".woff", ".woff2")]

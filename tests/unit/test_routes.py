@@ -5,7 +5,10 @@ from __future__ import annotations
 import ast
 import pathlib
 
+import pytest
+
 from portal_app import routes
+from portal_app.billing import portal_grants
 
 APP = pathlib.Path(__file__).resolve().parents[2] / "portal_app"
 PATH_PREFIXES = ("/api", "/portal", "/console", "/invalid-link")
@@ -45,3 +48,29 @@ def test_url_builders_match_the_route_patterns():
     assert routes.portal_url("tok").endswith(routes.PORTAL_EXCHANGE.replace("{token}", "tok"))
     assert routes.console_login_error_url("invalid") == "/console?error=invalid"
     assert routes.console_signup_error_url("Use a password.") == "/console/signup?error=Use%20a%20password."
+
+
+def test_portal_flows_are_the_grants_flows():
+    assert routes.PORTAL_FLOWS == portal_grants.FLOWS
+
+
+def test_a_portal_url_can_open_a_flow_and_refuses_an_unknown_one():
+    assert routes.portal_url("tok", flow="payment_method_update").endswith("/portal/tok?flow=payment_method_update")
+    assert routes.portal_url("tok").endswith("/portal/tok")
+    with pytest.raises(ValueError):
+        routes.portal_url("tok", flow="javascript:alert(1)")
+
+
+def test_the_invalid_link_url_carries_only_known_reasons_and_signs_a_merchants():
+    assert routes.portal_invalid_url() == routes.PORTAL_INVALID
+    assert routes.portal_invalid_url("ended") == f"{routes.PORTAL_INVALID}?reason=ended"
+    signature = routes.invalid_link_signature("deleted", "acme")
+    assert routes.portal_invalid_url("deleted", merchant_slug="acme", lang="es") == (
+        f"{routes.PORTAL_INVALID}?reason=deleted&m=acme&lang=es&s={signature}"
+    )
+    assert (
+        signature
+        != routes.invalid_link_signature("revoked", "acme")
+        != routes.invalid_link_signature("deleted", "acmf")
+    )
+    assert routes.portal_invalid_url("<script>") == routes.PORTAL_INVALID

@@ -150,3 +150,13 @@ def test_log_settings_default_and_any_case(monkeypatch):
     monkeypatch.setenv("LOG_FORMAT", "JSON")
     s = settings(secret_key=SECRET)
     assert (s.log_level, s.log_format) == ("DEBUG", "json")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_a_bad_signup_ip_limit_stops_start_up(value):
+    with pytest.raises(ValidationError):
+        Settings(secret_key="k" * 40, signup_ip_limit=value, _env_file=None)
+
+
+def test_the_signup_ip_limit_defaults_to_ten():
+    assert Settings(secret_key="k" * 40, _env_file=None).signup_ip_limit == 10

@@ -11,6 +11,7 @@ from portal_app.billing.statuses import (
     AttemptStatus,
     InvalidTransition,
     InvoiceStatus,
+    RefundStatus,
     SubscriptionStatus,
     can_transition,
     check_transition,
@@ -22,6 +23,7 @@ TABLES = {
     SubscriptionStatus: "subscription",
     InvoiceStatus: "invoice",
     AttemptStatus: "payment_attempt",
+    RefundStatus: "refund",
 }
 
 
@@ -39,7 +41,7 @@ def row(enum, status) -> Row:
 
 def test_stripe_names():
     assert [s.value for s in SubscriptionStatus] == [
-        "trialing", "active", "past_due", "canceled", "unpaid", "incomplete"
+        "trialing", "active", "past_due", "canceled", "unpaid", "incomplete", "paused"
     ]  # fmt: skip
     assert [s.value for s in InvoiceStatus] == ["draft", "open", "paid", "void", "uncollectible"]
     assert [s.value for s in AttemptStatus] == [
@@ -165,7 +167,7 @@ def test_only_finalized_unvoided_invoices_are_downloadable(status, downloadable)
     [
         ("active", True),
         ("past_due", True),  # service goes on while dunning works on the open invoice
-        ("trialing", False),  # nothing enters trialing; the billing run never renewed it
+        ("trialing", True),  # its period ends at trial_end, where the run bills the first invoice (trials.py)
         ("incomplete", False),
         ("unpaid", False),
         ("canceled", False),

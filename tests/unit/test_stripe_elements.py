@@ -13,6 +13,7 @@ from pathlib import Path
 
 import reflex as rx
 
+from portal_app import i18n
 from portal_app.components.stripe_elements import (
     STRIPE_CARD_MODULE,
     StripeCardSetup,
@@ -20,7 +21,9 @@ from portal_app.components.stripe_elements import (
     stripe_card_setup,
     stripe_payment_authentication,
 )
+from portal_app.i18n.card_form_text import CARD_FORM_TEXT
 from portal_app.pages.portal.payment_method import PortalCardState, payment_method_section
+from tests.language_leaks import english_leaks, informal_spanish
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSET = ROOT / "assets" / "stripe_card.jsx"
@@ -92,3 +95,18 @@ def test_the_portal_section_holds_both_card_forms_and_no_secret_key():
     client_vars = set(PortalCardState.get_fields()) - {n for n in PortalCardState.get_fields() if n.startswith("_")}
     assert not {name for name in client_vars if "secret_key" in name or name == "stripe_secret"}
     assert "_pending_setup_ref" not in PortalCardState.vars  # backend-only stays backend-only
+
+
+def test_the_stripe_card_forms_fallbacks_come_from_the_catalogue_in_the_pages_language():
+    """Every message assets/stripe_card.jsx words itself is a card-form text with the same English,
+    and both pages hand the component those texts (in Spanish for a Spanish page)."""
+    jsx = (ROOT / "assets" / "stripe_card.jsx").read_text()
+    used = dict(re.findall(r'say\(messages, "([a-z_]+)", "([^"]+)"\)', jsx))
+    assert used == CARD_FORM_TEXT
+    assert not re.findall(r'fail\("', jsx)  # no message bypasses say()
+    for texts in (i18n.all_text("es"), i18n.signup_text("es")):
+        spanish = {key: texts[key] for key in CARD_FORM_TEXT}
+        assert all(spanish[key] != english for key, english in CARD_FORM_TEXT.items())
+        assert (
+            english_leaks(" | ".join(spanish.values())) == [] and informal_spanish(" | ".join(spanish.values())) == []
+        )

@@ -76,4 +76,5 @@ def test_event_type_filter():
     assert clean_event_types(["invoice.paid", "subscription.created"]) == ("subscription.created", "invoice.paid")
     assert subscribed("", "invoice.paid") and subscribed("invoice.paid", "invoice.paid")
     assert not subscribed("invoice.paid", "invoice.payment_failed")
-    assert len(EVENT_TYPES) == 8
+    # + subscription.paused, .resumed, .trial_will_end and credit_note.issued (issue 14)
+    assert len(EVENT_TYPES) == 12 and "credit_note.issued" in EVENT_TYPES

@@ -14,7 +14,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from portal_app import routes
-from portal_app.api.v1 import invoices, plans, portal_sessions, subscribers, subscriptions, webhooks
+from portal_app.api.v1 import (
+    credit_notes,
+    invoices,
+    plan_changes,
+    plans,
+    portal_sessions,
+    subscribers,
+    subscriptions,
+    webhooks,
+)
 from portal_app.api.v1.endpoints import Endpoint, dispatcher, unknown_url
 from portal_app.api.v1.openapi import openapi_document
 
@@ -22,6 +31,8 @@ ENDPOINTS: list[Endpoint] = [
     *plans.ENDPOINTS,
     *subscribers.ENDPOINTS,
     *subscriptions.ENDPOINTS,
+    *plan_changes.ENDPOINTS,
+    *credit_notes.ENDPOINTS,  # before invoices: POST /invoices/{id}/refund
     *invoices.ENDPOINTS,
     *webhooks.ENDPOINTS,
     *portal_sessions.ENDPOINTS,

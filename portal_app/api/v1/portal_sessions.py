@@ -21,7 +21,7 @@ class PortalSessionCreate(BaseModel):
     return_url: str | None = Field(
         None, max_length=2000, description="Where the portal's 'Return to <merchant>' link goes (absolute URL)."
     )
-    flow: Literal["payment_method_update", "subscription_cancel", "invoices"] | None = Field(
+    flow: Literal["payment_method_update", "subscription_cancel", "subscription_update", "invoices"] | None = Field(
         None, description="Open the portal at this step."
     )
 

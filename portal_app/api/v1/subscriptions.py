@@ -16,7 +16,7 @@ SubscriptionList = list_model(SubscriptionObject, "SubscriptionList")
 
 
 class SubscriptionListQuery(ListQuery):
-    status: Literal["trialing", "active", "past_due", "canceled", "unpaid", "incomplete"] | None = None
+    status: Literal["trialing", "active", "past_due", "canceled", "unpaid", "incomplete", "paused"] | None = None
     plan: ObjectId | None = Field(None, description="Only this plan's subscriptions.")
     subscriber: ObjectId | None = Field(None, description="Only this subscriber's subscriptions.")
 

@@ -21,7 +21,9 @@ from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap, TTFFont
 
-FONT_DIR = Path(__file__).resolve().parents[3] / "assets" / "fonts"
+# Beside this module, not in assets/: Reflex copies assets/ into the public web build, and the
+# browser never needs the PDF fonts (1.4 MB).
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FAMILY = "dejavu"
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 

@@ -20,6 +20,7 @@ from portal_app.billing.statuses import InvoiceStatus
 from portal_app.models import Invoice, InvoiceLine, Merchant
 
 PAGE_MARGIN = 18.0  # mm
+ACCENT_BAND = 3.0  # mm: the brand colour across the top of the first page
 
 INK = (24, 24, 27)
 MUTED = (113, 113, 122)
@@ -90,7 +91,10 @@ class InvoiceRenderer:
     def render(self, invoice: Invoice, lines: Sequence[InvoiceLine], merchant: Merchant) -> bytes:
         """PDF bytes; ValueError for a draft or inconsistent input."""
         check_renderable(invoice, lines, merchant)
-        text = invoice_view(invoice, lines, merchant)
+        return self.render_view(invoice_view(invoice, lines, merchant))
+
+    def render_view(self, text: InvoiceView) -> bytes:
+        """PDF bytes of a document view (an invoice's, or a credit note's: documents/credit_note_view.py)."""
         pdf = _InvoicePDF(text)
         for face in self.fonts.faces_for(text.all_text()).values():
             face.install(pdf)
@@ -109,19 +113,22 @@ class InvoiceRenderer:
         self._totals(pdf, text)
         return bytes(pdf.output())
 
-    # Header: logo and merchant name on the left; title, number and status badge on the right.
+    # Header: a band of the brand colour; logo and merchant name on the left; title, number and
+    # status badge on the right.
     def _header(self, pdf: _InvoicePDF, text: InvoiceView) -> None:
+        pdf.set_fill_color(*text.accent)
+        pdf.rect(0, 0, pdf.w, ACCENT_BAND, style="F")
         top = pdf.t_margin
         name_width = pdf.epw * 0.55
-        if text.logo and self._logo(pdf, text.logo, pdf.l_margin, top):
-            pdf.set_xy(pdf.l_margin, top + LOGO_MAX_H + 2)
-            pdf.set_font(FONT_FAMILY, "B", 12)
+        # The logo stands for the name (said again in the seller block and the footer): one, not both.
+        if text.logo and self._logo(pdf, text.logo, pdf.l_margin, top, text.merchant_name):
+            left_bottom = top + LOGO_MAX_H
         else:
             pdf.set_xy(pdf.l_margin, top)
             pdf.set_font(FONT_FAMILY, "B", 18)
-        pdf.set_text_color(*INK)
-        pdf.write_block(name_width, 7, text.merchant_name)
-        left_bottom = pdf.y
+            pdf.set_text_color(*INK)
+            pdf.write_block(name_width, 7, text.merchant_name)
+            left_bottom = pdf.y
 
         right_x = pdf.l_margin + name_width
         right_w = pdf.epw - name_width
@@ -131,17 +138,17 @@ class InvoiceRenderer:
         pdf.set_font(FONT_FAMILY, "", 10)
         pdf.set_text_color(*MUTED)
         pdf.cell(right_w, 6, text.number, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
-        self._status_badge(pdf, text, right_x + right_w, pdf.y + 1.5)
+        self._status_badge(pdf, text, right_x + right_w - pdf.c_margin, pdf.y + 1.5)  # flush with the text
         pdf.set_y(max(left_bottom, pdf.y) + 10)
 
-    def _logo(self, pdf: FPDF, logo: bytes, x: float, y: float) -> bool:
+    def _logo(self, pdf: FPDF, logo: bytes, x: float, y: float, name: str) -> bool:
         """Place the logo scaled into its box, left aligned; False if the image is unreadable."""
         size = self.logos.install(pdf, logo)
         if size is None:
             return False
         width_px, height_px = size
         scale = min(LOGO_MAX_W / width_px, LOGO_MAX_H / height_px)
-        pdf.image(io.BytesIO(logo), x=x, y=y, w=width_px * scale, h=height_px * scale)
+        pdf.image(io.BytesIO(logo), x=x, y=y, w=width_px * scale, h=height_px * scale, alt_text=name)
         return True
 
     def _status_badge(self, pdf: FPDF, text: InvoiceView, right: float, y: float) -> None:
@@ -154,21 +161,18 @@ class InvoiceRenderer:
         pdf.cell(width, 7, text.status_text, align="C")
         pdf.set_y(y + 7)
 
-    # Bill-to block on the left, number and dates on the right.
+    # Seller ("From") and buyer ("Bill to") on the left, number and dates on the right.
     def _parties(self, pdf: _InvoicePDF, text: InvoiceView) -> None:
         top = pdf.y
         half = pdf.epw / 2
         pdf.set_x(pdf.l_margin)
-        pdf.set_font(FONT_FAMILY, "B", 8)
-        pdf.set_text_color(*MUTED)
-        pdf.write_block(half - 4, 5, text.labels["bill_to"].upper())
-        pdf.set_text_color(*INK)
-        for i, row in enumerate(text.bill_to):
-            pdf.set_font(FONT_FAMILY, "B" if i == 0 else "", 10)
-            pdf.write_block(half - 4, 5, row)
+        self._party(pdf, text, text.labels["seller"], text.seller, half - 4)
+        pdf.set_y(pdf.y + 5)
+        pdf.set_x(pdf.l_margin)
+        self._party(pdf, text, text.labels["bill_to"], text.bill_to, half - 4)
         left_bottom = pdf.y
 
-        label_w, value_w = half * 0.42, half * 0.58
+        label_w, value_w = half * 0.45, half * 0.55
         pdf.set_y(top)
         for label, value in text.meta:
             pdf.set_x(pdf.l_margin + half)
@@ -179,6 +183,16 @@ class InvoiceRenderer:
             pdf.set_text_color(*INK)
             pdf.write_block(value_w, 5.5, value, align="R")
         pdf.set_y(max(left_bottom, pdf.y) + 8)
+
+    @staticmethod
+    def _party(pdf: _InvoicePDF, text: InvoiceView, label: str, rows: list[str], width: float) -> None:
+        pdf.set_font(FONT_FAMILY, "B", 8)
+        pdf.set_text_color(*text.accent)
+        pdf.write_block(width, 5, label.upper())
+        pdf.set_text_color(*INK)
+        for i, row in enumerate(rows):
+            pdf.set_font(FONT_FAMILY, "B" if i == 0 else "", 10 if i == 0 else 9.5)
+            pdf.write_block(width, 5, row)
 
     # Lines: drawn by hand rather than with fpdf2's table(), which is several times slower;
     # rows never split across pages and the heading repeats on each new page.
@@ -230,8 +244,10 @@ class InvoiceRenderer:
         for i, (label, value) in enumerate(text.totals):
             is_total = i == last
             if is_total:
-                pdf.set_draw_color(*RULE)
+                pdf.set_draw_color(*text.accent)
+                pdf.set_line_width(0.5)
                 pdf.line(x, pdf.y + 0.5, x + block_w, pdf.y + 0.5)
+                pdf.set_line_width(0.2)
                 pdf.set_y(pdf.y + 1.5)
             pdf.set_x(x)
             pdf.set_font(FONT_FAMILY, "B" if is_total else "", 11 if is_total else 9.5)
@@ -259,3 +275,8 @@ _DEFAULT_RENDERER = InvoiceRenderer()
 def render_invoice_pdf(invoice: Invoice, lines: Sequence[InvoiceLine], merchant: Merchant) -> bytes:
     """PDF bytes of a finalized invoice with the process-wide renderer (fonts parsed once)."""
     return _DEFAULT_RENDERER.render(invoice, lines, merchant)
+
+
+def render_view_pdf(text: InvoiceView) -> bytes:
+    """PDF bytes of a prepared document view with the process-wide renderer."""
+    return _DEFAULT_RENDERER.render_view(text)

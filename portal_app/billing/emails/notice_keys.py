@@ -31,6 +31,16 @@ def payment_failed_key(attempt_id: int) -> str:
     return f"payment_failed:{attempt_id}"
 
 
+def trial_will_end_key(subscription_id: int, trial_end) -> str:
+    """One reminder per trial (a trial_end moved later is a new trial to remind of)."""
+    return f"trial_will_end:{subscription_id}:{trial_end:%Y-%m-%d}"
+
+
+def credit_note_key(credit_note_id: int) -> str:
+    """One notice per credit note (a refund's success is recorded once; a replay finds it settled)."""
+    return f"credit_note:{credit_note_id}"
+
+
 def insert_emails(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """INSERT email_message rows; a row whose notice_key exists already is skipped (ON CONFLICT DO
     NOTHING: on PostgreSQL a racing uncommitted twin makes this wait for its outcome). Returns the ids

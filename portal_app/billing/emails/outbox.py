@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from portal_app.billing.emails.delivery import deliver_queued_emails
+from portal_app.billing.emails.logo import email_logo
 from portal_app.billing.emails.notice_keys import insert_emails
 from portal_app.billing.emails.render import render_email
 from portal_app.billing.emails.status import EmailStatus
@@ -20,6 +21,11 @@ from portal_app.models import EmailMessage, Merchant, utcnow
 from portal_app.settings import Settings, get_settings
 
 __all__ = ["deliver_queued_emails", "queue_emails", "send_email"]
+
+
+def merchant_look(merchant: Merchant) -> dict[str, Any]:
+    """The merchant's brand colour and logo, as render_email takes them."""
+    return {"brand_color": merchant.brand_color or "", "logo": email_logo(merchant.logo_png)}
 
 
 def _first_status(settings: Settings) -> str:
@@ -50,7 +56,7 @@ def send_email(
         raise ValueError("a single recipient address is required")
     settings = settings or get_settings()
     full_context = {"merchant_name": merchant.name, "support_email": merchant.support_email, **context}
-    subject, text, body_html = render_email(kind, language, full_context)
+    subject, text, body_html = render_email(kind, language, full_context, **merchant_look(merchant))
     row = EmailMessage(
         merchant_id=merchant.id,
         subscriber_id=subscriber_id,
@@ -80,7 +86,7 @@ def queue_emails(session: Session, emails: list[dict[str, Any]], *, settings: Se
     for email in emails:
         merchant = email["merchant"]
         context = {"merchant_name": merchant.name, "support_email": merchant.support_email, **email["context"]}
-        subject, text, body_html = render_email(email["kind"], email["language"], context)
+        subject, text, body_html = render_email(email["kind"], email["language"], context, **merchant_look(merchant))
         rows.append(
             {
                 "merchant_id": merchant.id,

@@ -11,6 +11,8 @@ import ssl
 from email.message import EmailMessage as MimeMessage
 from email.utils import formataddr, formatdate
 
+from portal_app.billing.emails.layout import logo_cid, without_logo
+from portal_app.billing.emails.logo import email_logo
 from portal_app.models import EmailMessage, Merchant
 from portal_app.settings import Settings
 
@@ -39,8 +41,32 @@ def build_message(row: EmailMessage, merchant: Merchant, settings: Settings) -> 
     message["Message-ID"] = message_id(row, settings)
     message.set_content(row.body_text)
     if row.body_html:
-        message.add_alternative(row.body_html, subtype="html")
+        attach_html(message, row.body_html, merchant)
     return message
+
+
+def attach_html(message: MimeMessage, body_html: str, merchant: Merchant) -> None:
+    """The HTML alternative; with the logo it names, as multipart/related with the image inline.
+
+    multipart/alternative [text/plain, multipart/related [text/html, image/*; Content-ID]]: clients
+    show the logo without fetching anything. If the merchant's logo is not the one the email was
+    rendered with (removed or replaced since), the name takes its place: never a broken image.
+    """
+    cid = logo_cid(body_html)
+    logo = email_logo(merchant.logo_png) if cid else None
+    if cid and (logo is None or logo.cid != cid):
+        body_html, cid = without_logo(body_html, merchant.name), ""
+    message.add_alternative(body_html, subtype="html")
+    if cid and logo is not None:
+        html_part = message.get_payload()[-1]
+        html_part.add_related(
+            logo.data,
+            maintype="image",
+            subtype=logo.subtype,
+            cid=f"<{logo.cid}>",
+            disposition="inline",
+            filename=f"logo.{'jpg' if logo.subtype == 'jpeg' else 'png'}",
+        )
 
 
 def deliver(message: MimeMessage, settings: Settings) -> None:

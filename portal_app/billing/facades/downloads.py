@@ -11,8 +11,8 @@ import hashlib
 
 from sqlmodel import select
 
-from portal_app.billing import invoice_queries, invoices
-from portal_app.billing.documents.archive import invoice_pdf_filename
+from portal_app.billing import credit_notes, invoice_queries, invoices
+from portal_app.billing.documents.archive import credit_note_pdf_filename, invoice_pdf_filename
 from portal_app.billing.errors import BillingError
 from portal_app.db import session_scope
 from portal_app.models import Merchant
@@ -48,6 +48,19 @@ def invoice_pdf(invoice_id: int, *, merchant_id: int, subscriber_id: int) -> Dow
                 session, invoice.id, merchant_id=merchant_id, subscriber_id=subscriber_id
             )
             return Download(invoice_pdf_filename(invoice), "application/pdf", data)
+    except BillingError:
+        return None
+
+
+def credit_note_pdf(credit_note_id: int, *, merchant_id: int, subscriber_id: int) -> Download | None:
+    """One credit note of this subscriber as a PDF (stored when it was issued)."""
+    try:
+        with session_scope() as session:
+            note = credit_notes.get_credit_note(
+                session, credit_note_id, merchant_id=merchant_id, subscriber_id=subscriber_id
+            )
+            data = credit_notes.credit_note_pdf_bytes(session, note)
+            return Download(credit_note_pdf_filename(note.number), "application/pdf", data)
     except BillingError:
         return None
 

@@ -17,9 +17,12 @@ from sqlmodel import Session
 
 from portal_app import i18n
 from portal_app.billing import notify, portal_grants, subscribers, subscriptions
+from portal_app.billing.brand import DEFAULT_COLOR, effective_color
 from portal_app.billing.errors import BillingError, NotFound
 from portal_app.billing.facades.card_entry import card_reference
 from portal_app.billing.facades.outage import ServiceUnavailable, calm_on_database_outage
+from portal_app.billing.facades.portal_payments import PaymentProblem, payment_problem
+from portal_app.billing.facades.portal_step_up import require as step_up_check
 from portal_app.billing.gateways import get_gateway
 from portal_app.billing.gateways.base import CardEntry, ChargeOutcome, PaymentGateway
 from portal_app.billing.invoice_queries import invoice_years, list_invoices
@@ -48,6 +51,7 @@ from portal_app.models import Invoice, Merchant, PaymentAttempt, PaymentMethod, 
 
 # The steps a portal grant may open (?flow=...): the card form, the cancel dialog, the invoice list.
 PORTAL_FLOWS = portal_grants.FLOWS
+DEFAULT_BRAND_COLOR = DEFAULT_COLOR  # the accent before a page knows its merchant
 CANCEL_REASONS = ("too_expensive", "not_using", "missing_features", "switching", "other")
 _PI_ID = re.compile(r"^pi_[A-Za-z0-9]{1,100}$")
 A, I = AttemptStatus, InvoiceStatus
@@ -71,6 +75,8 @@ class PortalSummary:
     merchant_slug: str
     support_email: str
     logo_version: str  # changes when the logo changes ("" = no logo)
+    brand_color: str  # "#RRGGBB", white text on it >= 4.5:1 (brand.effective_color)
+    website_url: str  # "Return to <merchant>" when no portal grant set a return URL ("" = none)
     subscriber_name: str
     language: str
     billing_name: str
@@ -79,10 +85,21 @@ class PortalSummary:
     subscription: SubscriptionOverview | None
     cancels_immediately: bool  # the plan ends a cancellation at once (else at the period end)
     cancel_not_allowed: bool  # the plan can't be canceled online and the subscription has not ended
+    payment_problem: PaymentProblem | None  # past due / unpaid / incomplete with an amount open
     card: CardSummary | None
     card_expired: bool
     invoices: list[InvoiceRow]  # the downloadable ones (finalized, not void), newest first
     invoice_years: dict[int, int]  # {year: downloadable invoices}, newest first
+
+
+def _who(merchant_id: int, subscriber_id: int, portal_session_id: int | None) -> dict:
+    """The step-up check's arguments, on this module's engine (the one its change will use)."""
+    return {
+        "merchant_id": merchant_id,
+        "subscriber_id": subscriber_id,
+        "portal_session_id": portal_session_id,
+        "engine": get_engine(),
+    }
 
 
 def test_mode() -> bool:
@@ -117,6 +134,8 @@ def _summary(session: Session, merchant_id: int, subscriber_id: int, now: dateti
         merchant_slug=merchant.slug,
         support_email=merchant.support_email,
         logo_version=hashlib.sha256(merchant.logo_png).hexdigest()[:12] if merchant.logo_png else "",
+        brand_color=effective_color(merchant.brand_color),
+        website_url=merchant.website_url,
         subscriber_name=subscriber.name,
         language=subscriber.language,
         billing_name=subscriber.billing_name,
@@ -127,6 +146,7 @@ def _summary(session: Session, merchant_id: int, subscriber_id: int, now: dateti
         cancel_not_allowed=bool(overview)
         and overview.cancellation_policy == CancellationPolicy.NOT_ALLOWED
         and not overview.is_ended,
+        payment_problem=payment_problem(session, overview, merchant_id=merchant_id, subscriber_id=subscriber_id),
         card=CardSummary.from_row(card_row) if card_row else None,
         card_expired=card_is_expired(card_row, now) if card_row else False,
         invoices=invoices,
@@ -149,8 +169,12 @@ def charge_text(charge: ChargeInvoiceResult, lang: str) -> str:
 
 
 def error_text(err: BillingError, lang: str) -> str:
-    """A refusal's text for the customer: a database outage in their language, else its message."""
-    return i18n.t(lang, "service_unavailable") if isinstance(err, ServiceUnavailable) else err.message
+    """A refusal's text for the customer in their language (i18n.refusal_text: never the engine's English)."""
+    return (
+        i18n.t(lang, "service_unavailable")
+        if isinstance(err, ServiceUnavailable)
+        else i18n.refusal_text(err.message, lang)
+    )
 
 
 def card_update_text(result: CardUpdateResult, lang: str) -> str:
@@ -165,9 +189,17 @@ def card_update_text(result: CardUpdateResult, lang: str) -> str:
 
 
 @calm_on_database_outage
-def save_card(*, merchant_id: int, subscriber_id: int, form: object, now: datetime | None = None) -> CardUpdateResult:
+def save_card(
+    *,
+    merchant_id: int,
+    subscriber_id: int,
+    form: object,
+    now: datetime | None = None,
+    portal_session_id: int | None = None,
+) -> CardUpdateResult:
     """Attach the new card (3DS when the bank asks) and retry every open invoice with it at once.
-    `form` carries the card component's id only (see card_reference)."""
+    `form` carries the card component's id only (see card_reference). Step-up protected."""
+    step_up_check(**_who(merchant_id, subscriber_id, portal_session_id), now=now)
     card_input = card_reference(form)
     return update_payment_method(
         get_engine(),
@@ -181,9 +213,16 @@ def save_card(*, merchant_id: int, subscriber_id: int, form: object, now: dateti
 
 @calm_on_database_outage
 def confirm_card(
-    *, merchant_id: int, subscriber_id: int, setup_ref: str, approved: bool, now: datetime | None = None
+    *,
+    merchant_id: int,
+    subscriber_id: int,
+    setup_ref: str,
+    approved: bool,
+    now: datetime | None = None,
+    portal_session_id: int | None = None,
 ) -> CardUpdateResult:
     """Finish the bank's challenge for a card setup this session started (setup_ref kept server-side)."""
+    step_up_check(**_who(merchant_id, subscriber_id, portal_session_id), now=now)
     return confirm_payment_method_setup(
         get_engine(),
         merchant_id=merchant_id,
@@ -197,9 +236,16 @@ def confirm_card(
 
 @calm_on_database_outage
 def cancel(
-    *, merchant_id: int, subscriber_id: int, reason_code: object, reason_text: object, now: datetime | None = None
+    *,
+    merchant_id: int,
+    subscriber_id: int,
+    reason_code: object,
+    reason_text: object,
+    now: datetime | None = None,
+    portal_session_id: int | None = None,
 ) -> subscriptions.CancelResult:
-    """Cancel the live subscription as its plan allows, with an optional reason."""
+    """Cancel the live subscription as its plan allows, with an optional reason. Step-up protected."""
+    step_up_check(**_who(merchant_id, subscriber_id, portal_session_id), now=now)
     if reason_code not in ("", None, *CANCEL_REASONS):
         raise BillingError("Please choose one of the listed reasons.", field="reason")
     if not isinstance(reason_text, (str, type(None))):
@@ -277,10 +323,11 @@ def publishable_key() -> str:
 
 
 @calm_on_database_outage
-def start_card_setup(*, merchant_id: int, subscriber_id: int) -> str:
+def start_card_setup(*, merchant_id: int, subscriber_id: int, portal_session_id: int | None = None) -> str:
     """A SetupIntent for this subscriber's Stripe customer (created on first use): its client secret,
     for Stripe Elements. The card is saved when the browser reports the confirmed seti_ id."""
     gateway = _elements_gateway()
+    step_up_check(**_who(merchant_id, subscriber_id, portal_session_id))
     engine = get_engine()
     with new_session(engine) as session:
         subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)

@@ -25,6 +25,7 @@ from enum import StrEnum
 from sqlmodel import select
 
 from portal_app import db, i18n
+from portal_app.billing.brand import DEFAULT_COLOR, effective_color
 from portal_app.billing.enrolment import add_subscriber, issue_first_link, live_subscription_on_plan
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.card_entry import CardInputError, card_reference
@@ -40,6 +41,7 @@ from portal_app.billing.portal_links import current_portal_url
 from portal_app.billing.subscriptions import start_subscription
 from portal_app.models import Merchant, Plan, Subscriber, utcnow
 from portal_app.ratelimit import RateLimiter
+from portal_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,8 @@ _PLAN_ID = re.compile(r"[1-9][0-9]{0,11}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}")
 
 # A person tries a few cards; a script trying addresses runs into these. Counted per form sent.
-signup_ip_limiter = RateLimiter("signup-ip", limit=10, window_seconds=600)
+# (Not "signup-ip": that is the console's merchant sign-up, and names share Redis counters.)
+signup_ip_limiter = RateLimiter("plan-signup-ip", limit=get_settings().signup_ip_limit, window_seconds=600)
 signup_email_limiter = RateLimiter("signup-email", limit=5, window_seconds=3600)
 
 
@@ -75,6 +78,9 @@ class NotAvailable(SignupRefused):
         super().__init__("not_available_body")
 
 
+DEFAULT_BRAND_COLOR = DEFAULT_COLOR  # the accent before the page knows its merchant
+
+
 # --- the offer --------------------------------------------------------------------------------------
 
 
@@ -91,6 +97,8 @@ class SignupOffer:
     interval_count: int
     test_mode: bool
     stripe_mode: bool
+    brand_color: str = DEFAULT_COLOR  # the accent of buttons and links (brand.effective_color)
+    trial_days: int = 0  # a free trial first: nothing is charged today (billing/trials.py)
 
 
 def _ids(merchant_slug: object, plan_id: object) -> tuple[str, int]:
@@ -128,6 +136,8 @@ def signup_offer(merchant_slug: object, plan_id: object) -> SignupOffer:
             interval_count=plan.interval_count,
             test_mode=gateway.test_mode,
             stripe_mode=gateway.card_entry is CardEntry.STRIPE_ELEMENTS,
+            brand_color=effective_color(merchant.brand_color),
+            trial_days=plan.trial_days,
         )
 
 
@@ -383,10 +393,12 @@ def _enrol(pending: PendingSignup, card: CardDetails, now: datetime) -> SignupRe
             payment_method=pm.id,
             actor=ACTOR,
         )
-        invoice_id = started.invoice.id
+        invoice_id = started.invoice.id if started.invoice else None  # None: a trial (billing/trials.py)
     # The first invoice is charged at once, outside any transaction (claim, call, record).
-    charge = charge_invoice(
-        engine, invoice_id, merchant_id=pending.merchant_id, trigger="renewal", gateway=gateway, now=now
+    charge = (
+        charge_invoice(engine, invoice_id, merchant_id=pending.merchant_id, trigger="renewal", gateway=gateway, now=now)
+        if invoice_id
+        else None
     )
     with db.session_scope() as session:
         issue_first_link(
@@ -401,7 +413,9 @@ def _enrol(pending: PendingSignup, card: CardDetails, now: datetime) -> SignupRe
         grant = create_portal_grant(
             session, merchant_id=pending.merchant_id, subscriber_id=subscriber.id, actor=ACTOR, now=now
         )
-    return SignupResult(SignupOutcome.LANDED, pending.email, landing_url=grant.url, paid=charge.paid)
+    return SignupResult(
+        SignupOutcome.LANDED, pending.email, landing_url=grant.url, paid=charge.paid if charge else True
+    )
 
 
 def _mail_existing_link(session, subscriber_id: int, now: datetime) -> None:

@@ -111,6 +111,8 @@ class RefundResult:
     succeeded: bool
     gateway_ref: str = ""  # the refund's id (re_...)
     message: str = ""
+    # No answer (a timeout, the gateway unavailable): it may have been done. Replay the same key to learn.
+    unknown: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,6 +19,7 @@ from portal_app.billing.money import validate_currency
 
 _SCRIPT_LOCK = threading.Lock()
 _FAIL_NEXT = [0]  # scripted refund failures still to answer (process-wide, like the charge scripts)
+_TIMEOUT_NEXT: list[bool] = []  # scripted timeouts still to answer: True = the refund happened anyway
 
 
 class SimulatedRefunds:
@@ -38,6 +39,17 @@ class SimulatedRefunds:
         if reason not in REFUND_REASONS:
             raise ValueError(f"reason must be one of {sorted(REFUND_REASONS)}")
         request = (gateway_ref, amount_minor, currency, reason)
+        with _SCRIPT_LOCK:
+            timeout = _TIMEOUT_NEXT.pop(0) if _TIMEOUT_NEXT else None
+        if timeout is False:
+            return RefundResult(False, message="The gateway did not answer (scripted timeout).", unknown=True)
+        result = self._refund(idempotency_key, request)
+        if timeout:
+            return RefundResult(False, message="The gateway did not answer (scripted timeout).", unknown=True)
+        return result
+
+    def _refund(self, idempotency_key: str, request: tuple[str, int, str, str]) -> RefundResult:
+        gateway_ref, amount_minor, currency, _reason = request
         # The script lock (this process) around one IMMEDIATE transaction (every process using the file).
         with _SCRIPT_LOCK, self._charges.transaction() as conn:
             known = self._charges.get_refund(conn, idempotency_key)
@@ -68,6 +80,11 @@ class SimulatedRefunds:
         with _SCRIPT_LOCK:
             _FAIL_NEXT[0] += times
 
+    def timeout_next_refund(self, *, reached_gateway: bool = True, times: int = 1) -> None:
+        """The next `times` refunds answer "unknown": done at the gateway anyway (reached_gateway) or not."""
+        with _SCRIPT_LOCK:
+            _TIMEOUT_NEXT.extend([reached_gateway] * times)
+
     def refunds(self) -> list[tuple[str, int, str]]:
         """(charge ref, amount, currency) of every refund done by any process using the file, oldest first."""
         return self._charges.refunds()
@@ -77,3 +94,4 @@ class SimulatedRefunds:
         self._charges.clear_refunds()
         with _SCRIPT_LOCK:
             _FAIL_NEXT[0] = 0
+            _TIMEOUT_NEXT.clear()

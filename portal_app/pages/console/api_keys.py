@@ -191,4 +191,6 @@ def api_keys_section() -> rx.Component:
             on_open_change=S.close_revoke,
         ),
         title="API keys",
+        id="api-keys",
+        scroll_margin_top="16px",
     )

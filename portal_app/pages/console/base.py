@@ -16,7 +16,8 @@ from portal_app.state import ConsoleAuthState
 
 STATUS_LABELS = {
     "active": "Active",
-    "trialing": "Trialing",
+    "trialing": "Trial",
+    "paused": "Paused",
     "past_due": "Past due",
     "canceled": "Canceled",
     "unpaid": "Unpaid",
@@ -78,8 +79,9 @@ def to_sign_in():
     return rx.redirect(routes.CONSOLE, replace=True)
 
 
-def console_page(*children) -> rx.Component:
-    """The frame around a console page; a spinner until the session has been checked."""
+def console_page(*children, current: str = "") -> rx.Component:
+    """The frame around a console page (`current`: its navigation entry's route); a spinner until the
+    session has been checked."""
     return rx.cond(
         ConsoleState.signed_in,
         console_frame(
@@ -87,6 +89,7 @@ def console_page(*children) -> rx.Component:
             merchant_name=ConsoleState.merchant_name,
             user_email=ConsoleState.user_email,
             test_mode=ConsoleState.test_mode,
+            current=current,
         ),
         rx.center(rx.spinner(size="3"), min_height="100vh", aria_label="Loading"),
     )

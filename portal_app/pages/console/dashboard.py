@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from portal_app import routes
 from portal_app.billing.facades.console import dashboard as dashboard_facade
 from portal_app.components.console_layout import section, stat
 from portal_app.pages.console.base import ConsoleState, console_page, money, to_sign_in
+from portal_app.pages.console.retention_card import retention_card
 
 __all__ = ["ConsoleState", "ConsoleDashboardState", "dashboard_page"]
 
@@ -18,6 +20,7 @@ class ConsoleDashboardState(ConsoleState):
     active_count: int = 0
     past_due_count: int = 0
     canceled_count: int = 0
+    deleted_count: int = 0
     recovered: str = ""
     recovered_count: int = 0
     needs_review_count: int = 0
@@ -36,6 +39,7 @@ class ConsoleDashboardState(ConsoleState):
         self.active_count = metrics.active
         self.past_due_count = metrics.past_due
         self.canceled_count = metrics.canceled
+        self.deleted_count = metrics.deleted
         self.recovered = " + ".join(money(m) for m in metrics.recovered) or "—"
         self.recovered_count = metrics.recovered_count
         self.needs_review_count = metrics.needs_review
@@ -84,6 +88,12 @@ def dashboard_page() -> rx.Component:
             stat("Past due", ConsoleDashboardState.past_due_count, "metric-past-due"),
             stat("Canceled", ConsoleDashboardState.canceled_count, "metric-canceled"),
             stat(
+                "Deleted",
+                ConsoleDashboardState.deleted_count,
+                "metric-deleted",
+                "removed by you: not counted as cancellations",
+            ),
+            stat(
                 "Recovered this month",
                 ConsoleDashboardState.recovered,
                 "metric-recovered",
@@ -103,6 +113,7 @@ def dashboard_page() -> rx.Component:
             width="100%",
         ),
         section(_chart(), title="MRR over time"),
+        retention_card(),
         section(
             rx.cond(
                 ConsoleDashboardState.reasons.length() > 0,
@@ -131,4 +142,5 @@ def dashboard_page() -> rx.Component:
             ),
             title="Cancellation reasons",
         ),
+        current=routes.CONSOLE_HOME,
     )

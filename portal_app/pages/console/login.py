@@ -17,6 +17,37 @@ _ERRORS = {
 }
 
 
+# A failed sign-in comes back as /console?error=...: the page's own script keeps the email typed in
+# this tab's sessionStorage when the form is submitted (never in a URL, a log line or server state; no
+# Reflex event carries it) and puts it back after the error redirect; any other visit forgets it.
+EMAIL_KEY = "console-login-email"
+KEEP_EMAIL_JS = """(() => {
+  const KEY = '__KEY__';
+  if (!window.__consoleKeepEmail) {
+    window.__consoleKeepEmail = true;
+    document.addEventListener('submit', (e) => {
+      const field = document.getElementById('console-email');
+      if (field && e.target.contains(field)) sessionStorage.setItem(KEY, field.value);
+    }, true);
+  }
+  if (location.pathname.replace(/\\/$/, '') !== '__PATH__') return;
+  if (!new URLSearchParams(location.search).has('error')) { sessionStorage.removeItem(KEY); return; }
+  let tries = 0;
+  const restore = () => {
+    const value = sessionStorage.getItem(KEY);
+    const field = document.getElementById('console-email');
+    if (!value) return;
+    if (!field) { if (tries++ < 50) setTimeout(restore, 100); return; }
+    if (!field.value) {
+      field.value = value;
+      const password = document.getElementById('console-password');
+      if (password) password.focus();
+    }
+  };
+  restore();
+})();""".replace("__KEY__", EMAIL_KEY).replace("__PATH__", routes.CONSOLE)
+
+
 class ConsoleLoginState(ConsoleAuthState):
     error: str = ""
 
@@ -37,11 +68,21 @@ class ConsoleLoginState(ConsoleAuthState):
         self.error = _ERRORS.get(code, code[:200])
 
 
-def _field(label: str, name: str, kind: str, autocomplete: str) -> rx.Component:
+def _field(label: str, name: str, kind: str, autocomplete: str, **events) -> rx.Component:
     field_id = f"console-{name}"
     return rx.vstack(
         rx.el.label(label, html_for=field_id, font_weight="500"),
-        rx.input(id=field_id, name=name, type=kind, required=True, auto_complete=autocomplete, width="100%", size="3"),
+        rx.input(
+            id=field_id,
+            name=name,
+            type=kind,
+            required=True,
+            auto_complete=autocomplete,
+            width="100%",
+            size="3",
+            max_length=254 if kind == "email" else 256,
+            **events,
+        ),
         spacing="1",
         width="100%",
     )
@@ -69,6 +110,7 @@ def login_page() -> rx.Component:
             width="100%",
         ),
         rx.text("New here? ", rx.link("Create an account", href=routes.CONSOLE_SIGNUP), size="2"),
+        rx.script(KEEP_EMAIL_JS, id="console-keep-email"),
     )
 
 

@@ -1,4 +1,4 @@
-"""/console/outbox: every email sent to the merchant's subscribers, newest first. Without an SMTP
+"""/console/outbox ("Sent emails"): every email sent to the merchant's subscribers, newest first. Without an SMTP
 server this is where they wait (and where a merchant copies a link by hand). With one, each email
 says where its delivery stands, and a failed one can be resent."""
 
@@ -26,10 +26,12 @@ class ConsoleOutboxState(ConsoleState):
         self.messages = [
             {
                 "id": str(m.message_id),
-                "at": m.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                "at": m.created_at.strftime("%b %-d, %Y, %H:%M UTC"),
+                "at_iso": m.created_at.isoformat(),
                 "to": m.to_address,
                 "subject": m.subject,
                 "kind": m.kind,
+                "kind_label": KIND_LABELS.get(m.kind, m.kind.replace("_", " ").capitalize()),
                 "status": m.status,
                 "label": m.status_label,
                 "delivery": m.delivery,
@@ -122,43 +124,80 @@ def _delivery(m) -> rx.Component:
     )
 
 
+KIND_LABELS = {
+    "invitation": "Invitation",
+    "receipt": "Receipt",
+    "payment_failed": "Payment failed",
+    "card_expiring": "Card expiring",
+    "cancellation": "Cancellation",
+    "new_link": "New portal link",
+}
+
+
 def _message(m) -> rx.Component:
+    """One email: subject, recipient, kind, status and date at a glance; opened, its text as written
+    (a proportional font, its line breaks kept)."""
     return rx.el.li(
         rx.el.details(
             rx.el.summary(
+                rx.icon(
+                    "chevron_right",
+                    size=18,
+                    aria_hidden="true",
+                    class_name="email-chevron",
+                    flex_shrink="0",
+                    margin_top="2px",
+                ),
                 rx.flex(
                     rx.vstack(
-                        rx.text(m["subject"], weight="medium", size="2"),
-                        rx.text("To ", m["to"], " · ", m["at"], size="1", color_scheme="gray", word_break="break-all"),
-                        spacing="0",
+                        rx.text(m["subject"], weight="bold", size="2", word_break="break-word"),
+                        rx.text("To ", m["to"], size="2", color_scheme="gray", word_break="break-all"),
+                        spacing="1",
+                        flex="1 1 260px",
+                        min_width="0",
                     ),
-                    rx.badge(
-                        m["label"],
-                        size="2",
-                        color_scheme=rx.match(
-                            m["status"], ("sent", "green"), ("failed", "red"), ("queued", "amber"), "gray"
+                    rx.flex(
+                        rx.badge(m["kind_label"], size="1", variant="outline", color_scheme="gray"),
+                        rx.badge(
+                            m["label"],
+                            size="2",
+                            color_scheme=rx.match(
+                                m["status"], ("sent", "green"), ("failed", "red"), ("queued", "amber"), "gray"
+                            ),
+                            data_testid="email-status",
+                            data_status=m["status"],
                         ),
-                        data_testid="email-status",
-                        data_status=m["status"],
+                        rx.el.time(m["at"], date_time=m["at_iso"], font_size="13px", color="var(--gray-11)"),
+                        spacing="2",
+                        align="center",
+                        wrap="wrap",
                     ),
                     justify="between",
                     align="center",
                     spacing="3",
+                    wrap="wrap",
                     width="100%",
                 ),
                 cursor="pointer",
                 padding="10px 4px",
                 min_height=TAP,
-                display="list-item",
+                display="flex",
+                gap="8px",
+                align_items="flex-start",
+                list_style="none",
+                style={"&::-webkit-details-marker": {"display": "none"}},
             ),
-            rx.el.pre(
+            rx.el.div(
                 m["body"],
-                white_space="pre-wrap",
+                white_space="pre-line",
                 word_break="break-word",
-                font_size="14px",
-                padding="12px",
-                background="var(--gray-3)",
+                font_size="15px",
+                line_height="1.55",
+                padding="16px",
+                background="var(--gray-2)",
+                border="1px solid var(--gray-5)",
                 border_radius="8px",
+                max_width="68ch",
                 data_testid="email-body",
             ),
             rx.cond(
@@ -176,6 +215,8 @@ def _message(m) -> rx.Component:
         rx.cond(m["delivery"] != "", _delivery(m)),
         border_bottom="1px solid var(--gray-4)",
         list_style="none",
+        # The chevron turns down while the email is open.
+        style={"& details[open] .email-chevron": {"transform": "rotate(90deg)"}},
         data_testid="outbox-message",
         data_kind=m["kind"],
     )
@@ -184,12 +225,13 @@ def _message(m) -> rx.Component:
 def outbox_page() -> rx.Component:
     O = ConsoleOutboxState
     return console_page(
-        rx.heading("Outbox", size="6", as_="h1"),
+        rx.heading("Sent emails", size="6", as_="h1"),
         rx.text(
             rx.cond(
                 O.smtp_configured,
-                "Emails are delivered by your SMTP server; this is their record.",
-                "No SMTP server is configured: emails stay here. Open one to read it.",
+                "Every email to your subscribers, newest first, delivered by your mail server. Open one to read it.",
+                "Every email to your subscribers, newest first. No mail server is configured, so they are "
+                "kept here and not sent: open one to read it.",
             ),
             color_scheme="gray",
             size="2",
@@ -217,4 +259,5 @@ def outbox_page() -> rx.Component:
                 align="center",
             ),
         ),
+        current=routes.CONSOLE_OUTBOX,
     )

@@ -10,6 +10,9 @@ from portal_app.components.console_layout import TAP, labelled
 from portal_app.components.layout import error_callout
 from portal_app.components.simulated_card import simulated_card_fields, simulated_card_form
 from portal_app.pages.console.base import console_page
+from portal_app.pages.console.plan_changes import plan_switches_section
+from portal_app.pages.console.plan_lifecycle_fields import plan_lifecycle_card
+from portal_app.pages.console.plan_retention import plan_retention_section
 from portal_app.pages.console.subscribers import ConsoleSubscribersState, invoice_export, subscriber_list
 
 
@@ -200,7 +203,7 @@ def plan_page() -> rx.Component:
     S = ConsoleSubscribersState
     return console_page(
         rx.link(
-            "← All plans",
+            "← Recurring Plans",
             href=routes.CONSOLE_PLANS,
             size="2",
             min_height=TAP,
@@ -232,7 +235,11 @@ def plan_page() -> rx.Component:
             width="100%",
         ),
         signup_link(),
+        plan_switches_section(),
+        plan_lifecycle_card(),
+        plan_retention_section(),
         subscriber_list(),
         invoice_export(),
         register_dialog(),
+        current=routes.CONSOLE_PLANS,
     )

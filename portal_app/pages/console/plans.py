@@ -351,7 +351,7 @@ def plan_dialog() -> rx.Component:
 def plans_page() -> rx.Component:
     return console_page(
         rx.flex(
-            rx.heading("Recurring plans", size="6", as_="h1"),
+            rx.heading("Recurring Plans", size="6", as_="h1"),
             rx.button(
                 rx.icon("plus", size=16, aria_hidden="true"),
                 "New plan",
@@ -373,4 +373,5 @@ def plans_page() -> rx.Component:
             ),
         ),
         plan_dialog(),
+        current=routes.CONSOLE_PLANS,
     )

@@ -10,13 +10,14 @@ from portal_app import routes
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.console import forms as forms_facade
 from portal_app.billing.facades.console import profile as profile_facade
-from portal_app.components.badges import status_badge
-from portal_app.components.console_layout import TAP, section
+from portal_app.components.console_layout import TAP, console_status_badge, section
 from portal_app.components.csv_export import subscriber_invoices_export
-from portal_app.components.portal_link import copy_link, link_field, show_link
-from portal_app.components.profile_parts import confirm_dialog, fact, invoice_row, timeline_row
+from portal_app.components.portal_link import portal_link_section
+from portal_app.components.profile_parts import fact, invoice_row, timeline_row
 from portal_app.components.profile_reviews import review_section
+from portal_app.components.refund_dialog import refund_dialog, refund_parts
 from portal_app.pages.console.base import STATUS_LABELS, ConsoleState, console_page, day, money, to_sign_in
+from portal_app.pages.console.profile_refunds import ProfileRefundsMixin
 
 # Each resolution of a payment in review, and what the toast says once it is done.
 _RESOLUTIONS = {
@@ -26,7 +27,7 @@ _RESOLUTIONS = {
 }
 
 
-class ConsoleProfileState(ConsoleState):
+class ConsoleProfileState(ProfileRefundsMixin, ConsoleState):
     profile_id: int = 0
     found: bool = False
     name: str = ""
@@ -38,7 +39,8 @@ class ConsoleProfileState(ConsoleState):
     plan_name: str = ""
     plan_url: str = ""
     status: str = ""
-    status_label: str = ""
+    status_key: str = ""  # the badge (subscription_views.status_key)
+    status_label: str = ""  # subscription_views.status_label: "Active · cancels Dec 21, 2026"
     next_renewal: str = ""
     next_amount: str = ""
     amount_due: str = ""
@@ -60,17 +62,15 @@ class ConsoleProfileState(ConsoleState):
         p = profile_facade.subscriber_profile(merchant_id=merchant_id, subscriber_id=self.profile_id)
         self.found = True
         self.name, self.email, self.language = p.name, p.email, p.language
-        self.since = day(p.created_at)
+        self.since = day(p.customer_since or p.created_at)
         sub = p.subscription
         self.has_subscription = sub is not None
         self.deleted = p.deleted
         self.plan_name = sub.plan_name if sub else ""
         self.plan_url = routes.console_plan_url(sub.plan_id) if sub else ""
-        status = sub.display_status if sub else ""
-        self.status = status
-        self.status_label = (
-            ("Cancels " + day(sub.access_ends_at)) if sub and sub.on_grace_period else STATUS_LABELS.get(status, status)
-        )
+        self.status = sub.display_status if sub else ""
+        self.status_key = sub.status_key if sub else ""
+        self.status_label = sub.status_label if sub else ""
         self.next_renewal = day(sub.next_renewal_at) if sub else ""
         self.next_amount = money(sub.next_amount) if sub else ""
         self.amount_due = money(sub.amount_due) if sub and sub.amount_due else ""
@@ -99,6 +99,7 @@ class ConsoleProfileState(ConsoleState):
             }
             for inv in p.invoices
         ]
+        self._mark_refunds(merchant_id)
         self.reviews = [
             {
                 "id": str(r.attempt_id),
@@ -181,19 +182,28 @@ class ConsoleProfileState(ConsoleState):
             self.confirm = ""
 
     @rx.event
-    def regenerate(self):
+    def regenerate(self, send_email: bool = False):
+        """New link; with send_email (exactly True) the subscriber gets it by email at once."""
         identity = self._authorize()
         if identity is None:
             return to_sign_in()
         self.confirm = ""
+        send_email = send_email is True
         try:
             profile_facade.regenerate_portal_link(
-                merchant_id=identity.merchant_id, user_id=identity.user_id, subscriber_id=self.profile_id
+                merchant_id=identity.merchant_id,
+                user_id=identity.user_id,
+                subscriber_id=self.profile_id,
+                email=send_email,
             )
         except BillingError as err:
             return rx.toast.error(err.message)
         self._refresh(identity.merchant_id)
         self.link_version += 1
+        if send_email:
+            return rx.toast.success(
+                f"New portal link created and emailed to {self.email}. The old link no longer works."
+            )
         return rx.toast.success("New portal link created. The old link no longer works.")
 
     @rx.event
@@ -255,7 +265,11 @@ def _overview() -> rx.Component:
                         display="inline-flex",
                         align_items="center",
                     ),
-                    rx.box(status_badge(P.status, P.status_label), data_testid="profile-status", data_status=P.status),
+                    rx.box(
+                        console_status_badge(P.status_key, P.status_label),
+                        data_testid="profile-status",
+                        data_status=P.status,
+                    ),
                     spacing="3",
                     align="center",
                     wrap="wrap",
@@ -293,105 +307,6 @@ def _overview() -> rx.Component:
     )
 
 
-def _portal_link() -> rx.Component:
-    P = ConsoleProfileState
-    return section(
-        rx.cond(
-            P.has_link,
-            rx.vstack(
-                rx.el.label("Customer Portal URL", html_for="portal-url", font_weight="500", font_size="14px"),
-                link_field(P.link_version),
-                rx.text(
-                    rx.cond(P.last_visit != "", "Last opened " + P.last_visit, "Not opened yet."),
-                    size="2",
-                    color_scheme="gray",
-                ),
-                spacing="1",
-                width="100%",
-            ),
-            rx.text(
-                rx.cond(
-                    P.deleted,
-                    "The portal is closed: the subscription was deleted.",
-                    "No live portal link. Regenerate one to share it.",
-                ),
-                color_scheme="gray",
-                data_testid="portal-url-none",
-            ),
-        ),
-        rx.flex(
-            rx.button(
-                rx.icon("copy", size=16, aria_hidden="true"),
-                "Copy link",
-                size="3",
-                min_height=TAP,
-                on_click=copy_link(P.link_api_url, P.link_outcome),
-                disabled=~P.has_link,
-            ),
-            rx.button(
-                rx.icon("eye", size=16, aria_hidden="true"),
-                "Show link",
-                size="3",
-                min_height=TAP,
-                variant="soft",
-                on_click=show_link(P.link_api_url, P.link_outcome),
-                disabled=~P.has_link,
-            ),
-            rx.button(
-                rx.icon("mail", size=16, aria_hidden="true"),
-                "Send invitation email",
-                size="3",
-                min_height=TAP,
-                variant="soft",
-                on_click=P.send_invitation,
-                disabled=P.deleted,
-            ),
-            rx.button(
-                rx.icon("refresh_cw", size=16, aria_hidden="true"),
-                "Regenerate link",
-                size="3",
-                min_height=TAP,
-                variant="soft",
-                color_scheme="orange",
-                on_click=P.set_confirm("regenerate"),
-                disabled=P.deleted,
-            ),
-            rx.cond(
-                P.has_subscription,
-                rx.button(
-                    rx.icon("trash_2", size=16, aria_hidden="true"),
-                    "Delete subscription",
-                    size="3",
-                    min_height=TAP,
-                    variant="soft",
-                    color_scheme="red",
-                    on_click=P.set_confirm("delete"),
-                ),
-            ),
-            spacing="3",
-            wrap="wrap",
-        ),
-        confirm_dialog(
-            "Regenerate the portal link?",
-            "The current link stops working at once, also in browsers that opened it. "
-            "Send the new link to the subscriber afterwards.",
-            "Regenerate link",
-            P.regenerate,
-            open_=P.confirm == "regenerate",
-            on_open_change=P.close_confirm,
-        ),
-        confirm_dialog(
-            "Delete this subscription?",
-            "It ends now, unpaid invoices are voided and the portal link stops working. This can't be undone.",
-            "Delete subscription",
-            P.delete_subscription,
-            open_=P.confirm == "delete",
-            on_open_change=P.close_confirm,
-        ),
-        title="Customer Portal",
-    )
-
-
 def profile_page() -> rx.Component:
     P = ConsoleProfileState
     return console_page(
@@ -406,12 +321,19 @@ def profile_page() -> rx.Component:
         rx.vstack(
             rx.heading(P.name, size="6", as_="h1", data_testid="profile-name"),
             rx.text(P.email, color_scheme="gray", word_break="break-all", data_testid="profile-email"),
-            rx.text("Customer since ", P.since, " · language: ", P.language, size="2", color_scheme="gray"),
+            rx.text(
+                "Customer since ",
+                rx.el.span(P.since, data_testid="profile-since"),
+                " · language: ",
+                P.language,
+                size="2",
+                color_scheme="gray",
+            ),
             spacing="1",
         ),
         rx.grid(
             _overview(),
-            _portal_link(),
+            portal_link_section(P),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",
             width="100%",
@@ -428,7 +350,9 @@ def profile_page() -> rx.Component:
             rx.cond(
                 P.invoices.length() > 0,
                 rx.el.ul(
-                    rx.foreach(P.invoices, lambda inv: invoice_row(inv, P.download_invoice)),
+                    rx.foreach(
+                        P.invoices, lambda inv: invoice_row(inv, P.download_invoice, *refund_parts(inv, P.open_refund))
+                    ),
                     padding="0",
                     margin="0",
                     width="100%",
@@ -436,6 +360,7 @@ def profile_page() -> rx.Component:
                 rx.text("No invoices yet.", color_scheme="gray"),
             ),
             subscriber_invoices_export(P.profile_id),
+            refund_dialog(P),
             title="Invoices",
         ),
         section(
@@ -446,4 +371,5 @@ def profile_page() -> rx.Component:
             ),
             title="Timeline",
         ),
+        current=routes.CONSOLE_SUBSCRIBERS,
     )

@@ -12,8 +12,7 @@ from portal_app.billing.facades import card_entry
 from portal_app.billing.facades.console import plans as plans_facade
 from portal_app.billing.facades.console import registration as registration_facade
 from portal_app.billing.facades.console import subscribers as subscribers_facade
-from portal_app.components.badges import status_badge
-from portal_app.components.console_layout import TAP, labelled, section
+from portal_app.components.console_layout import TAP, console_status_badge, labelled, section
 from portal_app.components.csv_export import export_link, invoice_export_form
 from portal_app.components.layout import error_callout
 from portal_app.pages.console.base import (
@@ -84,7 +83,7 @@ class ConsoleSubscribersState(ConsoleState):
                 "email": r.email,
                 "plan": r.plan_name,
                 "status": r.status,
-                "status_label": STATUS_LABELS.get(r.status, r.status),
+                "status_label": r.status_label,
                 "next": day(r.next_renewal_at),
                 "url": routes.console_subscriber_url(r.subscriber_id),
             }
@@ -225,37 +224,40 @@ class ConsoleSubscribersState(ConsoleState):
 
 
 def _row(row) -> rx.Component:
+    """One subscriber: name and status on the first line, email and plan (with the renewal) under it;
+    on a phone each pair wraps, still two to three short lines."""
     return rx.el.li(
         rx.flex(
-            rx.vstack(
-                rx.link(
-                    row["name"],
-                    href=row["url"],
-                    weight="bold",
-                    min_height=TAP,
-                    display="inline-flex",
-                    align_items="center",
-                    data_testid="subscriber-link",
-                ),
-                rx.text(row["email"], size="2", color_scheme="gray", word_break="break-all"),
-                spacing="0",
-                flex="1 1 220px",
+            rx.link(
+                row["name"],
+                href=row["url"],
+                weight="bold",
+                min_height=TAP,
+                display="inline-flex",
+                align_items="center",
+                data_testid="subscriber-link",
             ),
-            rx.flex(
-                rx.text(row["plan"], size="2"),
-                status_badge(row["status"], row["status_label"]),
-                rx.cond(row["next"] != "", rx.text("renews ", row["next"], size="2", color_scheme="gray")),
-                spacing="3",
-                align="center",
-                wrap="wrap",
-            ),
+            console_status_badge(row["status"], row["status_label"]),
             justify="between",
             align="center",
             wrap="wrap",
-            spacing="2",
+            column_gap="12px",
             width="100%",
         ),
-        padding="6px 0",
+        rx.flex(
+            rx.text(row["email"], size="2", color_scheme="gray", word_break="break-all"),
+            rx.text(
+                row["plan"],
+                rx.cond(row["next"] != "", " · renews " + row["next"], ""),
+                size="2",
+                color_scheme="gray",
+            ),
+            justify="between",
+            wrap="wrap",
+            column_gap="12px",
+            width="100%",
+        ),
+        padding="4px 0 10px",
         border_bottom="1px solid var(--gray-4)",
         list_style="none",
         data_testid="subscriber-row",
@@ -352,4 +354,5 @@ def subscribers_page() -> rx.Component:
         rx.heading("Subscribers", size="6", as_="h1"),
         subscriber_list(),
         invoice_export(),
+        current=routes.CONSOLE_SUBSCRIBERS,
     )

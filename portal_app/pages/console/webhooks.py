@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from portal_app import routes
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.console import webhooks as webhooks_facade
 from portal_app.components.console_layout import TAP, labelled, section
@@ -443,4 +444,5 @@ def webhooks_page() -> rx.Component:
                 data_testid="delivery-log",
             ),
         ),
+        current=routes.CONSOLE_WEBHOOKS,
     )

@@ -6,7 +6,8 @@ import reflex as rx
 
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades import portal as portal_facade
-from portal_app.pages.portal.overview import PortalState, to_invalid_page
+from portal_app.pages.portal import toasts
+from portal_app.pages.portal.overview import PortalState
 
 
 class PortalBillingState(PortalState):
@@ -17,7 +18,7 @@ class PortalBillingState(PortalState):
     def save_details(self, form_data: dict):
         identity = self._portal_identity()
         if identity is None:
-            return to_invalid_page()
+            return self._to_invalid()
         self.saved = False
         try:
             portal_facade.save_billing_details(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)
@@ -27,6 +28,7 @@ class PortalBillingState(PortalState):
         self.error = ""
         self.saved = True
         self._refresh(*identity)
+        return toasts.ok(self.tx["saved"])
 
 
 def _labelled(label, field_id: str, control: rx.Component) -> rx.Component:

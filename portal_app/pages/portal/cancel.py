@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from portal_app import i18n
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades import portal as portal_facade
-from portal_app.pages.portal.overview import PortalState, to_invalid_page
+from portal_app.pages.portal import step_up, toasts
+from portal_app.pages.portal.overview import PortalState
 
 TAP = "44px"
 REASON_KEYS = [(code, f"reason_{code}") for code in portal_facade.CANCEL_REASONS]
@@ -16,11 +18,14 @@ REASON_KEYS = [(code, f"reason_{code}") for code in portal_facade.CANCEL_REASONS
 class PortalCancelState(PortalState):
     dialog_open: bool = False
     error: str = ""
+    # The confirmed reason (code and text) while the step-up code is asked for (server side only).
+    _pending_form: dict = {}
+    _pending: bool = False
 
     @rx.event
     def set_dialog_open(self, value: bool):
         if self._portal_identity() is None:
-            return
+            return self._to_invalid()
         self.dialog_open = value is True and self.can_cancel
         self.error = ""
 
@@ -28,33 +33,53 @@ class PortalCancelState(PortalState):
     def confirm_cancel(self, form_data: dict):
         identity = self._portal_identity()
         if identity is None:
-            return to_invalid_page()
+            return self._to_invalid()
         if not isinstance(form_data, dict):
             self.error = "Invalid request."
             return
+        return self._cancel(identity, form_data)
+
+    def _cancel(self, identity, form_data: dict):
         try:
-            portal_facade.cancel(
+            result = portal_facade.cancel(
                 merchant_id=identity[0],
                 subscriber_id=identity[1],
                 reason_code=form_data.get("reason", ""),
                 reason_text=form_data.get("details", ""),
+                portal_session_id=self._portal_session_id(),
             )
         except BillingError as err:
             self.error = portal_facade.error_text(err, self.lang)
-            return
+            if ask := step_up.ask_again(err, "cancel"):  # the code first, then this same cancellation
+                self._pending_form, self._pending, self.dialog_open, self.error = dict(form_data), True, False, ""
+            return ask
         self.dialog_open = False
         self._refresh(*identity)
+        if not result.immediate and result.access_ends_at is not None:
+            date = i18n.fmt_date(result.access_ends_at, self.lang)
+            return toasts.ok(i18n.t(self.lang, "toast_cancel_scheduled", date=date))
+        return toasts.ok(self.tx["toast_canceled"])
+
+    @rx.event
+    def resume_cancel(self):
+        """The step-up code was right: cancel with the reason confirmed before it was asked for."""
+        identity = self._portal_identity()
+        if identity is None:
+            return self._to_invalid()
+        pending, form, self._pending, self._pending_form = self._pending, self._pending_form, False, {}
+        return self._cancel(identity, form) if pending else None
 
     @rx.event
     def undo_cancel(self):
         identity = self._portal_identity()
         if identity is None:
-            return to_invalid_page()
+            return self._to_invalid()
         try:
             portal_facade.undo_cancel(merchant_id=identity[0], subscriber_id=identity[1])
         except BillingError as err:
-            return rx.toast.error(portal_facade.error_text(err, self.lang))
+            return toasts.fail(portal_facade.error_text(err, self.lang))
         self._refresh(*identity)
+        return toasts.ok(self.tx["toast_undone"])
 
 
 def cancel_dialog() -> rx.Component:
@@ -129,7 +154,11 @@ def cancel_dialog() -> rx.Component:
     )
 
 
-def cancel_section() -> rx.Component:
+step_up.on_verified("cancel", lambda: PortalCancelState.resume_cancel)
+
+
+def cancel_section(start_cancel=None) -> rx.Component:
+    """Undo / Cancel subscription (start_cancel: what the button does first, e.g. the retention offer)."""
     return rx.fragment(
         rx.cond(
             PortalCancelState.can_undo,
@@ -144,9 +173,10 @@ def cancel_section() -> rx.Component:
                     PortalCancelState.tx["cancel_subscription"],
                     size="3",
                     min_height=TAP,
-                    variant="soft",
-                    color_scheme="red",
-                    on_click=PortalCancelState.set_dialog_open(True),
+                    variant="outline",
+                    color_scheme="gray",
+                    on_click=start_cancel or PortalCancelState.set_dialog_open(True),
+                    data_testid="cancel-button",
                 ),
                 cancel_dialog(),
             ),
@@ -154,7 +184,25 @@ def cancel_section() -> rx.Component:
         rx.cond(
             PortalCancelState.not_allowed_note != "",
             rx.text(
-                PortalCancelState.not_allowed_note, size="2", color_scheme="gray", data_testid="cancel-not-allowed"
+                PortalCancelState.not_allowed_before,
+                rx.cond(
+                    PortalCancelState.support_email != "",
+                    rx.fragment(
+                        rx.link(
+                            PortalCancelState.merchant_name,
+                            href="mailto:" + PortalCancelState.support_email,
+                            rel="noreferrer",
+                            display="inline-block",
+                            min_height=TAP,
+                            padding_y="12px",
+                            data_testid="cancel-contact",
+                        ),
+                        PortalCancelState.not_allowed_after,
+                    ),
+                ),
+                size="2",
+                color_scheme="gray",
+                data_testid="cancel-not-allowed",
             ),
         ),
     )

@@ -23,9 +23,11 @@ from portal_app.components.card_fields import bank_challenge_dialog
 from portal_app.components.layout import error_callout
 from portal_app.components.simulated_card import simulated_card_fields, simulated_card_form
 from portal_app.components.stripe_elements import stripe_card_setup, stripe_payment_authentication
-from portal_app.pages.portal.overview import PortalState, to_invalid_page
+from portal_app.pages.portal import step_up, toasts
+from portal_app.pages.portal.overview import PortalState
 
 TAP = "44px"
+PAYMENT_ID = "portal-payment-method"
 _ERROR_VARS = {"number": "number_error", "expiry": "expiry_error", "cvc": "cvc_error"}
 
 
@@ -60,6 +62,11 @@ class PortalCardState(PortalState):
         """Simulated: show our form. Stripe: create a SetupIntent first and show Elements for it."""
         identity = self._portal_identity()
         if identity is None:
+            # A tab whose session ended (link revoked, subscriber deleted): say so, never do nothing.
+            yield self._to_invalid()
+            return
+        if (ask := step_up.ask_first(self, "card")) is not None:  # the emailed code first, then this form
+            yield ask
             return
         self._clear_errors()
         self.result_message = ""
@@ -71,9 +78,7 @@ class PortalCardState(PortalState):
         yield
         try:
             self.stripe_publishable_key = portal_facade.publishable_key()
-            self.setup_client_secret = portal_facade.start_card_setup(
-                merchant_id=identity[0], subscriber_id=identity[1]
-            )
+            self.setup_client_secret = portal_facade.start_card_setup(**step_up.change_ids(self, identity))
         except BillingError as err:
             self.form_error = portal_facade.error_text(err, self.lang)
         except Exception:  # noqa: BLE001 - Stripe unreachable or refusing: nothing was saved, the customer may retry
@@ -83,11 +88,14 @@ class PortalCardState(PortalState):
 
     @rx.event
     def close_form(self):
+        if self._portal_identity() is None:
+            return self._to_invalid()
         self.form_open = False
         self.setup_client_secret = ""
         self._clear_errors()
 
-    def _show_result(self, result: CardUpdateResult) -> None:
+    def _show_result(self, result: CardUpdateResult):
+        """Show the outcome on the page; returns the toast that says it too."""
         lang = self.lang
         if result.outcome is CardUpdateOutcome.UPDATED:
             paid = [c for c in result.charges if c.outcome is PaymentOutcome.SUCCEEDED]
@@ -106,16 +114,17 @@ class PortalCardState(PortalState):
                 self.result_ok = True
                 self.result_message = i18n.t(lang, "card_saved")
             self.form_open = False
-        else:
-            self.result_ok = False
-            self.form_error = portal_facade.card_update_text(result, lang)
+            return toasts.ok(self.result_message) if self.result_ok else toasts.fail(self.result_message)
+        self.result_ok = False
+        self.form_error = portal_facade.card_update_text(result, lang)
+        return None
 
     @rx.event
     def card_refused(self, error: dict):
         """The tokenizer refused the card in the browser: show Stripe's words inline (only its code and
         param reach us, never card data)."""
         if self._portal_identity() is None:
-            return
+            return self._to_invalid()
         self._clear_errors()
         field, text = card_entry.card_refusal(error, self.lang)
         setattr(self, _ERROR_VARS.get(field, "form_error"), text)
@@ -126,20 +135,21 @@ class PortalCardState(PortalState):
         else is refused), with 3DS when asked, retry open invoices, show the outcome."""
         identity = self._portal_identity()
         if identity is None:
-            yield to_invalid_page()
+            yield self._to_invalid()
             return
         self._clear_errors()
         self.result_message = ""
         self.saving = True
         yield
         try:
-            result = portal_facade.save_card(merchant_id=identity[0], subscriber_id=identity[1], form=form_data)
+            result = portal_facade.save_card(**step_up.change_ids(self, identity), form=form_data)
         except BillingError as err:
             setattr(
                 self,
                 _ERROR_VARS.get(getattr(err, "field", None) or "", "form_error"),
                 portal_facade.error_text(err, self.lang),
             )
+            yield step_up.ask_again(err, "card")
             return
         finally:
             self.saving = False
@@ -147,8 +157,9 @@ class PortalCardState(PortalState):
             self._pending_setup_ref = result.setup_ref
             self.challenge_open = True
             return
-        self._show_result(result)
+        toast = self._show_result(result)
         self._refresh(*identity)
+        yield toast
 
     @rx.event
     def stripe_setup_confirmed(self, setup_intent_id: str):
@@ -156,25 +167,25 @@ class PortalCardState(PortalState):
         subscriber's customer) and retry open invoices. The browser sends nothing but the seti_ id."""
         identity = self._portal_identity()
         if identity is None:
-            yield to_invalid_page()
+            yield self._to_invalid()
             return
         self._clear_errors()
         self.saving = True
         yield
         try:
-            result = portal_facade.save_card(
-                merchant_id=identity[0], subscriber_id=identity[1], form={"stripe_id": setup_intent_id}
-            )
+            result = portal_facade.save_card(**step_up.change_ids(self, identity), form={"stripe_id": setup_intent_id})
         except BillingError as err:
             self.form_error = portal_facade.error_text(err, self.lang)
+            yield step_up.ask_again(err, "card")
             return
         finally:
             self.saving = False
         if result.outcome is CardUpdateOutcome.UPDATED:
             self.setup_client_secret = ""
-        self._show_result(result)
+        toast = self._show_result(result)
         self._refresh(*identity)
         self._load_payment_to_authenticate(*identity)
+        yield toast
 
     def _load_payment_to_authenticate(self, merchant_id: int, subscriber_id: int) -> None:
         self.payment_client_secret = self.payment_method_ref = self.payment_prompt = self._payment_amount = ""
@@ -198,15 +209,18 @@ class PortalCardState(PortalState):
     def check_payment_to_authenticate(self):
         """Stripe mode: offer the bank's challenge for an open invoice whose charge asked for 3DS."""
         identity = self._portal_identity()
-        if identity is not None and portal_facade.stripe_mode():
+        if identity is None:
+            return self._to_invalid()
+        if portal_facade.stripe_mode():
             self._load_payment_to_authenticate(*identity)
+        return None
 
     @rx.event
     def stripe_payment_authenticated(self, payment_intent_id: str):
         """Stripe.js reports the payment approved; the server asks Stripe before settling the invoice."""
         identity = self._portal_identity()
         if identity is None:
-            return
+            return self._to_invalid()
         try:
             paid = portal_facade.finish_payment_authentication(
                 merchant_id=identity[0], subscriber_id=identity[1], payment_intent_id=payment_intent_id
@@ -232,17 +246,23 @@ class PortalCardState(PortalState):
         identity = self._portal_identity()
         self.challenge_open = False
         setup_ref, self._pending_setup_ref = self._pending_setup_ref, ""
-        if identity is None or not setup_ref:
-            return
+        if identity is None:
+            return self._to_invalid()
+        if not setup_ref:
+            return None
         try:
             result = portal_facade.confirm_card(
-                merchant_id=identity[0], subscriber_id=identity[1], setup_ref=setup_ref, approved=approved is True
+                **step_up.change_ids(self, identity), setup_ref=setup_ref, approved=approved is True
             )
         except BillingError as err:
             self.form_error = portal_facade.error_text(err, self.lang)
-            return
-        self._show_result(result)
+            return None
+        toast = self._show_result(result)
         self._refresh(*identity)
+        return toast
+
+
+step_up.on_verified("card", lambda: PortalCardState.open_form)
 
 
 def _card_error() -> rx.Component:
@@ -260,6 +280,7 @@ def stripe_card_form() -> rx.Component:
                 client_secret=PortalCardState.setup_client_secret,
                 locale=PortalCardState.lang,
                 submit_label=PortalCardState.tx["save_card"],
+                messages=PortalCardState.tx,
                 on_success=PortalCardState.stripe_setup_confirmed,
             ),
             rx.cond(PortalCardState.saving, rx.spinner(size="3")),
@@ -293,6 +314,7 @@ def payment_authentication() -> rx.Component:
                 client_secret=PortalCardState.payment_client_secret,
                 payment_method=PortalCardState.payment_method_ref,
                 label=PortalCardState.payment_button_label,
+                messages=PortalCardState.tx,
                 on_success=PortalCardState.stripe_payment_authenticated,
             ),
             color_scheme="amber",
@@ -400,6 +422,7 @@ def payment_method_section() -> rx.Component:
                     min_height=TAP,
                     variant="outline",
                     on_click=PortalCardState.open_form,
+                    data_testid="edit-card",
                 ),
             ),
             challenge_dialog(),

@@ -10,7 +10,7 @@ import reflex as rx
 
 from portal_app import i18n
 from portal_app.components.card_fields import bank_challenge_dialog
-from portal_app.components.layout import brand_header, centered_card, error_callout, test_mode_ribbon
+from portal_app.components.layout import brand_header, brand_style, centered_card, error_callout, test_mode_ribbon
 from portal_app.components.simulated_card import simulated_card_fields, simulated_card_form
 from portal_app.components.stripe_elements import stripe_card_setup
 from portal_app.pages.signup.state import SignupState
@@ -128,6 +128,7 @@ def stripe_signup_form() -> rx.Component:
                 client_secret=S.setup_client_secret,
                 locale=S.lang,
                 submit_label=S.tx["subscribe"],
+                messages=S.tx,
                 on_success=S.stripe_setup_confirmed,
                 on_error=S.stripe_card_error,
             ),
@@ -222,6 +223,7 @@ def signup_page() -> rx.Component:
         ),
         min_height="100vh",
         background="var(--gray-2)",
+        style=brand_style(S.brand_color),
         data_testid="signup-page",
     )
     unavailable = centered_card(

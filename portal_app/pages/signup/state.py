@@ -32,6 +32,7 @@ class SignupState(rx.State):
     tx: dict[str, str] = i18n.signup_text("en")
     merchant_name: str = ""
     logo_url: str = ""
+    brand_color: str = signup_facade.DEFAULT_BRAND_COLOR
     test_mode: bool = False
     stripe_mode: bool = False
     plan_name: str = ""
@@ -75,12 +76,18 @@ class SignupState(rx.State):
         self.merchant_name = offer.merchant_name
         self.logo_url = routes.merchant_logo_url(offer.merchant_slug, offer.logo_version) if offer.logo_version else ""
         self.test_mode, self.stripe_mode = offer.test_mode, offer.stripe_mode
+        self.brand_color = offer.brand_color
         self.plan_name = offer.plan_name
         lang = self.lang
         self.tx = i18n.signup_text(lang)
         self.title = i18n.signup_t(lang, "title", plan=offer.plan_name)
         self.price = signup_facade.price_text(offer, lang)
-        self.charged_today = i18n.signup_t(lang, "charged_today", amount=i18n.fmt_money(offer.price, lang))
+        amount = i18n.fmt_money(offer.price, lang)
+        self.charged_today = (
+            i18n.signup_t(lang, "trial_charged", days=offer.trial_days, amount=amount)
+            if offer.trial_days
+            else i18n.signup_t(lang, "charged_today", amount=amount)
+        )
         self.loaded = True
         return True
 

@@ -49,6 +49,7 @@ class DashboardMetrics:
     needs_review: int  # open invoices whose charge only the merchant can settle (never charged automatically)
     cancellation_reasons: list[tuple[str, int]]  # (label, count), most frequent first
     mrr_history: list[MrrPoint]  # last 12 month ends, in the main currency
+    deleted: int = 0  # subscriptions the merchant deleted: their own figure, never a cancellation
 
 
 def _month_starts(now: datetime, months: int) -> list[datetime]:
@@ -121,14 +122,23 @@ def dashboard_metrics(*, merchant_id: int, now: datetime | None = None, months: 
                 Invoice.status == I.OPEN.value,
             )
         ).scalar_one()
+        # A deletion ends its subscription too (canceled_at = deleted_at), but nobody canceled it: it
+        # is counted apart. A cancellation made before a later deletion stays a cancellation.
         reasons: dict[str, int] = {}
         for (reason,) in session.execute(
             sa.select(Subscription.cancellation_reason).where(
-                Subscription.merchant_id == merchant_id, Subscription.canceled_at.is_not(None)
+                Subscription.merchant_id == merchant_id,
+                Subscription.canceled_at.is_not(None),
+                sa.or_(Subscription.deleted_at.is_(None), Subscription.canceled_at < Subscription.deleted_at),
             )
         ):
             label = reason_label(reason)
             reasons[label] = reasons.get(label, 0) + 1
+        deleted = session.execute(
+            sa.select(sa.func.count())
+            .select_from(Subscription)
+            .where(Subscription.merchant_id == merchant_id, Subscription.deleted_at.is_not(None))
+        ).scalar_one()
         main_currency = max(mrr, key=mrr.get) if mrr else (next(iter(plans.values())).currency if plans else "USD")
         history = []
         for start in _month_starts(now, months):
@@ -159,4 +169,5 @@ def dashboard_metrics(*, merchant_id: int, now: datetime | None = None, months: 
             needs_review=needs_review,
             cancellation_reasons=sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])),
             mrr_history=history,
+            deleted=deleted,
         )

@@ -46,6 +46,17 @@ def without_portal_links(text: str) -> str:
     return _PORTAL_LINK.sub(HIDDEN_LINK, text)
 
 
+_CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
+HIDDEN_CODE = "••••••"
+
+
+def shown_body(kind: str, text: str) -> str:
+    """The body as the outbox shows it: no portal link, and no step-up code (a code confirms a change
+    in the subscriber's portal for 10 minutes; it is for the subscriber's eyes only)."""
+    text = without_portal_links(text)
+    return _CODE.sub(HIDDEN_CODE, text) if kind == "step_up_code" else text
+
+
 @dataclasses.dataclass(frozen=True)
 class OutboxMessage:
     message_id: int
@@ -72,7 +83,7 @@ def delivery_words(m: EmailMessage, *, now: datetime, lang: str = "en") -> tuple
     """(status label, one sentence on where delivery stands) for the outbox."""
     lang = language(lang)
     if m.status == E.OUTBOX:  # the page says once that without SMTP nothing is sent
-        return translate(lang, "console", "In the outbox"), ""
+        return translate(lang, "console", "Not sent"), ""
     if m.status == E.QUEUED and m.attempts == 0:
         return translate(lang, "console", "Queued"), translate(lang, "console", "It will be sent within a minute.")
     if m.status == E.QUEUED:
@@ -133,7 +144,7 @@ def list_outbox(
                     m.subject,
                     m.kind,
                     m.status,
-                    without_portal_links(m.body_text),
+                    shown_body(m.kind, m.body_text),
                     m.subscriber_id,
                     status_label=label,
                     delivery=delivery,
@@ -164,4 +175,4 @@ def resend_email(*, merchant_id: int, user_id: int, email_id: Any, lang: str = "
         )
     if smtp_configured:
         return translate(lang, "console", "The email is queued again: it will be sent within a minute.")
-    return translate(lang, "console", "No SMTP server is configured: the email is back in the outbox.")
+    return translate(lang, "console", "No mail server is configured: the email is kept here, not sent.")

@@ -40,6 +40,7 @@ from portal_app.billing.portal_links import (
     regenerate_portal_link as regenerate_link,
 )
 from portal_app.billing.statuses import AttemptStatus, InvoiceStatus
+from portal_app.billing.subscribers import customer_since
 from portal_app.billing.subscription_views import SubscriptionOverview, current_subscription, subscription_overview
 from portal_app.billing.tenancy import get_scoped
 from portal_app.models import (
@@ -83,6 +84,7 @@ class SubscriberProfile:
     has_portal_link: bool  # the URL itself is fetched on demand (portal_link_url), never kept in Reflex state
     last_visit_at: datetime | None
     reviews: list[ReviewItem] = dataclasses.field(default_factory=list)  # payments a merchant must resolve
+    customer_since: datetime | None = None  # subscribers.customer_since: first start or invoice, else created_at
 
 
 def subscriber_profile(*, merchant_id: int, subscriber_id: Any, now: datetime | None = None) -> SubscriberProfile:
@@ -125,6 +127,7 @@ def subscriber_profile(*, merchant_id: int, subscriber_id: Any, now: datetime | 
             token is not None,
             last_visit,
             reviews_of(session, merchant_id=merchant_id, subscriber_id=subscriber_id),
+            customer_since(session, merchant_id=merchant_id, subscriber_id=subscriber_id),
         )
 
 
@@ -212,7 +215,9 @@ def subscriber_timeline(*, merchant_id: int, subscriber_id: Any, limit: int = 20
             .order_by(EmailMessage.created_at.desc())
             .limit(limit)
         ):
-            state = {"outbox": "in the outbox", "sent": "sent", "failed": "failed"}.get(message.status, message.status)
+            state = {"outbox": "not sent (no mail server)", "sent": "sent", "failed": "failed"}.get(
+                message.status, message.status
+            )
             entries.append(
                 TimelineEntry(
                     message.created_at, "email", f"Email {state}: {message.subject}", f"to {message.to_address}"
@@ -284,14 +289,43 @@ def portal_link_url(*, merchant_id: int, subscriber_id: Any) -> str:
         return portal_url(token)
 
 
-def regenerate_portal_link(*, merchant_id: int, user_id: int, subscriber_id: Any, now: datetime | None = None) -> str:
+def regenerate_portal_link(
+    *, merchant_id: int, user_id: int, subscriber_id: Any, email: bool = False, now: datetime | None = None
+) -> str:
     """Revoke the subscriber's link (and the browser sessions opened with it) and issue a new one;
-    returns the new portal URL."""
+    returns the new portal URL. With `email`, the subscriber gets the new link in the same transaction
+    by the portal-link email (the invitation, through notify), on the timeline as an invitation sent."""
+    if not isinstance(email, bool):
+        raise NotAllowed("Choose whether to email the new link.")
     subscriber_id = parse_id(subscriber_id, "subscriber")
     now = now or utcnow()
     with db.session_scope() as session:
         subscriber = _live_subscriber(session, merchant_id, subscriber_id)
-        return portal_url(regenerate_link(session, subscriber, actor=actor_for(user_id), now=now))
+        url = portal_url(regenerate_link(session, subscriber, actor=actor_for(user_id), now=now))
+        if email:
+            _email_link(session, merchant_id, user_id, subscriber, now, url)
+        return url
+
+
+def _email_link(session: Session, merchant_id: int, user_id: int, subscriber: Subscriber, now: datetime, url: str):
+    merchant = session.get(Merchant, merchant_id)
+    sub = current_subscription(session, merchant_id, subscriber.id)
+    plan = session.get(Plan, sub.plan_id) if sub else None
+    context = {"plan_name": plan.name} if plan else {}
+    if url:
+        context["portal_url"] = url
+    send_subscriber_email(
+        session, merchant=merchant, subscriber=subscriber, kind="invitation", now=now, context=context
+    )
+    audit(
+        session,
+        merchant_id=merchant_id,
+        subscriber_id=subscriber.id,
+        actor=actor_for(user_id),
+        kind="invitation_sent",
+        detail={},
+        now=now,
+    )
 
 
 def send_invitation(*, merchant_id: int, user_id: int, subscriber_id: Any, now: datetime | None = None) -> str:
@@ -300,22 +334,7 @@ def send_invitation(*, merchant_id: int, user_id: int, subscriber_id: Any, now: 
     now = now or utcnow()
     with db.session_scope() as session:
         subscriber = _live_subscriber(session, merchant_id, subscriber_id)
-        merchant = session.get(Merchant, merchant_id)
-        sub = current_subscription(session, merchant_id, subscriber_id)
-        plan = session.get(Plan, sub.plan_id) if sub else None
-        context = {"plan_name": plan.name} if plan else {}
-        send_subscriber_email(
-            session, merchant=merchant, subscriber=subscriber, kind="invitation", now=now, context=context
-        )
-        audit(
-            session,
-            merchant_id=merchant_id,
-            subscriber_id=subscriber_id,
-            actor=actor_for(user_id),
-            kind="invitation_sent",
-            detail={},
-            now=now,
-        )
+        _email_link(session, merchant_id, user_id, subscriber, now, "")
         return subscriber.email
 
 

@@ -207,7 +207,8 @@ def register_subscriber(
                 start_at=reg.start_at,
                 actor=reg.actor,
             )
-            subscription_id, invoice_id = started.subscription.id, started.invoice.id
+            subscription_id = started.subscription.id
+            invoice_id = started.invoice.id if started.invoice else None  # None: a trial
             invitation_sent = _issue_link(session, merchant_id, subscriber_id, plan_name, reg, now)
         if not saved:
             audit(
@@ -224,7 +225,9 @@ def register_subscriber(
         return RegisterResult(
             subscriber_id, subscription_id, RegistrationOutcome.CARD_REFUSED, invitation_sent, message, "number"
         )
-    if pending is None:
+    if pending is None and invoice_id is None:
+        charges = []  # a trial: the first charge comes at its end
+    elif pending is None:
         charges = [
             charge_invoice(
                 db.get_engine(), invoice_id, merchant_id=merchant_id, trigger="renewal", gateway=gateway, now=now
@@ -234,7 +237,8 @@ def register_subscriber(
         charges = list(card.charges)
     failed = next((c for c in charges if not c.paid), None)
     if failed is None:
-        message = f"{reg.name} is subscribed to {plan_name}; the first payment succeeded."
+        first = "the free trial has started" if not charges else "the first payment succeeded"
+        message = f"{reg.name} is subscribed to {plan_name}; {first}."
         return RegisterResult(subscriber_id, subscription_id, RegistrationOutcome.ACTIVE, invitation_sent, message)
     message = (
         f"{reg.name} is registered, but the first payment failed: {portal_facade.charge_text(failed, 'en')} "

@@ -119,18 +119,27 @@ def save_merchant_settings(*, merchant_id: int, user_id: int, form: Any) -> None
         END_STATES,
         message="After the last retry the subscription becomes unpaid or canceled.",
     )
-    with db.session_scope() as session:
-        merchant = session.get(Merchant, merchant_id)
-        if merchant is None:
-            raise NotFound("Merchant not found")
-        values = {
+    update_merchant_fields(
+        merchant_id=merchant_id,
+        user_id=user_id,
+        values={
             "name": name,
             "invoice_prefix": prefix,
             "support_email": support,
             "default_language": language,
             "dunning_schedule_days": ",".join(str(d) for d in days),
             "dunning_end_state": end_state,
-        }
+        },
+    )
+
+
+def update_merchant_fields(*, merchant_id: int, user_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """Store already validated merchant settings; the fields that changed are audited
+    ("settings_updated", with their new values) and returned."""
+    with db.session_scope() as session:
+        merchant = session.get(Merchant, merchant_id)
+        if merchant is None:
+            raise NotFound("Merchant not found")
         changed = {k: v for k, v in values.items() if getattr(merchant, k) != v}
         for key, value in changed.items():
             setattr(merchant, key, value)
@@ -144,6 +153,7 @@ def save_merchant_settings(*, merchant_id: int, user_id: int, form: Any) -> None
                 kind="settings_updated",
                 detail=changed,
             )
+    return changed
 
 
 def logo_content_type(data: bytes) -> str | None:

@@ -16,6 +16,7 @@ from portal_app.billing.facades.console.forms import (
     parse_id,
 )
 from portal_app.billing.subscriber_search import MAX_QUERY_LENGTH, STATUS_FILTERS
+from portal_app.billing.subscription_views import status_key, status_label
 from portal_app.billing.tenancy import get_scoped
 from portal_app.models import Plan
 
@@ -28,8 +29,9 @@ class SubscriberRow:
     name: str
     email: str
     plan_name: str
-    status: str  # of the live subscription shown ("" when none)
+    status: str  # the badge of the live subscription shown (subscription_views.status_key; "" when none)
     next_renewal_at: datetime | None
+    status_label: str = "No subscription"  # subscription_views.status_label: "Active · cancels Dec 21, 2026"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +51,7 @@ def search_subscribers(
     page_size: int = PAGE_SIZE,
 ) -> SubscriberPage:
     """One page of the merchant's subscribers, by name then id, optionally on one plan, with a status,
-    and whose name or email contains `query` (case-insensitive).
+    and whose name or email contains `query` (case- and accent-insensitive: "nunez" finds "Ñúñez").
 
     The query is billing/subscriber_search.py's (keyset pages on (name, id), each as fast as the first).
     """
@@ -80,6 +82,7 @@ def search_subscribers(
         if plan_id is not None:
             get_scoped(session, Plan, plan_id, merchant_id)
         stmt = subscriber_search.subscribers_statement(
+            session,
             merchant_id=merchant_id,
             plan_id=plan_id,
             query=query,
@@ -102,8 +105,9 @@ def search_subscribers(
                     name,
                     email,
                     plan_name,
-                    sub.status if sub else "",
+                    status_key(sub) if sub else "",
                     subscription_service.next_renewal_at(sub) if sub else None,
+                    status_label(sub) if sub else "No subscription",
                 )
             )
         next_cursor = (found[-1][1], found[-1][0]) if has_next and found else None

@@ -386,7 +386,9 @@ class StripeGateway:
             refund = self._api.call(lambda: self._api.v1.refunds.create(params=params, options=options))
         except TransientFailure as exc:
             log.warning("refund %s: Stripe unavailable: %r", idempotency_key, exc.last)
-            return RefundResult(False, message=f"Stripe is unavailable: {exc.last.user_message or exc.last}")
+            return RefundResult(
+                False, message=f"Stripe is unavailable: {exc.last.user_message or exc.last}", unknown=True
+            )
         except stripe.IdempotencyError as err:
             raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} was used for a different refund") from err
         except stripe.InvalidRequestError as err:
