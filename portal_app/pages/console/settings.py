@@ -1,10 +1,8 @@
-"""/console/settings: company name and logo (portal, emails, PDFs), invoice prefix, support email,
-default language, dunning schedule and end state, the team (several users per merchant), and the
-signed-in user's password and sessions.
+"""/console/settings: company name and logo (portal, emails, PDFs), invoice prefix, support email, language,
+dunning, plan changes, the trial reminder, step-up verification, the team, the user's password and sessions.
 
-The logo file, passwords and session cookies never pass through Reflex: the logo, password and
-"sign out everywhere" forms are plain HTML forms the browser posts to our HTTP routes (api/), which
-redirect back here with a result code in the query string."""
+The logo file, passwords and session cookies never pass through Reflex: the logo, password and "sign out
+everywhere" forms are plain HTML forms posted to our HTTP routes (api/), which redirect back with a result code."""
 
 from __future__ import annotations
 
@@ -12,12 +10,18 @@ import reflex as rx
 
 from portal_app import routes
 from portal_app.billing.errors import BillingError
+from portal_app.billing.facades.console import business as business_facade
 from portal_app.billing.facades.console import settings as settings_facade
 from portal_app.components.console_account import account_section
-from portal_app.components.console_layout import TAP, labelled, native_form, section
+from portal_app.components.console_business import business_section
+from portal_app.components.console_layout import TAP, labelled, section
+from portal_app.components.console_logo import logo_section
 from portal_app.components.layout import error_callout
 from portal_app.pages.console.api_keys import api_keys_section
 from portal_app.pages.console.base import ConsoleState, console_page, day, to_sign_in
+from portal_app.pages.console.plan_changes import downgrade_timing_section
+from portal_app.pages.console.step_up_setting import step_up_setting_section
+from portal_app.pages.console.trial_reminder_field import trial_reminder_card
 
 PASSWORD_ERRORS = {
     "current": "Your current password is not right.",
@@ -42,6 +46,12 @@ class ConsoleSettingsState(ConsoleState):
     team_key: int = 0
     password_error: str = ""
     notice: str = ""
+    business: dict[str, str] = {}
+    business_key: int = 0
+    business_error: str = ""
+    business_error_field: str = ""
+    swatch: str = ""  # the brand colour in use, or the one just refused
+    swatch_refused: bool = False
 
     def _refresh(self, merchant_id: int) -> None:
         s = settings_facade.merchant_settings(merchant_id=merchant_id)
@@ -60,6 +70,16 @@ class ConsoleSettingsState(ConsoleState):
             for m in settings_facade.list_team(merchant_id=merchant_id)
         ]
         self.form_key += 1
+        b = business_facade.business_details(merchant_id=merchant_id)
+        self.business = {
+            "legal_name": b.legal_name,
+            "address": b.address,
+            "tax_id": b.tax_id,
+            "website_url": b.website_url,
+            "brand_color": b.brand_color,
+        }
+        self.swatch, self.swatch_refused = b.shown_color, False
+        self.business_key += 1
 
     @rx.event
     def load(self):
@@ -89,6 +109,27 @@ class ConsoleSettingsState(ConsoleState):
         self.settings_error = ""
         self._refresh(identity.merchant_id)
         return rx.toast.success("Settings saved.")
+
+    @rx.event
+    def save_business(self, form_data: dict):
+        identity = self._authorize()
+        if identity is None:
+            return to_sign_in()
+        try:
+            business_facade.save_business_details(
+                merchant_id=identity.merchant_id, user_id=identity.user_id, form=form_data
+            )
+        except BillingError as err:
+            self.business_error, self.business_error_field = err.message, err.field or ""
+            refused = business_facade.readable_color(
+                form_data.get("brand_color") if isinstance(form_data, dict) else ""
+            )
+            if err.field == "brand_color" and refused:
+                self.swatch, self.swatch_refused = refused, True
+            return
+        self.business_error = self.business_error_field = ""
+        self._refresh(identity.merchant_id)
+        return rx.toast.success("Business details saved.")
 
     @rx.event
     def remove_logo(self):
@@ -244,64 +285,6 @@ def _company_form() -> rx.Component:
     )
 
 
-def _logo() -> rx.Component:
-    S = ConsoleSettingsState
-    return section(
-        rx.flex(
-            rx.cond(
-                S.logo_url != "",
-                rx.image(
-                    src=S.logo_url,
-                    alt="Current logo",
-                    height="48px",
-                    width="auto",
-                    max_width="200px",
-                    data_testid="settings-logo",
-                ),
-                rx.text("No logo yet.", color_scheme="gray"),
-            ),
-            rx.cond(
-                S.logo_url != "",
-                rx.button(
-                    "Remove logo", size="3", variant="soft", color_scheme="gray", min_height=TAP, on_click=S.remove_logo
-                ),
-            ),
-            spacing="4",
-            align="center",
-            wrap="wrap",
-        ),
-        native_form(
-            rx.vstack(
-                labelled(
-                    "Logo file (PNG or JPEG, up to 512 KB)",
-                    "logo-file",
-                    rx.el.input(
-                        id="logo-file",
-                        name="logo",
-                        type="file",
-                        accept="image/png,image/jpeg",
-                        required=True,
-                        min_height=TAP,
-                        padding="8px",
-                        border="1px dashed var(--gray-7)",
-                        border_radius="8px",
-                        width="100%",
-                    ),
-                ),
-                error_callout(S.logo_error),
-                rx.button("Upload logo", type="submit", size="3", min_height=TAP),
-                spacing="3",
-                width="100%",
-            ),
-            method="post",
-            action=routes.API_CONSOLE_LOGO,
-            enc_type="multipart/form-data",
-            width="100%",
-        ),
-        title="Logo",
-    )
-
-
 def _team() -> rx.Component:
     S = ConsoleSettingsState
     return section(
@@ -402,8 +385,13 @@ def settings_page() -> rx.Component:
             ),
         ),
         _company_form(),
-        _logo(),
+        downgrade_timing_section(),
+        business_section(S),
+        step_up_setting_section(),
+        logo_section(S),
         _team(),
         api_keys_section(),
+        trial_reminder_card(),
         account_section(user_email=S.user_email, password_error=S.password_error),
+        current=routes.CONSOLE_SETTINGS,
     )
