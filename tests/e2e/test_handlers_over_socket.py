@@ -61,12 +61,19 @@ def _signup(v: Victim, payload: dict | None = None) -> Call:
     )
 
 
+def _plan(v: Victim, payload: dict | None = None) -> Call:
+    """A call from the victim's plan page (its handlers read the plan id from the route)."""
+    return _console(routes.console_plan_url(v.plan), payload, plan_id=v.plan)
+
+
 _FORM_CARD = {"form_data": {"payment_method": "pm_card_visa"}}
 
 # qualified handler name -> the attacker's call, given the victim's ids. One line per handler.
 RECIPES: dict[str, Callable[[Victim], Call]] = {
     "PortalState.load": lambda v: _PORTAL,
     "PortalState.set_language": lambda v: Call({"language": "es"}),
+    "PortalState.show_more_invoices": lambda v: _PORTAL,
+    "PortalPayState.pay_now": lambda v: Call({"invoice_id": str(v.invoice)}),  # the victim's invoice
     "PortalCardState.open_form": lambda v: _PORTAL,
     "PortalCardState.close_form": lambda v: _PORTAL,
     "PortalCardState.save_card": lambda v: Call(_FORM_CARD),
@@ -80,6 +87,11 @@ RECIPES: dict[str, Callable[[Victim], Call]] = {
     "PortalCancelState.undo_cancel": lambda v: _PORTAL,
     "PortalBillingState.save_details": lambda v: Call({"form_data": {"billing_name": "Hijacked", "tax_id": "X"}}),
     "InvalidLinkState.request_link": lambda v: Call({"form_data": {"email": "nobody@nowhere.example"}}),
+    # Public: a hostile query (unknown reason, a slug that is no slug, an unknown language) reads as
+    # the generic page; a real ?m= names only what the merchant's signup page shows anyway.
+    "InvalidLinkState.load": lambda v: Call(
+        path=routes.PORTAL_INVALID, query={"reason": "<script>", "m": "../acme", "lang": "xx"}
+    ),
     "ConsoleLoginState.load_login": lambda v: _console(routes.CONSOLE),
     "ConsoleLoginState.load_signup": lambda v: _console(routes.CONSOLE_SIGNUP),
     "ConsoleDashboardState.load": lambda v: _console(routes.CONSOLE_HOME),
@@ -119,6 +131,12 @@ RECIPES: dict[str, Callable[[Victim], Call]] = {
     "ConsoleProfileState.resolve_review": lambda v: _console(
         routes.CONSOLE_HOME, {"attempt_id": "1", "resolution": "void"}
     ),
+    # The refund dialog's handlers (mixed into ConsoleProfileState), aimed at the victim's invoice.
+    "ConsoleProfileState.open_refund": lambda v: _console(routes.CONSOLE_HOME, {"invoice_id": str(v.invoice)}),
+    "ConsoleProfileState.set_refund_amount": lambda v: _console(routes.CONSOLE_HOME, {"value": "1.00"}),
+    "ConsoleProfileState.set_refund_reason": lambda v: _console(routes.CONSOLE_HOME, {"value": "x"}),
+    "ConsoleProfileState.close_refund": lambda v: _console(routes.CONSOLE_HOME, {"open_": False}),
+    "ConsoleProfileState.submit_refund": lambda v: _console(routes.console_subscriber_url(v.subscriber)),
     "ConsoleOutboxState.load": lambda v: _console(routes.CONSOLE_OUTBOX),
     "ConsoleOutboxState.change_page": lambda v: _console(routes.CONSOLE_OUTBOX, {"delta": 1}),
     "ConsoleOutboxState.resend": lambda v: _console(routes.CONSOLE_OUTBOX, {"email_id": str(v.email)}),
@@ -127,6 +145,9 @@ RECIPES: dict[str, Callable[[Victim], Call]] = {
         routes.CONSOLE_SETTINGS, {"form_data": {"name": "Hijack"}}
     ),
     "ConsoleSettingsState.remove_logo": lambda v: _console(routes.CONSOLE_SETTINGS),
+    "ConsoleSettingsState.save_business": lambda v: _console(
+        routes.CONSOLE_SETTINGS, {"form_data": {"website_url": "https://evil.example", "brand_color": "#000000"}}
+    ),
     "ConsoleSettingsState.add_member": lambda v: _console(
         routes.CONSOLE_SETTINGS, {"form_data": {"email": "intruder@evil.example", "password": "long enough password"}}
     ),
@@ -144,6 +165,44 @@ RECIPES: dict[str, Callable[[Victim], Call]] = {
     "ConsoleWebhooksState.refresh": lambda v: _console(routes.CONSOLE_WEBHOOKS),
     "ConsoleWebhooksState.resend": lambda v: _console(routes.CONSOLE_WEBHOOKS, {"delivery_id": "1"}),
     "PortalFlowState.open_flow": lambda v: _PORTAL,
+    # Plan changes, pauses, trials, retention offers and step-up (the victim's plan as the target).
+    "PortalCancelState.resume_cancel": lambda v: _PORTAL,
+    "PortalPauseState.set_dialog_open": lambda v: Call({"value": True}),
+    "PortalPauseState.set_resume_on": lambda v: Call({"value": "2030-01-01"}),
+    "PortalPauseState.confirm_pause": lambda v: Call({"form_data": {"resume_on": "2030-01-01"}}),
+    "PortalPauseState.resume_now": lambda v: _PORTAL,
+    "PortalPlanChangeState.load_plan_change": lambda v: _PORTAL,
+    "PortalPlanChangeState.set_pc_open": lambda v: Call({"value": True}),
+    "PortalPlanChangeState.review_change": lambda v: Call({"form_data": {"plan": str(v.plan)}}),
+    "PortalPlanChangeState.back_to_plans": lambda v: _PORTAL,
+    "PortalPlanChangeState.confirm_change": lambda v: _PORTAL,
+    "PortalPlanChangeState.undo_change": lambda v: _PORTAL,
+    "PortalRetentionState.start_cancel": lambda v: _PORTAL,
+    "PortalRetentionState.set_offer_open": lambda v: Call({"value": True}),
+    "PortalRetentionState.accept_offer": lambda v: _PORTAL,
+    "PortalRetentionState.decline_offer": lambda v: _PORTAL,
+    "PortalStepUpState.ask": lambda v: Call({"action": "card"}),
+    "PortalStepUpState.set_step_open": lambda v: Call({"value": True}),
+    "PortalStepUpState.resend": lambda v: _PORTAL,
+    "PortalStepUpState.verify": lambda v: Call({"form_data": {"step_up_code": "000000"}}),
+    "ConsolePlanLifecycleState.load": lambda v: _plan(v),
+    "ConsolePlanLifecycleState.save": lambda v: _plan(v, {"form": {"trial_days": "30", "pause_max_days": "90"}}),
+    "ConsolePlanRetentionState.load_retention": lambda v: _plan(v),
+    "ConsolePlanRetentionState.set_retention_kind": lambda v: _plan(v, {"value": "percent"}),
+    "ConsolePlanRetentionState.save_retention": lambda v: _plan(
+        v, {"form_data": {"retention_value": "90", "retention_cycles": "12"}}
+    ),
+    "PlanSwitchesState.load_switches": lambda v: _plan(v),
+    "PlanSwitchesState.save_switches": lambda v: _plan(v, {"form_data": {f"switch-{v.plan}": "on"}}),
+    "ConsoleRetentionCardState.load_retention_card": lambda v: _console(routes.CONSOLE_HOME),
+    "ConsoleStepUpState.load_step_up": lambda v: _console(routes.CONSOLE_SETTINGS),
+    "ConsoleStepUpState.set_step_up_required": lambda v: _console(routes.CONSOLE_SETTINGS, {"value": False}),
+    "ConsoleTrialReminderState.load": lambda v: _console(routes.CONSOLE_SETTINGS),
+    "ConsoleTrialReminderState.save": lambda v: _console(
+        routes.CONSOLE_SETTINGS, {"form": {"trial_reminder_days": "1"}}
+    ),
+    "DowngradeTimingState.load_timing": lambda v: _console(routes.CONSOLE_SETTINGS),
+    "DowngradeTimingState.save_timing": lambda v: _console(routes.CONSOLE_SETTINGS, {"value": "immediately"}),
     # The signup page is public: its calls aim at the victim's plan under a slug that is not its
     # merchant's (not available: nothing of the victim shown, nothing written), raw card data included.
     "SignupState.load": lambda v: _signup(v),
