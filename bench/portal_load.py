@@ -28,11 +28,11 @@ os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
 
 from portal_app import db  # noqa: E402
 from portal_app.billing import demo  # noqa: E402
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _stop, _wait_healthy  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, stop_server, wait_healthy  # noqa: E402
 
 
 def _start_server(work: Path):
-    port = _free_port()
+    port = free_port()
     database_url = f"sqlite:///{work / 'bench.db'}"
     env = {
         **os.environ,
@@ -55,7 +55,7 @@ def _start_server(work: Path):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    _wait_healthy(f"http://localhost:{port}/api/health", proc, log)
+    wait_healthy(f"http://localhost:{port}/api/health", proc, log)
     return proc, engine, f"http://localhost:{port}"
 
 
@@ -85,7 +85,7 @@ def main() -> None:
                         timings.append(elapsed)
                 browser.close()
         finally:
-            _stop(proc)
+            stop_server(proc)
     timings.sort()
     p95 = timings[max(0, int(round(0.95 * len(timings))) - 1)]
     print(
