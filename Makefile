@@ -22,6 +22,7 @@ export PUBLIC_URL ?= http://localhost:$(PORT)
 
 help:
 	@echo "make run   - install, migrate, seed demo data and serve on http://localhost:$(PORT)"
+	@echo "             (prints the current demo links; NEW_DEMO_LINKS=1 revokes them and prints new ones)"
 	@echo "make test  - install test tools, lint, and run the whole test suite (browser tests included)"
 	@echo "make unit  - the unit tests only (under a minute)"
 	@echo "make lint  - ruff: lint and format check of the whole tree"
@@ -112,8 +113,11 @@ migrate: deps
 seed: migrate
 	$(PY) -m portal_app.billing seed
 
+# The demo links printed are the current ones (emailed links keep working across restarts);
+# `make run NEW_DEMO_LINKS=1` revokes them and prints new ones.
+NEW_DEMO_LINKS ?=
 run: deps bun seed
-	@$(PY) -m portal_app.billing links
+	@$(PY) -m portal_app.billing links $(if $(filter-out 0,$(NEW_DEMO_LINKS)),--new)
 	$(VENV)/bin/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 # Debian's chromium for the browser tests (never `playwright install`), pdftotext for PDFs, nginx
@@ -134,6 +138,8 @@ format: dev-deps
 unit: dev-deps
 	$(PY) -m pytest -m unit -q
 
+# The browser tests (tests/e2e: servers, nginx, Chromium) and the rest (unit, integration) run as two
+# pytest processes side by side on the two cores; they share no files, ports or databases.
 test: lint bun $(AXE) browser localstripe
 	@if [ -z "$$TEST_DATABASE_URL" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 	  export TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test; \
@@ -143,7 +149,14 @@ test: lint bun $(AXE) browser localstripe
 	  export TEST_REDIS_URL=redis://127.0.0.1:6379/0; \
 	  echo "Redis reachable: TEST_REDIS_URL=$$TEST_REDIS_URL"; \
 	fi; \
-	$(PY) -m pytest
+	mkdir -p test-artifacts; \
+	$(PY) -m pytest tests/unit tests/integration --durations=15 > test-artifacts/pytest-unit-integration.log 2>&1 & fast=$$!; \
+	$(PY) -m pytest tests/e2e --durations=15; e2e=$$?; \
+	wait $$fast; fast=$$?; \
+	echo "=== unit and integration tests (ran beside the browser tests; test-artifacts/pytest-unit-integration.log)"; \
+	cat test-artifacts/pytest-unit-integration.log; \
+	echo "=== exit codes: unit+integration $$fast, e2e $$e2e"; \
+	test $$fast -eq 0 -a $$e2e -eq 0
 
 # What `reflex export` / `reflex deploy` must never carry. Reflex 0.10.1 zips the whole app directory
 # except hidden names (.venv, .states, .web, .env), __pycache__, folders holding a pyvenv.cfg and *.db
