@@ -273,18 +273,19 @@ def reactivate_paid_up_subscriptions(
 
 
 def settle_free_invoices(session: Session, invoice_ids: list[int], *, now: datetime) -> None:
-    """Open invoices of total zero are paid as they are issued: there is nothing to charge."""
+    """Open invoices of total zero are paid as they are issued: there is nothing to charge. A subscription
+    that waited on one (a trial whose first invoice credit or a discount covered) is active, as after a
+    paid charge."""
     check_transition(InvoiceStatus, I.OPEN, I.PAID)
     inv = Invoice.__table__
-    paid = list(
-        session.execute(
-            sa.update(inv)
-            .where(inv.c.id.in_(invoice_ids), inv.c.status == I.OPEN.value, inv.c.total_minor == 0)
-            .values(status=I.PAID.value, **_settled_columns(I.PAID, now))
-            .returning(inv.c.id)
-        ).scalars()
-    )
-    invoices_changed(session, paid, "invoice.paid", now=now)
+    paid = session.execute(
+        sa.update(inv)
+        .where(inv.c.id.in_(invoice_ids), inv.c.status == I.OPEN.value, inv.c.total_minor == 0)
+        .values(status=I.PAID.value, **_settled_columns(I.PAID, now))
+        .returning(inv.c.id, inv.c.subscription_id)
+    ).all()
+    invoices_changed(session, [invoice_id for invoice_id, _ in paid], "invoice.paid", now=now)
+    reactivate_paid_up_subscriptions(session, [sub_id for _, sub_id in paid], now=now)
 
 
 def settle_invoice(

@@ -13,7 +13,7 @@ from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
 from portal_app.billing.subscriptions import cancel_subscription, subscribe
 from portal_app.db import new_session
-from portal_app.models import Merchant, OutgoingEvent, Plan
+from portal_app.models import Merchant, OutgoingEvent, Plan, Subscription
 from tests.builders import (
     CHARGE_DECLINES,
     JAN31,
@@ -89,6 +89,21 @@ def test_a_trial_starts_trialing_without_an_invoice_and_converts_at_its_end(any_
     # The next renewal follows the anchor at trial_end.
     run_billing(any_engine, now=TRIAL_END.replace(month=3) + timedelta(minutes=5), gateway=gateway)
     assert invoices_of(world)[-1].period_start == TRIAL_END.replace(month=3)
+
+
+def test_a_first_invoice_that_credit_covers_ends_the_trial_without_a_charge(any_engine, gateway):
+    world, _ = _trial_world(any_engine, gateway)
+    with new_session(any_engine) as session, session.begin():
+        session.execute(
+            sa.update(Subscription).where(Subscription.id == subscription_of(world).id).values(credit_minor=5000)
+        )
+    summary = run_billing(any_engine, now=TRIAL_END + timedelta(minutes=5), gateway=gateway)
+    assert (summary.renewed, summary.charges_succeeded) == (1, 0)
+    (invoice,) = invoices_of(world)
+    assert (invoice.status, invoice.total_minor) == (I.PAID, 0)
+    sub = subscription_of(world)
+    assert (sub.status, sub.period_index, sub.credit_minor) == (S.ACTIVE, 0, 5000 - 2900)
+    assert attempts_of(world) == []
 
 
 def test_the_reminder_is_sent_exactly_once_with_the_amount_and_date(any_engine, gateway):
