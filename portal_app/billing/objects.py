@@ -92,6 +92,10 @@ class SubscriptionObject(ApiObject):
     cancel_at_period_end: bool
     canceled_at: datetime | None
     ended_at: datetime | None
+    trial_end: datetime | None  # the free period's end (the first charge); kept after the trial
+    pause_starts_at: datetime | None  # a pause asked for: billing stops at this period end
+    resume_at: datetime | None  # a scheduled or running pause: when billing resumes
+    pending_plan_id: int | None  # a downgrade scheduled for the period end
     created: datetime
 
     @classmethod
@@ -106,6 +110,10 @@ class SubscriptionObject(ApiObject):
             cancel_at_period_end=sub.cancel_at_period_end,
             canceled_at=sub.canceled_at,
             ended_at=sub.ended_at,
+            trial_end=sub.trial_end,
+            pause_starts_at=sub.pause_starts_at,
+            resume_at=sub.resume_at,
+            pending_plan_id=sub.pending_plan_id,
             created=sub.created_at,
         )
 

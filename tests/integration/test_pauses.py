@@ -4,6 +4,7 @@ paused subscription; the refused cases."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -76,6 +77,14 @@ def test_no_invoice_while_paused_and_the_run_resumes_on_the_day_with_one_charged
     assert (summary.renewed, summary.invoices_created) == (0, 0)
     assert subscription_of(world).status == S.PAUSED
     assert "subscription.paused" in _events(world)
+    # The merchant's product learns when billing resumes (the webhook's subscription object).
+    (paused,) = [
+        e
+        for e in rows(any_engine, OutgoingEvent, OutgoingEvent.merchant_id == world.merchant_id)
+        if e.type == "subscription.paused"
+    ]
+    obj = json.loads(paused.payload)["data"]["object"]
+    assert (obj["status"], obj["resume_at"]) == ("paused", MAR15.isoformat().replace("+00:00", "Z"))
     for day in (1, 5, 15):
         run_billing(any_engine, now=JAN31.replace(month=3, day=day, hour=9, minute=29), gateway=gateway)
     assert len(invoices_of(world)) == invoices_before

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from portal_app.billing.objects import SubscriptionObject
 from portal_app.billing.runs import run_billing
 from portal_app.billing.statuses import InvoiceStatus, SubscriptionStatus
 from portal_app.billing.subscriptions import cancel_subscription, subscribe
@@ -69,6 +70,7 @@ def test_a_trial_starts_trialing_without_an_invoice_and_converts_at_its_end(any_
     )
     assert invoices_of(world) == [] and attempts_of(world) == []
     assert "trial_started" in audit_kinds(world)
+    assert SubscriptionObject.of(sub).trial_end == TRIAL_END  # what the API and webhooks tell the product
 
     # Runs during the trial bill nothing.
     for day in (1, 5, 10):
