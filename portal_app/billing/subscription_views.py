@@ -51,7 +51,8 @@ def status_key(sub: Subscription) -> str:
 
 def status_label(sub: Subscription) -> str:
     """The one way the console words a subscription's status, on every list, page and summary:
-    "Active · cancels Dec 21, 2026", "Past due", "Canceled · ended Nov 3, 2026", "Deleted · Nov 3, 2026".
+    "Active · cancels Dec 21, 2026", "Past due", "Canceled · ended Nov 3, 2026", "Deleted · Nov 3, 2026",
+    "Trial · ends Feb 14, 2027", "Paused · resumes Mar 15, 2027", "Active · pauses Feb 28, 2027".
     A subscription set to cancel at its period end never reads as plain "Active"."""
     day = i18n.fmt_short_date
     if sub.deleted_at is not None:
@@ -61,6 +62,12 @@ def status_label(sub: Subscription) -> str:
         return f"{word} · ended {day(sub.ended_at, 'en')}" if sub.ended_at else word
     if sub.cancel_at_period_end:
         return f"{word} · cancels {day(sub.current_period_end, 'en')}"
+    if sub.status == S.TRIALING and sub.trial_end is not None:
+        return f"{word} · ends {day(sub.trial_end, 'en')}"
+    if sub.status == S.PAUSED and sub.resume_at is not None:
+        return f"{word} · resumes {day(sub.resume_at, 'en')}"
+    if sub.status == S.ACTIVE and sub.pause_starts_at is not None:
+        return f"{word} · pauses {day(sub.pause_starts_at, 'en')}"
     return word
 
 
