@@ -92,13 +92,14 @@ class PortalSummary:
     invoice_years: dict[int, int]  # {year: downloadable invoices}, newest first
 
 
-def _who(merchant_id: int, subscriber_id: int, portal_session_id: int | None) -> dict:
-    """The step-up check's arguments, on this module's engine (the one its change will use)."""
+def _who(merchant_id: int, subscriber_id: int, portal_session_id: int | None, engine: sa.Engine | None = None) -> dict:
+    """The step-up check's arguments: on `engine` when the change runs on an explicit one (the check
+    and the change then read the same database), else on session_scope()'s."""
     return {
         "merchant_id": merchant_id,
         "subscriber_id": subscriber_id,
         "portal_session_id": portal_session_id,
-        "engine": get_engine(),
+        "engine": engine,
     }
 
 
@@ -199,10 +200,11 @@ def save_card(
 ) -> CardUpdateResult:
     """Attach the new card (3DS when the bank asks) and retry every open invoice with it at once.
     `form` carries the card component's id only (see card_reference). Step-up protected."""
-    step_up_check(**_who(merchant_id, subscriber_id, portal_session_id), now=now)
+    engine = get_engine()
+    step_up_check(**_who(merchant_id, subscriber_id, portal_session_id, engine), now=now)
     card_input = card_reference(form)
     return update_payment_method(
-        get_engine(),
+        engine,
         merchant_id=merchant_id,
         subscriber_id=subscriber_id,
         card_input=card_input,
@@ -222,9 +224,10 @@ def confirm_card(
     portal_session_id: int | None = None,
 ) -> CardUpdateResult:
     """Finish the bank's challenge for a card setup this session started (setup_ref kept server-side)."""
-    step_up_check(**_who(merchant_id, subscriber_id, portal_session_id), now=now)
+    engine = get_engine()
+    step_up_check(**_who(merchant_id, subscriber_id, portal_session_id, engine), now=now)
     return confirm_payment_method_setup(
-        get_engine(),
+        engine,
         merchant_id=merchant_id,
         subscriber_id=subscriber_id,
         setup_ref=setup_ref,
@@ -327,8 +330,8 @@ def start_card_setup(*, merchant_id: int, subscriber_id: int, portal_session_id:
     """A SetupIntent for this subscriber's Stripe customer (created on first use): its client secret,
     for Stripe Elements. The card is saved when the browser reports the confirmed seti_ id."""
     gateway = _elements_gateway()
-    step_up_check(**_who(merchant_id, subscriber_id, portal_session_id))
     engine = get_engine()
+    step_up_check(**_who(merchant_id, subscriber_id, portal_session_id, engine))
     with new_session(engine) as session:
         subscriber = get_scoped(session, Subscriber, subscriber_id, merchant_id)
         session.expunge(subscriber)

@@ -112,16 +112,17 @@ def confirm(
     """Change the plan now (or schedule the downgrade) and charge what is owed today (after the
     emailed code when the merchant asks for one: StepUpRequired)."""
     target = _plan_id(plan_id)
+    engine = get_engine()
     step_up_check(
-        merchant_id=merchant_id, subscriber_id=subscriber_id, portal_session_id=portal_session_id, engine=get_engine()
+        merchant_id=merchant_id, subscriber_id=subscriber_id, portal_session_id=portal_session_id, engine=engine
     )
-    with session_scope() as session:
+    with session_scope(engine) as session:
         sub = current_subscription(session, merchant_id, subscriber_id)
         if sub is None:
             raise NotFound("There is no subscription.")
         sub_id = sub.id
     return plan_changes.change_plan_and_charge(
-        get_engine(),
+        engine,
         merchant_id=merchant_id,
         subscription_id=sub_id,
         plan_id=target,
@@ -136,9 +137,7 @@ def undo(
     *, merchant_id: int, subscriber_id: int, portal_session_id: int | None = None, now: datetime | None = None
 ) -> None:
     """Take back a scheduled downgrade (a change too: the emailed code first when the merchant asks)."""
-    step_up_check(
-        merchant_id=merchant_id, subscriber_id=subscriber_id, portal_session_id=portal_session_id, engine=get_engine()
-    )
+    step_up_check(merchant_id=merchant_id, subscriber_id=subscriber_id, portal_session_id=portal_session_id)
     with session_scope() as session:
         sub = current_subscription(session, merchant_id, subscriber_id)
         if sub is None:
