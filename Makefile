@@ -18,7 +18,7 @@ export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || ech
 export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(PATH)
 export PUBLIC_URL ?= http://localhost:$(PORT)
 
-.PHONY: help run test unit lint format deps dev-deps lock bun localstripe migrate seed browser clean bundle deploy clean-tree-check messages-extract messages-update messages-compile
+.PHONY: help run test unit lint format deps dev-deps lock bun localstripe migrate seed browser clean bundle deploy clean-tree-check bench messages-extract messages-update messages-compile
 
 help:
 	@echo "make run   - install, migrate, seed demo data and serve on http://localhost:$(PORT)"
@@ -28,6 +28,7 @@ help:
 	@echo "make lint  - ruff: lint and format check of the whole tree"
 	@echo "make bundle / make deploy - reflex export / reflex deploy without tools/, data/, test-artifacts/ (see README, Deploying)"
 	@echo "make lock  - re-lock requirements*.txt (hashes) after editing requirements*.in"
+	@echo "make bench - every benchmark in bench/ at sizes that finish in ~10 minutes; RATIO lines at the end"
 
 # requirements.txt and requirements-dev.txt are locks (every transitive dependency, with hashes),
 # compiled by `make lock` from the files people edit: requirements.in and requirements-dev.in.
@@ -157,6 +158,24 @@ test: lint bun $(AXE) browser localstripe
 	cat test-artifacts/pytest-unit-integration.log; \
 	echo "=== exit codes: unit+integration $$fast, e2e $$e2e"; \
 	test $$fast -eq 0 -a $$e2e -eq 0
+
+# Every benchmark at sizes that finish in about 10 minutes here (PostgreSQL too when reachable); each
+# prints `RATIO <name> <value> target <target>` lines against a floor measured in the same run, and the
+# RATIO lines are repeated together at the end. Never a pass/fail: timings belong here, not in tests.
+BENCH_PG := postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+bench: deps bun
+	@mkdir -p test-artifacts; out=test-artifacts/bench.log; : > $$out; \
+	pg=""; if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then pg="$(BENCH_PG)"; fi; \
+	run() { echo "== $$*" | tee -a $$out; $(PY) "$$@" 2>&1 | tee -a $$out; }; \
+	run bench/billing_run.py --n 10000; \
+	if [ -n "$$pg" ]; then run bench/billing_run.py --n 10000 --database-url "$$pg"; fi; \
+	run bench/console_search.py --size 20000 --runs 20; \
+	if [ -n "$$pg" ]; then run bench/console_search.py --size 20000 --runs 20 --database-url "$$pg"; fi; \
+	run bench/year_zip.py --invoices 1000 --rounds 5; \
+	run bench/pdf.py --invoices 100 --rounds 3; \
+	run bench/graceful_stop.py --size 5000 --rounds 3; \
+	run bench/portal_load.py --loads 10; \
+	echo "== summary"; grep '^RATIO' $$out
 
 # What `reflex export` / `reflex deploy` must never carry. Reflex 0.10.1 zips the whole app directory
 # except hidden names (.venv, .states, .web, .env), __pycache__, folders holding a pyvenv.cfg and *.db

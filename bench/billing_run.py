@@ -156,7 +156,7 @@ def one_round(n: int, server_url: str = "") -> tuple[float, float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 10_000])
+    parser.add_argument("--sizes", "--n", type=int, nargs="*", default=[100_000, 10_000], help="due renewals per run")
     parser.add_argument(
         "--rounds", type=int, nargs="*", default=None, help="rounds per size (default: 1 for >= 50k, else 3)"
     )

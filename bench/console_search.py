@@ -175,14 +175,26 @@ def _cursor_at(engine: sa.Engine, merchant_id: int, position: int) -> tuple[str,
     return row[0], row[1]
 
 
+def _fresh_postgres(server_url: str) -> str:
+    """The URL of database bench_search on server_url's server, dropped and created anew."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS bench_search WITH (FORCE)")
+        conn.exec_driver_sql("CREATE DATABASE bench_search")
+    admin.dispose()
+    return sa.make_url(server_url).set(database="bench_search").render_as_string(hide_password=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--database-url", default="", help="a PostgreSQL server: its database bench_search is recreated and used"
+    )
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="console-bench-")
-    url = args.database_url or f"sqlite:///{workdir}/bench.db"
+    url = _fresh_postgres(args.database_url) if args.database_url else f"sqlite:///{workdir}/bench.db"
     engine = db.make_engine(url)
     SQLModel.metadata.create_all(engine)
     db.get_engine = lambda: engine  # the facade opens its sessions through db.get_engine()
