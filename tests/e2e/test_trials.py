@@ -30,5 +30,6 @@ def test_the_portal_shows_the_trial_end_and_the_first_charge(server, page, langu
         assert re.match(r"Después, 29,00\s?US\$ el .+ \d{4}", then)
         assert page.get_by_test_id("subscription-status").inner_text().strip() == "Prueba"
     assert ends.inner_text().split(" ")[-1] in then  # the same day
+    assert page.get_by_test_id("next-line").count() == 0  # the charge is said once, by the trial's lines
     assert_no_horizontal_scroll(page)
     screenshot(page, f"portal-trial-{language}")

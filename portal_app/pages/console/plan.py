@@ -235,11 +235,11 @@ def plan_page() -> rx.Component:
             width="100%",
         ),
         signup_link(),
+        subscriber_list(),  # what a merchant opens a plan for; the plan's settings follow
+        invoice_export(),
         plan_switches_section(),
         plan_lifecycle_card(),
         plan_retention_section(),
-        subscriber_list(),
-        invoice_export(),
         register_dialog(),
         current=routes.CONSOLE_PLANS,
     )

@@ -93,6 +93,7 @@ def _invoice_row(row) -> rx.Component:
                         rx.text(row["date"], size="2", color_scheme="gray", style={"white_space": "nowrap"}),
                         spacing="0",
                         min_width="0",
+                        align="start",  # a long number (a credit note's) may only run right, into the gap
                     ),
                     rx.flex(
                         rx.vstack(
@@ -109,7 +110,7 @@ def _invoice_row(row) -> rx.Component:
                     ),
                     justify="between",
                     align="center",
-                    spacing="3",
+                    spacing=rx.breakpoints(initial="2", xs="3"),
                     width="100%",
                 ),
                 href=row["url"],

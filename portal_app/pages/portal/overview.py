@@ -124,8 +124,8 @@ class PortalState(PortalSessionState):
         self.test_mode = portal_facade.test_mode()
         self.subscriber_name = summary.subscriber_name
         self.greeting = i18n.t(lang, "hello", name=summary.subscriber_name)
+        self.lifecycle = lifecycle_fields(merchant_id, subscriber_id, lang)  # before: the next line reads it
         self._fill_subscription(summary, lang)
-        self.lifecycle = lifecycle_fields(merchant_id, subscriber_id, lang)
         card = summary.card
         self.has_card = card is not None
         self.card_label = i18n.t(lang, "card_ending", brand=card.brand.title(), last4=card.last4) if card else ""
@@ -183,7 +183,8 @@ class PortalState(PortalSessionState):
             self.next_line = i18n.t(lang, "access_ends", date=i18n.fmt_date(sub.access_ends_at, lang))
         elif sub.is_ended:
             self.next_line = i18n.t(lang, "ended")
-        elif sub.next_renewal_at and sub.next_amount:
+        elif sub.next_renewal_at and sub.next_amount and not self.lifecycle.get("trial_then"):
+            # (a trial says it once: "Trial ends <day>" and "Then <amount> on <day>", pause.py)
             self.next_line = i18n.t(lang, "will_charge", amount=self.next_amount, date=self.next_date)
         else:
             self.next_line = ""
