@@ -65,6 +65,22 @@ SCALE_OUT_WORKERS = 2  # backend worker processes of the scale-out server (GRANI
 PROXY_HOP = "127.0.0.1"  # nginx's address as the app sees it: the one TRUSTED_PROXIES entry
 
 
+def pytest_collection_modifyitems(config, items):
+    """The phone viewport runs on the embedded server only. Layout is the browser's work on one frontend
+    build, the same for both servers; what the scale-out server changes (Redis state, PostgreSQL, two
+    workers) every desktop run exercises. Running each flow at 4 combinations cost ~7 minutes of CI.
+    E2E_ALL_COMBINATIONS=1 runs them all."""
+    if os.environ.get("E2E_ALL_COMBINATIONS") == "1":
+        return
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        (dropped if params.get("server") == "scale-out" and params.get("page") == "phone" else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def reverse_proxy(tmp_path_factory):
     """Debian's nginx on loopback in front of the server, configured as a deployment would be

@@ -240,6 +240,8 @@ def test_regenerate_or_regenerate_and_email(server, page):
 def test_settings_business_details_and_brand_colour(server, page):
     _sign_in(page, server)
     open_nav(page, "Settings", "Settings")
+    # The form is filled in (and re-keyed) when the page's data arrives: type after that, as a person would.
+    page.wait_for_function("document.querySelector('[data-testid=brand-swatch]')?.dataset.color")
     page.get_by_label("Brand colour").fill("#FFEE00")
     page.get_by_role("button", name="Save business details").click()
     error = page.get_by_test_id("field-error-brand_color")
