@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from reflex.istate.data import RouterData
 
 from portal_app import db
@@ -105,3 +106,20 @@ def test_without_a_portal_session_nothing_happens(engine, portal, pro_id):
     run_handler(PortalPlanChangeState.confirm_change, portal)
     run_handler(PortalPlanChangeState.undo_change, portal)
     assert rows(engine, PlanChange) == []
+
+
+@pytest.mark.parametrize("status", ["past_due", "incomplete"])
+def test_money_owed_or_not_active_yet_shows_no_plan_talk(engine, portal, status):
+    with db.session_scope() as session:
+        session.execute(sa.update(Subscription).values(status=status))
+    run_handler(PortalPlanChangeState.load_plan_change, portal)
+    assert (portal.pc_available, portal.pc_refusal) == (False, "")
+    run_handler(PortalPlanChangeState.set_pc_open, portal, True)
+    assert not portal.pc_open
+
+
+def test_a_subscription_set_to_end_says_why_it_cannot_change(engine, portal):
+    with db.session_scope() as session:
+        session.execute(sa.update(Subscription).values(cancel_at_period_end=True))
+    run_handler(PortalPlanChangeState.load_plan_change, portal)
+    assert portal.pc_available and "Undo the cancellation" in portal.pc_refusal

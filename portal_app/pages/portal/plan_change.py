@@ -19,6 +19,12 @@ from portal_app.pages.portal.overview import PortalState
 TAP = "44px"
 
 
+# Refusals the page does not word beside the plan: money owed (the payment alert leads, with its one
+# action) and a subscription that is not active yet or now (incomplete, trialing, paused: the status
+# says so). The others (set to end, renewal in progress) tell the subscriber what to do.
+QUIET_REFUSALS = frozenset({"payment_due", "not_active"})
+
+
 class PortalPlanChangeState(PortalState):
     pc: dict[str, str] = plan_change_text("en")
     pc_available: bool = False
@@ -55,6 +61,8 @@ class PortalPlanChangeState(PortalState):
             for o in options.options
         ]
         self.pc_refusal = refusal_words(options.refusal, lang) if options.refusal else ""
+        if options.refusal in QUIET_REFUSALS:
+            self.pc_available, self.pc_refusal = False, ""
         self.pc_pending = (
             plan_change_t(lang, "pending_line", plan=options.pending_plan, date=i18n.fmt_date(options.pending_at, lang))
             if options.pending_plan
