@@ -109,3 +109,10 @@ def error_callout(message, test_id: str = "form-error") -> rx.Component:
         message != "",
         rx.callout(message, icon="triangle_alert", color_scheme="red", role="alert", width="100%", data_testid=test_id),
     )
+
+
+def dismiss_button(label) -> rx.Component:
+    """A dialog's quiet way out ("Keep my subscription", "Cancel"): closes the dialog, changes nothing."""
+    return rx.dialog.close(
+        rx.button(label, type="button", variant="soft", color_scheme="gray", size="3", min_height="44px")
+    )

@@ -8,6 +8,7 @@ import reflex as rx
 from portal_app import i18n
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades import portal as portal_facade
+from portal_app.components.layout import dismiss_button
 from portal_app.pages.portal import step_up, toasts
 from portal_app.pages.portal.overview import PortalState
 
@@ -128,16 +129,7 @@ def cancel_dialog() -> rx.Component:
                             min_height=TAP,
                             high_contrast=True,
                         ),
-                        rx.dialog.close(
-                            rx.button(
-                                PortalCancelState.tx["keep_subscription"],
-                                type="button",
-                                variant="soft",
-                                color_scheme="gray",
-                                size="3",
-                                min_height=TAP,
-                            ),
-                        ),
+                        dismiss_button(PortalCancelState.tx["keep_subscription"]),
                         spacing="3",
                         wrap="wrap",
                     ),

@@ -9,6 +9,7 @@ from portal_app import i18n
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.facades import portal_pause
+from portal_app.components.layout import dismiss_button
 from portal_app.pages.portal import toasts
 from portal_app.pages.portal.overview import PortalState
 
@@ -101,16 +102,7 @@ def pause_dialog() -> rx.Component:
                             min_height=TAP,
                             data_testid="pause-confirm",
                         ),
-                        rx.dialog.close(
-                            rx.button(
-                                PortalPauseState.tx["keep_running"],
-                                type="button",
-                                variant="soft",
-                                color_scheme="gray",
-                                size="3",
-                                min_height=TAP,
-                            ),
-                        ),
+                        dismiss_button(PortalPauseState.tx["keep_running"]),
                         spacing="3",
                         wrap="wrap",
                     ),

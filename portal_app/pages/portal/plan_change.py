@@ -12,6 +12,7 @@ from portal_app import i18n
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.facades import portal_plan_change as facade
+from portal_app.components.layout import dismiss_button
 from portal_app.i18n.plan_change_text import plan_change_t, plan_change_text, price_words, refusal_words
 from portal_app.pages.portal import step_up, toasts
 from portal_app.pages.portal.overview import PortalState
@@ -242,11 +243,7 @@ def _choose_step() -> rx.Component:
             ),
             rx.flex(
                 rx.button(S.pc["review_change"], type="submit", size="3", min_height=TAP, data_testid="pc-review"),
-                rx.dialog.close(
-                    rx.button(
-                        S.pc["keep_plan"], type="button", variant="soft", color_scheme="gray", size="3", min_height=TAP
-                    )
-                ),
+                dismiss_button(S.pc["keep_plan"]),
                 spacing="3",
                 wrap="wrap",
             ),

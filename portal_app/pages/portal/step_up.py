@@ -17,6 +17,7 @@ from portal_app.billing.errors import BillingError
 from portal_app.billing.facades import portal as portal_facade
 from portal_app.billing.facades import portal_step_up
 from portal_app.billing.facades.portal_step_up import StepUpRequired
+from portal_app.components.layout import dismiss_button
 from portal_app.pages.portal.overview import PortalState
 
 TAP = "44px"
@@ -165,16 +166,7 @@ def step_up_dialog() -> rx.Component:
                             on_click=s.resend,
                             data_testid="step-up-resend",
                         ),
-                        rx.dialog.close(
-                            rx.button(
-                                s.tx["cancel"],
-                                type="button",
-                                variant="soft",
-                                color_scheme="gray",
-                                size="3",
-                                min_height=TAP,
-                            ),
-                        ),
+                        dismiss_button(s.tx["cancel"]),
                         spacing="3",
                         wrap="wrap",
                     ),
