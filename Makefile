@@ -175,6 +175,7 @@ bench: deps bun
 	run bench/pdf.py --invoices 100 --rounds 3; \
 	run bench/graceful_stop.py --size 5000 --rounds 3; \
 	run bench/portal_load.py --loads 10; \
+	run bench/portal_events.py --sessions 50 --rounds 5; \
 	echo "== summary"; grep '^RATIO' $$out
 
 # What `reflex export` / `reflex deploy` must never carry. Reflex 0.10.1 zips the whole app directory

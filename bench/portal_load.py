@@ -16,49 +16,21 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
 
-from portal_app import db  # noqa: E402
+from bench_server import running_server  # noqa: E402
+
 from portal_app.billing import demo  # noqa: E402
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, stop_server, wait_healthy  # noqa: E402
-
-
-def _start_server(work: Path):
-    port = free_port()
-    database_url = f"sqlite:///{work / 'bench.db'}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "PUBLIC_URL": f"http://localhost:{port}",
-        "BILLING_TICK_SECONDS": "0",
-        "PATH": f"{ROOT / 'tools/node_modules/.bin'}:{os.environ['PATH']}",
-    }
-    env.pop("REFLEX_REDIS_URL", None)
-    reflex = str(ROOT / ".venv/bin/reflex")
-    subprocess.run([reflex, "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-    engine = db.make_engine(database_url)
-    demo.seed_demo(engine, now=datetime.now(UTC))
-    log = work / "server.log"
-    proc = subprocess.Popen(
-        [reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    wait_healthy(f"http://localhost:{port}/api/health", proc, log)
-    return proc, engine, f"http://localhost:{port}"
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 def main() -> None:
@@ -67,22 +39,17 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, engine, base = _start_server(Path(tmp))
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                timings, floors = [], []
-                for i in range(args.loads + 1):
-                    token = demo.demo_portal_links(engine)[3].token  # Globex: the longest invoice list
-                    elapsed = _visit(browser, f"{base}/portal/{token}", _portal_shown)
-                    floor = _visit(browser, f"{base}/console", _sign_in_shown)
-                    if i:  # the first visit warms the server's caches; report the rest
-                        timings.append(elapsed)
-                        floors.append(floor)
-                browser.close()
-        finally:
-            stop_server(proc)
+    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp)) as (engine, base), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        timings, floors = [], []
+        for i in range(args.loads + 1):
+            token = demo.demo_portal_links(engine)[3].token  # Globex: the longest invoice list
+            elapsed = _visit(browser, f"{base}/portal/{token}", _portal_shown)
+            floor = _visit(browser, f"{base}/console", _sign_in_shown)
+            if i:  # the first visit warms the server's caches; report the rest
+                timings.append(elapsed)
+                floors.append(floor)
+        browser.close()
     p95, floor_p95 = _p95(timings), _p95(floors)
     print(
         f"portal overview, {len(timings)} fresh visits: median {statistics.median(timings) * 1000:.0f} ms, "
