@@ -14,6 +14,13 @@ from portal_app.pages.console.retention_card import retention_card
 __all__ = ["ConsoleState", "ConsoleDashboardState", "dashboard_page"]
 
 
+def recovered_words(count: int) -> str:
+    """The note under "Recovered this month": invoices paid this month after a failed attempt."""
+    if count == 0:
+        return "No invoice paid after a failed payment yet"
+    return f"{count} invoice{'' if count == 1 else 's'} paid after a failed payment"
+
+
 class ConsoleDashboardState(ConsoleState):
     mrr: str = ""
     mrr_other: str = ""
@@ -23,6 +30,7 @@ class ConsoleDashboardState(ConsoleState):
     deleted_count: int = 0
     recovered: str = ""
     recovered_count: int = 0
+    recovered_note: str = ""
     needs_review_count: int = 0
     reasons: list[dict[str, str]] = []
     mrr_points: list[dict] = []
@@ -42,6 +50,7 @@ class ConsoleDashboardState(ConsoleState):
         self.deleted_count = metrics.deleted
         self.recovered = " + ".join(money(m) for m in metrics.recovered) or "—"
         self.recovered_count = metrics.recovered_count
+        self.recovered_note = recovered_words(metrics.recovered_count)
         self.needs_review_count = metrics.needs_review
         self.reasons = [{"label": label, "count": str(count)} for label, count in metrics.cancellation_reasons]
         # Chart values in major units (display only; the amounts themselves stay integers).
@@ -97,7 +106,7 @@ def dashboard_page() -> rx.Component:
                 "Recovered this month",
                 ConsoleDashboardState.recovered,
                 "metric-recovered",
-                ConsoleDashboardState.recovered_count.to_string() + " failed payment(s) recovered",
+                ConsoleDashboardState.recovered_note,
             ),
             rx.cond(
                 ConsoleDashboardState.needs_review_count > 0,
