@@ -258,7 +258,10 @@ def reactivate_paid_up_subscriptions(
                     merchant_id=merchant_id,
                     subscriber_id=subscriber_id,
                     actor=actor,
-                    kind="subscription_reactivated",
+                    # A first invoice (incomplete, or a trial's) makes it active; a paid-up debt, active again.
+                    kind="subscription_activated"
+                    if status in (S.INCOMPLETE, S.TRIALING)
+                    else "subscription_reactivated",
                     detail={"subscription_id": sid, "from": status},
                     now=now,
                 )

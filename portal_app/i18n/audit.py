@@ -13,6 +13,7 @@ AUDIT_TITLES: dict[str, str] = {
     "cancellation_undone": NC_("audit", "Cancellation undone"),
     "subscription_deleted": NC_("audit", "Subscription deleted"),
     "subscription_reactivated": NC_("audit", "Subscription active again"),
+    "subscription_activated": NC_("audit", "Subscription active: first invoice paid"),
     "payment_method_updated": NC_("audit", "Card changed"),
     "card_refused": NC_("audit", "Card refused at registration"),
     "portal_visit": NC_("audit", "Opened the portal"),

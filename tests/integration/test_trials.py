@@ -88,6 +88,8 @@ def test_a_trial_starts_trialing_without_an_invoice_and_converts_at_its_end(any_
     )
     sub = subscription_of(world)
     assert (sub.status, sub.period_index, sub.current_period_end) == (S.ACTIVE, 0, TRIAL_END.replace(month=3))
+    # The timeline says "active: first invoice paid", not "active again" (it never was active).
+    assert "subscription_activated" in audit_kinds(world) and "subscription_reactivated" not in audit_kinds(world)
     # The next renewal follows the anchor at trial_end.
     run_billing(any_engine, now=TRIAL_END.replace(month=3) + timedelta(minutes=5), gateway=gateway)
     assert invoices_of(world)[-1].period_start == TRIAL_END.replace(month=3)

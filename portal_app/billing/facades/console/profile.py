@@ -147,6 +147,7 @@ _AUDIT_CATEGORIES = {
     "cancellation_undone": "subscription",
     "subscription_deleted": "subscription",
     "subscription_reactivated": "subscription",
+    "subscription_activated": "subscription",
     "payment_method_updated": "card",
     "card_refused": "card",
     "portal_visit": "visit",
