@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal_app.components.console_layout import TAP, labelled, section
+from portal_app.components.console_layout import TAP, labelled, once_loaded, section
 from portal_app.components.layout import error_callout
 
 
@@ -77,69 +77,72 @@ def _swatch(S) -> rx.Component:
 def business_section(S) -> rx.Component:
     """`S` is the settings page's state (business, business_error, business_error_field, swatch, ...)."""
     return section(
-        rx.form(
-            rx.vstack(
-                rx.text(
-                    "Printed on new invoices as the seller. The website is where the portal's “Return to” link goes.",
-                    size="2",
-                    color_scheme="gray",
-                ),
-                _input(S, "Legal name", "legal_name", max_length=120, hint="Empty: the company name."),
+        once_loaded(
+            S.business_key,
+            rx.form(
                 rx.vstack(
-                    labelled(
-                        "Address",
-                        "biz-address",
-                        rx.text_area(
-                            id="biz-address",
-                            name="address",
-                            default_value=S.business["address"],
-                            max_length=500,
-                            rows="3",
-                            size="3",
-                            width="100%",
-                            aria_invalid=rx.cond(S.business_error_field == "address", "true", "false"),
-                        ),
+                    rx.text(
+                        "Printed on new invoices as the seller. The website is where the portal's “Return to” link goes.",
+                        size="2",
+                        color_scheme="gray",
                     ),
-                    _field_error(S, "address"),
-                    spacing="1",
-                    width="100%",
-                ),
-                rx.flex(
-                    rx.box(_input(S, "Tax ID", "tax_id", max_length=40, hint="e.g. VAT number"), flex="1 1 180px"),
-                    rx.box(
-                        _input(
-                            S,
-                            "Website",
-                            "website_url",
-                            max_length=300,
-                            type="url",
-                            placeholder="https://",
-                            hint="https:// only",
+                    _input(S, "Legal name", "legal_name", max_length=120, hint="Empty: the company name."),
+                    rx.vstack(
+                        labelled(
+                            "Address",
+                            "biz-address",
+                            rx.text_area(
+                                id="biz-address",
+                                name="address",
+                                default_value=S.business["address"],
+                                max_length=500,
+                                rows="3",
+                                size="3",
+                                width="100%",
+                                aria_invalid=rx.cond(S.business_error_field == "address", "true", "false"),
+                            ),
                         ),
-                        flex="2 1 240px",
+                        _field_error(S, "address"),
+                        spacing="1",
+                        width="100%",
                     ),
+                    rx.flex(
+                        rx.box(_input(S, "Tax ID", "tax_id", max_length=40, hint="e.g. VAT number"), flex="1 1 180px"),
+                        rx.box(
+                            _input(
+                                S,
+                                "Website",
+                                "website_url",
+                                max_length=300,
+                                type="url",
+                                placeholder="https://",
+                                hint="https:// only",
+                            ),
+                            flex="2 1 240px",
+                        ),
+                        spacing="3",
+                        width="100%",
+                        wrap="wrap",
+                    ),
+                    _input(
+                        S,
+                        "Brand colour",
+                        "brand_color",
+                        max_length=7,
+                        placeholder="#0D74CE",
+                        hint="Hex, e.g. #0D74CE. White text must be readable on it (contrast 4.5:1). Empty: the default.",
+                    ),
+                    _swatch(S),
+                    rx.cond(S.business_error_field == "", error_callout(S.business_error)),
+                    rx.button("Save business details", type="submit", size="3", min_height=TAP),
                     spacing="3",
                     width="100%",
-                    wrap="wrap",
+                    key=S.business_key.to_string(),
                 ),
-                _input(
-                    S,
-                    "Brand colour",
-                    "brand_color",
-                    max_length=7,
-                    placeholder="#0D74CE",
-                    hint="Hex, e.g. #0D74CE. White text must be readable on it (contrast 4.5:1). Empty: the default.",
-                ),
-                _swatch(S),
-                rx.cond(S.business_error_field == "", error_callout(S.business_error)),
-                rx.button("Save business details", type="submit", size="3", min_height=TAP),
-                spacing="3",
+                on_submit=S.save_business,
+                reset_on_submit=False,
                 width="100%",
-                key=S.business_key.to_string(),
             ),
-            on_submit=S.save_business,
-            reset_on_submit=False,
-            width="100%",
         ),
         title="Business details and branding",
     )

@@ -124,3 +124,9 @@ def stat(label: str, value, testid: str, note=None) -> rx.Component:
         flex="1 1 160px",
         min_width="150px",
     )
+
+
+def once_loaded(key, form: rx.Component, height: str = "120px") -> rx.Component:
+    """`form` once the page's data has filled it in (`key`, bumped by the load handler, is > 0); a
+    skeleton before, so nothing a merchant types is wiped when the form is filled in and re-keyed."""
+    return rx.cond(key > 0, form, rx.skeleton(rx.box(height=height, width="100%"), loading=True, width="100%"))

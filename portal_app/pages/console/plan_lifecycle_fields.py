@@ -6,7 +6,7 @@ import reflex as rx
 
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.console import plan_lifecycle as lifecycle_facade
-from portal_app.components.console_layout import TAP, labelled
+from portal_app.components.console_layout import TAP, labelled, once_loaded
 from portal_app.components.layout import error_callout
 from portal_app.pages.console.base import ConsoleState, to_sign_in
 
@@ -55,56 +55,59 @@ class ConsolePlanLifecycleState(ConsoleState):
 def plan_lifecycle_card() -> rx.Component:
     S = ConsolePlanLifecycleState
     return rx.card(
-        rx.form(
-            rx.vstack(
-                rx.heading("Free trial and pausing", size="3", as_="h2"),
-                rx.flex(
-                    rx.box(
-                        labelled(
-                            "Free trial (days)",
-                            "plan-trial-days",
-                            rx.input(
-                                id="plan-trial-days",
-                                name="trial_days",
-                                default_value=S.trial_days,
-                                input_mode="numeric",
-                                max_length=3,
-                                size="3",
-                                width="100%",
+        once_loaded(
+            S.lifecycle_form_key,
+            rx.form(
+                rx.vstack(
+                    rx.heading("Free trial and pausing", size="3", as_="h2"),
+                    rx.flex(
+                        rx.box(
+                            labelled(
+                                "Free trial (days)",
+                                "plan-trial-days",
+                                rx.input(
+                                    id="plan-trial-days",
+                                    name="trial_days",
+                                    default_value=S.trial_days,
+                                    input_mode="numeric",
+                                    max_length=3,
+                                    size="3",
+                                    width="100%",
+                                ),
+                                hint="0 = no trial. New subscriptions start free and are first charged when it ends.",
                             ),
-                            hint="0 = no trial. New subscriptions start free and are first charged when it ends.",
+                            flex="1 1 220px",
                         ),
-                        flex="1 1 220px",
-                    ),
-                    rx.box(
-                        labelled(
-                            "Pausing (longest pause in days)",
-                            "plan-pause-days",
-                            rx.input(
-                                id="plan-pause-days",
-                                name="pause_max_days",
-                                default_value=S.pause_max_days,
-                                input_mode="numeric",
-                                max_length=3,
-                                size="3",
-                                width="100%",
+                        rx.box(
+                            labelled(
+                                "Pausing (longest pause in days)",
+                                "plan-pause-days",
+                                rx.input(
+                                    id="plan-pause-days",
+                                    name="pause_max_days",
+                                    default_value=S.pause_max_days,
+                                    input_mode="numeric",
+                                    max_length=3,
+                                    size="3",
+                                    width="100%",
+                                ),
+                                hint="0 = subscribers can't pause. A pause starts at the end of the paid period.",
                             ),
-                            hint="0 = subscribers can't pause. A pause starts at the end of the paid period.",
+                            flex="1 1 220px",
                         ),
-                        flex="1 1 220px",
+                        spacing="3",
+                        wrap="wrap",
+                        width="100%",
                     ),
+                    error_callout(S.lifecycle_error, "plan-lifecycle-error"),
+                    rx.button("Save trial and pausing", type="submit", size="3", min_height=TAP),
                     spacing="3",
-                    wrap="wrap",
                     width="100%",
                 ),
-                error_callout(S.lifecycle_error, "plan-lifecycle-error"),
-                rx.button("Save trial and pausing", type="submit", size="3", min_height=TAP),
-                spacing="3",
-                width="100%",
+                key=S.lifecycle_form_key,
+                on_submit=S.save,
+                aria_label="Free trial and pausing",
             ),
-            key=S.lifecycle_form_key,
-            on_submit=S.save,
-            aria_label="Free trial and pausing",
         ),
         width="100%",
     )

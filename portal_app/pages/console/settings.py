@@ -14,7 +14,7 @@ from portal_app.billing.facades.console import business as business_facade
 from portal_app.billing.facades.console import settings as settings_facade
 from portal_app.components.console_account import account_section
 from portal_app.components.console_business import business_section
-from portal_app.components.console_layout import TAP, labelled, section
+from portal_app.components.console_layout import TAP, labelled, once_loaded, section
 from portal_app.components.console_logo import logo_section
 from portal_app.components.layout import error_callout
 from portal_app.pages.console.api_keys import api_keys_section
@@ -163,123 +163,126 @@ def _company_form() -> rx.Component:
     S = ConsoleSettingsState
     f = S.form
     return section(
-        rx.form(
-            rx.vstack(
-                labelled(
-                    "Company name",
-                    "set-name",
-                    rx.input(
-                        id="set-name",
-                        name="name",
-                        default_value=f["name"],
-                        max_length=120,
-                        required=True,
-                        size="3",
+        once_loaded(
+            S.form_key,
+            rx.form(
+                rx.vstack(
+                    labelled(
+                        "Company name",
+                        "set-name",
+                        rx.input(
+                            id="set-name",
+                            name="name",
+                            default_value=f["name"],
+                            max_length=120,
+                            required=True,
+                            size="3",
+                            width="100%",
+                        ),
+                        hint="Shown on the portal, in emails and on new invoices.",
+                    ),
+                    rx.flex(
+                        rx.box(
+                            labelled(
+                                "Invoice prefix",
+                                "set-prefix",
+                                rx.input(
+                                    id="set-prefix",
+                                    name="invoice_prefix",
+                                    default_value=f["invoice_prefix"],
+                                    max_length=12,
+                                    required=True,
+                                    size="3",
+                                    width="100%",
+                                ),
+                                hint="e.g. ACME → ACME-2026-000123",
+                            ),
+                            flex="1 1 160px",
+                        ),
+                        rx.box(
+                            labelled(
+                                "Support email",
+                                "set-support",
+                                rx.input(
+                                    id="set-support",
+                                    name="support_email",
+                                    type="email",
+                                    default_value=f["support_email"],
+                                    max_length=254,
+                                    size="3",
+                                    width="100%",
+                                ),
+                            ),
+                            flex="2 1 220px",
+                        ),
+                        spacing="3",
                         width="100%",
+                        wrap="wrap",
                     ),
-                    hint="Shown on the portal, in emails and on new invoices.",
-                ),
-                rx.flex(
-                    rx.box(
-                        labelled(
-                            "Invoice prefix",
-                            "set-prefix",
-                            rx.input(
-                                id="set-prefix",
-                                name="invoice_prefix",
-                                default_value=f["invoice_prefix"],
-                                max_length=12,
-                                required=True,
-                                size="3",
-                                width="100%",
+                    rx.flex(
+                        rx.box(
+                            labelled(
+                                "Default language",
+                                "set-language",
+                                rx.select.root(
+                                    rx.select.trigger(id="set-language", width="100%", min_height=TAP),
+                                    rx.select.content(
+                                        rx.select.item("English", value="en"), rx.select.item("Español", value="es")
+                                    ),
+                                    name="default_language",
+                                    default_value=f["default_language"],
+                                    size="3",
+                                ),
                             ),
-                            hint="e.g. ACME → ACME-2026-000123",
+                            flex="1 1 160px",
                         ),
-                        flex="1 1 160px",
-                    ),
-                    rx.box(
-                        labelled(
-                            "Support email",
-                            "set-support",
-                            rx.input(
-                                id="set-support",
-                                name="support_email",
-                                type="email",
-                                default_value=f["support_email"],
-                                max_length=254,
-                                size="3",
-                                width="100%",
+                        rx.box(
+                            labelled(
+                                "Retry failed payments after (days)",
+                                "set-dunning",
+                                rx.input(
+                                    id="set-dunning",
+                                    name="dunning_schedule_days",
+                                    default_value=f["dunning_schedule_days"],
+                                    max_length=60,
+                                    size="3",
+                                    width="100%",
+                                ),
+                                hint="Days after the first failure, e.g. 1,3,5,7",
                             ),
+                            flex="2 1 220px",
                         ),
-                        flex="2 1 220px",
+                        rx.box(
+                            labelled(
+                                "After the last retry",
+                                "set-end",
+                                rx.select.root(
+                                    rx.select.trigger(id="set-end", width="100%", min_height=TAP),
+                                    rx.select.content(
+                                        rx.select.item("Mark unpaid", value="unpaid"),
+                                        rx.select.item("Cancel", value="canceled"),
+                                    ),
+                                    name="dunning_end_state",
+                                    default_value=f["dunning_end_state"],
+                                    size="3",
+                                ),
+                            ),
+                            flex="1 1 160px",
+                        ),
+                        spacing="3",
+                        width="100%",
+                        wrap="wrap",
                     ),
+                    error_callout(S.settings_error),
+                    rx.button("Save settings", type="submit", size="3", min_height=TAP),
                     spacing="3",
                     width="100%",
-                    wrap="wrap",
+                    key=S.form_key.to_string(),
                 ),
-                rx.flex(
-                    rx.box(
-                        labelled(
-                            "Default language",
-                            "set-language",
-                            rx.select.root(
-                                rx.select.trigger(id="set-language", width="100%", min_height=TAP),
-                                rx.select.content(
-                                    rx.select.item("English", value="en"), rx.select.item("Español", value="es")
-                                ),
-                                name="default_language",
-                                default_value=f["default_language"],
-                                size="3",
-                            ),
-                        ),
-                        flex="1 1 160px",
-                    ),
-                    rx.box(
-                        labelled(
-                            "Retry failed payments after (days)",
-                            "set-dunning",
-                            rx.input(
-                                id="set-dunning",
-                                name="dunning_schedule_days",
-                                default_value=f["dunning_schedule_days"],
-                                max_length=60,
-                                size="3",
-                                width="100%",
-                            ),
-                            hint="Days after the first failure, e.g. 1,3,5,7",
-                        ),
-                        flex="2 1 220px",
-                    ),
-                    rx.box(
-                        labelled(
-                            "After the last retry",
-                            "set-end",
-                            rx.select.root(
-                                rx.select.trigger(id="set-end", width="100%", min_height=TAP),
-                                rx.select.content(
-                                    rx.select.item("Mark unpaid", value="unpaid"),
-                                    rx.select.item("Cancel", value="canceled"),
-                                ),
-                                name="dunning_end_state",
-                                default_value=f["dunning_end_state"],
-                                size="3",
-                            ),
-                        ),
-                        flex="1 1 160px",
-                    ),
-                    spacing="3",
-                    width="100%",
-                    wrap="wrap",
-                ),
-                error_callout(S.settings_error),
-                rx.button("Save settings", type="submit", size="3", min_height=TAP),
-                spacing="3",
+                on_submit=S.save_settings,
+                reset_on_submit=False,
                 width="100%",
-                key=S.form_key.to_string(),
             ),
-            on_submit=S.save_settings,
-            reset_on_submit=False,
-            width="100%",
         ),
         title="Company",
     )

@@ -6,7 +6,7 @@ import reflex as rx
 
 from portal_app.billing.errors import BillingError
 from portal_app.billing.facades.console import plan_lifecycle as lifecycle_facade
-from portal_app.components.console_layout import TAP, labelled
+from portal_app.components.console_layout import TAP, labelled, once_loaded
 from portal_app.components.layout import error_callout
 from portal_app.pages.console.base import ConsoleState, to_sign_in
 
@@ -45,31 +45,34 @@ class ConsoleTrialReminderState(ConsoleState):
 def trial_reminder_card() -> rx.Component:
     S = ConsoleTrialReminderState
     return rx.card(
-        rx.form(
-            rx.vstack(
-                rx.heading("Trial reminder", size="3", as_="h2"),
-                labelled(
-                    "Remind subscribers before a trial ends (days)",
-                    "trial-reminder-days",
-                    rx.input(
-                        id="trial-reminder-days",
-                        name="trial_reminder_days",
-                        default_value=S.reminder_days,
-                        input_mode="numeric",
-                        max_length=2,
-                        size="3",
-                        max_width="200px",
+        once_loaded(
+            S.reminder_form_key,
+            rx.form(
+                rx.vstack(
+                    rx.heading("Trial reminder", size="3", as_="h2"),
+                    labelled(
+                        "Remind subscribers before a trial ends (days)",
+                        "trial-reminder-days",
+                        rx.input(
+                            id="trial-reminder-days",
+                            name="trial_reminder_days",
+                            default_value=S.reminder_days,
+                            input_mode="numeric",
+                            max_length=2,
+                            size="3",
+                            max_width="200px",
+                        ),
+                        hint="0 = no reminder. The email says the amount and date of the first charge.",
                     ),
-                    hint="0 = no reminder. The email says the amount and date of the first charge.",
+                    error_callout(S.reminder_error, "trial-reminder-error"),
+                    rx.button("Save reminder", type="submit", size="3", min_height=TAP),
+                    spacing="3",
+                    width="100%",
                 ),
-                error_callout(S.reminder_error, "trial-reminder-error"),
-                rx.button("Save reminder", type="submit", size="3", min_height=TAP),
-                spacing="3",
-                width="100%",
+                key=S.reminder_form_key,
+                on_submit=S.save,
+                aria_label="Trial reminder",
             ),
-            key=S.reminder_form_key,
-            on_submit=S.save,
-            aria_label="Trial reminder",
         ),
         width="100%",
     )
