@@ -140,7 +140,7 @@ unit: dev-deps
 	$(PY) -m pytest -m unit -q
 
 # The browser tests (tests/e2e: servers, nginx, Chromium) and the rest (unit, integration) run as two
-# pytest processes side by side on the two cores; they share no files, ports or databases.
+# pytest processes side by side on the two cores, each with its own databases, ports and log files.
 test: lint bun $(AXE) browser localstripe
 	@if [ -z "$$TEST_DATABASE_URL" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 	  export TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test; \
@@ -163,7 +163,7 @@ test: lint bun $(AXE) browser localstripe
 # prints `RATIO <name> <value> target <target>` lines against a floor measured in the same run, and the
 # RATIO lines are repeated together at the end. Never a pass/fail: timings belong here, not in tests.
 BENCH_PG := postgresql+psycopg://postgres@127.0.0.1:5432/postgres
-bench: deps bun
+bench: dev-deps bun
 	@mkdir -p test-artifacts; out=test-artifacts/bench.log; : > $$out; \
 	pg=""; if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then pg="$(BENCH_PG)"; fi; \
 	run() { echo "== $$*" | tee -a $$out; $(PY) "$$@" 2>&1 | tee -a $$out; }; \
