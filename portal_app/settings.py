@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Hosted signups (the form sent) per client address in 10 minutes: a person tries a few cards,
     # a card-testing script runs into it. Raise it for a kiosk or event desk behind one address.
     signup_ip_limit: int = Field(default=10, ge=1, le=100_000)
+    # Cards the simulated gateway's tokenizer takes from one client address in 5 minutes: a customer
+    # retyping a card stays far below; card testing from one address does not.
+    card_token_ip_limit: int = Field(default=60, ge=1, le=100_000)
 
     @field_validator("stripe_api_base")
     @classmethod

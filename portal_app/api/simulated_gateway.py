@@ -20,11 +20,12 @@ from portal_app.billing.gateways import get_gateway
 from portal_app.billing.gateways.base import CardEntry
 from portal_app.billing.gateways.simulated_tokens import CardRefused, tokenize_card
 from portal_app.ratelimit import RateLimiter
+from portal_app.settings import get_settings
 
 MAX_BODY_BYTES = 2048
 CARD_FIELDS = ("number", "exp_month", "exp_year", "cvc")
-# A customer retyping a card a few times stays far below; card testing from one address does not.
-tokenize_limiter = RateLimiter("card_tokens", limit=60, window_seconds=300)
+# CARD_TOKEN_IP_LIMIT per client address in 5 minutes (settings.card_token_ip_limit).
+tokenize_limiter = RateLimiter("card_tokens", limit=get_settings().card_token_ip_limit, window_seconds=300)
 
 
 def _error(status: int, type_: str, code: str, message: str, param: str = "", decline_code: str = "") -> JSONResponse:

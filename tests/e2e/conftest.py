@@ -177,6 +177,7 @@ def running_server(kind: str, work: Path, proxy: ReverseProxy, *, workers: int =
             "TRUSTED_PROXIES": PROXY_HOP,
             # The whole suite signs up from one address (through nginx); the limit has its own tests.
             "SIGNUP_IP_LIMIT": "100000",
+            "CARD_TOKEN_IP_LIMIT": "100000",  # every browser test types cards from nginx's one address
             "GRANIAN_WORKERS": str(workers),
             "BILLING_TICK_SECONDS": str(billing_tick_seconds),
             "REFLEX_TELEMETRY_ENABLED": "false",

@@ -3,7 +3,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from portal_app.settings import ConfigError, Settings, describe, load_settings, parse_dunning_schedule
+from portal_app.settings import ConfigError, Settings, describe, get_settings, load_settings, parse_dunning_schedule
 
 
 def test_production_refuses_placeholder_secret(monkeypatch):
@@ -160,3 +160,16 @@ def test_a_bad_signup_ip_limit_stops_start_up(value):
 
 def test_the_signup_ip_limit_defaults_to_ten():
     assert Settings(secret_key="k" * 40, _env_file=None).signup_ip_limit == 10
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_a_bad_card_token_ip_limit_stops_start_up(value):
+    with pytest.raises(ValidationError):
+        Settings(secret_key="k" * 40, card_token_ip_limit=value, _env_file=None)
+
+
+def test_the_card_token_ip_limit_defaults_to_sixty_and_reaches_the_tokenizer():
+    from portal_app.api import simulated_gateway
+
+    assert Settings(secret_key="k" * 40, _env_file=None).card_token_ip_limit == 60
+    assert simulated_gateway.tokenize_limiter.limit == get_settings().card_token_ip_limit
